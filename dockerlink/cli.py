@@ -1,0 +1,65 @@
+"""`dockerlink serve | collect | check`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Config, ConfigError
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    conf = Path(__file__).with_name("gunicorn_conf.py")
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(conf), *args.gunicorn_args]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from .stats.runner import run_forever
+
+    return run_forever(Config.from_env())
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .engine import Engine
+
+    config = Config.from_env()
+    version = Engine(config.docker_sock).system.version()
+    print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dockerlink", description="Per-host agent of a web-hosting panel.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP service under gunicorn, with the stats collector")
+    serve.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn arguments")
+    serve.set_defaults(func=_serve)
+    sub.add_parser("collect", help="run the stats collector alone").set_defaults(func=_collect)
+    sub.add_parser("check", help="validate the configuration and reach the engine").set_defaults(func=_check)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        Config.from_env()
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"dockerlink: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a trace, for an operator
+        from .engine.errors import EngineError
+
+        if isinstance(exc, EngineError):
+            print(f"dockerlink: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

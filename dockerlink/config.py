@@ -1,0 +1,151 @@
+"""Every setting of the service, read once from the environment and `.env`, validated once."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from .engine.address import base_url
+from .engine.refs import check_image_ref
+
+__all__ = ["Config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message is one line naming the field."""
+
+
+def _int(name: str, raw: str, lo: int, hi: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(name: str, raw: str, lo: float, hi: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be between {lo:g} and {hi:g}, got {raw}")
+    return value
+
+
+def _bind(raw: str) -> tuple[str, int]:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"bind: expected host:port, got {raw!r}")
+    host = host.strip("[]")
+    return host, _int("bind", port, 1, 65535)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Config:
+    docker_sock: str = "/var/run/docker.sock"
+    port_area_size: int = 5000
+    base_image: str = "dockerlink/base:latest"
+    bind: str = "127.0.0.1:7200"
+    api_token: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
+    publish_ip: str = "0.0.0.0"
+    stats_db: str = "./dockerlink-stats.sqlite3"
+    stats_interval: float = 10.0
+    git_host_root: str | None = None
+    git_timeout: float = 120.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
+        """Settings from `environ` (default: os.environ) over those of `env_file` if it exists."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Config:
+        def get(name: str) -> str | None:
+            raw = values.get(name)
+            return raw.strip() if raw is not None and raw.strip() != "" else None
+
+        kw: dict[str, object] = {}
+        if (raw := get("docker_sock")) is not None:
+            try:
+                base_url(raw)
+            except ValueError as exc:
+                raise ConfigError(f"docker_sock: {exc}") from None
+            kw["docker_sock"] = raw
+        elif values.get("DOCKER_HOST"):
+            kw["docker_sock"] = values["DOCKER_HOST"]
+        if (raw := get("port_area_size")) is not None:
+            kw["port_area_size"] = _int("port_area_size", raw, 444, 65535)
+        if (raw := get("base_image")) is not None:
+            try:
+                check_image_ref(raw)
+            except ValueError:
+                raise ConfigError(f"base_image: not an image reference: {raw!r}") from None
+            kw["base_image"] = raw
+        if (raw := get("bind")) is not None:
+            _bind(raw)
+            kw["bind"] = raw
+        if (raw := get("api_token")) is not None:
+            if len(raw) < 16:
+                raise ConfigError("api_token: must be at least 16 characters")
+            kw["api_token"] = raw
+        if (raw := get("cors_origins")) is not None:
+            origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+            for o in origins:
+                if o != "*" and not o.startswith(("http://", "https://")):
+                    raise ConfigError(f"cors_origins: not an origin: {o!r}")
+            kw["cors_origins"] = origins
+        if (raw := get("publish_ip")) is not None:
+            try:
+                ipaddress.ip_address(raw)
+            except ValueError:
+                raise ConfigError(f"publish_ip: not an IP address: {raw!r}") from None
+            kw["publish_ip"] = raw
+        if (raw := get("stats_db")) is not None:
+            kw["stats_db"] = raw
+        if (raw := get("stats_interval")) is not None:
+            kw["stats_interval"] = _float("stats_interval", raw, 0.5, 3600)
+        if (raw := get("git_host_root")) is not None:
+            root = Path(raw)
+            if not root.is_absolute():
+                raise ConfigError(f"git_host_root: must be an absolute path, got {raw!r}")
+            kw["git_host_root"] = str(root.resolve())
+        if (raw := get("git_timeout")) is not None:
+            kw["git_timeout"] = _float("git_timeout", raw, 1, 3600)
+        config = cls(**kw)  # type: ignore[arg-type]
+        config.check_exposure()
+        return config
+
+    @property
+    def bind_host(self) -> str:
+        return _bind(self.bind)[0]
+
+    @property
+    def bind_port(self) -> int:
+        return _bind(self.bind)[1]
+
+    def check_exposure(self) -> None:
+        """Refuse to listen beyond loopback without a token: the socket is root on this host."""
+        if not _is_loopback(self.bind_host) and not self.api_token:
+            raise ConfigError(f"api_token: required when bind ({self.bind}) is not a loopback address")

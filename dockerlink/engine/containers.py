@@ -1,0 +1,105 @@
+"""Container endpoints: list, inspect, create, start/stop/restart, remove, update, stats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from .models import ContainerDetails, ContainerSpec, ContainerSummary, StatsSnapshot
+from .refs import check_container_ref
+from .transport import DEFAULT_TIMEOUT, Transport
+
+__all__ = ["Containers"]
+
+_GRACE = 15.0  # seconds the engine may need beyond a stop's `t` before it answers
+
+
+class Containers:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def list(self, all: bool = True, filters: Mapping[str, Sequence[str]] | None = None) -> list[ContainerSummary]:
+        params: dict[str, str] = {"all": "1" if all else "0"}
+        if filters:
+            params["filters"] = json.dumps({k: list(v) for k, v in filters.items()})
+        r = self._t.request("GET", ["containers", "json"], params=params)
+        return [ContainerSummary.from_api(c) for c in r.json() or []]
+
+    def inspect(self, ref: str) -> ContainerDetails:
+        r = self._t.request("GET", ["containers", check_container_ref(ref), "json"])
+        return ContainerDetails.from_api(r.json())
+
+    def create(self, spec: ContainerSpec, name: str | None = None) -> tuple[str, list[str]]:
+        """Create (not start) a container; returns its full id and the engine's warnings."""
+        params = {"name": check_container_ref(name)} if name else None
+        r = self._t.request("POST", ["containers", "create"], params=params, json=spec.to_api())
+        body = r.json() or {}
+        return body["Id"], list(body.get("Warnings") or [])
+
+    def start(self, ref: str) -> bool:
+        """Start; False when it was already running (the engine's 304)."""
+        r = self._t.request("POST", ["containers", check_container_ref(ref), "start"], ok=(204, 304))
+        return r.status == 204
+
+    def stop(self, ref: str, t: int | None = None) -> bool:
+        """Stop, killing after `t` seconds; False when it was already stopped (304)."""
+        params = {"t": str(t)} if t is not None else None
+        r = self._t.request(
+            "POST",
+            ["containers", check_container_ref(ref), "stop"],
+            params=params,
+            ok=(204, 304),
+            timeout=_long(t),
+        )
+        return r.status == 204
+
+    def restart(self, ref: str, t: int | None = None) -> None:
+        params = {"t": str(t)} if t is not None else None
+        self._t.request(
+            "POST", ["containers", check_container_ref(ref), "restart"], params=params, timeout=_long(t)
+        )
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """Remove; `volumes` drops anonymous volumes only (named ones are removed by name)."""
+        params = {"force": _flag(force), "v": _flag(volumes)}
+        self._t.request("DELETE", ["containers", check_container_ref(ref)], params=params, timeout=_long(None))
+
+    def update(
+        self,
+        ref: str,
+        *,
+        memory: int | None = None,
+        memory_swap: int | None = None,
+        cpu_period: int | None = None,
+        cpu_quota: int | None = None,
+    ) -> list[str]:
+        """Change resource limits live; returns the engine's warnings (never None)."""
+        body = {
+            k: v
+            for k, v in (
+                ("Memory", memory),
+                ("MemorySwap", memory_swap),
+                ("CpuPeriod", cpu_period),
+                ("CpuQuota", cpu_quota),
+            )
+            if v is not None
+        }
+        r = self._t.request("POST", ["containers", check_container_ref(ref), "update"], json=body)
+        return list((r.json() or {}).get("Warnings") or [])
+
+    def stats(self, ref: str) -> StatsSnapshot:
+        """One-shot stats (no streaming, no second sample)."""
+        r = self._t.request(
+            "GET",
+            ["containers", check_container_ref(ref), "stats"],
+            params={"stream": "false", "one-shot": "true"},
+        )
+        return StatsSnapshot.from_api(r.json())
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _long(t: int | None) -> tuple[float, float]:
+    return (DEFAULT_TIMEOUT[0], DEFAULT_TIMEOUT[1] + (t or 10) + _GRACE)

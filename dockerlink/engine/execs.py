@@ -1,0 +1,97 @@
+"""Exec endpoints, and `run()`: one command to completion with its exit code and output.
+
+Facts of the engine that shape `run()`: closing the connection never stops an exec, so a
+timeout has to act inside the container (coreutils `timeout`, exit 124, or 137 after the
+kill); a missing binary or working directory answers 200 with exit code 126 and the error
+on the output; exec in a container that is not running is a 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .frames import demultiplex
+from .models import ExecResult
+from .refs import check_container_ref, check_exec_id
+from .transport import DEFAULT_TIMEOUT, Transport
+
+__all__ = ["Execs", "TIMEOUT_EXIT_CODES", "KILL_AFTER"]
+
+#: Exit codes of `timeout -k`: 124 when the command was stopped by TERM, 137 by KILL.
+TIMEOUT_EXIT_CODES = frozenset({124, 137})
+#: Seconds between TERM and KILL for a command past its timeout.
+KILL_AFTER = 5
+
+
+class Execs:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def create(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> str:
+        body: dict[str, object] = {
+            "Cmd": list(argv),
+            "AttachStdin": False,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": False,  # with a tty git waits on prompts and pagers, and streams merge
+        }
+        if env:
+            body["Env"] = [f"{k}={v}" for k, v in env.items()]
+        if workdir:
+            body["WorkingDir"] = workdir
+        if user:
+            body["User"] = user
+        r = self._t.request("POST", ["containers", check_container_ref(container), "exec"], json=body)
+        return r.json()["Id"]
+
+    def start(self, exec_id: str, read_timeout: float | None = None) -> bytes:
+        """Start and wait for the end of its output; returns the raw framed stream."""
+        timeout = (DEFAULT_TIMEOUT[0], read_timeout or DEFAULT_TIMEOUT[1])
+        r = self._t.request(
+            "POST",
+            ["exec", check_exec_id(exec_id), "start"],
+            json={"Detach": False, "Tty": False},
+            timeout=timeout,
+        )
+        return r.content
+
+    def inspect(self, exec_id: str) -> dict[str, object]:
+        """`running`, `exit_code` and `pid` of an exec."""
+        data = self._t.request("GET", ["exec", check_exec_id(exec_id), "json"]).json()
+        return {"running": bool(data.get("Running")), "exit_code": data.get("ExitCode"), "pid": data.get("Pid")}
+
+    def run(
+        self,
+        container: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        timeout: float | None = None,
+    ) -> ExecResult:
+        """Run `argv` to completion. With `timeout`, it runs under coreutils `timeout` inside
+        the container (which the image must have) and `timed_out` tells if it was killed."""
+        if timeout is not None:
+            argv = ["timeout", "-k", str(KILL_AFTER), f"{timeout:g}", *argv]
+            read_timeout = timeout + KILL_AFTER + 15
+        else:
+            read_timeout = None
+        exec_id = self.create(container, argv, env=env, workdir=workdir, user=user)
+        stdout, stderr = demultiplex(self.start(exec_id, read_timeout))
+        code = self.inspect(exec_id)["exit_code"]
+        exit_code = int(code) if code is not None else -1
+        return ExecResult(
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            timed_out=timeout is not None and exit_code in TIMEOUT_EXIT_CODES,
+        )

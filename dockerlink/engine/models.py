@@ -1,0 +1,291 @@
+"""Typed results and requests of the engine client; Docker's PascalCase stays in here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "ContainerSummary",
+    "ContainerDetails",
+    "PortBinding",
+    "ContainerSpec",
+    "ExecResult",
+    "StatsSnapshot",
+    "VolumeInfo",
+    "ImageInfo",
+    "EngineVersion",
+    "unix_time",
+]
+
+
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def unix_time(stamp: str | None) -> float | None:
+    """Engine timestamps are RFC 3339 with nanoseconds; the zero time means 'never'."""
+    m = _STAMP.fullmatch(stamp or "")
+    if not m or m[1].startswith("0001-"):
+        return None
+    zone = "+00:00" if m[3] == "Z" else m[3]
+    return datetime.fromisoformat(m[1] + zone).timestamp() + float("0" + (m[2] or ""))
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """Container port `port/protocol` published on `host_ip:host_port`."""
+
+    port: int
+    protocol: str
+    host_ip: str
+    host_port: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    id: str
+    name: str
+    image: str
+    state: str
+    labels: dict[str, str]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ContainerSummary:
+        names = data.get("Names") or []
+        name = names[0].lstrip("/") if names else ""
+        return cls(
+            id=data["Id"],
+            name=name,
+            image=data.get("Image", ""),
+            state=data.get("State", ""),
+            labels=dict(data.get("Labels") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    id: str
+    name: str
+    image: str
+    state: str
+    running: bool
+    exit_code: int | None
+    started_at: int | None
+    pid: int
+    labels: dict[str, str]
+    exposed_ports: tuple[str, ...]
+    port_bindings: tuple[PortBinding, ...]
+    working_dir: str
+    memory: int
+    memory_swap: int
+    cpu_period: int
+    cpu_quota: int
+    nano_cpus: int
+    restart_policy: str
+    volumes: dict[str, str]  # mount destination -> volume name (named volumes only)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
+        state = data.get("State") or {}
+        config = data.get("Config") or {}
+        host = data.get("HostConfig") or {}
+        bindings = []
+        for key, binds in (host.get("PortBindings") or {}).items():
+            port, _, proto = key.partition("/")
+            for b in binds or []:
+                bindings.append(
+                    PortBinding(int(port), proto or "tcp", b.get("HostIp") or "", int(b.get("HostPort") or 0))
+                )
+        running = bool(state.get("Running"))
+        return cls(
+            id=data["Id"],
+            name=(data.get("Name") or "").lstrip("/"),
+            image=config.get("Image", ""),
+            state=state.get("Status", ""),
+            running=running,
+            exit_code=None if running else state.get("ExitCode"),
+            started_at=_int_or_none(unix_time(state.get("StartedAt"))) if running else None,
+            pid=int(state.get("Pid") or 0),
+            labels=dict(config.get("Labels") or {}),
+            exposed_ports=tuple(sorted((config.get("ExposedPorts") or {}).keys())),
+            port_bindings=tuple(sorted(bindings, key=lambda b: (b.protocol, b.port))),
+            working_dir=config.get("WorkingDir") or "",
+            memory=int(host.get("Memory") or 0),
+            memory_swap=int(host.get("MemorySwap") or 0),
+            cpu_period=int(host.get("CpuPeriod") or 0),
+            cpu_quota=int(host.get("CpuQuota") or 0),
+            nano_cpus=int(host.get("NanoCpus") or 0),
+            restart_policy=(host.get("RestartPolicy") or {}).get("Name") or "",
+            volumes={
+                m["Destination"]: m["Name"]
+                for m in data.get("Mounts") or []
+                if m.get("Type") == "volume" and m.get("Name")
+            },
+        )
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What `containers.create` sends; only the fields dockerlink needs."""
+
+    image: str
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    port_bindings: tuple[PortBinding, ...] = ()
+    volumes: dict[str, str] = field(default_factory=dict)  # volume name -> mount destination
+    memory: int | None = None
+    memory_swap: int | None = None
+    cpu_period: int | None = None
+    cpu_quota: int | None = None
+    restart_policy: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        host: dict[str, Any] = {}
+        if self.port_bindings:
+            pb: dict[str, list[dict[str, str]]] = {}
+            for b in self.port_bindings:
+                pb.setdefault(b.key, []).append({"HostIp": b.host_ip, "HostPort": str(b.host_port)})
+            host["PortBindings"] = pb
+        if self.volumes:
+            host["Mounts"] = [
+                {"Type": "volume", "Source": name, "Target": dest} for name, dest in self.volumes.items()
+            ]
+        for key, value in (
+            ("Memory", self.memory),
+            ("MemorySwap", self.memory_swap),
+            ("CpuPeriod", self.cpu_period),
+            ("CpuQuota", self.cpu_quota),
+        ):
+            if value is not None:
+                host[key] = value
+        if self.restart_policy:
+            host["RestartPolicy"] = {"Name": self.restart_policy}
+        body: dict[str, Any] = {"Image": self.image, "Labels": dict(self.labels), "HostConfig": host}
+        if self.cmd is not None:
+            body["Cmd"] = list(self.cmd)
+        if self.entrypoint is not None:
+            body["Entrypoint"] = list(self.entrypoint)
+        if self.env:
+            body["Env"] = [f"{k}={v}" for k, v in self.env.items()]
+        if self.working_dir:
+            body["WorkingDir"] = self.working_dir
+        if self.port_bindings:
+            # The engine silently ignores a binding whose port is not exposed with its suffix.
+            body["ExposedPorts"] = {b.key: {} for b in self.port_bindings}
+        return body
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr as text (the engine does not keep their relative order)."""
+        return (self.stdout + self.stderr).decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """One-shot stats of a container; counters are cumulative since it started."""
+
+    read_at: float | None
+    running: bool
+    cpu_total_ns: int
+    memory_used: int  # usage minus inactive file cache, as `docker stats`
+    memory_limit: int
+    net_rx: int
+    net_tx: int
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> StatsSnapshot:
+        cpu = (data.get("cpu_stats") or {}).get("cpu_usage") or {}
+        mem = data.get("memory_stats") or {}
+        stats = mem.get("stats") or {}
+        inactive = stats.get("total_inactive_file", stats.get("inactive_file", 0)) or 0
+        usage = int(mem.get("usage") or 0)
+        nets = data.get("networks") or {}
+        read_at = unix_time(data.get("read"))
+        return cls(
+            read_at=read_at,
+            running=read_at is not None,
+            cpu_total_ns=int(cpu.get("total_usage") or 0),
+            memory_used=max(0, usage - int(inactive)) if usage else 0,
+            memory_limit=int(mem.get("limit") or 0),
+            net_rx=sum(int(n.get("rx_bytes") or 0) for n in nets.values()),
+            net_tx=sum(int(n.get("tx_bytes") or 0) for n in nets.values()),
+        )
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    name: str
+    driver: str
+    mountpoint: str
+    labels: dict[str, str]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> VolumeInfo:
+        return cls(
+            name=data["Name"],
+            driver=data.get("Driver", ""),
+            mountpoint=data.get("Mountpoint", ""),
+            labels=dict(data.get("Labels") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    tags: tuple[str, ...]
+    cmd: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    working_dir: str
+    exposed_ports: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ImageInfo:
+        config = data.get("Config") or {}
+        return cls(
+            id=data["Id"],
+            tags=tuple(data.get("RepoTags") or ()),
+            cmd=tuple(config.get("Cmd") or ()),
+            entrypoint=tuple(config.get("Entrypoint") or ()),
+            working_dir=config.get("WorkingDir") or "",
+            exposed_ports=tuple(sorted((config.get("ExposedPorts") or {}).keys())),
+        )
+
+
+@dataclass(frozen=True)
+class EngineVersion:
+    version: str
+    api_version: str
+    min_api_version: str
+    os: str
+    arch: str
+    kernel: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> EngineVersion:
+        return cls(
+            version=data.get("Version", ""),
+            api_version=data.get("ApiVersion", ""),
+            min_api_version=data.get("MinAPIVersion", ""),
+            os=data.get("Os", ""),
+            arch=data.get("Arch", ""),
+            kernel=data.get("KernelVersion", ""),
+        )

@@ -1,0 +1,140 @@
+"""The only module that speaks HTTP: one requests session to the engine, no redirects.
+
+Every path segment is percent-encoded with nothing kept safe (the engine decodes `%2F`,
+so a raw `/` or `..` in an id would reach another endpoint), and redirects are never
+followed: the engine answers a path holding `..` with a 301 to the cleaned path, and
+following it acts on a different container.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+import requests_unixsocket
+import urllib3
+from requests_unixsocket.adapters import UnixHTTPConnectionPool
+
+from .address import base_url
+from .errors import EngineUnavailable, error_from_response
+
+__all__ = ["Transport", "Response", "DEFAULT_TIMEOUT", "Timeout"]
+
+Timeout = tuple[float, float]
+#: (connect, read) seconds for ordinary calls; long calls pass their own.
+DEFAULT_TIMEOUT: Timeout = (3.0, 60.0)
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+
+
+class _SocketPool(UnixHTTPConnectionPool):
+    """A unix-socket pool that keeps up to `maxsize` connections (the library's keeps one)."""
+
+    def __init__(self, socket_url: str, timeout: float, maxsize: int) -> None:
+        urllib3.connectionpool.HTTPConnectionPool.__init__(self, "localhost", timeout=timeout, maxsize=maxsize)
+        self.socket_path = socket_url
+        self.timeout = timeout
+
+
+class _SocketAdapter(requests_unixsocket.UnixAdapter):
+    """requests-unixsocket keys its pools by the whole URL, so no connection is ever reused
+    across two paths; this keys them by socket instead."""
+
+    def __init__(self, pool_maxsize: int = 16) -> None:
+        super().__init__()
+        self._maxsize = pool_maxsize
+        self._lock = threading.Lock()
+        self._by_socket: dict[str, _SocketPool] = {}
+
+    def get_connection(self, url, proxies=None):  # noqa: ANN001 - requests' signature
+        netloc = urlsplit(url).netloc
+        with self._lock:
+            pool = self._by_socket.get(netloc)
+            if pool is None:
+                pool = self._by_socket[netloc] = _SocketPool("http+unix://" + netloc, self.timeout, self._maxsize)
+            return pool
+
+    def close(self) -> None:
+        with self._lock:
+            for pool in self._by_socket.values():
+                pool.close()
+            self._by_socket.clear()
+
+
+class Response:
+    """What a call returns: status, headers and the whole body as bytes."""
+
+    __slots__ = ("status", "headers", "content")
+
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content) if self.content else None
+
+
+class Transport:
+    """HTTP to one engine, pinned to one API version."""
+
+    def __init__(self, address: str, api_version: str = "1.41", pool_maxsize: int = 16) -> None:
+        self.address = address
+        self.api_version = api_version
+        self._base = base_url(address)
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxies, no netrc: this is a local socket
+        self._session.mount("http+unix://", _SocketAdapter(pool_maxsize))
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_maxsize, max_retries=0)
+        self._session.mount("http://", adapter)
+
+    def url(self, segments: Sequence[str], versioned: bool = True) -> str:
+        path = "/".join(quote(s, safe="") for s in segments)
+        prefix = f"/v{self.api_version}/" if versioned else "/"
+        return self._base + prefix + path
+
+    def request(
+        self,
+        method: str,
+        segments: Sequence[str],
+        *,
+        params: Params = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        ok: Sequence[int] = (200, 201, 204),
+        versioned: bool = True,
+    ) -> Response:
+        """Send one request; statuses in `ok` (and 304 when listed) return, others raise."""
+        url = self.url(segments, versioned)
+        try:
+            r = self._session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+            content = r.content
+        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise EngineUnavailable(self._unavailable(exc)) from exc
+        if r.status_code in ok:
+            return Response(r.status_code, r.headers, content)
+        raise error_from_response(r.status_code, content, r.headers.get("Location"))
+
+    def _unavailable(self, exc: Exception) -> str:
+        where = unquote(self._base.split("://", 1)[1])
+        if isinstance(exc, requests.Timeout):
+            return f"the Docker engine at {where} did not answer in time"
+        return f"the Docker engine at {where} is unreachable"
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,33 @@
+"""The OpenAPI 3.1 document, assembled from the fragments each resource module declares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import __version__
+
+__all__ = ["document"]
+
+
+def document() -> dict[str, Any]:
+    from .app import ROUTE_MODULES
+
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for module in ROUTE_MODULES:
+        paths.update(module.OPENAPI_PATHS)
+        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dockerlink",
+            "version": __version__,
+            "description": "Per-host agent of a web-hosting panel. Errors are text/plain, one line.",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }

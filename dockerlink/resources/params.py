@@ -1,0 +1,91 @@
+"""Reading query parameters and bodies; each failure is an InvalidInput naming the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+
+from ..engine.errors import InvalidReference
+from ..engine.refs import check_container_ref
+from ..errors import InvalidInput
+
+__all__ = ["MAX_BODY", "container_id", "optional_container_id", "flag", "integer", "text", "json_object"]
+
+#: Bodies over this size are refused (413) before being read.
+MAX_BODY = 1 << 20
+MAX_PARAM = 4096
+
+
+def text(req: falcon.Request, name: str, required: bool = False) -> str | None:
+    value = req.get_param(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(name, "is required")
+        return None
+    if len(value) > MAX_PARAM:
+        raise InvalidInput(name, f"longer than {MAX_PARAM} characters")
+    return value
+
+
+def container_id(req: falcon.Request, name: str = "id") -> str:
+    """A required container id: full id, unique prefix or name."""
+    ref = optional_container_id(req, name)
+    if ref is None:
+        raise InvalidInput(name, "is required")
+    return ref
+
+
+def optional_container_id(req: falcon.Request, name: str = "id") -> str | None:
+    value = text(req, name)
+    if value is None:
+        return None
+    try:
+        return check_container_ref(value)
+    except InvalidReference:
+        raise InvalidInput(name, f"not a container id or name: {value[:80]!r}") from None
+
+
+def flag(req: falcon.Request, name: str, default: bool = False) -> bool:
+    value = text(req, name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise InvalidInput(name, f"expected true or false, got {value[:40]!r}")
+
+
+def integer(req: falcon.Request, name: str, default: int | None = None, lo: int = 0, hi: int = 2**62) -> int | None:
+    value = text(req, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(name, f"expected an integer, got {value[:40]!r}") from None
+    if not lo <= number <= hi:
+        raise InvalidInput(name, f"must be between {lo} and {hi}")
+    return number
+
+
+def json_object(req: falcon.Request) -> dict[str, Any]:
+    """The body as a JSON object; 413 past MAX_BODY without reading it whole."""
+    length = req.content_length
+    if length is not None and length > MAX_BODY:
+        raise falcon.HTTPContentTooLarge(description=f"body over {MAX_BODY} bytes")
+    raw = req.bounded_stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise falcon.HTTPContentTooLarge(description=f"body over {MAX_BODY} bytes")
+    if not raw.strip():
+        raise InvalidInput("body", "a JSON object is required")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("body", "not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "expected a JSON object")
+    return data

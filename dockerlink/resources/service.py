@@ -1,0 +1,136 @@
+"""Service endpoints: health, the settings a panel needs, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import time
+
+import falcon
+
+from .. import __version__
+from ..engine import Engine
+from ..engine.errors import EngineError
+from ..services import Services
+
+__all__ = ["routes", "OPENAPI_PATHS"]
+
+
+class Health:
+    def __init__(self, engine: Engine, store) -> None:  # noqa: ANN001
+        self._engine = engine
+        self._store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        last = self._store.last_sample_time()
+        age = None if last is None else round(max(0.0, time.time() - last), 1)
+        body: dict[str, object] = {"dockerlink": __version__, "last_sample_age": age}
+        try:
+            body["engine"] = self._engine.system.version().version
+            body["status"] = "ok"
+        except EngineError as exc:
+            body["engine"] = None
+            body["status"] = "engine unavailable"
+            body["message"] = str(exc)
+            resp.status = falcon.HTTP_503
+        resp.media = body
+
+
+class Env:
+    def __init__(self, services: Services) -> None:
+        c = services.config
+        self._body = {
+            "port_area_size": c.port_area_size,
+            "base_image": c.base_image,
+            "stats_interval": c.stats_interval,
+            "publish_ip": c.publish_ip,
+            "git_host": c.git_host_root is not None,
+            "git_timeout": c.git_timeout,
+            "version": __version__,
+        }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._body
+
+
+class OpenAPI:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from ..openapi import document
+
+        resp.media = document()
+
+
+def routes(services: Services) -> list[tuple[str, object]]:
+    return [
+        ("/v1/health", Health(services.engine, services.store)),
+        ("/v1/env", Env(services)),
+        ("/v1/openapi.json", OpenAPI()),
+    ]
+
+
+_TEXT_ERROR = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+
+OPENAPI_PATHS = {
+    "/v1/health": {
+        "get": {
+            "summary": "Engine version and age of the last stats sample (no token needed)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "healthy",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                },
+                "503": {
+                    "description": "engine unreachable",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                },
+            },
+        }
+    },
+    "/v1/env": {
+        "get": {
+            "summary": "Settings a panel needs to plan containers",
+            "responses": {
+                "200": {
+                    "description": "settings",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Env"}}},
+                },
+                "401": {"description": "missing or wrong token", **_TEXT_ERROR},
+            },
+        }
+    },
+    "/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {
+                "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "401": {"description": "missing or wrong token", **_TEXT_ERROR},
+            },
+        }
+    },
+}
+
+OPENAPI_SCHEMAS = {
+    "Health": {
+        "type": "object",
+        "required": ["dockerlink", "engine", "status", "last_sample_age"],
+        "properties": {
+            "dockerlink": {"type": "string"},
+            "engine": {"type": ["string", "null"]},
+            "status": {"type": "string"},
+            "message": {"type": "string"},
+            "last_sample_age": {"type": ["number", "null"]},
+        },
+    },
+    "Env": {
+        "type": "object",
+        "required": ["port_area_size", "base_image", "stats_interval", "version"],
+        "properties": {
+            "port_area_size": {"type": "integer"},
+            "base_image": {"type": "string"},
+            "stats_interval": {"type": "number"},
+            "publish_ip": {"type": "string"},
+            "git_host": {"type": "boolean"},
+            "git_timeout": {"type": "number"},
+            "version": {"type": "string"},
+        },
+    },
+}

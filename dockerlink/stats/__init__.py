@@ -1,0 +1,1 @@
+"""Stats collector and history store."""

@@ -1,0 +1,1 @@
+"""Shared test set-up. Unit tests never touch a daemon; tests/integration/ always does."""
