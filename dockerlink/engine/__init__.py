@@ -7,6 +7,7 @@
 
 from .client import DEFAULT_API_VERSION, Engine
 from .errors import (
+    AmbiguousReference,
     BadRequest,
     Conflict,
     EngineAPIError,
@@ -38,6 +39,7 @@ __all__ = [
     "EngineAPIError",
     "InvalidReference",
     "BadRequest",
+    "AmbiguousReference",
     "NotFound",
     "Conflict",
     "ServerError",

@@ -5,6 +5,7 @@
     ├── EngineUnavailable     nothing answered at the engine address (or it timed out)
     └── EngineAPIError        the engine answered with an error status
         ├── BadRequest        400
+        │   └── AmbiguousReference  an id prefix matching several containers (engine: 500)
         ├── NotFound          404
         ├── Conflict          409
         └── ServerError       500 and anything else unexpected (3xx included)
@@ -20,6 +21,7 @@ __all__ = [
     "EngineUnavailable",
     "EngineAPIError",
     "BadRequest",
+    "AmbiguousReference",
     "NotFound",
     "Conflict",
     "ServerError",
@@ -55,6 +57,10 @@ class BadRequest(EngineAPIError):
     pass
 
 
+class AmbiguousReference(BadRequest):
+    pass
+
+
 class NotFound(EngineAPIError):
     pass
 
@@ -86,4 +92,7 @@ def error_from_response(status: int, body: bytes, location: str | None = None) -
     """One mapping from an engine answer to an exception (3xx are never followed)."""
     if 300 <= status < 400:
         return ServerError(status, f"engine answered an unexpected redirect ({status}) to {location!r}")
-    return _BY_STATUS.get(status, ServerError)(status, _message(status, body))
+    message = _message(status, body)
+    if status == 500 and message.startswith("Multiple IDs found with provided prefix"):
+        return AmbiguousReference(status, message)
+    return _BY_STATUS.get(status, ServerError)(status, message)

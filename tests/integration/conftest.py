@@ -67,3 +67,12 @@ def unique_name() -> str:
 @pytest.fixture(scope="session")
 def base_image() -> str:
     return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def service(engine, tmp_path_factory):
+    """One gunicorn-served dockerlink for the session (stats sampled every second)."""
+    from .live import live_service
+
+    with live_service(tmp_path_factory.mktemp("service"), stats_interval="1") as s:
+        yield s

@@ -1,0 +1,91 @@
+"""A real dockerlink under gunicorn on a free loopback port, for end-to-end tests and benches."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveService:
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, env: dict[str, str]) -> None:
+        self.url = url
+        self.process = process
+        self.log = log
+        self.env = env
+        self.session = requests.Session()
+        token = env.get("api_token")
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        kw.setdefault("timeout", 120)
+        return self.session.request(method, self.url + path, **kw)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+
+@contextmanager
+def live_service(tmp_dir: Path, **settings: str):
+    """Start gunicorn with dockerlink's config and `settings` as environment; stop it after."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("api_token", "bind")}
+    env.update(
+        {
+            "bind": f"127.0.0.1:{port}",
+            "stats_db": str(tmp_dir / "stats.sqlite3"),
+            "DOCKERLINK_WORKERS": "2",
+            "DOCKERLINK_LOGLEVEL": "warning",
+        }
+    )
+    env.update(settings)
+    log = tmp_dir / "gunicorn.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=tmp_dir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    service = LiveService(f"http://127.0.0.1:{port}", proc, log, env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({proc.returncode}): {log.read_text()[-2000:]}")
+            try:
+                if requests.get(service.url + "/v1/health", timeout=2).status_code in (200, 503):
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer within 30 s: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield service
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        service.session.close()
