@@ -16,6 +16,7 @@ __all__ = [
     "StatsSnapshot",
     "VolumeInfo",
     "ImageInfo",
+    "EngineInfo",
     "EngineVersion",
     "unix_time",
 ]
@@ -267,6 +268,25 @@ class ImageInfo:
             entrypoint=tuple(config.get("Entrypoint") or ()),
             working_dir=config.get("WorkingDir") or "",
             exposed_ports=tuple(sorted((config.get("ExposedPorts") or {}).keys())),
+        )
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """The host as the engine sees it: what limits may be planned against."""
+
+    cpus: int
+    memory_total: int
+    cgroup_version: str
+    cgroup_driver: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> EngineInfo:
+        return cls(
+            cpus=int(data.get("NCPU") or 0),
+            memory_total=int(data.get("MemTotal") or 0),
+            cgroup_version=str(data.get("CgroupVersion") or ""),
+            cgroup_driver=str(data.get("CgroupDriver") or ""),
         )
 
 

@@ -1,7 +1,236 @@
-"""(being written)"""
+"""Container endpoints: list, create, delete, resize, start/stop/restart (SPEC §3)."""
 
-OPENAPI_PATHS: dict = {}
+from __future__ import annotations
+
+import falcon
+
+from ..errors import InvalidInput
+from ..hosting import Hosting, parse_create, parse_resize
+from ..services import Services
+from . import params
+
+__all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS"]
+
+MAX_IDS = 500
+MAX_STOP_SECONDS = 600
 
 
-def routes(services):  # noqa: ANN001, ANN201
-    return []
+class ContainerCollection:
+    def __init__(self, hosting: Hosting) -> None:
+        self._hosting = hosting
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ids = req.get_param_as_list("id") or []
+        if len(ids) > MAX_IDS:
+            raise InvalidInput("id", f"at most {MAX_IDS} ids per request")
+        resp.media = self._hosting.describe_many(ids, running_only=params.flag(req, "running"))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        request = parse_create(params.json_object(req), self._hosting.config, self._hosting.host_cpus)
+        container_id, warnings = self._hosting.create(request, start=params.flag(req, "start"))
+        resp.status = falcon.HTTP_201
+        resp.media = {"Id": container_id, "warning": warnings}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        volumes = params.flag(req, "volumes") or params.flag(req, "deletevolume")
+        self._hosting.delete(params.container_id(req), volumes=volumes)
+        resp.status = falcon.HTTP_204
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ref = params.container_id(req)
+        resize = parse_resize(params.json_object(req), self._hosting.host_cpus)
+        resp.media = {"warning": self._hosting.resize(ref, resize)}
+
+
+class ContainerAction:
+    """POST /v1/container/<action>; idempotent: the engine's 304 is a 204 too."""
+
+    def __init__(self, hosting: Hosting, action: str) -> None:
+        self._hosting = hosting
+        self._action = action
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ref = params.container_id(req)
+        if self._action == "start":
+            self._hosting.start(ref)
+        else:
+            t = params.integer(req, "t", default=10, lo=0, hi=MAX_STOP_SECONDS)
+            getattr(self._hosting, self._action)(ref, t)
+        resp.status = falcon.HTTP_204
+
+
+def routes(services: Services) -> list[tuple[str, object]]:
+    hosting = Hosting(services.engine, services.config, services.store)
+    return [
+        ("/v1/container", ContainerCollection(hosting)),
+        *((f"/v1/container/{a}", ContainerAction(hosting, a)) for a in ("start", "stop", "restart")),
+    ]
+
+
+# -- OpenAPI ------------------------------------------------------------------------------
+
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+
+
+def _errors(*codes: int) -> dict[str, dict]:
+    reasons = {
+        400: "malformed input (the message names the field)",
+        401: "missing or wrong token",
+        403: "not a dockerlink container",
+        404: "no such container",
+        409: "conflict",
+        413: "body over 1 MiB",
+        502: "unexpected engine error",
+        503: "engine unreachable",
+    }
+    return {str(c): {"description": reasons[c], "content": _TEXT} for c in codes}
+
+
+_ID_REQUIRED = {
+    "name": "id",
+    "in": "query",
+    "required": True,
+    "description": "full id, unique prefix, or name",
+    "schema": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"},
+}
+_T = {
+    "name": "t",
+    "in": "query",
+    "description": "seconds before kill",
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_STOP_SECONDS, "default": 10},
+}
+_BOOL = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
+
+
+def _action(summary: str, with_t: bool) -> dict:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_ID_REQUIRED, *([_T] if with_t else [])],
+            "responses": {"204": {"description": "done (or already so)"}, **_errors(400, 401, 403, 404, 409, 502, 503)},
+        }
+    }
+
+
+OPENAPI_PATHS = {
+    "/v1/container": {
+        "get": {
+            "summary": "Describe containers (all, running only, or by id)",
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "query",
+                    "style": "form",
+                    "explode": True,
+                    "schema": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_IDS},
+                },
+                {"name": "running", "in": "query", "schema": _BOOL},
+            ],
+            "responses": {
+                "200": {
+                    "description": "per-id results",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContainerList"}}},
+                },
+                **_errors(400, 401, 502, 503),
+            },
+        },
+        "put": {
+            "summary": "Create a hosting container (created, not started, unless start=true)",
+            "parameters": [{"name": "start", "in": "query", "schema": _BOOL}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateContainer"}}},
+            },
+            "responses": {
+                "201": {
+                    "description": "created",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
+                },
+                **_errors(400, 401, 409, 413, 502, 503),
+            },
+        },
+        "delete": {
+            "summary": "Stop and remove a container; its /var/www volume is kept unless volumes=true",
+            "parameters": [
+                _ID_REQUIRED,
+                {"name": "volumes", "in": "query", "schema": _BOOL},
+                {"name": "deletevolume", "in": "query", "schema": _BOOL},
+            ],
+            "responses": {"204": {"description": "removed"}, **_errors(400, 401, 403, 404, 409, 502, 503)},
+        },
+        "patch": {
+            "summary": "Change memory and/or CPU limits, live",
+            "parameters": [_ID_REQUIRED],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Resize"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "applied",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Warnings"}}},
+                },
+                **_errors(400, 401, 403, 404, 409, 413, 502, 503),
+            },
+        },
+    },
+    "/v1/container/start": _action("Start (a running container is a 204 too)", with_t=False),
+    "/v1/container/stop": _action("Stop (a stopped container is a 204 too)", with_t=True),
+    "/v1/container/restart": _action("Restart", with_t=True),
+}
+
+_NUMBER = {"type": "number"}
+OPENAPI_SCHEMAS = {
+    "Container": {
+        "type": "object",
+        "required": ["id", "name", "host_port_root", "dockerlink", "ports", "state"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "host_port_root": {"type": ["integer", "null"]},
+            "dockerlink": {"type": "string"},
+            "ports": {"type": "object", "additionalProperties": {"type": "object"}},
+            "state": {
+                "type": "string",
+                "enum": ["running", "exited", "paused", "restarting", "removing", "dead", "created"],
+            },
+            "exit_code": {"type": ["integer", "null"]},
+            "started_at": {"type": ["integer", "null"]},
+        },
+    },
+    "ContainerList": {
+        "type": "object",
+        "required": ["error", "success"],
+        "properties": {
+            "error": {"type": "object", "additionalProperties": {"type": "string"}},
+            "success": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Container"}},
+        },
+    },
+    "CreateContainer": {
+        "type": "object",
+        "required": ["name", "host_port_root", "memory", "cpulimit"],
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$"},
+            "host_port_root": {"type": "integer"},
+            "memory": {**_NUMBER, "description": "GiB"},
+            "cpulimit": {**_NUMBER, "description": "cores"},
+            "ports": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "image": {"type": "string"},
+            "commands": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Created": {
+        "type": "object",
+        "required": ["Id", "warning"],
+        "properties": {"Id": {"type": "string"}, "warning": {"type": "array", "items": {"type": "string"}}},
+    },
+    "Resize": {
+        "type": "object",
+        "properties": {"memory": {**_NUMBER, "description": "GiB"}, "cpulimit": {**_NUMBER, "description": "cores"}},
+    },
+    "Warnings": {
+        "type": "object",
+        "required": ["warning"],
+        "properties": {"warning": {"type": "array", "items": {"type": "string"}}},
+    },
+}

@@ -1,0 +1,72 @@
+"""A container's port area: container port p is published on host port root + p.
+
+Ports 22, 80 and 443/tcp are always forwarded; every container port is below
+`port_area_size`, and the area [root, root + size - 1] must fit below 65536 and not
+overlap another dockerlink container's area.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+__all__ = ["ALWAYS_FORWARDED", "MIN_ROOT", "ContainerPort", "parse_port", "parse_ports", "check_root", "overlaps"]
+
+_PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp))?")
+MIN_ROOT = 1024  # below, sites would take the host's privileged ports (its own ssh on 22…)
+MAX_PORTS = 256
+
+
+@dataclass(frozen=True, order=True)
+class ContainerPort:
+    port: int
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol}"
+
+
+ALWAYS_FORWARDED = (ContainerPort(22), ContainerPort(80), ContainerPort(443))
+
+
+def parse_port(value: object, area_size: int, field: str = "ports") -> ContainerPort:
+    """`"8080/udp"`, `"8080/tcp"`, `"8080"` or `8080` (tcp)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput(field, f'expected "<port>/<tcp|udp>", got {value!r}'[:120])
+    m = _PORT.fullmatch(str(value))
+    if not m:
+        raise InvalidInput(field, f'expected "<port>/<tcp|udp>", got {str(value)[:40]!r}')
+    port = int(m[1])
+    if not 1 <= port < area_size:
+        raise InvalidInput(field, f"port {port} must be between 1 and {area_size - 1} (port_area_size)")
+    return ContainerPort(port, m[2] or "tcp")
+
+
+def parse_ports(values: object, area_size: int, field: str = "ports") -> tuple[ContainerPort, ...]:
+    """The requested ports plus the always-forwarded ones, sorted, without duplicates."""
+    if values is None:
+        values = []
+    if not isinstance(values, list):
+        raise InvalidInput(field, 'expected a list of "<port>/<tcp|udp>"')
+    if len(values) > MAX_PORTS:
+        raise InvalidInput(field, f"at most {MAX_PORTS} ports")
+    ports = {parse_port(v, area_size, field) for v in values}
+    ports.update(ALWAYS_FORWARDED)  # Config guarantees port_area_size > 443
+    return tuple(sorted(ports))
+
+
+def check_root(value: object, area_size: int, field: str = "host_port_root") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, "expected an integer")
+    top = 65535 - area_size + 1
+    if not MIN_ROOT <= value <= top:
+        raise InvalidInput(
+            field, f"must be between {MIN_ROOT} and {top} (root + port_area_size - 1 must not exceed 65535)"
+        )
+    return value
+
+
+def overlaps(root_a: int, root_b: int, area_size: int) -> bool:
+    return root_a < root_b + area_size and root_b < root_a + area_size
