@@ -1,0 +1,285 @@
+"""In-memory doubles of the engine and the stats store, for service and resource tests.
+
+The fake engine keeps the engine's observable rules that dockerlink relies on: ids,
+unique prefixes and names resolve; 304 on start/stop is `False`; a Memory above the
+current MemorySwap is a Conflict; a host port published twice fails at start with the
+engine's 500 text; exec in a stopped container is a Conflict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+
+from dockerlink.engine import (
+    ContainerDetails,
+    ContainerSpec,
+    ContainerSummary,
+    EngineInfo,
+    EngineUnavailable,
+    EngineVersion,
+    ExecResult,
+    ImageInfo,
+    VolumeInfo,
+)
+from dockerlink.engine.errors import AmbiguousReference, Conflict, NotFound, ServerError
+from dockerlink.engine.refs import check_container_ref
+
+_counter = itertools.count(1)
+
+
+def fake_id(seed: str) -> str:
+    return hashlib.sha256(f"{seed}-{next(_counter)}".encode()).hexdigest()
+
+
+@dataclass
+class FakeStore:
+    forgotten: list[str] = field(default_factory=list)
+    last: float | None = None
+
+    def last_sample_time(self) -> float | None:
+        return self.last
+
+    def forget(self, container_id: str) -> None:
+        self.forgotten.append(container_id)
+
+
+class FakeContainers:
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+        self.by_id: dict[str, ContainerDetails] = {}
+
+    def _resolve(self, ref: str) -> ContainerDetails:
+        self._e.check()
+        check_container_ref(ref)
+        if ref in self.by_id:
+            return self.by_id[ref]
+        named = [c for c in self.by_id.values() if c.name == ref]
+        if named:
+            return named[0]
+        matches = [c for c in self.by_id.values() if c.id.startswith(ref)]
+        if len(matches) > 1:
+            raise AmbiguousReference(500, f"Multiple IDs found with provided prefix: {ref}")
+        if not matches:
+            raise NotFound(404, f"No such container: {ref}")
+        return matches[0]
+
+    def add(self, name: str, labels: dict[str, str] | None = None, running: bool = True, **kw) -> ContainerDetails:
+        """Put a container in place directly (one the panel did not create, say)."""
+        c = ContainerDetails(
+            id=fake_id(name),
+            name=name,
+            image="some/image:latest",
+            state="running" if running else "exited",
+            running=running,
+            exit_code=None if running else 0,
+            started_at=1_700_000_000 if running else None,
+            pid=4242 if running else 0,
+            labels=dict(labels or {}),
+            exposed_ports=kw.pop("exposed_ports", ()),
+            port_bindings=(),
+            working_dir=kw.pop("working_dir", "/var/www/html"),
+            memory=0,
+            memory_swap=0,
+            cpu_period=0,
+            cpu_quota=0,
+            nano_cpus=0,
+            restart_policy="",
+            volumes={},
+        )
+        c = dataclasses.replace(c, **kw)
+        self.by_id[c.id] = c
+        return c
+
+    def list(self, all: bool = True, filters=None) -> list[ContainerSummary]:  # noqa: A002, ANN001
+        self._e.check()
+        out = []
+        for c in self.by_id.values():
+            if not all and not c.running:
+                continue
+            if filters and "label" in filters and any(lbl not in c.labels for lbl in filters["label"]):
+                continue
+            out.append(ContainerSummary(id=c.id, name=c.name, image=c.image, state=c.state, labels=dict(c.labels)))
+        return out
+
+    def inspect(self, ref: str) -> ContainerDetails:
+        return self._resolve(ref)
+
+    def create(self, spec: ContainerSpec, name: str | None = None) -> tuple[str, list[str]]:
+        self._e.check()
+        if any(c.name == name for c in self.by_id.values()):
+            raise Conflict(409, f'Conflict. The container name "/{name}" is already in use')
+        body = spec.to_api()
+        self.last_create = body
+        c = self.add(
+            name or "anon",
+            labels=spec.labels,
+            running=False,
+            state="created",
+            image=spec.image,
+            exposed_ports=tuple(sorted(body.get("ExposedPorts", {}))),
+            port_bindings=spec.port_bindings,
+            memory=spec.memory or 0,
+            memory_swap=spec.memory_swap or 0,
+            cpu_period=spec.cpu_period or 0,
+            cpu_quota=spec.cpu_quota or 0,
+            restart_policy=spec.restart_policy or "",
+            volumes={dest: vol for vol, dest in spec.volumes.items()},
+            exit_code=0,
+        )
+        return c.id, []
+
+    def _set(self, c: ContainerDetails, **kw) -> None:
+        self.by_id[c.id] = dataclasses.replace(c, **kw)
+
+    def start(self, ref: str) -> bool:
+        c = self._resolve(ref)
+        if c.running:
+            return False
+        taken = {
+            b.host_port for o in self.by_id.values() if o.running and o.id != c.id for b in o.port_bindings
+        } | self._e.host_ports_in_use
+        for b in c.port_bindings:
+            if b.host_port in taken:
+                raise ServerError(
+                    500,
+                    f"driver failed programming external connectivity on endpoint {c.name} (x): "
+                    f"Bind for 0.0.0.0:{b.host_port} failed: port is already allocated",
+                )
+        self._set(c, running=True, state="running", exit_code=None, started_at=1_700_000_100, pid=999)
+        return True
+
+    def stop(self, ref: str, t: int | None = None) -> bool:
+        c = self._resolve(ref)
+        if not c.running:
+            return False
+        self._set(c, running=False, state="exited", exit_code=0, started_at=None, pid=0)
+        return True
+
+    def restart(self, ref: str, t: int | None = None) -> None:
+        c = self._resolve(ref)
+        self._set(c, running=True, state="running", exit_code=None, started_at=1_700_000_200, pid=1000)
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        c = self._resolve(ref)
+        if c.running and not force:
+            raise Conflict(409, "You cannot remove a running container")
+        del self.by_id[c.id]
+
+    def update(self, ref: str, *, memory=None, memory_swap=None, cpu_period=None, cpu_quota=None) -> list[str]:  # noqa: ANN001
+        c = self._resolve(ref)
+        if memory is not None and memory_swap is None and c.memory_swap and memory > c.memory_swap:
+            raise Conflict(409, "Memory limit should be smaller than already set memoryswap limit")
+        if memory is not None and memory < self._e.memory_in_use.get(c.id, 0):
+            raise ServerError(
+                500, f"Cannot update container {c.id}: unable to set memory limit to {memory} (current usage: 1)"
+            )
+        changes = {
+            k: v
+            for k, v in (
+                ("memory", memory),
+                ("memory_swap", memory_swap),
+                ("cpu_period", cpu_period),
+                ("cpu_quota", cpu_quota),
+            )
+            if v is not None
+        }
+        self._set(c, **changes)
+        return []
+
+
+class FakeVolumes:
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+        self.names: dict[str, dict[str, str]] = {}
+
+    def create(self, name: str, labels=None) -> VolumeInfo:  # noqa: ANN001
+        self._e.check()
+        self.names.setdefault(name, dict(labels or {}))
+        return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
+
+    def inspect(self, name: str) -> VolumeInfo:
+        if name not in self.names:
+            raise NotFound(404, f"get {name}: no such volume")
+        return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
+
+    def remove(self, name: str, force: bool = False) -> None:
+        if name not in self.names:
+            raise NotFound(404, f"get {name}: no such volume")
+        del self.names[name]
+
+
+class FakeImages:
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+        self.known = {
+            "dockerlink/base:latest": ImageInfo(
+                id="sha256:" + "b" * 64,
+                tags=("dockerlink/base:latest",),
+                cmd=("/usr/local/bin/dockerlink-keepalive",),
+                entrypoint=(),
+                working_dir="/var/www/html",
+                exposed_ports=("22/tcp",),
+            )
+        }
+
+    def inspect(self, ref: str) -> ImageInfo:
+        self._e.check()
+        if ref not in self.known:
+            raise NotFound(404, f"No such image: {ref}")
+        return self.known[ref]
+
+
+class FakeExecs:
+    """Answers from a script: `responses[argv tuple] = ExecResult` or a callable."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+        self.calls: list[dict] = []
+        self.handler = lambda argv, **kw: ExecResult(0, b"", b"")
+
+    def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None) -> ExecResult:  # noqa: ANN001
+        c = self._e.containers._resolve(container)
+        if not c.running:
+            raise Conflict(409, f"Container {c.id} is not running")
+        self.calls.append({"container": c.id, "argv": list(argv), "env": env, "workdir": workdir, "timeout": timeout})
+        return self.handler(list(argv), env=env, workdir=workdir, timeout=timeout)
+
+
+class FakeSystem:
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+
+    def ping(self) -> bool:
+        self._e.check()
+        return True
+
+    def info(self) -> EngineInfo:
+        self._e.check()
+        return EngineInfo(cpus=4, memory_total=8 << 30, cgroup_version="1", cgroup_driver="cgroupfs")
+
+    def version(self) -> EngineVersion:
+        self._e.check()
+        return EngineVersion("20.10.24-fake", "1.41", "1.12", "linux", "amd64", "6.0")
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.up = True
+        self.host_ports_in_use: set[int] = set()
+        self.memory_in_use: dict[str, int] = {}
+        self.containers = FakeContainers(self)
+        self.volumes = FakeVolumes(self)
+        self.images = FakeImages(self)
+        self.execs = FakeExecs(self)
+        self.system = FakeSystem(self)
+        self.address = "/fake.sock"
+
+    def check(self) -> None:
+        if not self.up:
+            raise EngineUnavailable("the Docker engine at /fake.sock is unreachable")
+
+    def close(self) -> None:
+        pass

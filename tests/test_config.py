@@ -1,0 +1,66 @@
+"""Config.from_env: defaults, .env under the environment, one-line errors naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockerlink.config import Config, ConfigError
+
+
+def test_defaults_are_the_embedded_quick_start():
+    c = Config.from_env({}, env_file=None)
+    assert (c.docker_sock, c.port_area_size, c.base_image) == ("/var/run/docker.sock", 5000, "dockerlink/base:latest")
+    assert (c.bind, c.api_token, c.stats_interval, c.git_host_root) == ("127.0.0.1:7200", None, 10.0, None)
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("port_area_size=3000\nbase_image=my/image:1\n")
+    c = Config.from_env({"port_area_size": "4000"}, env_file=env)
+    assert c.port_area_size == 4000
+    assert c.base_image == "my/image:1"
+
+
+def test_docker_host_is_used_when_docker_sock_is_unset():
+    assert Config.from_env({"DOCKER_HOST": "tcp://127.0.0.1:2375"}, env_file=None).docker_sock == "tcp://127.0.0.1:2375"
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"port_area_size": "abc"}, "port_area_size"),
+        ({"port_area_size": "100"}, "port_area_size"),
+        ({"docker_sock": "relative.sock"}, "docker_sock"),
+        ({"docker_sock": "ftp://x:1"}, "docker_sock"),
+        ({"base_image": "Bad Image"}, "base_image"),
+        ({"bind": "nohostport"}, "bind"),
+        ({"bind": "127.0.0.1:99999"}, "bind"),
+        ({"api_token": "short"}, "api_token"),
+        ({"cors_origins": "example.com"}, "cors_origins"),
+        ({"publish_ip": "localhost"}, "publish_ip"),
+        ({"stats_interval": "0"}, "stats_interval"),
+        ({"git_host_root": "relative/dir"}, "git_host_root"),
+        ({"git_timeout": "forever"}, "git_timeout"),
+    ],
+)
+def test_a_malformed_value_is_refused_with_one_line_naming_the_field(env, field):
+    with pytest.raises(ConfigError) as info:
+        Config.from_env(env, env_file=None)
+    assert str(info.value).startswith(f"{field}:")
+    assert "\n" not in str(info.value)
+
+
+def test_a_public_bind_without_a_token_is_refused():
+    with pytest.raises(ConfigError, match="api_token"):
+        Config.from_env({"bind": "0.0.0.0:7200"}, env_file=None)
+    c = Config.from_env({"bind": "0.0.0.0:7200", "api_token": "x" * 32}, env_file=None)
+    assert c.bind_host == "0.0.0.0" and c.bind_port == 7200
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:7200", "localhost:1", "[::1]:7200", "127.9.9.9:80"])
+def test_loopback_binds_need_no_token(bind):
+    assert Config.from_env({"bind": bind}, env_file=None).bind == bind
+
+
+def test_the_token_is_not_in_the_repr():
+    assert "secret-token-value" not in repr(Config.from_env({"api_token": "secret-token-value"}, env_file=None))

@@ -1,0 +1,78 @@
+"""The unit conversions and port-area rules of a hosting container."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockerlink.errors import InvalidInput
+from dockerlink.hosting import start_script
+from dockerlink.limits import cpu_quota, memory_bytes
+from dockerlink.ports import ContainerPort, check_root, overlaps, parse_port, parse_ports
+
+
+@pytest.mark.parametrize(("gib", "expected"), [(1, 1 << 30), (0.5, 1 << 29), (2.25, 2415919104), (0.006, 6442451)])
+def test_memory_is_gib_rounded_to_bytes(gib, expected):
+    assert memory_bytes(gib) == expected
+
+
+@pytest.mark.parametrize("bad", [0, 0.005, -1, True, "1", None, float("inf")])
+def test_memory_refuses_what_the_engine_would(bad):
+    with pytest.raises(InvalidInput, match="^memory:"):
+        memory_bytes(bad)
+
+
+@pytest.mark.parametrize(("cores", "quota"), [(1, 100000), (0.01, 1000), (1.5, 150000), (2, 200000), (0.333, 33300)])
+def test_cpu_is_a_quota_over_a_100ms_period(cores, quota):
+    assert cpu_quota(cores, host_cpus=2) == quota
+
+
+@pytest.mark.parametrize("bad", [0, 0.009, 2.01, False, "1"])
+def test_cpu_refuses_below_a_hundredth_and_above_the_hosts_cores(bad):
+    with pytest.raises(InvalidInput, match="^cpulimit:"):
+        cpu_quota(bad, host_cpus=2)
+
+
+@pytest.mark.parametrize(
+    ("value", "port"),
+    [
+        ("80/tcp", ContainerPort(80)),
+        ("53/udp", ContainerPort(53, "udp")),
+        ("8", ContainerPort(8)),
+        (4999, ContainerPort(4999)),
+    ],
+)
+def test_ports_accept_suffixed_bare_and_numeric_forms(value, port):
+    assert parse_port(value, 5000) == port
+
+
+@pytest.mark.parametrize("bad", ["0", "5000", "80/TCP", "80/sctp", "80 ", "-80", "1e3", True, 80.0, None, "99999"])
+def test_ports_refuse_anything_else(bad):
+    with pytest.raises(InvalidInput, match="^ports:"):
+        parse_port(bad, 5000)
+
+
+def test_ssh_http_and_https_are_always_forwarded_once():
+    ports = parse_ports(["80", "22/tcp", "22/udp"], 5000)
+    assert [str(p) for p in ports] == ["22/tcp", "22/udp", "80/tcp", "443/tcp"]
+
+
+def test_the_area_must_fit_below_65536():
+    assert check_root(60536, 5000) == 60536
+    with pytest.raises(InvalidInput, match="^host_port_root:"):
+        check_root(60537, 5000)
+    with pytest.raises(InvalidInput):
+        check_root(1023, 5000)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "hit"), [(10000, 14999, True), (10000, 15000, False), (15000, 10001, True), (10000, 10000, True)]
+)
+def test_areas_overlap_when_they_share_a_port(a, b, hit):
+    assert overlaps(a, b, 5000) is hit
+
+
+def test_start_script_runs_starter_then_commands_then_execs_the_keepalive():
+    assert start_script([]) == '[ -f /var/www/starter.sh ] && sh /var/www/starter.sh; exec "$@"'
+    assert (
+        start_script(["a", "b c"]) == '[ -f /var/www/starter.sh ] && sh /var/www/starter.sh; { a && b c; }; exec "$@"'
+    )
