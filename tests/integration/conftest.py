@@ -74,5 +74,5 @@ def service(engine, tmp_path_factory):
     """One gunicorn-served dockerlink for the session (stats sampled every second)."""
     from .live import live_service
 
-    with live_service(tmp_path_factory.mktemp("service"), stats_interval="1") as s:
+    with live_service(tmp_path_factory.mktemp("service"), stats_interval="1", publish_ip="127.0.0.1") as s:
         yield s
