@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 from . import __version__
 from .config import Config
 from .engine import ContainerDetails, ContainerSpec, Engine, PortBinding
-from .engine.errors import EngineAPIError, InvalidReference, NotFound, ServerError
+from .engine.errors import EngineAPIError, EngineError, InvalidReference, NotFound, ServerError
 from .engine.refs import check_image_ref
 from .errors import ConflictError, InvalidInput
 from .limits import CPU_PERIOD, cpu_quota, memory_bytes
@@ -47,6 +48,7 @@ WWW = "/var/www"
 WORKDIR = "/var/www/html"
 RESTART_POLICY = "unless-stopped"
 MAX_COMMANDS = 64
+INSPECT_CONCURRENCY = 8
 MAX_COMMAND_LENGTH = 8192
 # "Bind for 0.0.0.0:41022 failed: port is already allocated" /
 # "listen tcp4 0.0.0.0:41122: bind: address already in use"
@@ -179,6 +181,7 @@ class Hosting:
         self.store = store
         self._host_cpus: int | None = None
         self._create_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=INSPECT_CONCURRENCY, thread_name_prefix="dockerlink-inspect")
         self._lock_path = Path(config.stats_db).with_name(Path(config.stats_db).name + ".create.lock")
 
     @property
@@ -190,22 +193,26 @@ class Hosting:
     # -- reading ---------------------------------------------------------------------------
 
     def describe_many(self, ids: Sequence[str], running_only: bool) -> dict[str, dict[str, Any]]:
-        """`{"error": {id: message}, "success": {id: entry}}`; one bad id never fails the others."""
+        """`{"error": {id: message}, "success": {id: entry}}`; one bad id never fails the others.
+
+        Inspects run concurrently: each is a round trip to the engine, and a host holds
+        hundreds of sites."""
+        listing = not ids
+        refs = [c.id for c in self.engine.containers.list(all=not running_only)] if listing else list(ids)
         errors: dict[str, str] = {}
         found: dict[str, Any] = {}
-        if ids:
-            for ref in ids:
-                try:
-                    found[ref] = describe(self.engine.containers.inspect(ref))
-                except (InvalidReference, EngineAPIError) as exc:
-                    errors[ref] = str(exc)
-        else:
-            for summary in self.engine.containers.list(all=not running_only):
-                try:
-                    found[summary.id] = describe(self.engine.containers.inspect(summary.id))
-                except NotFound:
-                    continue  # removed between the list and the inspect
+        for ref, result in zip(refs, self._pool.map(self._inspect_or_error, refs), strict=True):
+            if isinstance(result, ContainerDetails):
+                found[ref] = describe(result)
+            elif not (listing and isinstance(result, NotFound)):  # gone between list and inspect
+                errors[ref] = str(result)
         return {"error": errors, "success": found}
+
+    def _inspect_or_error(self, ref: str) -> ContainerDetails | EngineError:
+        try:
+            return self.engine.containers.inspect(ref)
+        except (InvalidReference, EngineAPIError) as exc:
+            return exc
 
     def owned(self, ref: str) -> ContainerDetails:
         return require_owned(self.engine.containers.inspect(ref))
