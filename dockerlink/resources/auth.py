@@ -16,13 +16,14 @@ OPEN_PATHS = frozenset({"/v1/health"})
 
 class TokenAuth:
     def __init__(self, token: str) -> None:
-        self._expected = ("Bearer " + token).encode()
+        self._expected = token.encode()
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.method == "OPTIONS" or req.path in OPEN_PATHS:
             return
-        given = (req.get_header("Authorization") or "").encode()
-        if not hmac.compare_digest(given, self._expected):
+        scheme, _, given = (req.get_header("Authorization") or "").partition(" ")
+        # The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), self._expected):
             raise falcon.HTTPUnauthorized(
                 title="401 Unauthorized",
                 description="missing or wrong bearer token",
