@@ -1,0 +1,132 @@
+"""Bench: `GET /v1/git/head` through gunicorn against a raw exec round trip on the engine
+socket and against `docker exec <c> git log -1`, in one run, as ratios of medians.
+
+    .venv/bin/python bench/git_calls.py [-n 40]
+
+It makes one dockerlink-labelled container from the base image (removed at the end), a
+repository with one commit in its working directory, and a live gunicorn on a free port.
+The raw round trip is the three engine calls dockerlink makes (exec create, start, inspect)
+with the same argv, over a bare `http.client` connection: what is left is dockerlink's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
+from dockerlink.engine.execs import KILL_AFTER  # noqa: E402
+from dockerlink.git import GIT_ENV, head_argv  # noqa: E402
+from tests.integration.live import live_service  # noqa: E402
+
+SOCKET = "/var/run/docker.sock"
+IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
+GIT_TIMEOUT = 120
+SETUP = (
+    "set -e; cd /var/www/html; git init -q; echo hi > index.html; git add index.html;"
+    " git -c user.email=bench@example.invalid -c user.name=bench commit -qm 'bench commit'"
+)
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost")
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self._path)
+
+
+def raw_exec(conn: UnixConnection, container: str) -> int:
+    """exec create, start (the framed output, read whole), inspect: as dockerlink does."""
+    argv = ["timeout", "-k", str(KILL_AFTER), str(GIT_TIMEOUT), *head_argv()]
+    body = {
+        "Cmd": argv,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "Tty": False,
+        "Env": [f"{k}={v}" for k, v in GIT_ENV.items()],
+        "WorkingDir": "/var/www/html",
+    }
+    headers = {"Content-Type": "application/json"}
+    conn.request("POST", f"/v1.41/containers/{container}/exec", json.dumps(body), headers)
+    exec_id = json.loads(conn.getresponse().read())["Id"]
+    conn.request("POST", f"/v1.41/exec/{exec_id}/start", json.dumps({"Detach": False, "Tty": False}), headers)
+    conn.getresponse().read()
+    conn.request("GET", f"/v1.41/exec/{exec_id}/json")
+    return json.loads(conn.getresponse().read())["ExitCode"]
+
+
+def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=40, help="timed calls per method (default 40)")
+    args = parser.parse_args()
+
+    engine = Engine(SOCKET)
+    # Not `dltest-`/`dockerlink.test`: a test session running meanwhile would sweep it away.
+    name = f"dlbench-{uuid.uuid4().hex[:8]}"
+    labels = {"dockerlink": "bench", "dockerlink.bench": "1"}
+    cid, _ = engine.containers.create(ContainerSpec(image=IMAGE, labels=labels), name=name)
+    try:
+        engine.containers.start(cid)
+        setup = engine.execs.run(cid, ["sh", "-c", SETUP])
+        assert setup.exit_code == 0, setup.output
+        with tempfile.TemporaryDirectory() as tmp, live_service(Path(tmp), git_timeout=str(GIT_TIMEOUT)) as service:
+
+            def through_dockerlink() -> None:
+                r = service.get("/v1/git/head", params={"id": name})
+                assert r.status_code == 200 and "bench commit" in r.text, r.text
+
+            conn = UnixConnection(SOCKET)
+
+            def raw() -> None:
+                assert raw_exec(conn, cid) == 0
+
+            def cli() -> None:
+                subprocess.run(["docker", "exec", name, "git", "log", "-1"], check=True, capture_output=True)
+
+            results = {
+                "GET /v1/git/head (gunicorn)": median_ms(through_dockerlink, args.n),
+                "raw exec round trip (socket)": median_ms(raw, args.n),
+                "docker exec <c> git log -1": median_ms(cli, args.n),
+            }
+            conn.close()
+    finally:
+        engine.containers.remove(cid, force=True, volumes=True)
+        engine.close()
+
+    ours = results["GET /v1/git/head (gunicorn)"]
+    print(f"git head, median of {args.n} calls each")
+    print(f"{'method':<32} {'median ms':>10} {'dockerlink / this':>18}")
+    for label, ms in results.items():
+        print(f"{label:<32} {ms:>10.1f} {ours / ms:>18.2f}")
+
+
+if __name__ == "__main__":
+    main()

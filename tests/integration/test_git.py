@@ -1,0 +1,259 @@
+"""Git end to end: a live gunicorn, the real base image, a bare repository inside the
+container used as `origin` (branches `main` and `feature`), and git on the host under
+`git_host_root`."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dockerlink.engine import Conflict, ContainerSpec, Engine, NotFound
+from tests.test_git import INVALID_BRANCHES, VALID_BRANCHES
+
+from .live import live_service
+
+LABELS = {"dockerlink": "test", "dockerlink.test": "1"}
+WORKDIR = "/var/www/html"
+
+# origin (bare) with `main` and `feature`; the site's working directory is a clone of it.
+SETUP = """
+set -e
+git config --global user.email test@example.invalid
+git config --global user.name test
+git config --global init.defaultBranch main
+git init -q --bare /srv/origin.git
+git init -q /srv/seed
+cd /srv/seed
+echo one > README && git add README && git commit -qm 'first commit'
+git switch -qc feature && echo f > feature.txt && git add feature.txt && git commit -qm 'feature commit'
+git switch -q main
+git remote add origin /srv/origin.git
+git push -q origin main feature
+git clone -q /srv/origin.git /var/www/html
+"""
+
+
+@dataclass
+class Site:
+    engine: Engine
+    name: str
+    id: str
+
+    def sh(self, script: str, *args: str) -> str:
+        """Test set-up inside the container (a shell is fine here, never in dockerlink)."""
+        result = self.engine.execs.run(self.id, ["sh", "-c", script, "sh", *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout.decode()
+
+
+@pytest.fixture
+def site(engine, unique_name, base_image):
+    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=unique_name)
+    try:
+        engine.containers.start(cid)
+        s = Site(engine, unique_name, cid)
+        s.sh(SETUP)
+        yield s
+    finally:
+        # Already gone or going is fine: the session's sweep (perhaps another session's) got it first.
+        with contextlib.suppress(NotFound, Conflict):
+            engine.containers.remove(cid, force=True, volumes=True)
+
+
+@pytest.fixture(scope="module")
+def host_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("git-host") / "root"
+
+
+@pytest.fixture(scope="module")
+def short_service(engine, tmp_path_factory, host_root):
+    """A second live service: git on the host enabled, and a 2 s git_timeout."""
+    host_root.mkdir()
+    with live_service(tmp_path_factory.mktemp("git-service"), git_host_root=str(host_root), git_timeout="2") as s:
+        yield s
+
+
+# --- in a container, through gunicorn ---------------------------------------------------
+
+
+def test_head_answers_the_last_commit_of_the_working_directory(service, site):
+    r = service.get("/v1/git/head", params={"id": site.name})
+    assert r.status_code == 200, r.text
+    assert r.text.startswith("commit ")
+    assert "first commit" in r.text
+
+
+def test_pull_brings_in_a_commit_pushed_to_origin(service, site):
+    site.sh("cd /srv/seed && echo two >> README && git commit -qam 'second commit' && git push -q origin main")
+    r = service.get("/v1/git", params={"id": site.name})
+    assert r.status_code == 200, r.text
+    assert "Fast-forward" in r.text
+    assert "second commit" in service.get("/v1/git/head", params={"id": site.name}).text
+
+
+def test_branches_lists_local_then_remote_tracking_without_symbolic_refs(service, site):
+    r = service.get("/v1/git/branches", params={"id": site.name})
+    assert r.status_code == 200
+    assert r.json() == ["main", "remotes/origin/feature", "remotes/origin/main"]
+
+
+def test_branches_with_fetch_sees_new_and_deleted_remote_branches(service, site):
+    site.sh("cd /srv/seed && git push -q origin main:hotfix && git push -q origin --delete feature")
+    assert "remotes/origin/hotfix" not in service.get("/v1/git/branches", params={"id": site.name}).json()
+    r = service.get("/v1/git/branches", params={"id": site.name, "fetch": "true"})
+    assert r.json() == ["main", "remotes/origin/hotfix", "remotes/origin/main"]
+
+
+def test_switching_to_a_remote_only_branch_creates_a_tracking_branch(service, site):
+    r = service.request("POST", "/v1/git/branch", params={"id": site.name, "branch": "feature"})
+    assert r.status_code == 200, r.text
+    assert service.get("/v1/git/branch", params={"id": site.name}).text == "feature"
+    upstream = site.sh(f"git -C {WORKDIR} rev-parse --abbrev-ref feature@{{upstream}}")
+    assert upstream.strip() == "origin/feature"
+    assert service.get("/v1/git/branches", params={"id": site.name}).json()[:2] == ["feature", "main"]
+
+
+def test_current_branch_is_HEAD_when_detached(service, site):
+    site.sh(f"git -C {WORKDIR} checkout -q --detach")
+    r = service.get("/v1/git/branch", params={"id": site.name})
+    assert (r.status_code, r.text) == (200, "HEAD")
+
+
+def test_init_creates_the_directory_and_an_empty_repository_has_no_head(service, site):
+    path = "/srv/new/site"
+    r = service.request("PUT", "/v1/git", params={"id": site.name, "path": path})
+    assert r.status_code == 204, r.text
+    site.sh(f"test -d {path}/.git")
+    head = service.get("/v1/git/head", params={"id": site.name, "path": path})
+    assert head.status_code == 412
+    assert "does not have any commits" in head.text
+    assert service.get("/v1/git/branch", params={"id": site.name, "path": path}).text == "main"
+
+
+@pytest.mark.parametrize("branch", ["-f", "--orphan=x", "a..b", "a b", "", "--end-of-options"])
+def test_injection_attempts_are_refused_and_change_nothing(service, site, branch):
+    # An uncommitted change that `checkout -f` would throw away.
+    site.sh(f"echo local >> {WORKDIR}/README")
+    before = site.sh(f"cd {WORKDIR} && git for-each-ref && git status --porcelain && git symbolic-ref HEAD")
+    r = service.request("POST", "/v1/git/branch", params={"id": site.name, "branch": branch})
+    assert r.status_code == 400
+    assert r.text.startswith("branch:")
+    after = site.sh(f"cd {WORKDIR} && git for-each-ref && git status --porcelain && git symbolic-ref HEAD")
+    assert after == before
+    assert " M README" in after
+
+
+def test_a_missing_directory_is_a_400_naming_it(service, site):
+    r = service.get("/v1/git/head", params={"id": site.name, "path": "/no/such/dir"})
+    assert r.status_code == 400
+    assert r.text.startswith("path: cannot work in /no/such/dir")
+
+
+def test_git_in_a_stopped_container_is_a_409(service, site, engine):
+    engine.containers.stop(site.id, t=0)
+    r = service.get("/v1/git/head", params={"id": site.name})
+    assert r.status_code == 409
+    assert f"{site.name} is exited" in r.text
+
+
+def test_a_repository_owned_by_another_user_is_not_refused(service, site):
+    site.sh(f"chown -R 65534:65534 {WORKDIR}")
+    plain = site.engine.execs.run(site.id, ["git", "log", "-1"], workdir=WORKDIR)
+    assert "dubious ownership" in plain.output  # what safe.directory=* is there for
+    r = service.get("/v1/git/head", params={"id": site.name})
+    assert r.status_code == 200, r.text
+
+
+def test_the_branch_validator_agrees_with_git_check_ref_format(site):
+    names = VALID_BRANCHES + INVALID_BRANCHES
+    script = 'for n do if git check-ref-format --branch "$n" >/dev/null 2>&1; then echo 1; else echo 0; fi; done'
+    verdicts = site.sh(script, *names).split()
+    git_accepts = {name for name, verdict in zip(names, verdicts, strict=True) if verdict == "1"}
+    assert git_accepts == set(VALID_BRANCHES)
+
+
+def test_a_hanging_pull_is_killed_inside_the_container_at_git_timeout(short_service, site):
+    # origin's upload-pack never answers: `git pull` waits on it forever.
+    site.sh(f"git -C {WORKDIR} config remote.origin.uploadpack 'sleep 617;:'")
+    r = short_service.get("/v1/git", params={"id": site.name})
+    assert r.status_code == 504, r.text
+    assert "git_timeout (2 s)" in r.text
+    processes = site.sh("ps -eo args")
+    assert "sleep 617" not in processes
+    assert "git" not in processes.replace("ps -eo args", "")
+
+
+# --- on the host -------------------------------------------------------------------------
+
+
+def host_git(cwd: Path, *args: str) -> str:
+    env_free = ["-c", "user.email=test@example.invalid", "-c", "user.name=test", "-c", "init.defaultBranch=main"]
+    done = subprocess.run(["git", *env_free, *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_host_git_is_forbidden_while_git_host_root_is_unset(service, tmp_path):
+    r = service.get("/v1/git/head", params={"path": str(tmp_path)})
+    assert r.status_code == 403
+    assert "set git_host_root" in r.text
+
+
+def test_host_git_under_git_host_root_runs_on_the_host(short_service, host_root):
+    r = short_service.request("PUT", "/v1/git", params={"path": str(host_root / "sites" / "a")})
+    assert r.status_code == 204, r.text
+    repo = host_root / "sites" / "a"
+    assert (repo / ".git").is_dir()
+    (repo / "index.html").write_text("hi\n")
+    host_git(repo, "add", "index.html")
+    host_git(repo, "commit", "-qm", "host commit")
+    head = short_service.get("/v1/git/head", params={"path": str(repo)})
+    assert head.status_code == 200, head.text
+    assert "host commit" in head.text
+    current = host_git(repo, "symbolic-ref", "--short", "HEAD").strip()
+    assert short_service.get("/v1/git/branch", params={"path": str(repo)}).text == current
+
+
+def test_host_git_outside_git_host_root_is_forbidden(short_service, host_root):
+    outside = host_root.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    host_git(outside, "init", "-q")
+    for path in (outside, host_root / ".." / "outside"):
+        r = short_service.get("/v1/git/head", params={"path": str(path)})
+        assert r.status_code == 403, path
+        assert "outside git_host_root" in r.text
+
+
+def test_host_git_through_a_symlink_leaving_git_host_root_is_forbidden(short_service, host_root):
+    link = host_root / "escape"
+    if not link.is_symlink():
+        link.symlink_to(host_root.parent)
+    r = short_service.get("/v1/git/head", params={"path": str(link)})
+    assert r.status_code == 403
+
+
+def _host_processes_mentioning(marker: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in args:
+            found.append(args)
+    return found
+
+
+def test_a_hanging_host_pull_is_killed_with_its_process_group(short_service, host_root, tmp_path):
+    origin = tmp_path / "origin.git"
+    host_git(tmp_path, "init", "-q", "--bare", str(origin))
+    repo = host_root / "hanging"
+    host_git(host_root, "init", "-q", str(repo))
+    host_git(repo, "remote", "add", "origin", str(origin))
+    host_git(repo, "config", "remote.origin.uploadpack", "sleep 619;:")
+    r = short_service.get("/v1/git", params={"path": str(repo)})
+    assert r.status_code == 504, r.text
+    assert _host_processes_mentioning("sleep 619") == []

@@ -1,0 +1,487 @@
+"""dockerlink.git without a daemon: argv building, branch and path validation, how results
+map to errors, where git runs, and the host runner's timeout (real subprocesses, no git)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dockerlink import git
+from dockerlink.config import Config
+from dockerlink.engine import ContainerDetails, ExecResult
+from dockerlink.errors import ConflictError, Forbidden, GitFailed, GitTimeout, InvalidInput
+from dockerlink.services import Services
+
+PREFIX = ["git", "-c", "safe.directory=*"]
+
+# --- branch names -----------------------------------------------------------------------
+
+# Each accepted by git 2.39's `git check-ref-format --branch` (checked by hand and, against
+# the real binary, in tests/integration/test_git.py).
+VALID_BRANCHES = ["main", "feature/x", "a.b", "x@", "@", "a@b", "@foo", "é", "refs/heads/x", "v1.2-rc_3"]
+INVALID_BRANCHES = [
+    "-f",
+    "--orphan=x",
+    "-",
+    "a..b",
+    "..a",
+    "a b",
+    "a\tb",
+    "a\nb",
+    "a\x7fb",
+    "HEAD",
+    "a@{b",
+    "@{-1}",
+    "foo.lock",
+    "a.lock/b",
+    ".foo",
+    "a/.b",
+    "a/",
+    "/a",
+    "a//b",
+    "a.",
+    "a/b.",
+    "a~b",
+    "a^b",
+    "a:b",
+    "a?b",
+    "a*b",
+    "a[b",
+    "a\\b",
+]
+
+
+@pytest.mark.parametrize("name", VALID_BRANCHES)
+def test_check_branch_accepts_what_git_accepts(name):
+    assert git.check_branch(name) == name
+
+
+@pytest.mark.parametrize("name", INVALID_BRANCHES)
+def test_check_branch_refuses_what_git_refuses_or_reads_as_an_option(name):
+    with pytest.raises(InvalidInput) as info:
+        git.check_branch(name)
+    assert info.value.field == "branch"
+
+
+@pytest.mark.parametrize("name", ["", None, 3])
+def test_check_branch_requires_a_string(name):
+    with pytest.raises(InvalidInput, match="branch: is required"):
+        git.check_branch(name)
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["", "var/www", "./x", "~/x", None])
+def test_check_path_refuses_a_relative_path(path):
+    with pytest.raises(InvalidInput, match="path: must be an absolute path"):
+        git.check_path(path)
+
+
+def test_check_path_refuses_control_characters():
+    with pytest.raises(InvalidInput, match="path"):
+        git.check_path("/var/www/a\nb")
+
+
+def test_check_path_normalises():
+    assert git.check_path("/var/www/site/../html/") == "/var/www/html"
+
+
+# --- argv -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, args",
+    [
+        (git.pull_argv(), ["pull"]),
+        (git.init_argv("/srv/new"), ["init", "--", "/srv/new"]),
+        (git.head_argv(), ["log", "-1"]),
+        (git.fetch_argv(), ["fetch", "--all", "--prune"]),
+        (
+            git.list_refs_argv(),
+            ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
+        ),
+        (git.current_branch_argv(), ["symbolic-ref", "-q", "HEAD"]),
+        (git.switch_argv("feature/x"), ["switch", "--end-of-options", "feature/x"]),
+    ],
+)
+def test_every_command_is_an_argv_trusting_any_owner(argv, args):
+    assert argv == PREFIX + args
+
+
+def test_switch_argv_refuses_an_option_before_building_anything():
+    with pytest.raises(InvalidInput):
+        git.switch_argv("--orphan=x")
+
+
+def test_git_env_never_prompts():
+    assert git.GIT_ENV == {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
+
+
+def test_parse_refs_lists_local_then_remote_without_symbolic_refs():
+    output = (
+        "refs/heads/feature\t\n"
+        "refs/heads/main\t\n"
+        "refs/remotes/origin/HEAD\trefs/remotes/origin/main\n"
+        "refs/remotes/origin/feature\t\n"
+        "refs/remotes/origin/main\t\n"
+        "refs/remotes/upstream/dev\t\n"
+    )
+    assert git.parse_refs(output) == [
+        "feature",
+        "main",
+        "remotes/origin/feature",
+        "remotes/origin/main",
+        "remotes/upstream/dev",
+    ]
+
+
+def test_parse_refs_puts_locals_first_whatever_the_input_order():
+    assert git.parse_refs("refs/remotes/origin/a\t\nrefs/heads/z\t\n") == ["z", "remotes/origin/a"]
+
+
+# --- results become errors --------------------------------------------------------------
+
+
+class ScriptedRunner:
+    """Answers each call with the next result and records (argv, cwd)."""
+
+    timeout = 7.0
+
+    def __init__(self, *results: ExecResult) -> None:
+        self.results = list(results)
+        self.calls: list[tuple[list[str], str]] = []
+
+    def __call__(self, argv, cwd):
+        self.calls.append((list(argv), cwd))
+        return self.results.pop(0)
+
+
+def ok(stdout: str = "", stderr: str = "") -> ExecResult:
+    return ExecResult(0, stdout.encode(), stderr.encode())
+
+
+def test_a_timed_out_command_is_a_git_timeout():
+    repo = git.Repository(ScriptedRunner(ExecResult(124, b"", b"", timed_out=True)), "/srv/r")
+    with pytest.raises(GitTimeout, match=r"git pull ran past git_timeout \(7 s\)"):
+        repo.pull()
+
+
+def test_the_engines_chdir_failure_is_a_400_naming_path():
+    message = (
+        b'OCI runtime exec failed: chdir to cwd ("/nope") set in config.json failed: no such file or directory\r\n'
+    )
+    repo = git.Repository(ScriptedRunner(ExecResult(126, message, b"")), "/nope")
+    with pytest.raises(InvalidInput) as info:
+        repo.head()
+    assert info.value.field == "path"
+    assert "/nope" in info.value.message and "no such file or directory" in info.value.message
+
+
+def test_a_126_without_chdir_is_a_git_failure():
+    runner = ScriptedRunner(ExecResult(126, b"", b"git: Permission denied\n"))
+    with pytest.raises(GitFailed):
+        git.Repository(runner, "/srv/r").head()
+
+
+def test_a_non_zero_exit_is_a_git_failure_carrying_the_output():
+    out = "fatal: your current branch 'master' does not have any commits yet\n"
+    repo = git.Repository(ScriptedRunner(ExecResult(128, b"", out.encode())), "/srv/r")
+    with pytest.raises(GitFailed) as info:
+        repo.head()
+    assert info.value.message == out
+    assert info.value.exit_code == 128
+
+
+def test_a_silent_failure_still_says_something():
+    with pytest.raises(GitFailed, match="exited with code 2"):
+        git.Repository(ScriptedRunner(ExecResult(2, b"", b"")), "/srv/r").pull()
+
+
+def test_output_is_stdout_then_stderr():
+    repo = git.Repository(ScriptedRunner(ok("Updating a..b\n", "From /srv/origin\n")), "/srv/r")
+    assert repo.pull() == "Updating a..b\nFrom /srv/origin\n"
+
+
+def test_init_runs_from_the_root_so_a_missing_directory_can_be_created():
+    runner = ScriptedRunner(ok())
+    git.Repository(runner, "/srv/new/site").init()
+    assert runner.calls == [(PREFIX + ["init", "--", "/srv/new/site"], "/")]
+
+
+def test_other_commands_run_in_the_repository():
+    runner = ScriptedRunner(ok("commit abc\n"))
+    git.Repository(runner, "/srv/r").head()
+    assert runner.calls == [(git.head_argv(), "/srv/r")]
+
+
+def test_branches_with_fetch_fetches_first():
+    runner = ScriptedRunner(ok(), ok("refs/heads/main\t\nrefs/remotes/origin/main\t\n"))
+    assert git.Repository(runner, "/srv/r").branches(fetch=True) == ["main", "remotes/origin/main"]
+    assert [argv for argv, _ in runner.calls] == [git.fetch_argv(), git.list_refs_argv()]
+
+
+def test_branches_ignores_stderr():
+    runner = ScriptedRunner(ok("refs/heads/main\t\n", "warning: something\n"))
+    assert git.Repository(runner, "/srv/r").branches() == ["main"]
+
+
+def test_current_branch_strips_refs_heads():
+    runner = ScriptedRunner(ok("refs/heads/feature/x\n"))
+    assert git.Repository(runner, "/srv/r").current_branch() == "feature/x"
+
+
+def test_current_branch_is_HEAD_when_detached():
+    # `symbolic-ref -q` exits 1, silently, on a detached HEAD.
+    assert git.Repository(ScriptedRunner(ExecResult(1, b"", b"")), "/srv/r").current_branch() == "HEAD"
+
+
+def test_current_branch_outside_a_repository_is_a_git_failure():
+    runner = ScriptedRunner(ExecResult(128, b"", b"fatal: not a git repository\n"))
+    with pytest.raises(GitFailed, match="not a git repository"):
+        git.Repository(runner, "/srv/r").current_branch()
+
+
+def test_switch_passes_the_branch_after_end_of_options():
+    runner = ScriptedRunner(ok("", "Switched to a new branch 'feature'\n"))
+    assert git.Repository(runner, "/srv/r").switch("feature") == "Switched to a new branch 'feature'\n"
+    assert runner.calls[0][0][-2:] == ["--end-of-options", "feature"]
+
+
+# --- where git runs ---------------------------------------------------------------------
+
+
+def details(state: str = "running", labels: dict | None = None, working_dir: str = "/var/www/html"):
+    return ContainerDetails.from_api(
+        {
+            "Id": "c" * 64,
+            "Name": "/site",
+            "State": {"Status": state, "Running": state in ("running", "paused")},
+            "Config": {"Labels": {"dockerlink": "0.1"} if labels is None else labels, "WorkingDir": working_dir},
+        }
+    )
+
+
+class FakeContainers:
+    def __init__(self, found: ContainerDetails) -> None:
+        self.found = found
+        self.inspected: list[str] = []
+
+    def inspect(self, ref):
+        self.inspected.append(ref)
+        return self.found
+
+
+class FakeExecs:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str], dict]] = []
+
+    def run(self, container, argv, **kw):
+        self.calls.append((container, list(argv), kw))
+        return ExecResult(0, b"commit abc\n", b"")
+
+
+class FakeEngine:
+    def __init__(self, found: ContainerDetails | None = None) -> None:
+        self.containers = FakeContainers(found or details())
+        self.execs = FakeExecs()
+
+
+def services(engine=None, **config) -> Services:
+    return Services(config=Config(**config), engine=engine or FakeEngine(), store=None)
+
+
+def test_in_a_container_git_runs_through_exec_with_env_workdir_and_timeout():
+    engine = FakeEngine()
+    git.head(services(engine, git_timeout=33), "site", None)
+    assert engine.execs.calls == [
+        ("c" * 64, git.head_argv(), {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33})
+    ]
+
+
+class SteppingClock:
+    """Each reading is `step` seconds after the previous one."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class KilledExecs:
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def run(self, container, argv, **kw):
+        return ExecResult(self.code, b"", b"", timed_out=True)  # as Execs.run reports 124 and 137
+
+
+class KilledEngine:
+    def __init__(self, code: int) -> None:
+        self.execs = KilledExecs(code)
+
+
+def test_a_sigkill_after_the_limit_is_a_timeout():
+    runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(15))
+    with pytest.raises(GitTimeout):
+        git.Repository(runner, "/srv/r").pull()
+
+
+def test_a_sigkill_before_the_limit_is_a_failure_not_a_timeout():
+    # e.g. the out-of-memory killer in a memory-limited container
+    runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(1))
+    with pytest.raises(GitFailed, match="killed .*before git_timeout"):
+        git.Repository(runner, "/srv/r").pull()
+
+
+def test_exit_124_is_a_timeout_whatever_the_clock_says():
+    runner = git.ContainerRunner(KilledEngine(124), "c", timeout=10, clock=SteppingClock(1))
+    with pytest.raises(GitTimeout):
+        git.Repository(runner, "/srv/r").pull()
+
+
+def test_the_default_path_is_the_containers_working_directory():
+    repo = git.open_repository(services(FakeEngine(details(working_dir="/srv/app"))), "site", None)
+    assert repo.path == "/srv/app"
+
+
+def test_without_a_working_directory_the_default_path_is_var_www_html():
+    repo = git.open_repository(services(FakeEngine(details(working_dir=""))), "site", None)
+    assert repo.path == "/var/www/html"
+
+
+def test_a_given_path_wins_over_the_working_directory():
+    assert git.open_repository(services(), "site", "/srv/other/").path == "/srv/other"
+
+
+def test_a_container_dockerlink_did_not_create_is_forbidden():
+    engine = FakeEngine(details(labels={"com.example": "db"}))
+    with pytest.raises(Forbidden, match="not created by dockerlink"):
+        git.head(services(engine), "db", None)
+    assert engine.execs.calls == []
+
+
+@pytest.mark.parametrize("state", ["exited", "created", "paused"])
+def test_a_container_that_is_not_running_is_a_conflict(state):
+    engine = FakeEngine(details(state=state))
+    with pytest.raises(ConflictError, match=f"site is {state}"):
+        git.head(services(engine), "site", None)
+    assert engine.execs.calls == []
+
+
+def test_an_invalid_branch_is_refused_before_the_container_is_even_inspected():
+    engine = FakeEngine()
+    with pytest.raises(InvalidInput):
+        git.switch(services(engine), "site", None, "-f")
+    assert engine.containers.inspected == [] and engine.execs.calls == []
+
+
+def test_a_relative_path_is_refused_before_the_container_is_inspected():
+    engine = FakeEngine()
+    with pytest.raises(InvalidInput, match="path"):
+        git.head(services(engine), "site", "var/www")
+    assert engine.containers.inspected == []
+
+
+def test_host_git_is_forbidden_while_git_host_root_is_unset_and_says_how_to_enable_it():
+    with pytest.raises(Forbidden, match="set git_host_root"):
+        git.head(services(), None, "/srv/site")
+
+
+def test_host_git_needs_a_path(tmp_path):
+    with pytest.raises(InvalidInput, match="path: is required"):
+        git.head(services(git_host_root=str(tmp_path)), None, None)
+
+
+def test_host_git_outside_the_root_is_forbidden(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(Forbidden, match="outside git_host_root"):
+        git.open_repository(services(git_host_root=str(root)), None, str(tmp_path / "elsewhere"))
+
+
+def test_host_git_through_dot_dot_is_forbidden(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(Forbidden):
+        git.open_repository(services(git_host_root=str(root)), None, f"{root}/../root-sibling")
+
+
+def test_host_git_through_a_symlink_leaving_the_root_is_forbidden(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "escape").symlink_to(tmp_path)
+    with pytest.raises(Forbidden):
+        git.open_repository(services(git_host_root=str(root)), None, str(root / "escape" / "x"))
+
+
+def test_host_git_under_the_root_runs_on_the_host_in_the_resolved_path(tmp_path):
+    root = tmp_path / "root"
+    (root / "site").mkdir(parents=True)
+    (root / "link").symlink_to(root / "site")
+    repo = git.open_repository(services(git_host_root=str(root), git_timeout=9), None, str(root / "link"))
+    assert isinstance(repo.runner, git.HostRunner)
+    assert repo.runner.timeout == 9
+    assert repo.path == str((root / "site").resolve())
+
+
+# --- the host runner (real subprocesses; git itself is not needed) ----------------------
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_host_runner_kills_the_whole_process_group_at_the_timeout(tmp_path):
+    runner = git.HostRunner(timeout=0.5, kill_after=1)
+    result = runner(["sh", "-c", "sleep 60 & echo $!; wait"], str(tmp_path))
+    assert result.timed_out
+    helper = int(result.stdout.decode().split()[0])
+    assert not _alive(helper)
+
+
+def test_host_runner_kills_what_ignores_term(tmp_path):
+    runner = git.HostRunner(timeout=0.5, kill_after=0.5)
+    result = runner(["sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"], str(tmp_path))
+    assert result.timed_out
+    assert not _alive(int(result.stdout.decode().split()[0]))
+
+
+def test_host_runner_reports_exit_code_and_both_streams(tmp_path):
+    result = git.HostRunner(timeout=30)(["sh", "-c", "echo out; echo err >&2; exit 3"], str(tmp_path))
+    assert (result.exit_code, result.stdout, result.stderr, result.timed_out) == (3, b"out\n", b"err\n", False)
+
+
+def test_host_runner_gives_no_stdin(tmp_path):
+    result = git.HostRunner(timeout=30)(["cat"], str(tmp_path))
+    assert (result.exit_code, result.stdout, result.timed_out) == (0, b"", False)
+
+
+def test_host_runner_environment_has_git_env_and_drops_inherited_git_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_DIR", "/somewhere/else/.git")
+    result = git.HostRunner(timeout=30)(["env"], str(tmp_path))
+    env = dict(line.split("=", 1) for line in result.stdout.decode().splitlines() if "=" in line)
+    assert "GIT_DIR" not in env
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["GIT_SSH_COMMAND"] == "ssh -o BatchMode=yes"
+    assert env.get("PATH") == os.environ.get("PATH")
+
+
+def test_host_runner_in_a_missing_directory_is_a_400_naming_path(tmp_path):
+    with pytest.raises(InvalidInput, match="path"):
+        git.HostRunner(timeout=30)(["true"], str(tmp_path / "missing"))
+
+
+def test_host_runner_without_the_binary_reports_127(tmp_path):
+    result = git.HostRunner(timeout=30)(["no-such-binary-dockerlink"], str(tmp_path))
+    assert result.exit_code == 127 and b"not found" in result.stderr
