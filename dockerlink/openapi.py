@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import __version__
@@ -9,7 +10,9 @@ from . import __version__
 __all__ = ["document"]
 
 
-def document() -> dict[str, Any]:
+def document(bounds: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`bounds` are this host's limits (port_area_size, host_cpus) for the modules whose
+    schemas depend on them (`openapi_schemas(bounds)`), so the document says what is accepted."""
     from .app import ROUTE_MODULES
 
     paths: dict[str, Any] = {}
@@ -17,6 +20,8 @@ def document() -> dict[str, Any]:
     for module in ROUTE_MODULES:
         paths.update(module.OPENAPI_PATHS)
         schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+        if hasattr(module, "openapi_schemas"):
+            schemas.update(module.openapi_schemas(bounds or {}))
     return {
         "openapi": "3.1.0",
         "info": {

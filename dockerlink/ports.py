@@ -12,9 +12,18 @@ from dataclasses import dataclass
 
 from .errors import InvalidInput
 
-__all__ = ["ALWAYS_FORWARDED", "MIN_ROOT", "ContainerPort", "parse_port", "parse_ports", "check_root", "overlaps"]
+__all__ = [
+    "ALWAYS_FORWARDED",
+    "MIN_ROOT",
+    "ContainerPort",
+    "parse_port",
+    "parse_ports",
+    "port_pattern",
+    "check_root",
+    "overlaps",
+]
 
-_PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp))?")
+_PORT = re.compile(r"([1-9][0-9]{0,4})(?:/(tcp|udp))?")
 MIN_ROOT = 1024  # below, sites would take the host's privileged ports (its own ssh on 22…)
 MAX_PORTS = 256
 
@@ -31,8 +40,14 @@ class ContainerPort:
 ALWAYS_FORWARDED = (ContainerPort(22), ContainerPort(80), ContainerPort(443))
 
 
+def _integral(value: object) -> object:
+    """JSON does not tell 1468 from 1468.0; both are the integer."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def parse_port(value: object, area_size: int, field: str = "ports") -> ContainerPort:
     """`"8080/udp"`, `"8080/tcp"`, `"8080"` or `8080` (tcp)."""
+    value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidInput(field, f'expected "<port>/<tcp|udp>", got {value!r}'[:120])
     m = _PORT.fullmatch(str(value))
@@ -57,7 +72,23 @@ def parse_ports(values: object, area_size: int, field: str = "ports") -> tuple[C
     return tuple(sorted(ports))
 
 
+def port_pattern(area_size: int) -> str:
+    """An ECMA-262 pattern of exactly what `parse_port` accepts as a string, for OpenAPI."""
+    top = str(area_size - 1)
+    numbers = []
+    if len(top) > 1:
+        numbers.append(f"[1-9][0-9]{{0,{len(top) - 2}}}")
+    for i, ch in enumerate(top):
+        lo = 1 if i == 0 else 0
+        if int(ch) > lo:
+            rest = len(top) - i - 1
+            numbers.append(f"{top[:i]}[{lo}-{int(ch) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    numbers.append(top)
+    return f"^(?:{'|'.join(numbers)})(?:/(?:tcp|udp))?$"
+
+
 def check_root(value: object, area_size: int, field: str = "host_port_root") -> int:
+    value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, "expected an integer")
     top = 65535 - area_size + 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dockerlink.errors import InvalidInput
 from dockerlink.hosting import start_script
 from dockerlink.limits import cpu_quota, memory_bytes
-from dockerlink.ports import ContainerPort, check_root, overlaps, parse_port, parse_ports
+from dockerlink.ports import ContainerPort, check_root, overlaps, parse_port, parse_ports, port_pattern
 
 
 @pytest.mark.parametrize(("gib", "expected"), [(1, 1 << 30), (0.5, 1 << 29), (2.25, 2415919104), (0.006, 6442451)])
@@ -45,10 +47,15 @@ def test_ports_accept_suffixed_bare_and_numeric_forms(value, port):
     assert parse_port(value, 5000) == port
 
 
-@pytest.mark.parametrize("bad", ["0", "5000", "80/TCP", "80/sctp", "80 ", "-80", "1e3", True, 80.0, None, "99999"])
+@pytest.mark.parametrize("bad", ["0", "5000", "80/TCP", "80/sctp", "80 ", "-80", "1e3", True, 80.5, None, "99999"])
 def test_ports_refuse_anything_else(bad):
     with pytest.raises(InvalidInput, match="^ports:"):
         parse_port(bad, 5000)
+
+
+def test_integral_json_numbers_are_integers():
+    assert parse_port(1468.0, 5000) == ContainerPort(1468)
+    assert check_root(10000.0, 5000) == 10000
 
 
 def test_ssh_http_and_https_are_always_forwarded_once():
@@ -76,3 +83,16 @@ def test_start_script_runs_starter_then_commands_then_execs_the_keepalive():
     assert (
         start_script(["a", "b c"]) == '[ -f /var/www/starter.sh ] && sh /var/www/starter.sh; { a && b c; }; exec "$@"'
     )
+
+
+@pytest.mark.parametrize("size", [444, 1000, 5000, 10000, 65535])
+def test_the_documented_port_pattern_accepts_exactly_what_the_parser_does(size):
+    pattern = re.compile(port_pattern(size))
+    for n in [0, 1, 9, 10, 99, 100, 443, 999, 1000, size - 2, size - 1, size, size + 1, 99999]:
+        for text in (str(n), f"{n}/tcp", f"{n}/udp", f"0{n}"):
+            try:
+                parse_port(text, size)
+                accepted = True
+            except InvalidInput:
+                accepted = False
+            assert bool(pattern.match(text)) is accepted, (size, text)

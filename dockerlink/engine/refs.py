@@ -6,18 +6,27 @@ import re
 
 from .errors import InvalidReference
 
-__all__ = ["CONTAINER_REF", "check_container_ref", "check_exec_id", "check_volume_name", "check_image_ref"]
+__all__ = [
+    "CONTAINER_REF",
+    "IMAGE_PATTERN",
+    "check_container_ref",
+    "check_exec_id",
+    "check_volume_name",
+    "check_image_ref",
+]
 
 # A full id, a prefix of one, or a name (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`), at most 128 characters.
 CONTAINER_REF = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
 _EXEC_ID = re.compile(r"[0-9a-f]{64}")
 _VOLUME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}")
 # name[:tag] or name@sha256:digest, registry host and path components included; no `..`.
-_IMAGE = re.compile(
+#: Also valid as an ECMA-262 pattern, for the OpenAPI document (ASCII only, no `\w`).
+IMAGE_PATTERN = (
     r"(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+    r"(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
     r"|(?:sha256:)?[0-9a-f]{12,64}"
 )
+_IMAGE = re.compile(IMAGE_PATTERN)
 
 
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import falcon
 
+from ..engine.refs import IMAGE_PATTERN
 from ..errors import InvalidInput
-from ..hosting import Hosting, parse_create, parse_resize
+from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, Hosting, parse_create, parse_resize
+from ..limits import GIB, MAX_MEMORY, MIN_CPU, MIN_MEMORY
+from ..ports import MAX_PORTS, MIN_ROOT, port_pattern
 from ..services import Services
 from . import params
 
-__all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS"]
+__all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS", "openapi_schemas"]
 
 MAX_IDS = 500
 MAX_STOP_SECONDS = 600
@@ -206,27 +212,10 @@ OPENAPI_SCHEMAS = {
             "success": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Container"}},
         },
     },
-    "CreateContainer": {
-        "type": "object",
-        "required": ["name", "host_port_root", "memory", "cpulimit"],
-        "properties": {
-            "name": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$"},
-            "host_port_root": {"type": "integer"},
-            "memory": {**_NUMBER, "description": "GiB"},
-            "cpulimit": {**_NUMBER, "description": "cores"},
-            "ports": {"type": "array", "items": {"type": ["string", "integer"]}},
-            "image": {"type": "string"},
-            "commands": {"type": "array", "items": {"type": "string"}},
-        },
-    },
     "Created": {
         "type": "object",
         "required": ["Id", "warning"],
         "properties": {"Id": {"type": "string"}, "warning": {"type": "array", "items": {"type": "string"}}},
-    },
-    "Resize": {
-        "type": "object",
-        "properties": {"memory": {**_NUMBER, "description": "GiB"}, "cpulimit": {**_NUMBER, "description": "cores"}},
     },
     "Warnings": {
         "type": "object",
@@ -234,3 +223,51 @@ OPENAPI_SCHEMAS = {
         "properties": {"warning": {"type": "array", "items": {"type": "string"}}},
     },
 }
+
+
+def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
+    """Create and resize bodies, with this host's bounds where known."""
+    size = int(bounds.get("port_area_size", 5000))
+    memory = {"type": "number", "description": "GiB", "minimum": MIN_MEMORY / GIB, "maximum": MAX_MEMORY / GIB}
+    cpulimit: dict[str, Any] = {"type": "number", "description": "cores", "minimum": MIN_CPU}
+    if bounds.get("host_cpus"):
+        cpulimit["maximum"] = bounds["host_cpus"]
+    return {
+        "CreateContainer": {
+            "type": "object",
+            "required": ["name", "host_port_root", "memory", "cpulimit"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$"},
+                "host_port_root": {"type": "integer", "minimum": MIN_ROOT, "maximum": 65536 - size},
+                "memory": memory,
+                "cpulimit": cpulimit,
+                "ports": {
+                    "type": "array",
+                    "maxItems": MAX_PORTS,
+                    "description": f'"<port>/<tcp|udp>" or a bare number (tcp); every port below {size}',
+                    "items": {
+                        "oneOf": [
+                            {"type": "string", "pattern": port_pattern(size)},
+                            {"type": "integer", "minimum": 1, "maximum": size - 1},
+                        ]
+                    },
+                },
+                "image": {"type": "string", "pattern": f"^(?:{IMAGE_PATTERN})$"},
+                "commands": {
+                    "type": "array",
+                    "maxItems": MAX_COMMANDS,
+                    "items": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_COMMAND_LENGTH,
+                        "pattern": "^[^\\x00]*\\S[^\\x00]*$",
+                    },
+                },
+            },
+        },
+        "Resize": {
+            "type": "object",
+            "minProperties": 1,
+            "properties": {"memory": memory, "cpulimit": cpulimit},
+        },
+    }

@@ -94,7 +94,7 @@ _PATH = {
     "required": False,
     "description": "Absolute working directory. Default: the container's working directory "
     "(/var/www/html for dockerlink's). Required without id.",
-    "schema": {"type": "string", "pattern": "^/"},
+    "schema": {"type": "string", "pattern": "^/[^\\x00-\\x1f\\x7f]*$"},
 }
 _FETCH = {
     "name": "fetch",
@@ -109,7 +109,12 @@ _BRANCH = {
     "required": True,
     "description": "A name `git check-ref-format --branch` accepts, not beginning with '-'. "
     "A remote-only branch gets a local tracking branch.",
-    "schema": {"type": "string", "minLength": 1},
+    # git 2.39's rules (dockerlink.git.check_branch) as an ECMA-262 pattern.
+    "schema": {
+        "type": "string",
+        "pattern": r"^(?!-)(?!HEAD$)(?!.*\.\.)(?!.*@\{)(?!.*\.$)(?!.*\.lock(?:/|$))(?!(?:.*/)?\.)"
+        r"[^\x00-\x20\x7f~^:?*\[\\/]+(?:/[^\x00-\x20\x7f~^:?*\[\\/]+)*$",
+    },
 }
 
 _ERRORS = {

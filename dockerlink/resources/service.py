@@ -52,17 +52,25 @@ class Env:
 
 
 class OpenAPI:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         from ..openapi import document
 
-        resp.media = document()
+        bounds: dict[str, object] = {"port_area_size": self._services.config.port_area_size}
+        try:
+            bounds["host_cpus"] = self._services.engine.system.info().cpus
+        except EngineError:
+            pass  # the document is still served, without the host's core count
+        resp.media = document(bounds)
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
     return [
         ("/v1/health", Health(services.engine, services.store)),
         ("/v1/env", Env(services)),
-        ("/v1/openapi.json", OpenAPI()),
+        ("/v1/openapi.json", OpenAPI(services)),
     ]
 
 

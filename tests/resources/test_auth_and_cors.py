@@ -20,7 +20,9 @@ def make_client(tmp_path, **settings) -> TestClient:
 @pytest.mark.parametrize(
     "path", ["/v1/container", "/v1/env", "/v1/openapi.json", "/v1/container/stats?id=x", "/v1/git/head"]
 )
-@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN}x", f"Bearer  {TOKEN}"])
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN}x", f"Bearer  {TOKEN}"]
+)
 def test_without_the_exact_bearer_token_every_path_is_401(tmp_path, path, header):
     client = make_client(tmp_path, api_token=TOKEN)
     r = client.simulate_get(path, headers={"Authorization": header} if header else {})
