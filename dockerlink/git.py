@@ -43,6 +43,7 @@ __all__ = [
     "check_branch",
     "check_path",
     "git_argv",
+    "is_git_exec",
     "pull_argv",
     "init_argv",
     "head_argv",
@@ -130,6 +131,12 @@ def check_path(path: object) -> str:
 def git_argv(*args: str) -> list[str]:
     """`git -c safe.directory=* <args>`: root may work in a repository owned by another user."""
     return ["git", "-c", "safe.directory=*", *args]
+
+
+def is_git_exec(argv: Sequence[str]) -> bool:
+    """Whether an exec's argv is one of ours: `timeout -k … git -c safe.directory=* …`."""
+    argv = list(argv)
+    return argv[:1] == ["timeout"] and "git" in argv and argv[argv.index("git") : argv.index("git") + 3] == git_argv()
 
 
 def pull_argv() -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .frames import demultiplex
-from .models import ExecResult
+from .models import ExecInfo, ExecResult
 from .refs import check_container_ref, check_exec_id
 from .transport import DEFAULT_TIMEOUT, Transport
 
@@ -63,10 +63,8 @@ class Execs:
         )
         return r.content
 
-    def inspect(self, exec_id: str) -> dict[str, object]:
-        """`running`, `exit_code` and `pid` of an exec."""
-        data = self._t.request("GET", ["exec", check_exec_id(exec_id), "json"]).json()
-        return {"running": bool(data.get("Running")), "exit_code": data.get("ExitCode"), "pid": data.get("Pid")}
+    def inspect(self, exec_id: str) -> ExecInfo:
+        return ExecInfo.from_api(self._t.request("GET", ["exec", check_exec_id(exec_id), "json"]).json())
 
     def run(
         self,
@@ -87,7 +85,7 @@ class Execs:
             read_timeout = None
         exec_id = self.create(container, argv, env=env, workdir=workdir, user=user)
         stdout, stderr = demultiplex(self.start(exec_id, read_timeout))
-        code = self.inspect(exec_id)["exit_code"]
+        code = self.inspect(exec_id).exit_code
         exit_code = int(code) if code is not None else -1
         return ExecResult(
             exit_code=exit_code,

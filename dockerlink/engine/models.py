@@ -12,6 +12,7 @@ __all__ = [
     "ContainerDetails",
     "PortBinding",
     "ContainerSpec",
+    "ExecInfo",
     "ExecResult",
     "StatsSnapshot",
     "VolumeInfo",
@@ -92,6 +93,7 @@ class ContainerDetails:
     nano_cpus: int
     restart_policy: str
     volumes: dict[str, str]  # mount destination -> volume name (named volumes only)
+    exec_ids: tuple[str, ...] = ()  # execs the engine still knows (running or not yet reaped)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -130,6 +132,7 @@ class ContainerDetails:
                 for m in data.get("Mounts") or []
                 if m.get("Type") == "volume" and m.get("Name")
             },
+            exec_ids=tuple(data.get("ExecIDs") or ()),
         )
 
 
@@ -185,6 +188,30 @@ class ContainerSpec:
             # The engine silently ignores a binding whose port is not exposed with its suffix.
             body["ExposedPorts"] = {b.key: {} for b in self.port_bindings}
         return body
+
+
+@dataclass(frozen=True)
+class ExecInfo:
+    """An exec's state; `pid` is the process id on the engine's host (0 once it ended)."""
+
+    id: str
+    container_id: str
+    running: bool
+    exit_code: int | None
+    pid: int
+    argv: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ExecInfo:
+        process = data.get("ProcessConfig") or {}
+        return cls(
+            id=data.get("ID", ""),
+            container_id=data.get("ContainerID", ""),
+            running=bool(data.get("Running")),
+            exit_code=data.get("ExitCode"),
+            pid=int(data.get("Pid") or 0),
+            argv=(process.get("entrypoint") or "", *(process.get("arguments") or ())),
+        )
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,9 @@ def test_exec_start_returns_the_raw_framed_stream(rsps, engine):
 
 def test_exec_inspect_reads_running_exit_code_and_pid(rsps, engine):
     serve(rsps, "exec_inspect")
-    assert engine.execs.inspect(EXEC_ID) == {"running": False, "exit_code": 3, "pid": 4242}
+    info = engine.execs.inspect(EXEC_ID)
+    assert (info.running, info.exit_code, info.pid) == (False, 3, 4242)
+    assert info.argv[0] == "sh"
 
 
 def test_exec_inspect_of_a_missing_exec_is_not_found(rsps, engine):

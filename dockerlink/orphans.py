@@ -1,0 +1,43 @@
+"""Git commands that outlive the request that started them.
+
+Closing an exec's connection never stops it, so when gunicorn stops (or kills a worker
+stuck past its graceful timeout) a `git pull` hanging on a remote would run on until its
+`timeout` fires. On the engine's host the exec's pid is known to the engine: its whole
+process group (`timeout` makes one, with git and ssh in it) is killed here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from .engine import Engine
+from .engine.errors import EngineError
+from .git import is_git_exec
+from .ownership import LABEL
+
+__all__ = ["stop_orphan_git_execs"]
+
+log = logging.getLogger("dockerlink.orphans")
+
+
+def stop_orphan_git_execs(engine: Engine) -> int:
+    """Kill every running git exec dockerlink started in its containers; returns how many."""
+    killed = 0
+    try:
+        containers = engine.containers.list(all=False, filters={"label": [LABEL]})
+        for summary in containers:
+            for exec_id in engine.containers.inspect(summary.id).exec_ids:
+                info = engine.execs.inspect(exec_id)
+                if info.running and info.pid and is_git_exec(info.argv):
+                    try:
+                        os.killpg(info.pid, signal.SIGKILL)
+                        killed += 1
+                    except (ProcessLookupError, PermissionError) as exc:
+                        log.warning("cannot stop git exec %s in %s: %s", exec_id[:12], summary.name, exc)
+    except EngineError as exc:
+        log.warning("could not look for git execs left running: %s", exc)
+    if killed:
+        log.info("stopped %d git command(s) left running in containers", killed)
+    return killed
