@@ -12,8 +12,8 @@ import logging
 import os
 import signal
 
-from .engine import Engine
-from .engine.errors import EngineError
+from .engine import Engine, ExecInfo
+from .engine.errors import EngineError, NotFound
 from .git import is_git_exec
 from .ownership import LABEL
 
@@ -28,16 +28,29 @@ def stop_orphan_git_execs(engine: Engine) -> int:
     try:
         containers = engine.containers.list(all=False, filters={"label": [LABEL]})
         for summary in containers:
-            for exec_id in engine.containers.inspect(summary.id).exec_ids:
-                info = engine.execs.inspect(exec_id)
+            for info in _execs(engine, summary.id):
                 if info.running and info.pid and is_git_exec(info.argv):
                     try:
                         os.killpg(info.pid, signal.SIGKILL)
                         killed += 1
                     except (ProcessLookupError, PermissionError) as exc:
-                        log.warning("cannot stop git exec %s in %s: %s", exec_id[:12], summary.name, exc)
+                        log.warning("cannot stop git exec %s in %s: %s", info.id[:12], summary.name, exc)
     except EngineError as exc:
         log.warning("could not look for git execs left running: %s", exc)
     if killed:
         log.info("stopped %d git command(s) left running in containers", killed)
     return killed
+
+
+def _execs(engine: Engine, container_id: str) -> list[ExecInfo]:
+    """The container's execs; none when it, or an exec, went away meanwhile."""
+    found = []
+    try:
+        for exec_id in engine.containers.inspect(container_id).exec_ids:
+            try:
+                found.append(engine.execs.inspect(exec_id))
+            except NotFound:
+                continue
+    except NotFound:
+        pass
+    return found

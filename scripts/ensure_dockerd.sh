@@ -28,16 +28,18 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; th
   apt-get install -y -qq --no-install-recommends docker.io curl iptables ca-certificates >/dev/null
 fi
 
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+start_dockerd() {
   echo "ensure_dockerd: starting dockerd (log: $log)" >&2
   mkdir -p "$(dirname "$log")"
   nohup dockerd --host "unix://$sock" >>"$log" 2>&1 </dev/null &
-fi
+}
 
-for _ in $(seq 1 60); do
+# A dockerd that is still shutting down answers nothing: wait for it to go, then start anew.
+for _ in $(seq 1 180); do
   if ping; then exit 0; fi
+  pgrep -x dockerd >/dev/null 2>&1 || start_dockerd
   sleep 0.5
 done
-echo "ensure_dockerd: dockerd did not answer at $sock within 30 s; see $log" >&2
+echo "ensure_dockerd: dockerd did not answer at $sock within 90 s; see $log" >&2
 tail -n 20 "$log" >&2 || true
 exit 1

@@ -8,7 +8,7 @@ import subprocess
 from types import SimpleNamespace
 
 from dockerlink.engine import ExecInfo
-from dockerlink.engine.errors import EngineUnavailable
+from dockerlink.engine.errors import EngineUnavailable, NotFound
 from dockerlink.git import git_argv, is_git_exec
 from dockerlink.orphans import stop_orphan_git_execs
 
@@ -26,7 +26,12 @@ class StubEngine:
         self.up = up
         self._execs = execs
         self.containers = SimpleNamespace(list=self._list, inspect=self._inspect)
-        self.execs = SimpleNamespace(inspect=lambda exec_id: self._execs[exec_id])
+        self.execs = SimpleNamespace(inspect=self._exec)
+
+    def _exec(self, exec_id: str) -> ExecInfo:
+        if exec_id not in self._execs:
+            raise NotFound(404, f"No such exec instance: {exec_id}")
+        return self._execs[exec_id]
 
     def _list(self, all, filters):  # noqa: A002, ANN001
         if not self.up:
@@ -35,7 +40,7 @@ class StubEngine:
         return [SimpleNamespace(id="c1", name="site")]
 
     def _inspect(self, ref):  # noqa: ANN001
-        return SimpleNamespace(exec_ids=tuple(self._execs))
+        return SimpleNamespace(exec_ids=(*self._execs, "d" * 64))  # "d…": an exec that just ended
 
 
 def _group_leader(cmd: list[str]) -> subprocess.Popen:

@@ -2,20 +2,26 @@
 
 The test command (scripts/test.sh) starts dockerd and builds the image first; here a
 missing engine is a failure with one clear line, never a silent skip. Every container and
-volume a test makes is named `dltest-…` and labelled `dockerlink.test`, and removed at the
-end of the session even when a test failed half-way.
+volume a test makes is named `dltest-<session>-…` (and, when made through the engine,
+labelled `dockerlink.test`), and removed at the end of the session even when a test failed
+half-way. Only this session's are swept, so two sessions on one daemon leave each other
+alone; leftovers of sessions that were killed are swept once they are an hour old.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
 
-from dockerlink.engine import Engine, EngineError, NotFound
+from dockerlink.engine import Engine, EngineError
 
 TEST_LABEL = "dockerlink.test"
+SESSION = uuid.uuid4().hex[:6]
+PREFIX = f"dltest-{SESSION}-"
+STALE_AFTER = 3600
 BASE_IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
 
 
@@ -39,19 +45,20 @@ def engine() -> Engine:
 
 
 def _remove_test_objects(e: Engine) -> None:
-    for c in e.containers.list(all=True, filters={"label": [TEST_LABEL]}):
-        try:
-            e.containers.remove(c.id, force=True, volumes=True)
-        except NotFound:
-            pass
-    for c in e.containers.list(all=True, filters={"name": ["dltest-"]}):
-        try:
-            e.containers.remove(c.id, force=True, volumes=True)
-        except NotFound:
-            pass
+    """This session's containers and volumes, and any test leftovers over an hour old."""
+    now = time.time()
+    r = e.transport.request("GET", ["containers", "json"], params={"all": "1"})
+    for c in r.json() or []:
+        name = (c.get("Names") or ["/"])[0].lstrip("/")
+        is_test = name.startswith("dltest-") or TEST_LABEL in (c.get("Labels") or {})
+        if name.startswith(PREFIX) or (is_test and now - c["Created"] > STALE_AFTER):
+            try:
+                e.containers.remove(c["Id"], force=True, volumes=True)
+            except EngineError:
+                pass
     r = e.transport.request("GET", ["volumes"])
     for v in (r.json() or {}).get("Volumes") or []:
-        if v["Name"].startswith(("dltest-", "dockerlink-dltest-")) or TEST_LABEL in (v.get("Labels") or {}):
+        if v["Name"].startswith((PREFIX, f"dockerlink-{PREFIX}")):
             try:
                 e.volumes.remove(v["Name"], force=True)
             except EngineError:
@@ -61,7 +68,7 @@ def _remove_test_objects(e: Engine) -> None:
 @pytest.fixture
 def unique_name() -> str:
     """A fresh container name that session clean-up will find."""
-    return f"dltest-{uuid.uuid4().hex[:10]}"
+    return f"{PREFIX}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")
