@@ -87,7 +87,7 @@ def main() -> int:
 
             def api_cycle() -> None:
                 name = f"{PREFIX}c{next(counter)}"
-                body = {"name": name, "host_port_root": 60000, "memory": 0.25, "cpulimit": 0.5}
+                body = {"name": name, "host_port_root": 15000, "memory": 0.25, "cpulimit": 0.5}
                 r = http.put(f"{svc.url}/v1/container", params={"start": "true"}, json=body)
                 r.raise_for_status()
                 http.delete(
@@ -110,7 +110,7 @@ def main() -> int:
                         "CpuPeriod": 100000,
                         "CpuQuota": 50000,
                         "PortBindings": {
-                            f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(60000 + p)}] for p in (22, 80, 443)
+                            f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(15000 + p)}] for p in (22, 80, 443)
                         },
                         "Mounts": [{"Type": "volume", "Source": vol, "Target": "/var/www"}],
                         "RestartPolicy": {"Name": "unless-stopped"},
@@ -127,7 +127,7 @@ def main() -> int:
                 subprocess.run(
                     ["docker", "run", "-d", "--name", name, "--label", f"{BENCH_LABEL}=1", "-m", "256m",
                      "--memory-swap", "256m", "--cpu-period", "100000", "--cpu-quota", "50000",
-                     "-p", "127.0.0.1:60022:22", "-p", "127.0.0.1:60080:80", "-p", "127.0.0.1:60443:443",
+                     "-p", "127.0.0.1:15022:22", "-p", "127.0.0.1:15080:80", "-p", "127.0.0.1:15443:443",
                      "-v", f"{vol}:/var/www", "--restart", "unless-stopped", IMAGE],
                     check=True, capture_output=True,
                 )  # fmt: skip

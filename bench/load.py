@@ -40,7 +40,7 @@ def main() -> int:
     ):
         names = [f"{PREFIX}{i}" for i in range(args.sites)]
         try:
-            ids = prepare_sites(svc.url, engine, names, root_base=40000)
+            ids = prepare_sites(svc.url, engine, names, root_base=20000)
             time.sleep(5)  # a few collector rounds, so stats have history
             run_load(svc.url, ids, clients=4, seconds=2)  # warm the workers' pools
             pids = process_tree(svc.process.pid)

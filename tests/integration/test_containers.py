@@ -148,16 +148,16 @@ def test_an_overlapping_port_area_is_409_naming_the_other_site(site, service, un
 def test_a_host_port_taken_by_another_process_is_409_naming_it(service, engine, unique_name):
     with socket.socket() as blocker:
         blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        blocker.bind(("127.0.0.1", 35080))
+        blocker.bind(("127.0.0.1", 10080))
         blocker.listen()
         r = service.request(
             "PUT",
             "/v1/container",
             params={"start": "true"},
-            json={"name": unique_name, "host_port_root": 35000, "memory": 0.25, "cpulimit": 0.5},
+            json={"name": unique_name, "host_port_root": 10000, "memory": 0.25, "cpulimit": 0.5},
         )
     assert r.status_code == 409, r.text
-    assert "35080" in r.text
+    assert "10080" in r.text
     with pytest.raises(NotFound):
         engine.containers.inspect(unique_name)
 
