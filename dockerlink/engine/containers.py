@@ -94,7 +94,7 @@ class Containers:
             ["containers", check_container_ref(ref), "stats"],
             params={"stream": "false", "one-shot": "true"},
         )
-        return StatsSnapshot.from_api(r.json())
+        return StatsSnapshot.from_api(r.json() or {})  # an empty body: the container just went away
 
 
 def _flag(value: bool) -> str:

@@ -1,12 +1,359 @@
-"""(being written)"""
+"""The stats history: one SQLite file (WAL) that the collector writes and every worker reads.
+
+Tiers (SPEC §3): every sample for 4 hours (tier 0); one point per 2 minutes for a day
+(tier 1); one point per 20 minutes for a week (tier 2). A downsampled point is keyed by the
+start of its window and holds the mean CPU % and memory used of the window's samples, the
+sum of their net deltas (so totals survive) and, for limits and cumulative counters, the
+values of the window's last sample. Both coarse tiers are rolled up from tier 0 as soon as
+a window closes, hours before its samples age out; a tier is pruned only up to a boundary
+of the next coarser tier, so the tiers tile time without gaps or overlap and a merged
+history counts every byte once.
+
+Layout, chosen for the collector's cost per round:
+- `recent` (tier 0) is clustered by time, `(ts, cid)`: a round is one contiguous run of
+  rows and pruning removes one from the other end, so a round dirties a handful of pages
+  whatever the number of containers (clustered by container, every container's row lands
+  on its own page, and a round of 200 cost ~80 µs of CPU per container in page writes).
+  One container's samples are read by seeking `(ts, cid)` for each round in `rounds`.
+- `points` (tiers 1 and 2) is clustered by container: written every 2 or 20 minutes,
+  read as one range per container.
+- Each point is stored with its rendered JSON (rendering.py): a point never changes once
+  written, and a week-long answer is then a join of stored text, not 20 000 numbers
+  printed at each query.
+- `previous` keeps each container's last raw reading, so the first CPU % after a restart
+  of the service is measured against the last reading before it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .arithmetic import finite
+from .rendering import join, render
+from .samples import Reading, Sample
+
+__all__ = ["StatsStore", "Tier", "TIERS", "SCALES", "HOUR", "DAY"]
+
+
+@dataclass(frozen=True)
+class Tier:
+    level: int
+    width: float  # seconds per point; 0 = every sample
+    keep: float  # seconds of history kept
+
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+TIERS = (Tier(0, 0, 4 * HOUR), Tier(1, 120, DAY), Tier(2, 1200, 7 * DAY))
+#: `scale` query values → tier level.
+SCALES = {"instant": 0, "day": 1, "week": 2}
+
+_VALUES = "cpu REAL NOT NULL, cpu_limit REAL, mem_used REAL NOT NULL, mem_limit REAL NOT NULL, "
+_VALUES += "net_up INTEGER NOT NULL, net_down INTEGER NOT NULL, delta_up INTEGER NOT NULL, "
+_VALUES += "delta_down INTEGER NOT NULL, body TEXT NOT NULL"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS containers (cid INTEGER PRIMARY KEY, container TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS rounds (ts REAL PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recent (
+    ts REAL NOT NULL, cid INTEGER NOT NULL, {_VALUES}, PRIMARY KEY (ts, cid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS points (
+    cid INTEGER NOT NULL, tier INTEGER NOT NULL, ts REAL NOT NULL, {_VALUES}, PRIMARY KEY (cid, tier, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_by_time ON points (tier, ts);
+CREATE TABLE IF NOT EXISTS previous (
+    cid INTEGER PRIMARY KEY, read_at REAL NOT NULL, running INTEGER NOT NULL,
+    cpu_ns INTEGER NOT NULL, net_rx INTEGER NOT NULL, net_tx INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forgotten (container TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
+"""
+
+_COLUMNS = "ts, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down"
+_INSERT_RECENT = f"INSERT OR REPLACE INTO recent (cid, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_POINT = f"INSERT OR REPLACE INTO points (cid, tier, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+# One container's recent samples: a seek of (ts, cid) for each round, in time order.
+_RECENT = (
+    "SELECT {columns} FROM rounds CROSS JOIN recent r ON r.ts = rounds.ts AND r.cid = ?"
+    " WHERE rounds.ts >= ? AND rounds.ts <= ? ORDER BY rounds.ts"
+)
+_FIRST_RECENT = (
+    "SELECT rounds.ts FROM rounds CROSS JOIN recent r ON r.ts = rounds.ts AND r.cid = ? ORDER BY rounds.ts LIMIT 1"
+)
+_POINTS = "SELECT {columns} FROM points WHERE cid = ? AND tier = ? AND ts >= ? AND ts <= ? ORDER BY ts"
+_FIRST_POINT = "SELECT MIN(ts) FROM points WHERE cid = ? AND tier = ?"
+# Per coarse window: mean CPU and memory, summed deltas, and (SQLite's bare columns beside
+# the single max()) the limits and cumulative counters of the window's last sample.
+_ROLLUP = """
+SELECT cid, window, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down
+FROM (
+    SELECT cid, CAST(ts / :width AS INTEGER) * :width AS window, MAX(ts), AVG(cpu) AS cpu, cpu_limit,
+           AVG(mem_used) AS mem_used, mem_limit, net_up, net_down,
+           SUM(delta_up) AS delta_up, SUM(delta_down) AS delta_down
+    FROM recent WHERE ts >= :lo AND ts < :hi
+    GROUP BY cid, window
+)
+"""
+_END = 1e18  # later than any timestamp
+
+
+def _align(ts: float, width: float) -> float:
+    return math.floor(ts / width) * width if width else ts
+
+
+def _clean(s: Sample) -> Sample:
+    """The sample with every float finite: the store never holds a NaN or an infinity."""
+    floats = (s.cpu_percent, s.memory_used, s.memory_limit, 0.0 if s.cpu_limit is None else s.cpu_limit)
+    if all(map(math.isfinite, floats)):
+        return s
+    return s._replace(
+        cpu_percent=finite(s.cpu_percent),
+        cpu_limit=None if s.cpu_limit is None else finite(s.cpu_limit),
+        memory_used=finite(s.memory_used),
+        memory_limit=finite(s.memory_limit),
+    )
 
 
 class StatsStore:
-    def __init__(self, path: str) -> None:
+    """History of every sampled container. Safe to share between threads: each thread
+    gets its own connection; WAL lets readers run while the collector writes."""
+
+    def __init__(self, path: str, *, prune_budget: int = 20000) -> None:
         self.path = path
+        self.prune_budget = prune_budget  # rows per tier and call, at most (about)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._cids: dict[str, int] = {}  # the writer's cache of container id -> row id
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._db()  # create the schema now: a bad path fails at start, not on the first request
+
+    # --- connections -------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a crash of the process
+            db.execute("PRAGMA mmap_size=268435456")  # reads through the page cache, not a pread each
+            db.executescript(_SCHEMA)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
+        self._cids.clear()
+
+    def _cid(self, db: sqlite3.Connection, container_id: str) -> int:
+        cid = self._cids.get(container_id)
+        if cid is None:
+            row = db.execute("SELECT cid FROM containers WHERE container = ?", (container_id,)).fetchone()
+            if row is None:
+                cid = db.execute("INSERT INTO containers (container) VALUES (?)", (container_id,)).lastrowid
+            else:
+                cid = row[0]
+            self._cids[container_id] = cid
+        return cid
+
+    def _lookup(self, db: sqlite3.Connection, container_id: str) -> int | None:
+        row = db.execute("SELECT cid FROM containers WHERE container = ?", (container_id,)).fetchone()
+        return None if row is None else row[0]
+
+    # --- the collector's side ----------------------------------------------------------
+
+    def previous_readings(self) -> dict[str, Reading]:
+        """The last reading of every container, as stored by the last round."""
+        rows = self._db().execute(
+            "SELECT c.container, p.read_at, p.running, p.cpu_ns, p.net_rx, p.net_tx"
+            " FROM previous p JOIN containers c USING (cid)"
+        )
+        return {
+            cid: Reading(cid, read_at, bool(running), cpu_ns=cpu_ns, net_rx=rx, net_tx=tx)
+            for cid, read_at, running, cpu_ns, rx, tx in rows
+        }
+
+    def record_round(self, ts: float, samples: Mapping[str, Sample], readings: Iterable[Reading]) -> None:
+        """Write one round in one transaction: its samples, each container's latest
+        reading, and the round's time `ts` (what /v1/health reports)."""
+        db = self._db()
+        with _transaction(db):
+            # A container deleted while this round was sampling it must not come back.
+            gone = {c for (c,) in db.execute("SELECT container FROM forgotten")}
+            rows = [
+                (self._cid(db, container_id), *s, render(s))
+                for container_id, s in samples.items()
+                if container_id not in gone
+                for s in [_clean(s)]
+            ]
+            db.executemany(_INSERT_RECENT, rows)
+            db.executemany("INSERT OR IGNORE INTO rounds (ts) VALUES (?)", {(s.ts,) for s in samples.values()})
+            db.executemany(
+                "INSERT OR REPLACE INTO previous (cid, read_at, running, cpu_ns, net_rx, net_tx) VALUES (?,?,?,?,?,?)",
+                [
+                    (self._cid(db, r.container_id), r.read_at, r.running, r.cpu_ns, r.net_rx, r.net_tx)
+                    for r in readings
+                    if r.container_id not in gone
+                ],
+            )
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_round', ?)", (ts,))
+
+    def maintain(self, now: float) -> None:
+        """Roll up closed windows into the coarse tiers, then prune what aged out, about
+        `prune_budget` rows per tier per call at most (a backlog is worked off over a few rounds)."""
+        db = self._db()
+        with _transaction(db):
+            for tier in TIERS[1:]:
+                self._roll_up(db, tier, now)
+            self._prune_recent(db, _align(now - TIERS[0].keep, TIERS[1].width))
+            self._prune_points(db, TIERS[1].level, _align(now - TIERS[1].keep, TIERS[2].width))
+            self._prune_points(db, TIERS[2].level, now - TIERS[2].keep)
+            db.execute("DELETE FROM previous WHERE read_at < ?", (now - TIERS[-1].keep,))
+            db.execute("DELETE FROM forgotten WHERE at < ?", (now - HOUR,))
+            orphans = 0
+            if db.execute("SELECT value FROM meta WHERE key = 'swept'").fetchone() != (_align(now, HOUR),):
+                # hourly: drop the id of a container nothing refers to anymore
+                orphans = db.execute(
+                    "DELETE FROM containers WHERE cid NOT IN (SELECT cid FROM previous)"
+                    " AND cid NOT IN (SELECT DISTINCT cid FROM points)"
+                    " AND cid NOT IN (SELECT DISTINCT cid FROM recent)"
+                ).rowcount
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('swept', ?)", (_align(now, HOUR),))
+        if orphans:
+            self._cids.clear()
+
+    def _roll_up(self, db: sqlite3.Connection, tier: Tier, now: float) -> None:
+        key = f"rolled_up_{tier.level}"
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        hi = _align(now, tier.width)
+        lo = row[0] if row else 0.0
+        if hi <= lo:
+            return
+        windows = db.execute(_ROLLUP, {"width": tier.width, "lo": lo, "hi": hi}).fetchall()
+        points = [(cid, tier.level, *s, render(s)) for cid, *values in windows for s in [Sample(*values)]]
+        db.executemany(_INSERT_POINT, points)
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, hi))
+
+    def _prune_recent(self, db: sqlite3.Connection, cutoff: float) -> None:
+        # Whole rounds, oldest first, about `prune_budget` rows' worth.
+        oldest = db.execute("SELECT MIN(ts) FROM rounds").fetchone()[0]
+        if oldest is None or oldest >= cutoff:
+            return
+        per_round = db.execute("SELECT COUNT(*) FROM recent WHERE ts = ?", (oldest,)).fetchone()[0]
+        bound = db.execute(
+            "SELECT ts FROM rounds WHERE ts < ? ORDER BY ts LIMIT 1 OFFSET ?",
+            (cutoff, max(1, self.prune_budget // max(1, per_round))),
+        ).fetchone()
+        upto = cutoff if bound is None else bound[0]
+        db.execute("DELETE FROM recent WHERE ts < ?", (upto,))
+        db.execute("DELETE FROM rounds WHERE ts < ?", (upto,))
+
+    def _prune_points(self, db: sqlite3.Connection, level: int, cutoff: float) -> None:
+        bound = db.execute(
+            "SELECT ts FROM points WHERE tier = ? AND ts < ? ORDER BY ts LIMIT 1 OFFSET ?",
+            (level, cutoff, self.prune_budget),
+        ).fetchone()
+        db.execute("DELETE FROM points WHERE tier = ? AND ts < ?", (level, cutoff if bound is None else bound[0]))
+
+    def forget(self, container_id: str, now: float | None = None) -> None:
+        """Drop a container's whole history (dockerlink deleted it). A tombstone keeps a
+        round that was already sampling it from writing it back."""
+        db = self._db()
+        with _transaction(db):
+            self._delete(db, container_id)
+            db.execute(
+                "INSERT OR REPLACE INTO forgotten (container, at) VALUES (?, ?)",
+                (container_id, time.time() if now is None else now),
+            )
+
+    def _delete(self, db: sqlite3.Connection, container_id: str) -> None:
+        # The id mapping stays (another process may have it cached); `maintain` drops it
+        # once nothing refers to it.
+        cid = self._lookup(db, container_id)
+        if cid is not None:
+            for table in ("recent", "points", "previous"):
+                db.execute(f"DELETE FROM {table} WHERE cid = ?", (cid,))
+
+    # --- the readers' side -------------------------------------------------------------
 
     def last_sample_time(self) -> float | None:
-        return None
+        """Unix seconds of the last completed round, or None before the first."""
+        row = self._db().execute("SELECT value FROM meta WHERE key = 'last_round'").fetchone()
+        return None if row is None else row[0]
 
-    def forget(self, container_id: str) -> None:
-        pass
+    def has_history(self, container_id: str) -> bool:
+        db = self._db()
+        cid = self._lookup(db, container_id)
+        if cid is None:
+            return False
+        if db.execute("SELECT 1 FROM points WHERE cid = ? LIMIT 1", (cid,)).fetchone():
+            return True
+        return db.execute(_FIRST_RECENT, (cid,)).fetchone() is not None
+
+    def history(self, container_id: str, since: float = 0.0, scale: str | None = None) -> list[Sample]:
+        """Points at or after `since`, ascending: one tier (`scale`), or all tiers merged,
+        each coarse tier only where no finer one has points (so nothing is counted twice)."""
+        return [Sample._make(row) for row in self._select(_COLUMNS, container_id, since, scale)]
+
+    def history_json(self, container_id: str, since: float = 0.0, scale: str | None = None) -> str:
+        """The same points as `history`, as the API's JSON object (SPEC §3)."""
+        return join([body for (body,) in self._select("body", container_id, since, scale)])
+
+    def _select(self, columns: str, container_id: str, since: float, scale: str | None) -> list[tuple]:
+        db = self._db()
+        cid = self._lookup(db, container_id)
+        if cid is None:
+            return []
+        recent = _RECENT.format(columns=", ".join(f"r.{c.strip()}" for c in columns.split(",")))
+        points = _POINTS.format(columns=columns)
+        rows: list[tuple] = []
+        for level, until in self._plan(db, cid, scale):
+            if level == 0:
+                rows += db.execute(recent, (cid, since, until)).fetchall()
+            else:
+                rows += db.execute(points, (cid, level, since, until)).fetchall()
+        return rows
+
+    @staticmethod
+    def _plan(db: sqlite3.Connection, cid: int, scale: str | None) -> list[tuple[int, float]]:
+        """(tier, latest timestamp) to read, oldest tier first. Merged, a coarse point is
+        read only if its window ends before the finer tiers begin."""
+        if scale is not None:
+            return [(SCALES[scale], _END)]
+        plan: list[tuple[int, float]] = []
+        begins = _END  # where the finer tiers begin
+        for tier in TIERS:
+            plan.insert(0, (tier.level, begins - tier.width))
+            if tier.level == 0:
+                first = db.execute(_FIRST_RECENT, (cid,)).fetchone()
+            else:
+                first = db.execute(_FIRST_POINT, (cid, tier.level)).fetchone()
+            if first is not None and first[0] is not None:
+                begins = min(begins, first[0])
+        return plan
+
+
+class _transaction:
+    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

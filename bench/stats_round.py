@@ -1,0 +1,295 @@
+"""Bench a stats round: cgroup files, the engine API fallback and `docker stats`, in one run.
+
+    .venv/bin/python bench/stats_round.py [50 200] [--rounds 5] [--no-week]
+
+For each N it starts N tiny containers (`sleep infinity`, 16 MiB), then measures a
+sampling round's wall time, the collector's CPU time per container and the daemon's CPU
+time per container for: the cgroup path (files kept open, `pread`), the engine API
+fallback (one-shot stats for all containers at once), a few API calls one after another
+(what a naive client pays), and `docker stats --no-stream`. Then the latency of a history
+query over a full simulated week of one container (10 s samples). Every container it
+makes (label dockerlink.test=1, name dltest-bench-…) is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from falcon import testing  # noqa: E402
+
+from dockerlink.app import create_app  # noqa: E402
+from dockerlink.config import Config  # noqa: E402
+from dockerlink.engine import ContainerSpec, Engine, EngineError  # noqa: E402
+from dockerlink.stats.collector import Collector  # noqa: E402
+from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler  # noqa: E402
+from dockerlink.stats.samples import Reading, derive  # noqa: E402
+from dockerlink.stats.store import StatsStore  # noqa: E402
+
+IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
+PREFIX = "dltest-bench-stats-"  # other benches use dltest-bench-<their own>-
+LABELS = {"dockerlink": "bench", "dockerlink.test": "1"}
+MIB = 1 << 20
+TICK = os.sysconf("SC_CLK_TCK")
+
+# Targets of the issue, with 200 containers.
+CGROUP_CPU_PER_CONTAINER_MS = 0.1
+FALLBACK_WALL_S = 2.0
+WEEK_QUERY_MS = 20.0
+
+
+def dockerd_cpu() -> float:
+    """CPU seconds used so far by dockerd (and containerd, which serves it)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        comm, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if comm in ("dockerd", "containerd"):
+            total += (int(rest[11]) + int(rest[12])) / TICK
+    return total
+
+
+def cli_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+@dataclass
+class Measure:
+    wall: float  # seconds per round (median)
+    cpu: float  # collector seconds per round (median)
+    daemon: float  # daemon seconds per round (mean)
+
+
+def measure(fn, rounds: int, cpu_clock=time.process_time) -> Measure:  # noqa: ANN001
+    fn()  # warm-up: opens files, spawns threads and connections
+    walls, cpus = [], []
+    d0 = dockerd_cpu()
+    for _ in range(rounds):
+        w0, c0 = time.perf_counter(), cpu_clock()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(cpu_clock() - c0)
+    return Measure(statistics.median(walls), statistics.median(cpus), (dockerd_cpu() - d0) / rounds)
+
+
+class Only:
+    """The engine's listing of dockerlink containers, restricted to the bench's own."""
+
+    def __init__(self, engine: Engine, ids: list[str]) -> None:
+        self._engine, self._ids = engine, set(ids)
+
+    def list(self, all: bool = True, filters=None):  # noqa: ANN001
+        return [c for c in self._engine.containers.list(all=all, filters=filters) if c.id in self._ids]
+
+
+class NoEngine:
+    def inspect(self, ref):  # noqa: ANN001
+        raise AssertionError(f"engine API used for {ref}")
+
+    stats = inspect
+
+
+def remove_all(engine: Engine) -> None:
+    leftovers = [c.id for c in engine.containers.list(all=True, filters={"name": [PREFIX]})]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda cid: _remove(engine, cid), leftovers))
+
+
+def _remove(engine: Engine, cid: str) -> None:
+    try:
+        engine.containers.remove(cid, force=True)
+    except EngineError:
+        pass
+
+
+def start_containers(engine: Engine, n: int) -> list[str]:
+    run = uuid.uuid4().hex[:6]
+
+    def one(i: int) -> str:
+        spec = ContainerSpec(
+            image=IMAGE, cmd=("sleep", "infinity"), labels=LABELS, memory=16 * MIB, memory_swap=16 * MIB
+        )
+        cid, _ = engine.containers.create(spec, name=f"{PREFIX}{run}-{i}")
+        engine.containers.start(cid)
+        return cid
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def bench_rounds(engine: Engine, n: int, rounds: int) -> dict[str, Measure]:
+    t0 = time.perf_counter()
+    ids = start_containers(engine, n)
+    print(f"\n== {n} running containers (started in {time.perf_counter() - t0:.0f} s)")
+    lister = Only(engine, ids)
+    listed = lister.list(all=True, filters={"label": ["dockerlink"]})
+    assert len(listed) == n, f"expected {n} bench containers, listed {len(listed)}"
+    results: dict[str, Measure] = {}
+
+    cgroup = Sampler(EngineSource(NoEngine(), max_workers=1), CgroupSource(engine.containers))
+    results["cgroup: sampling"] = measure(lambda: cgroup.sample(listed), rounds * 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StatsStore(os.path.join(tmp, "stats.sqlite3"))
+        collector = Collector(lister, cgroup, store, events=engine.system)
+        results["cgroup: whole round"] = measure(collector.collect_once, rounds * 4)
+        relists = collector.listing.lists - 1
+        store.close()
+    cgroup.close()
+
+    fallback = Sampler(EngineSource.for_engine(engine, max_workers=256))
+    results["API fallback (concurrent)"] = measure(lambda: fallback.sample(listed), rounds)
+    fallback.close()
+
+    few = min(5, n)
+    sequential = Engine(engine.address)
+    m = measure(lambda: [sequential.containers.stats(c.id) for c in listed[:few]], 1)
+    results["API one after another (est.)"] = Measure(m.wall * n / few, m.cpu * n / few, m.daemon * n / few)
+    sequential.close()
+
+    names = [c.name for c in listed]
+
+    def cli() -> None:
+        subprocess.run(["docker", "stats", "--no-stream", *names], check=True, capture_output=True)
+
+    results["docker stats --no-stream"] = measure(cli, max(2, rounds // 2), cpu_clock=cli_cpu)
+    print(
+        f"(whole rounds: list + events check + cgroup files + derive + SQLite; {relists} of {rounds * 4 + 1} re-listed"
+    )
+    print(" because a container event happened on the host meanwhile)")
+    return results
+
+
+def report(n: int, results: dict[str, Measure]) -> None:
+    print(f"{'method':32} {'wall/round':>12} {'collector CPU/ctr':>18} {'daemon CPU/ctr':>15}")
+    for name, m in results.items():
+        print(f"{name:32} {m.wall * 1000:10.1f}ms {m.cpu / n * 1e3:15.3f} ms {m.daemon / n * 1e3:12.2f} ms")
+    cli = results["docker stats --no-stream"]
+    for name in ("cgroup: whole round", "API fallback (concurrent)"):
+        m = results[name]
+        print(f"  {name}: wall ×{cli.wall / m.wall:.1f} faster than docker stats", end="")
+        if m.cpu:
+            print(f", CPU ×{cli.cpu / m.cpu:.1f} less than the docker CLI", end="")
+        print()
+    if n >= 200:
+        cg = results["cgroup: whole round"].cpu / n * 1e3
+        fb = results["API fallback (concurrent)"].wall
+        print(
+            f"  target: cgroup round ≤ {CGROUP_CPU_PER_CONTAINER_MS} ms CPU/container: {cg:.3f} ms → {_ok(cg <= 0.1)}"
+        )
+        print(f"  target: API fallback round ≤ {FALLBACK_WALL_S} s wall: {fb:.2f} s → {_ok(fb <= FALLBACK_WALL_S)}")
+
+
+def _ok(passed: bool) -> str:
+    return "met" if passed else "MISSED"
+
+
+def bench_week_query(engine: Engine) -> None:
+    """A week of 10 s samples of one container through the real store (rollups and pruning
+    every round), then the history query: store + JSON, and the whole HTTP responder."""
+    cid = "ab" * 32
+    interval, t0 = 10.0, 1_700_000_000.0
+    rounds = int(7 * 24 * 3600 / interval)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StatsStore(os.path.join(tmp, "stats.sqlite3"))
+        previous = None
+        w0 = time.perf_counter()
+        for i in range(rounds):
+            ts = t0 + i * interval
+            reading = Reading(
+                cid,
+                ts,
+                True,
+                cpu_ns=int(i * 3e9),
+                memory_used=50 * MIB + (i % 97) * 4096,
+                memory_limit=512 * MIB,
+                cpu_quota=50000,
+                cpu_period=100000,
+                net_rx=i * 1500,
+                net_tx=i * 900,
+            )
+            store.record_round(ts, {cid: derive(previous, reading, ts)}, [reading])
+            store.maintain(ts)
+            previous = reading
+        simulated = time.perf_counter() - w0
+        app = testing.TestClient(
+            create_app(Config(stats_db=os.path.join(tmp, "unused.sqlite3")), engine=engine, store=store)
+        )
+
+        def via_store() -> str:
+            return store.history_json(cid, since=0)
+
+        def via_http() -> object:
+            r = app.simulate_get("/v1/container/stats", params={"id": cid, "since": "0"})
+            assert r.status_code == 200
+            return r
+
+        points = len(store.history(cid))
+        times_store = _timings(via_store, 30)
+        times_http = _timings(via_http, 30)
+        size = len(via_store())
+        store.close()
+    print(f"\n== history query over a simulated week of one container ({rounds} rounds of 10 s)")
+    print(f"  simulation: {simulated:.1f} s, {simulated / rounds * 1e6:.0f} µs per round (write + rollups + pruning)")
+    print(f"  answer: {points} points, {size / 1024:.0f} KiB of JSON")
+    for name, t in (("store (JSON answer)", times_store), ("HTTP responder (falcon)", times_http)):
+        print(f"  {name:24} median {statistics.median(t):6.1f} ms   p95 {_p95(t):6.1f} ms   max {max(t):6.1f} ms")
+    p95 = _p95(times_http)
+    print(f"  target: week query ≤ {WEEK_QUERY_MS} ms: p95 {p95:.1f} ms → {_ok(p95 <= WEEK_QUERY_MS)}")
+
+
+def _timings(fn, repeat: int) -> list[float]:  # noqa: ANN001
+    fn()
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("counts", type=int, nargs="*", default=[50, 200], help="numbers of running containers")
+    ap.add_argument("--rounds", type=int, default=5, help="measured rounds per method (cgroup: ×4)")
+    ap.add_argument("--no-week", action="store_true", help="skip the week-long query bench")
+    args = ap.parse_args()
+    engine = Engine(os.environ.get("docker_sock") or None)
+    engine.system.ping()
+    print(f"dockerd at {engine.address}; {os.cpu_count()} cores; CPU per container = per round / N")
+    try:
+        for n in args.counts:
+            remove_all(engine)
+            report(n, bench_rounds(engine, n, args.rounds))
+    finally:
+        remove_all(engine)
+    if not args.no_week:
+        bench_week_query(engine)
+    engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""Stats against the real dockerd: the collector driven round by round (collect_once), and
+once end to end under gunicorn. CPU is checked in a wide band, never against time."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from dockerlink.engine import ContainerSpec, Engine, NotFound
+from dockerlink.engine.models import ContainerDetails, StatsSnapshot
+from dockerlink.stats.collector import Collector
+from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler
+from dockerlink.stats.store import StatsStore
+
+LABELS = {"dockerlink": "test", "dockerlink.test": "1"}
+MIB = 1 << 20
+BURN = ("sh", "-c", "exec sha256sum /dev/zero")
+SETTLE = 2.0  # seconds of CPU to accrue between two rounds (the assertion is a band, not a time)
+
+
+class Only:
+    """The engine's listing restricted to this module's containers: other tests running on
+    the same daemon must not change what a round samples."""
+
+    def __init__(self, engine: Engine, *ids: str) -> None:
+        self._engine = engine
+        self._ids = set(ids)
+
+    def list(self, all: bool = True, filters=None):  # noqa: ANN001
+        return [c for c in self._engine.containers.list(all=all, filters=filters) if c.id in self._ids]
+
+
+class NoEngine:
+    """An engine source that must not be asked: proves a round used the cgroup files."""
+
+    def inspect(self, ref: str) -> ContainerDetails:
+        raise AssertionError(f"the engine API was used for {ref}")
+
+    def stats(self, ref: str) -> StatsSnapshot:
+        raise AssertionError(f"the engine API was used for {ref}")
+
+
+def _create(engine: Engine, base_image: str, *, start: bool, **spec) -> str:
+    name = f"dltest-{uuid.uuid4().hex[:10]}"
+    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS, **spec), name=name)
+    if start:
+        engine.containers.start(cid)
+    return cid
+
+
+def _remove(engine: Engine, cid: str) -> None:
+    try:
+        engine.containers.remove(cid, force=True, volumes=True)
+    except NotFound:
+        pass
+
+
+@pytest.fixture(scope="module")
+def burner(engine, base_image) -> Iterator[str]:
+    """Half a core (CpuQuota 50000 / CpuPeriod 100000) burnt by sha256sum, 64 MiB limit."""
+    cid = _create(
+        engine,
+        base_image,
+        start=True,
+        cmd=BURN,
+        memory=64 * MIB,
+        memory_swap=64 * MIB,
+        cpu_quota=50000,
+        cpu_period=100000,
+    )
+    yield cid
+    _remove(engine, cid)
+
+
+def _cgroup_collector(engine: Engine, store: StatsStore, *ids: str) -> Collector:
+    sampler = Sampler(EngineSource(NoEngine(), max_workers=1), CgroupSource(engine.containers))
+    return Collector(Only(engine, *ids), sampler, store)
+
+
+def _engine_collector(engine: Engine, store: StatsStore, *ids: str) -> Collector:
+    return Collector(Only(engine, *ids), Sampler(EngineSource.for_engine(engine, max_workers=8)), store)
+
+
+def _two_rounds(collector: Collector) -> None:
+    collector.collect_once()
+    time.sleep(SETTLE)
+    collector.collect_once()
+
+
+def test_cgroup_files_read_half_a_core_and_the_limits_of_a_burning_container(engine, burner, tmp_path):
+    store = StatsStore(str(tmp_path / "stats.sqlite3"))
+    _two_rounds(_cgroup_collector(engine, store, burner))
+    last = store.history(burner)[-1]
+    assert 35.0 <= last.cpu_percent <= 65.0
+    assert last.cpu_limit == 50.0
+    assert last.memory_limit == 64 * MIB
+    assert 0 < last.memory_used < 64 * MIB
+
+
+def test_the_engine_api_fallback_reads_the_same_container_alike(engine, burner, tmp_path):
+    store = StatsStore(str(tmp_path / "stats.sqlite3"))
+    _two_rounds(_engine_collector(engine, store, burner))
+    last = store.history(burner)[-1]
+    assert 35.0 <= last.cpu_percent <= 65.0
+    assert last.cpu_limit == 50.0
+    assert last.memory_limit == 64 * MIB
+
+
+def test_a_container_that_is_not_running_gives_zeros(engine, base_image, tmp_path):
+    created = _create(engine, base_image, start=False, memory=64 * MIB, memory_swap=64 * MIB)
+    exited = _create(engine, base_image, start=True, memory=64 * MIB, memory_swap=64 * MIB, cpu_quota=50000)
+    try:
+        engine.containers.stop(exited, t=0)
+        store = StatsStore(str(tmp_path / "stats.sqlite3"))
+        report = _cgroup_collector(engine, store, created, exited).collect_once()
+        assert (report.sampled, report.running) == (2, 0)
+        for cid in (created, exited):
+            [p] = store.history(cid)
+            assert (p.cpu_percent, p.cpu_limit, p.memory_used, p.memory_limit) == (0, 0, 0, 0)
+            assert (p.net_up, p.net_down, p.delta_up, p.delta_down) == (0, 0, 0, 0)
+    finally:
+        _remove(engine, created)
+        _remove(engine, exited)
+
+
+def test_history_and_the_previous_reading_survive_a_restart_of_the_service(engine, burner, tmp_path):
+    path = str(tmp_path / "stats.sqlite3")
+    before = StatsStore(path)
+    _two_rounds(_cgroup_collector(engine, before, burner))
+    before.close()
+
+    after = StatsStore(path)  # a new process: only the database carries over
+    time.sleep(SETTLE)
+    _cgroup_collector(engine, after, burner).collect_once()
+    points = after.history(burner)
+    assert len(points) == 3
+    assert 35.0 <= points[-1].cpu_percent <= 65.0  # measured against the reading stored before
+
+
+def _children(pid: int) -> list[str]:
+    """Command lines of the direct children of `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    found.append(f.read().replace(b"\0", b" ").decode())
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_under_gunicorn_one_collector_runs_and_the_endpoint_answers(service, engine, base_image):
+    cid = _create(engine, base_image, start=True, memory=64 * MIB, memory_swap=64 * MIB, cpu_quota=50000)
+    try:
+        name = engine.containers.inspect(cid).name
+        deadline = time.monotonic() + 30
+        while True:  # the collector samples every second (stats_interval=1)
+            r = service.get("/v1/container/stats", params={"id": name, "since": "0"})
+            if r.status_code == 200 and len(r.json()) >= 2:
+                break
+            assert time.monotonic() < deadline, (r.status_code, r.text, service.log.read_text()[-2000:])
+            time.sleep(0.2)
+        keys = list(r.json())
+        assert keys == sorted(keys, key=float)
+        sample = r.json()[keys[-1]]
+        assert sample["memory"]["limit"] == 0.0625
+        assert sample["cpu"]["limit"] == 50.0
+        assert service.get("/v1/health").json()["last_sample_age"] is not None
+        collectors = [c for c in _children(service.process.pid) if "dockerlink.stats.runner" in c]
+        assert len(collectors) == 1, _children(service.process.pid)
+    finally:
+        _remove(engine, cid)

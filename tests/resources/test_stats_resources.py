@@ -1,0 +1,136 @@
+import json
+
+import pytest
+from falcon import testing
+
+from dockerlink.app import create_app
+from dockerlink.config import Config
+from dockerlink.engine.errors import EngineUnavailable
+from dockerlink.openapi import document
+from dockerlink.stats.samples import Reading, Sample
+from dockerlink.stats.store import StatsStore
+from tests.stats.trees import FakeContainers, details
+
+SITE = "4" * 64
+GONE = "5" * 64
+FRESH = "6" * 64
+TOKEN = "t" * 32
+T0 = 1_700_000_400.0  # a multiple of 120
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.containers = FakeContainers()
+
+
+def sample(ts: float, cpu: float) -> Sample:
+    return Sample(ts, cpu, 50.0, 2**20, 2**26, 2048, 4096, 1024, 0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = StatsStore(str(tmp_path / "stats.sqlite3"))
+    for i in range(13):  # two minutes and a bit, every 10 s
+        ts = T0 + 10 * i
+        s.record_round(ts, {SITE: sample(ts, float(i)), GONE: sample(ts, 1.0)}, [Reading(SITE, ts, True)])
+        s.maintain(ts)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def engine():
+    e = FakeEngine()
+    e.containers.details["site"] = details(SITE, 10)
+    e.containers.details[SITE] = details(SITE, 10)
+    e.containers.details["fresh"] = details(FRESH, 11)
+    return e
+
+
+@pytest.fixture
+def client(engine, store):
+    return testing.TestClient(create_app(Config(), engine=engine, store=store))
+
+
+def test_history_by_name_is_json_keyed_by_ascending_timestamps(client):
+    r = client.simulate_get("/v1/container/stats", params={"id": "site", "since": "0"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+    keys = list(json.loads(r.text))
+    assert keys == [str(int(T0 + 10 * i)) for i in range(13)]
+    assert r.json[keys[1]] == {
+        "memory": {"used": 0.000977, "limit": 0.0625},
+        "cpu": {"usage_percent": 1.0, "limit": 50.0},
+        "net": {"up": 2.0, "down": 4.0, "delta_up": 1.0, "delta_down": 0.0},
+    }
+
+
+def test_since_keeps_the_samples_at_or_after_it(client):
+    r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": str(int(T0 + 100))})
+    assert list(r.json) == [str(int(T0 + 100)), str(int(T0 + 110)), str(int(T0 + 120))]
+
+
+def test_scale_day_answers_only_the_2_minute_points(client):
+    r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": "0", "scale": "day"})
+    assert r.status_code == 200
+    assert list(r.json) == [str(int(T0))]
+    assert r.json[str(int(T0))]["cpu"]["usage_percent"] == 5.5  # mean of 0..11
+    assert r.json[str(int(T0))]["net"]["delta_up"] == 12.0  # 12 × 1 KiB
+
+
+def test_a_deleted_container_answers_by_full_id(client, engine):
+    r = client.simulate_get("/v1/container/stats", params={"id": GONE, "since": "0"})
+    assert r.status_code == 200 and len(r.json) == 13
+    assert engine.containers.inspected == []
+
+
+def test_a_deleted_container_is_a_404_by_prefix(client):
+    r = client.simulate_get("/v1/container/stats", params={"id": GONE[:12], "since": "0"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/plain")
+
+
+def test_a_container_without_history_yet_is_an_empty_object(client):
+    r = client.simulate_get("/v1/container/stats", params={"id": "fresh", "since": "0"})
+    assert (r.status_code, r.json) == (200, {})
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"id": "site", "since": "last-week"}, "since"),
+        ({"id": "site", "since": "-5"}, "since"),
+        ({"id": "site", "scale": "month"}, "scale"),
+        ({"id": "../containers/x"}, "id"),
+        ({"since": "0"}, "id"),
+    ],
+)
+def test_malformed_input_is_a_400_naming_the_field(client, query, field):
+    r = client.simulate_get("/v1/container/stats", params=query)
+    assert r.status_code == 400
+    assert r.text.startswith(f"{field}: ")
+
+
+def test_an_unreachable_engine_is_a_503_when_a_name_must_be_resolved(client, engine):
+    def down(ref):
+        raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+
+    engine.containers.inspect = down
+    assert client.simulate_get("/v1/container/stats", params={"id": "site"}).status_code == 503
+
+
+def test_the_token_is_required(engine, store):
+    client = testing.TestClient(create_app(Config(api_token=TOKEN), engine=engine, store=store))
+    assert client.simulate_get("/v1/container/stats", params={"id": SITE}).status_code == 401
+    ok = client.simulate_get("/v1/container/stats", params={"id": SITE}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+
+
+def test_openapi_declares_every_status_and_the_sample_schema():
+    doc = document()
+    get = doc["paths"]["/v1/container/stats"]["get"]
+    assert set(get["responses"]) == {"200", "400", "401", "404", "503"}
+    assert {p["name"] for p in get["parameters"]} == {"id", "since", "scale"}
+    history = doc["components"]["schemas"]["StatsHistory"]
+    assert history["additionalProperties"] == {"$ref": "#/components/schemas/StatsSample"}
+    assert set(doc["components"]["schemas"]["StatsSample"]["required"]) == {"memory", "cpu", "net"}

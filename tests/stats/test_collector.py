@@ -1,0 +1,231 @@
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+
+from dockerlink.engine import Engine, EngineEvent
+from dockerlink.engine.errors import EngineUnavailable
+from dockerlink.stats.collector import CHANGES, Collector, Listing
+from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler
+from dockerlink.stats.samples import Reading
+from dockerlink.stats.store import StatsStore
+
+from .trees import DATA, V1_CPUACCT, V1_ID, V1_PID, FakeContainers, copy_v1, details, net_dev, summary, write
+
+GONE = "9" * 64
+BASE = "http+unix://%2Fvar%2Frun%2Fdocker.sock"  # the socket as the transport spells it in a URL
+STOPPED = "5" * 64
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Scripted:
+    """A sampler that returns the readings it is given, one list per round."""
+
+    def __init__(self, *rounds: list[Reading]) -> None:
+        self.rounds = list(rounds)
+
+    def sample(self, containers):
+        return self.rounds.pop(0)
+
+
+def reading(at: float, cpu_s: float, rx: int = 0) -> Reading:
+    return Reading(V1_ID, at, True, cpu_ns=int(cpu_s * 1e9), memory_used=100, memory_limit=200, net_rx=rx)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = StatsStore(str(tmp_path / "stats.sqlite3"))
+    yield s
+    s.close()
+
+
+def test_two_rounds_from_cgroup_files_give_cpu_percent_and_net_deltas(tmp_path, store):
+    root = copy_v1(tmp_path)
+    fake = FakeContainers()
+    fake.listing = [summary(V1_ID)]
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    clock = Clock(1000.0)
+    sampler = Sampler(EngineSource(fake, max_workers=1), CgroupSource(fake, root=str(root), clock=clock), clock)
+    collector = Collector(fake, sampler, store, clock)
+    collector.collect_once(1000.0)
+    clock.now = 1010.0
+    write(root / V1_CPUACCT / "cpuacct.usage", str(54_908_027 + 5 * 10**9))  # 5 s of CPU in 10 s
+    write(root / f"proc/{V1_PID}/net/dev", net_dev(rx0=486 + 2048, tx0=1024))
+    report = collector.collect_once(1010.0)
+    assert (report.listed, report.sampled, report.running) == (1, 1, 1)
+    first, second = store.history(V1_ID)
+    assert (first.cpu_percent, first.delta_down) == (0.0, 0)
+    assert second.cpu_percent == pytest.approx(50.0)
+    assert (second.delta_down, second.delta_up) == (2048, 1024)
+    assert second.cpu_limit == 50.0
+    assert fake.list_filters == [{"label": ["dockerlink"]}] * 2
+
+
+def test_only_containers_labelled_dockerlink_are_listed(store):
+    fake = FakeContainers()
+    Collector(fake, Scripted([]), store).collect_once(1000.0)
+    assert fake.list_filters == [{"label": ["dockerlink"]}]
+
+
+def test_a_stopped_container_is_stored_as_zeros(store):
+    fake = FakeContainers()
+    fake.listing = [summary(STOPPED, "exited")]
+    sampler = Sampler(EngineSource(fake, max_workers=1))
+    Collector(fake, sampler, store).collect_once(1000.0)
+    [point] = store.history(STOPPED)
+    assert (point.cpu_percent, point.cpu_limit, point.memory_used, point.memory_limit, point.net_down) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def test_a_container_that_vanishes_mid_round_is_skipped_and_the_others_are_stored(tmp_path, store):
+    root = copy_v1(tmp_path)
+    fake = FakeContainers()
+    fake.listing = [summary(GONE), summary(V1_ID)]  # GONE was removed after the listing
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    sampler = Sampler(EngineSource(fake, max_workers=2), CgroupSource(fake, root=str(root)))
+    report = Collector(fake, sampler, store).collect_once(1000.0)
+    assert (report.listed, report.sampled) == (2, 1)
+    assert store.history(GONE) == [] and len(store.history(V1_ID)) == 1
+
+
+def test_after_a_restart_cpu_percent_is_measured_against_the_stored_reading(tmp_path):
+    path = str(tmp_path / "stats.sqlite3")
+    fake = FakeContainers()
+    fake.listing = [summary(V1_ID)]
+    before = StatsStore(path)
+    Collector(fake, Scripted([reading(1000.0, 10.0)]), before).collect_once(1000.0)
+    before.close()
+
+    after = StatsStore(path)  # a new process: nothing in memory
+    Collector(fake, Scripted([reading(1020.0, 15.0, rx=300)]), after).collect_once(1020.0)
+    points = after.history(V1_ID)
+    assert [p.ts for p in points] == [1000.0, 1020.0]
+    assert points[1].cpu_percent == pytest.approx(25.0)  # 5 s of CPU over 20 s
+    assert points[1].delta_down == 300
+    after.close()
+
+
+def test_an_unreachable_engine_fails_the_round_and_writes_nothing(store):
+    class Down(FakeContainers):
+        def list(self, all=True, filters=None):
+            raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+
+    with pytest.raises(EngineUnavailable):
+        Collector(Down(), Scripted([]), store).collect_once(1000.0)
+    assert store.last_sample_time() is None
+
+
+def test_each_round_records_its_time_for_health(store):
+    fake = FakeContainers()
+    collector = Collector(fake, Scripted([], []), store)
+    collector.collect_once(1000.0)
+    collector.collect_once(1010.0)
+    assert store.last_sample_time() == 1010.0
+
+
+# --- which containers a round samples ---------------------------------------------------
+
+
+class Events:
+    """An engine event log: the windows asked for, and what each answers."""
+
+    def __init__(self) -> None:
+        self.windows: list[tuple[float, float]] = []
+        self.pending: list[EngineEvent] = []
+        self.filters: list[object] = []
+
+    def events(self, since, until, filters=None):
+        self.windows.append((since, until))
+        self.filters.append(filters)
+        answer, self.pending = self.pending, []
+        return answer
+
+
+def started(cid: str) -> EngineEvent:
+    return EngineEvent("container", "start", cid, 1000.0, {"dockerlink": "0.1.0"})
+
+
+def test_without_an_event_log_every_round_lists_the_containers():
+    fake = FakeContainers()
+    listing = Listing(fake)
+    listing.current()
+    listing.current()
+    assert listing.lists == 2
+
+
+def test_the_list_is_kept_while_no_container_event_happens():
+    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
+    fake.listing = [summary(V1_ID)]
+    listing = Listing(fake, events, clock=clock)
+    for _ in range(3):
+        assert [c.id for c in listing.current()] == [V1_ID]
+        clock.now += 10
+    assert listing.lists == 1
+    assert events.windows == [(999.0, 1010.0), (1009.0, 1020.0)]  # each window overlaps the last by 1 s
+    assert events.filters[0] == {"type": ["container"], "label": ["dockerlink"], "event": list(CHANGES)}
+
+
+def test_a_container_event_makes_the_next_round_list_again():
+    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
+    listing = Listing(fake, events, clock=clock)
+    assert listing.current() == []
+    fake.listing = [summary(V1_ID)]
+    events.pending = [started(V1_ID)]
+    clock.now += 10
+    assert [c.id for c in listing.current()] == [V1_ID]
+    assert listing.lists == 2
+
+
+def test_the_list_is_refreshed_every_minute_even_without_events():
+    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
+    listing = Listing(fake, events, clock=clock, refresh=60)
+    listing.current()
+    clock.now += 59
+    listing.current()
+    clock.now += 1
+    listing.current()
+    assert listing.lists == 2
+
+
+def test_a_failed_round_lists_afresh_next_time(store):
+    fake, events = FakeContainers(), Events()
+
+    class Failing:
+        def sample(self, containers):
+            raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+
+    collector = Collector(fake, Failing(), store, events=events)
+    with pytest.raises(EngineUnavailable):
+        collector.collect_once(1000.0)
+    collector._sampler = Scripted([])
+    collector.collect_once(1010.0)
+    assert collector.listing.lists == 2 and events.windows == []
+
+
+def test_engine_events_parse_from_a_recorded_answer():
+    """System.events asks for a closed window and reads the engine's JSON lines."""
+    body = (DATA / "engine" / "events.jsonl").read_bytes()
+    with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/v1.41/events", body=body, content_type="application/json")
+        with Engine("/var/run/docker.sock") as engine:
+            events = engine.system.events(1795758000.5, 1795758200.25, {"type": ["container"]})
+        query = parse_qs(urlsplit(mock.calls[0].request.url).query)
+    assert [e.action for e in events] == ["create", "start", "die", "destroy"]
+    assert events[0].actor_id == "21cc8b9417665247659b5f3196c21c4a4aa765c4a8e9da0134c9b586e9c39cf4"
+    assert events[0].time == pytest.approx(1795758134.615203269, abs=1e-6)
+    assert events[0].attributes["dockerlink"] == "0.1.0"
+    assert query["since"] == ["1795758000.500000000"] and query["until"] == ["1795758200.250000000"]
+    assert json.loads(query["filters"][0]) == {"type": ["container"]}

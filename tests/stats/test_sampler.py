@@ -1,0 +1,311 @@
+import os
+import threading
+
+import pytest
+
+from dockerlink.engine.errors import EngineUnavailable, ServerError
+from dockerlink.engine.models import ContainerDetails, StatsSnapshot
+from dockerlink.stats.sampler import CgroupSource, CgroupUnavailable, EngineSource, Sampler
+
+from .trees import (
+    V1_CPUACCT,
+    V1_ID,
+    V1_PID,
+    FakeContainers,
+    copy_v1,
+    details,
+    make_v1_systemd,
+    make_v2,
+    net_dev,
+    recorded,
+    summary,
+    write,
+)
+
+ID2 = "b" * 64
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake() -> FakeContainers:
+    return FakeContainers()
+
+
+class NoEngineCalls(FakeContainers):
+    def stats(self, ref: str) -> StatsSnapshot:
+        raise AssertionError(f"the engine was asked for {ref}'s stats")
+
+
+# --- cgroup source -------------------------------------------------------------------
+
+
+def test_v1_reading_from_the_recorded_tree(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    r = CgroupSource(fake, root=str(root), clock=Clock(1000.0)).read(V1_ID)
+    assert r.read_at == 1000.0
+    assert r.running
+    assert r.cpu_ns == 54_908_027
+    assert r.memory_used == 9_150_464 - 8_003_584  # usage minus total_inactive_file
+    assert r.memory_limit == 67_108_864
+    assert (r.cpu_quota, r.cpu_period) == (50000, 100000)
+    assert (r.net_rx, r.net_tx) == (486, 0)
+
+
+def test_v1_systemd_driver_unlimited_container_shows_the_host_memory(tmp_path, fake):
+    root = tmp_path / "host"
+    make_v1_systemd(root, ID2, 77)
+    fake.details[ID2] = details(ID2, 77)
+    r = CgroupSource(fake, root=str(root)).read(ID2)
+    assert r.cpu_ns == 7_000_000_000
+    assert r.memory_used == 2_000_000
+    assert r.memory_limit == 4_096_000 * 1024
+    assert r.cpu_quota is None
+    assert (r.net_rx, r.net_tx) == (300, 100)
+
+
+def test_v2_reading(tmp_path, fake):
+    root = tmp_path / "host"
+    make_v2(root, ID2, 4242)
+    fake.details[ID2] = details(ID2, 4242)
+    r = CgroupSource(fake, root=str(root)).read(ID2)
+    assert r.cpu_ns == 2_500_000 * 1000  # usage_usec
+    assert r.memory_used == 10_485_760 - 8_388_608  # memory.current minus inactive_file
+    assert r.memory_limit == 2_048_000 * 1024  # memory.max "max": the host's memory
+    assert (r.cpu_quota, r.cpu_period) == (150000, 100000)
+    assert (r.net_rx, r.net_tx) == (1024, 2048)  # eth0 + eth1, lo left out
+
+
+def test_v2_memory_limit(tmp_path, fake):
+    root = tmp_path / "host"
+    make_v2(root, ID2, 4242, memory_max="268435456", cpu_max="max 100000")
+    fake.details[ID2] = details(ID2, 4242)
+    r = CgroupSource(fake, root=str(root)).read(ID2)
+    assert r.memory_limit == 268_435_456
+    assert r.cpu_quota is None
+
+
+def test_later_rounds_reread_open_files_without_asking_the_engine_again(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    source = CgroupSource(fake, root=str(root))
+    source.read(V1_ID)
+    write(root / V1_CPUACCT / "cpuacct.usage", "554908027\n")
+    write(root / f"proc/{V1_PID}/net/dev", net_dev(rx0=10_000, tx0=20_000))
+    r = source.read(V1_ID)
+    assert r.cpu_ns == 554_908_027
+    assert (r.net_rx, r.net_tx) == (10_000, 20_000)
+    assert fake.inspected == [V1_ID]
+
+
+def invalidate(source: CgroupSource, container_id: str, tmp_path) -> None:
+    """What the kernel does to the open files of a removed cgroup: reads fail (ENODEV).
+    A directory in their place fails reads the same way (EISDIR)."""
+    dead = os.open(tmp_path, os.O_RDONLY)
+    handles = source._handles[container_id]
+    for slot in ("cpu", "usage", "stat", "limit", "quota", "period", "net"):
+        os.dup2(dead, getattr(handles, slot))
+    os.close(dead)
+
+
+def restart(root, fake: FakeContainers, new_pid: int) -> None:
+    write(root / f"proc/{new_pid}/cgroup", (root / f"proc/{V1_PID}/cgroup").read_text())
+    write(root / f"proc/{new_pid}/net/dev", net_dev(rx0=70))
+    fake.details[V1_ID] = details(V1_ID, new_pid)
+
+
+def test_a_container_restarted_between_rounds_is_read_again_under_its_new_pid(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    source = CgroupSource(fake, root=str(root))
+    source.read(V1_ID)
+    invalidate(source, V1_ID, tmp_path)  # its cgroup was removed and made anew
+    restart(root, fake, 31000)
+    r = source.read(V1_ID)
+    assert r.net_rx == 70
+    assert fake.inspected == [V1_ID, V1_ID]
+
+
+def test_a_stop_seen_in_the_listing_closes_the_files_and_a_start_opens_them_anew(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    sampler = Sampler(EngineSource(NoEngineCalls(), max_workers=1), CgroupSource(fake, root=str(root)))
+    sampler.sample([summary(V1_ID)])
+    [stopped] = sampler.sample([summary(V1_ID, "exited")])
+    assert not stopped.running
+    restart(root, fake, 31000)
+    [running] = sampler.sample([summary(V1_ID)])
+    assert running.net_rx == 70
+    assert fake.inspected == [V1_ID, V1_ID]
+
+
+def test_a_container_gone_before_it_is_read_is_skipped(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    assert CgroupSource(fake, root=str(root)).read(V1_ID) is None
+
+
+def test_a_container_that_stopped_before_it_is_read_is_skipped(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID, running=False)
+    assert CgroupSource(fake, root=str(root)).read(V1_ID) is None
+
+
+def test_a_container_removed_between_rounds_is_skipped(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    source = CgroupSource(fake, root=str(root))
+    source.read(V1_ID)
+    invalidate(source, V1_ID, tmp_path)  # its cgroup is gone…
+    del fake.details[V1_ID]  # …and so is the container
+    assert source.read(V1_ID) is None
+
+
+def test_a_cgroup_hidden_from_this_namespace_is_left_to_the_engine_and_not_retried_each_round(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    write(root / f"proc/{V1_PID}/cgroup", "4:memory:/\n2:cpuacct:/\n1:cpu:/\n")  # not the container's
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    clock = Clock(1000.0)
+    source = CgroupSource(fake, root=str(root), clock=clock, retry_after=300)
+    with pytest.raises(CgroupUnavailable):
+        source.read(V1_ID)
+    with pytest.raises(CgroupUnavailable):
+        source.read(V1_ID)
+    assert fake.inspected == [V1_ID]
+    clock.now += 301
+    with pytest.raises(CgroupUnavailable):
+        source.read(V1_ID)
+    assert fake.inspected == [V1_ID, V1_ID]
+
+
+def test_retain_closes_the_files_of_containers_no_longer_running(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    source = CgroupSource(fake, root=str(root))
+    source.read(V1_ID)
+    source.retain([])
+    source.read(V1_ID)
+    assert fake.inspected == [V1_ID, V1_ID]
+
+
+# --- engine source -------------------------------------------------------------------
+
+RECORDED_ID = "d51152d558e5ba91a3372299fb0cc9e22f32955211dec6293e00e8a8bb7b3dd6"
+
+
+def recorded_engine() -> FakeContainers:
+    fake = FakeContainers()
+    fake.details[RECORDED_ID] = ContainerDetails.from_api(recorded("inspect_running.json"))
+    fake.snapshots[RECORDED_ID] = StatsSnapshot.from_api(recorded("stats_running.json"))
+    return fake
+
+
+def test_engine_reading_from_recorded_stats_and_inspect():
+    source = EngineSource(recorded_engine(), max_workers=4)
+    [r] = source.read_many([RECORDED_ID])
+    assert r.container_id == RECORDED_ID
+    assert r.read_at == pytest.approx(1795753743.107773545, abs=1e-6)  # "read": 2026-11-27T04:29:03.107773545Z
+    assert r.cpu_ns == 883_427_121
+    assert r.memory_used == 8_892_416 - 8_003_584
+    assert r.memory_limit == 67_108_864
+    assert (r.cpu_quota, r.cpu_period) == (50000, 100000)  # from the inspect: stats carry no quota
+    assert (r.net_rx, r.net_tx) == (426, 0)
+    source.close()
+
+
+def test_engine_reading_of_a_container_limited_by_nano_cpus():
+    fake = recorded_engine()
+    fake.details[RECORDED_ID] = details(RECORDED_ID, 1, nano_cpus=1_500_000_000)
+    [r] = EngineSource(fake, max_workers=1).read_many([RECORDED_ID])
+    assert (r.cpu_quota, r.cpu_period) == (150000, 100000)
+
+
+def test_engine_skips_containers_gone_or_stopped_mid_round():
+    fake = recorded_engine()
+    gone, stopping = "e" * 64, "f" * 64
+    fake.details[stopping] = details(stopping, 9)  # inspect says running, stats say stopped
+    fake.snapshots[stopping] = StatsSnapshot.from_api(recorded("stats_stopped.json"))
+    readings = EngineSource(fake, max_workers=4).read_many([gone, RECORDED_ID, stopping])
+    assert [r.container_id for r in readings] == [RECORDED_ID]
+
+
+def test_engine_sends_every_stats_call_at_once_not_one_after_another():
+    """Each call must be in flight together: the barrier breaks if any waits for another."""
+    n = 12
+    barrier = threading.Barrier(n, timeout=10)
+
+    class Concurrent(FakeContainers):
+        def stats(self, ref: str) -> StatsSnapshot:
+            barrier.wait()
+            return super().stats(ref)
+
+    fake = Concurrent()
+    ids = [f"{i:064x}" for i in range(n)]
+    for cid in ids:
+        fake.details[cid] = details(cid, 1)
+        fake.snapshots[cid] = StatsSnapshot.from_api(recorded("stats_running.json"))
+    readings = EngineSource(fake, max_workers=64).read_many(ids)
+    assert [r.container_id for r in readings] == ids
+
+
+def test_an_unreachable_engine_fails_the_round():
+    class Down(FakeContainers):
+        def inspect(self, ref: str) -> ContainerDetails:
+            raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+
+    with pytest.raises(EngineUnavailable):
+        EngineSource(Down(), max_workers=2).read_many([RECORDED_ID])
+
+
+# --- the sampler ---------------------------------------------------------------------
+
+
+def test_sampler_gives_zeros_for_stopped_containers_without_reading_anything(tmp_path):
+    fake = FakeContainers()
+    sampler = Sampler(EngineSource(fake, max_workers=2), CgroupSource(fake, root=str(copy_v1(tmp_path))), Clock(5.0))
+    readings = sampler.sample([summary(ID2, "exited"), summary("9" * 64, "created")])
+    assert [(r.container_id, r.running, r.cpu_ns, r.memory_limit) for r in readings] == [
+        (ID2, False, 0, 0),
+        ("9" * 64, False, 0, 0),
+    ]
+    assert fake.inspected == []
+
+
+def test_sampler_reads_cgroups_where_it_can_and_asks_the_engine_for_the_rest(tmp_path):
+    root = copy_v1(tmp_path)
+    fake = recorded_engine()
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    engine_only = FakeContainers()
+    engine_only.details = fake.details
+    engine_only.snapshots = fake.snapshots
+    sampler = Sampler(EngineSource(engine_only, max_workers=2), CgroupSource(fake, root=str(root)))
+    readings = sampler.sample([summary(V1_ID), summary(RECORDED_ID)])
+    assert {r.container_id: r.cpu_ns for r in readings} == {V1_ID: 54_908_027, RECORDED_ID: 883_427_121}
+    assert engine_only.inspected == [RECORDED_ID]  # only the container with no readable cgroup
+
+
+def test_sampler_without_cgroups_uses_the_engine_for_every_running_container():
+    fake = recorded_engine()
+    readings = Sampler(EngineSource(fake, max_workers=2)).sample([summary(RECORDED_ID), summary(ID2, "exited")])
+    assert [(r.container_id, r.running) for r in readings] == [(ID2, False), (RECORDED_ID, True)]
+
+
+def test_an_engine_error_for_one_container_skips_it_not_the_round():
+    class Odd(FakeContainers):
+        def stats(self, ref: str) -> StatsSnapshot:
+            if ref == ID2:
+                raise ServerError(500, "container is marked for removal and cannot be started")
+            return super().stats(ref)
+
+    fake = Odd()
+    fake.details.update(recorded_engine().details)
+    fake.snapshots.update(recorded_engine().snapshots)
+    fake.details[ID2] = details(ID2, 5)
+    readings = EngineSource(fake, max_workers=2).read_many([ID2, RECORDED_ID])
+    assert [r.container_id for r in readings] == [RECORDED_ID]
