@@ -25,16 +25,14 @@ import http.client
 import json
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import median_ms  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine, NotFound  # noqa: E402
 
 #: A keep-alive that ends at once on TERM (sh as PID 1 would otherwise ignore it).
@@ -71,16 +69,6 @@ class RawClient:
     def close(self) -> None:
         if self.conn:
             self.conn.close()
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: connections, CLI page cache
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
 
 
 def docker(*args: str) -> None:

@@ -16,18 +16,16 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import median_ms  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
 from dockerlink.engine.execs import KILL_AFTER  # noqa: E402
 from dockerlink.git import GIT_ENV, head_argv  # noqa: E402
@@ -70,17 +68,6 @@ def raw_exec(conn: UnixConnection, container: str) -> int:
     conn.getresponse().read()
     conn.request("GET", f"/v1.41/exec/{exec_id}/json")
     return json.loads(conn.getresponse().read())["ExitCode"]
-
-
-def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
 
 
 def main() -> None:
