@@ -19,6 +19,7 @@ __all__ = [
     "ImageInfo",
     "EngineInfo",
     "EngineVersion",
+    "EngineEvent",
     "unix_time",
 ]
 
@@ -314,6 +315,29 @@ class EngineInfo:
             memory_total=int(data.get("MemTotal") or 0),
             cgroup_version=str(data.get("CgroupVersion") or ""),
             cgroup_driver=str(data.get("CgroupDriver") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """One entry of the engine's event log, e.g. a container's `start` or `die`."""
+
+    type: str
+    action: str
+    actor_id: str
+    time: float  # unix seconds
+    attributes: dict[str, str]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> EngineEvent:
+        actor = data.get("Actor") or {}
+        nano = data.get("timeNano")
+        return cls(
+            type=data.get("Type", ""),
+            action=data.get("Action", ""),
+            actor_id=actor.get("ID", ""),
+            time=nano / 1e9 if nano else float(data.get("time") or 0),
+            attributes=dict(actor.get("Attributes") or {}),
         )
 
 

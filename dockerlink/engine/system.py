@@ -1,8 +1,11 @@
-"""System endpoints: ping, info, version."""
+"""System endpoints: ping, info, version, events."""
 
 from __future__ import annotations
 
-from .models import EngineInfo, EngineVersion
+import json
+from collections.abc import Mapping, Sequence
+
+from .models import EngineEvent, EngineInfo, EngineVersion
 from .transport import Transport
 
 __all__ = ["System"]
@@ -21,3 +24,14 @@ class System:
 
     def version(self) -> EngineVersion:
         return EngineVersion.from_api(self._t.request("GET", ["version"], versioned=False).json())
+
+    def events(
+        self, since: float, until: float, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> list[EngineEvent]:
+        """Events between two past instants (unix seconds): the engine answers at once and
+        closes the stream (an `until` in the future would hold the call open until then)."""
+        params = {"since": f"{since:.9f}", "until": f"{until:.9f}"}
+        if filters:
+            params["filters"] = json.dumps({k: list(v) for k, v in filters.items()})
+        r = self._t.request("GET", ["events"], params=params)
+        return [EngineEvent.from_api(json.loads(line)) for line in r.content.splitlines() if line.strip()]

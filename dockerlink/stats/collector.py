@@ -10,7 +10,7 @@ from typing import Protocol
 
 from ..engine.models import ContainerSummary, EngineEvent
 from ..ownership import LABEL
-from .samples import Reading, Sample, derive
+from .samples import Reading, derive
 from .store import StatsStore
 
 __all__ = ["Collector", "Listing", "RoundReport", "CHANGES"]
@@ -72,7 +72,8 @@ class Listing:
                 {"type": ["container"], "label": [LABEL], "event": list(CHANGES)},
             )
             self._checked_at = now
-            if not changed:
+            # An event from before the last list is in that list already.
+            if not any(e.time >= self._listed_at for e in changed):
                 return self._cached
         self._cached = self._containers.list(all=True, filters={"label": [LABEL]})
         self._listed_at = self._checked_at = now
@@ -129,10 +130,10 @@ class Collector:
             self.listing.invalidate()
             raise
         previous = self._previous
-        samples: dict[str, Sample] = {r.container_id: derive(previous.get(r.container_id), r, ts) for r in readings}
-        self._store.record_round(ts, samples, readings)
+        entries = [(r, derive(previous.get(r.container_id), r, ts)) for r in readings]
+        self._store.record_round(ts, entries)
         self._store.maintain(ts)
         seen = {c.id for c in listed}
         self._previous = {cid: r for cid, r in previous.items() if cid in seen}
         self._previous.update((r.container_id, r) for r in readings)
-        return RoundReport(ts, len(listed), len(samples), sum(r.running for r in readings))
+        return RoundReport(ts, len(listed), len(entries), sum(r.running for r in readings))

@@ -78,22 +78,22 @@ class Loop:
                 failures += 1
                 delay = backoff_delay(failures, self._interval)
                 if failures == 1:
-                    log.error("stats: %s; retrying with back-off (up to %.0f s)", exc, max(MAX_BACKOFF, self._interval))
+                    log.error("%s; retrying with back-off (up to %.0f s)", exc, max(MAX_BACKOFF, self._interval))
                 earliest = self._clock() + delay - self._interval
                 continue
             except Exception:  # noqa: BLE001 - a bad round must not end the collector
                 failures += 1
-                log.exception("stats: round at %.0f failed", tick)
+                log.exception("round at %.0f failed", tick)
                 earliest = self._clock() + backoff_delay(failures, self._interval) - self._interval
                 continue
             if failures:
-                log.warning("stats: collecting again after %d failed round(s)", failures)
+                log.warning("collecting again after %d failed round(s)", failures)
             failures = 0
             earliest = 0.0
             took = self._clock() - started
             if took > self._interval:
                 log.warning(
-                    "stats: round took %.1f s, longer than the %.0f s interval; skipping to the next tick",
+                    "round took %.1f s, longer than the %.0f s interval; skipping to the next tick",
                     took,
                     self._interval,
                 )
@@ -133,7 +133,7 @@ def _lock(path: str, stop: _StopFlag) -> int | None:
             return fd
         except BlockingIOError:
             if not told:
-                log.warning("stats: another collector holds %s; waiting for it to stop", path)
+                log.warning("another collector holds %s; waiting for it to stop", path)
                 told = True
             if stop.wait(5.0):
                 os.close(fd)
@@ -158,7 +158,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     sampler = build_sampler(engine)
     collector = Collector(engine.containers, sampler, store, events=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
-    log.info("stats: collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
+    log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
     try:
         return Loop(collector.collect_once, config.stats_interval, wait=stop.wait, alive=stop.parent_alive).run()
     finally:
@@ -166,7 +166,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
         store.close()
         engine.close()
         os.close(lock)
-        log.info("stats: collector stopped")
+        log.info("collector stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

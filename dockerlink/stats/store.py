@@ -20,8 +20,9 @@ Layout, chosen for the collector's cost per round:
 - Each point is stored with its rendered JSON (rendering.py): a point never changes once
   written, and a week-long answer is then a join of stored text, not 20 000 numbers
   printed at each query.
-- `previous` keeps each container's last raw reading, so the first CPU % after a restart
-  of the service is measured against the last reading before it.
+- A tier-0 row also keeps the raw reading it was derived from (when it was read, the CPU
+  time counter), so the first CPU % after a restart of the service is measured against
+  the last reading before it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .arithmetic import finite
@@ -61,22 +62,21 @@ _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS containers (cid INTEGER PRIMARY KEY, container TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS rounds (ts REAL PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS recent (
-    ts REAL NOT NULL, cid INTEGER NOT NULL, {_VALUES}, PRIMARY KEY (ts, cid)
+    ts REAL NOT NULL, cid INTEGER NOT NULL, {_VALUES}, read_at REAL NOT NULL, cpu_ns INTEGER NOT NULL,
+    PRIMARY KEY (ts, cid)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS points (
     cid INTEGER NOT NULL, tier INTEGER NOT NULL, ts REAL NOT NULL, {_VALUES}, PRIMARY KEY (cid, tier, ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS points_by_time ON points (tier, ts);
-CREATE TABLE IF NOT EXISTS previous (
-    cid INTEGER PRIMARY KEY, read_at REAL NOT NULL, running INTEGER NOT NULL,
-    cpu_ns INTEGER NOT NULL, net_rx INTEGER NOT NULL, net_tx INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS forgotten (container TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
 """
 
 _COLUMNS = "ts, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down"
-_INSERT_RECENT = f"INSERT OR REPLACE INTO recent (cid, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_RECENT = (
+    f"INSERT OR REPLACE INTO recent (cid, {_COLUMNS}, body, read_at, cpu_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 _INSERT_POINT = f"INSERT OR REPLACE INTO points (cid, tier, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 # One container's recent samples: a seek of (ts, cid) for each round, in time order.
 _RECENT = (
@@ -175,39 +175,31 @@ class StatsStore:
     # --- the collector's side ----------------------------------------------------------
 
     def previous_readings(self) -> dict[str, Reading]:
-        """The last reading of every container, as stored by the last round."""
+        """The last reading of every container (that of its latest tier-0 row)."""
         rows = self._db().execute(
-            "SELECT c.container, p.read_at, p.running, p.cpu_ns, p.net_rx, p.net_tx"
-            " FROM previous p JOIN containers c USING (cid)"
+            "SELECT c.container, MAX(r.ts), r.read_at, r.cpu_ns, r.net_down, r.net_up, r.mem_limit"
+            " FROM recent r JOIN containers c USING (cid) GROUP BY r.cid"
         )
         return {
-            cid: Reading(cid, read_at, bool(running), cpu_ns=cpu_ns, net_rx=rx, net_tx=tx)
-            for cid, read_at, running, cpu_ns, rx, tx in rows
+            container: Reading(container, read_at, limit > 0, cpu_ns=cpu_ns, net_rx=rx, net_tx=tx)
+            for container, _, read_at, cpu_ns, rx, tx, limit in rows
         }
 
-    def record_round(self, ts: float, samples: Mapping[str, Sample], readings: Iterable[Reading]) -> None:
-        """Write one round in one transaction: its samples, each container's latest
-        reading, and the round's time `ts` (what /v1/health reports)."""
+    def record_round(self, ts: float, entries: Iterable[tuple[Reading, Sample]]) -> None:
+        """Write one round in one transaction: each container's sample with the reading it
+        was derived from, and the round's time `ts` (what /v1/health reports)."""
         db = self._db()
         with _transaction(db):
             # A container deleted while this round was sampling it must not come back.
             gone = {c for (c,) in db.execute("SELECT container FROM forgotten")}
             rows = [
-                (self._cid(db, container_id), *s, render(s))
-                for container_id, s in samples.items()
-                if container_id not in gone
-                for s in [_clean(s)]
+                (self._cid(db, r.container_id), *s, render(s), r.read_at, r.cpu_ns)
+                for r, sample in entries
+                if r.container_id not in gone
+                for s in [_clean(sample)]
             ]
             db.executemany(_INSERT_RECENT, rows)
-            db.executemany("INSERT OR IGNORE INTO rounds (ts) VALUES (?)", {(s.ts,) for s in samples.values()})
-            db.executemany(
-                "INSERT OR REPLACE INTO previous (cid, read_at, running, cpu_ns, net_rx, net_tx) VALUES (?,?,?,?,?,?)",
-                [
-                    (self._cid(db, r.container_id), r.read_at, r.running, r.cpu_ns, r.net_rx, r.net_tx)
-                    for r in readings
-                    if r.container_id not in gone
-                ],
-            )
+            db.executemany("INSERT OR IGNORE INTO rounds (ts) VALUES (?)", {(row[1],) for row in rows})
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_round', ?)", (ts,))
 
     def maintain(self, now: float) -> None:
@@ -220,14 +212,12 @@ class StatsStore:
             self._prune_recent(db, _align(now - TIERS[0].keep, TIERS[1].width))
             self._prune_points(db, TIERS[1].level, _align(now - TIERS[1].keep, TIERS[2].width))
             self._prune_points(db, TIERS[2].level, now - TIERS[2].keep)
-            db.execute("DELETE FROM previous WHERE read_at < ?", (now - TIERS[-1].keep,))
             db.execute("DELETE FROM forgotten WHERE at < ?", (now - HOUR,))
             orphans = 0
             if db.execute("SELECT value FROM meta WHERE key = 'swept'").fetchone() != (_align(now, HOUR),):
                 # hourly: drop the id of a container nothing refers to anymore
                 orphans = db.execute(
-                    "DELETE FROM containers WHERE cid NOT IN (SELECT cid FROM previous)"
-                    " AND cid NOT IN (SELECT DISTINCT cid FROM points)"
+                    "DELETE FROM containers WHERE cid NOT IN (SELECT DISTINCT cid FROM points)"
                     " AND cid NOT IN (SELECT DISTINCT cid FROM recent)"
                 ).rowcount
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('swept', ?)", (_align(now, HOUR),))
@@ -283,7 +273,7 @@ class StatsStore:
         # once nothing refers to it.
         cid = self._lookup(db, container_id)
         if cid is not None:
-            for table in ("recent", "points", "previous"):
+            for table in ("recent", "points"):
                 db.execute(f"DELETE FROM {table} WHERE cid = ?", (cid,))
 
     # --- the readers' side -------------------------------------------------------------

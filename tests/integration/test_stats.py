@@ -127,6 +127,24 @@ def test_a_container_that_is_not_running_gives_zeros(engine, base_image, tmp_pat
         _remove(engine, exited)
 
 
+def test_a_container_stopped_between_rounds_reads_zeros_the_round_after(engine, base_image, tmp_path):
+    """The production listing: kept between rounds, listed again on the engine's `die` event."""
+    cid = _create(engine, base_image, start=True, memory=64 * MIB, memory_swap=64 * MIB, cpu_quota=50000)
+    try:
+        store = StatsStore(str(tmp_path / "stats.sqlite3"))
+        sampler = Sampler(EngineSource(NoEngine(), max_workers=1), CgroupSource(engine.containers))
+        collector = Collector(Only(engine, cid), sampler, store, events=engine.system)
+        collector.collect_once()
+        engine.containers.stop(cid, t=0)
+        collector.collect_once()
+        running, stopped = store.history(cid)
+        assert running.memory_limit == 64 * MIB
+        assert (stopped.memory_limit, stopped.cpu_limit, stopped.memory_used) == (0, 0, 0)
+        assert collector.listing.lists == 2
+    finally:
+        _remove(engine, cid)
+
+
 def test_history_and_the_previous_reading_survive_a_restart_of_the_service(engine, burner, tmp_path):
     path = str(tmp_path / "stats.sqlite3")
     before = StatsStore(path)

@@ -32,7 +32,9 @@ def store(tmp_path):
     s = StatsStore(str(tmp_path / "stats.sqlite3"))
     for i in range(13):  # two minutes and a bit, every 10 s
         ts = T0 + 10 * i
-        s.record_round(ts, {SITE: sample(ts, float(i)), GONE: sample(ts, 1.0)}, [Reading(SITE, ts, True)])
+        s.record_round(
+            ts, [(Reading(SITE, ts, True), sample(ts, float(i))), (Reading(GONE, ts, True), sample(ts, 1.0))]
+        )
         s.maintain(ts)
     yield s
     s.close()

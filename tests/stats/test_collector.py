@@ -154,8 +154,8 @@ class Events:
         return answer
 
 
-def started(cid: str) -> EngineEvent:
-    return EngineEvent("container", "start", cid, 1000.0, {"dockerlink": "0.1.0"})
+def started(cid: str, at: float) -> EngineEvent:
+    return EngineEvent("container", "start", cid, at, {"dockerlink": "0.1.0"})
 
 
 def test_without_an_event_log_every_round_lists_the_containers():
@@ -183,10 +183,21 @@ def test_a_container_event_makes_the_next_round_list_again():
     listing = Listing(fake, events, clock=clock)
     assert listing.current() == []
     fake.listing = [summary(V1_ID)]
-    events.pending = [started(V1_ID)]
+    events.pending = [started(V1_ID, 1005.0)]
     clock.now += 10
     assert [c.id for c in listing.current()] == [V1_ID]
     assert listing.lists == 2
+
+
+def test_an_event_from_before_the_last_list_does_not_list_again():
+    # The windows overlap by a second; what happened before the list is in it already.
+    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
+    listing = Listing(fake, events, clock=clock)
+    listing.current()
+    clock.now += 0.5
+    events.pending = [started(V1_ID, 999.6)]
+    listing.current()
+    assert listing.lists == 1
 
 
 def test_the_list_is_refreshed_every_minute_even_without_events():

@@ -29,7 +29,7 @@ def point(ts: float, **kw) -> Sample:
 @pytest.fixture
 def store(tmp_path):
     s = StatsStore(str(tmp_path / "stats.sqlite3"))
-    s.record_round(100.0, {DELETED: point(100.0)}, [Reading(DELETED, 100.0, True)])
+    s.record_round(100.0, [(Reading(DELETED, 100.0, True), point(100.0))])
     yield s
     s.close()
 

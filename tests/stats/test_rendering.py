@@ -7,7 +7,7 @@ import pytest
 
 from dockerlink.stats.arithmetic import format_ts
 from dockerlink.stats.rendering import join, render, sample_body
-from dockerlink.stats.samples import Sample
+from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
 
 ID = "1" * 64
@@ -57,7 +57,7 @@ def test_a_nan_or_infinity_fails_instead_of_reaching_the_body(bad):
 
 def test_the_store_never_keeps_a_nan_or_infinity(tmp_path):
     store = StatsStore(str(tmp_path / "s.sqlite3"))
-    store.record_round(1.0, {ID: point(1.0, cpu_percent=math.nan, cpu_limit=math.inf)}, [])
+    store.record_round(1.0, [(Reading(ID, 1.0, True), point(1.0, cpu_percent=math.nan, cpu_limit=math.inf))])
     [kept] = store.history(ID)
     assert (kept.cpu_percent, kept.cpu_limit) == (0.0, 0.0)
     assert json.loads(store.history_json(ID)) == {"1": sample_body(kept)}

@@ -309,3 +309,13 @@ def test_an_engine_error_for_one_container_skips_it_not_the_round():
     fake.details[ID2] = details(ID2, 5)
     readings = EngineSource(fake, max_workers=2).read_many([ID2, RECORDED_ID])
     assert [r.container_id for r in readings] == [RECORDED_ID]
+
+
+def test_engine_asks_for_the_cpu_quota_once_a_minute_not_every_round():
+    fake, clock = recorded_engine(), Clock(0.0)
+    source = EngineSource(fake, max_workers=2, limits_ttl=60, clock=clock)
+    for now in (0.0, 10.0, 59.0, 60.0):
+        clock.now = now
+        [reading] = source.read_many([RECORDED_ID])
+        assert reading.cpu_quota == 50000
+    assert fake.inspected == [RECORDED_ID, RECORDED_ID]  # at 0 and at 60

@@ -58,6 +58,10 @@ def sample(i: int) -> Sample:
     )
 
 
+def entry(container_id: str, s: Sample) -> tuple[Reading, Sample]:
+    return Reading(container_id, s.ts, True), s
+
+
 @dataclass
 class Week:
     store: StatsStore
@@ -69,12 +73,10 @@ def week(tmp_path_factory) -> Week:
     path = str(tmp_path_factory.mktemp("week") / "stats.sqlite3")
     store = StatsStore(path)
     for i in range(N):
-        samples = {A: sample(i)}
-        readings = [Reading(A, ts(i), True, cpu_ns=i * 10**9, net_rx=i, net_tx=2 * i)]
+        entries = [(Reading(A, ts(i), True, cpu_ns=i * 10**9, net_rx=i, net_tx=2 * i), sample(i))]
         if ts(i) < T0 + DAY:
-            samples[B] = sample(i)
-            readings.append(Reading(B, ts(i), True))
-        store.record_round(ts(i), samples, readings)
+            entries.append((Reading(B, ts(i), True), sample(i)))
+        store.record_round(ts(i), entries)
         store.maintain(ts(i))
     return Week(store, path)
 
@@ -170,7 +172,7 @@ def store(tmp_path) -> StatsStore:
 
 def test_last_sample_time_is_none_before_the_first_round(store):
     assert store.last_sample_time() is None
-    store.record_round(T0, {}, [])
+    store.record_round(T0, [])
     assert store.last_sample_time() == T0
 
 
@@ -181,7 +183,7 @@ def test_unknown_container_has_no_history(store):
 
 def test_forget_drops_the_whole_history_and_previous_reading(store):
     for i in range(5):
-        store.record_round(ts(i), {A: sample(i), B: sample(i)}, [Reading(A, ts(i), True), Reading(B, ts(i), True)])
+        store.record_round(ts(i), [entry(A, sample(i)), entry(B, sample(i))])
     store.forget(A, now=ts(5))
     assert store.history(A) == [] and not store.has_history(A)
     assert A not in store.previous_readings()
@@ -189,9 +191,9 @@ def test_forget_drops_the_whole_history_and_previous_reading(store):
 
 
 def test_a_round_sampled_before_the_delete_does_not_bring_the_history_back(store):
-    store.record_round(ts(0), {A: sample(0)}, [Reading(A, ts(0), True)])
+    store.record_round(ts(0), [entry(A, sample(0))])
     store.forget(A, now=ts(1))
-    store.record_round(ts(1), {A: sample(1)}, [Reading(A, ts(1), True)])  # was in flight
+    store.record_round(ts(1), [entry(A, sample(1))])  # was in flight
     assert store.history(A) == []
     assert A not in store.previous_readings()
 
@@ -200,7 +202,7 @@ def test_pruning_a_backlog_is_bounded_per_round(tmp_path):
     store = StatsStore(str(tmp_path / "stats.sqlite3"), prune_budget=50)
     ids = [f"{k:064x}" for k in range(10)]
     for i in range(60):  # an hour of 10 containers
-        store.record_round(ts(i), {cid: sample(i) for cid in ids}, [])
+        store.record_round(ts(i), [entry(cid, sample(i)) for cid in ids])
     later = ts(60) + 2 * DAY  # everything has aged out of tier 0
     store.maintain(later)
     left = sum(len(store.history(cid, scale="instant")) for cid in ids)
