@@ -2,28 +2,13 @@ import pytest
 
 from dockerlink.errors import HistoryNotFound, InvalidInput
 from dockerlink.stats.history import parse_scale, parse_since, resolve
-from dockerlink.stats.samples import Reading, Sample
+from dockerlink.stats.samples import Reading
 from dockerlink.stats.store import StatsStore
 
-from .trees import FakeContainers, details
+from .trees import FakeContainers, details, point
 
 LIVE = "1" * 64
 DELETED = "2" * 64
-
-
-def point(ts: float, **kw) -> Sample:
-    values = dict(
-        cpu_percent=49.876,
-        cpu_limit=50.0,
-        memory_used=1_146_880,
-        memory_limit=64 * 2**20,
-        net_up=1024,
-        net_down=3072,
-        delta_up=512,
-        delta_down=0,
-    )
-    values.update(kw)
-    return Sample(ts, **values)
 
 
 @pytest.fixture

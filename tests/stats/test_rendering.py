@@ -10,22 +10,9 @@ from dockerlink.stats.rendering import join, render, sample_body
 from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
 
+from .trees import point
+
 ID = "1" * 64
-
-
-def point(ts: float, **kw) -> Sample:
-    values = dict(
-        cpu_percent=49.876,
-        cpu_limit=50.0,
-        memory_used=1_146_880,
-        memory_limit=64 * 2**20,
-        net_up=1024,
-        net_down=3072,
-        delta_up=512,
-        delta_down=0,
-    )
-    values.update(kw)
-    return Sample(ts, **values)
 
 
 def history_json(samples: list[Sample]) -> str:

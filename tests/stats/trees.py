@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dockerlink.engine.errors import NotFound
 from dockerlink.engine.models import ContainerDetails, ContainerSummary, StatsSnapshot
+from dockerlink.stats.samples import Sample
 
 DATA = Path(__file__).parent / "data"
 
@@ -152,3 +153,19 @@ class FakeContainers:
     def list(self, all: bool = True, filters: dict | None = None) -> list[ContainerSummary]:
         self.list_filters.append(filters)
         return list(self.listing)
+
+
+def point(ts: float, **kw) -> Sample:
+    """A history point with plausible values; `kw` overrides any of them."""
+    values = dict(
+        cpu_percent=49.876,
+        cpu_limit=50.0,
+        memory_used=1_146_880,
+        memory_limit=64 * 2**20,
+        net_up=1024,
+        net_down=3072,
+        delta_up=512,
+        delta_down=0,
+    )
+    values.update(kw)
+    return Sample(ts, **values)
