@@ -36,12 +36,14 @@ def _kinds(pid: int) -> dict[str, int]:
 
 def test_concurrent_mix_answers_without_errors_and_without_fd_growth(engine, tmp_path, unique_name):
     names = [f"{unique_name}-{i}" for i in range(3)]
-    with live_service(tmp_path, publish_ip="127.0.0.1", stats_interval="1", port_area_size="500") as svc:
+    # 2 threads per worker: 32 clients keep every thread busy from the first round, so each
+    # has opened its engine and SQLite connections before the measurement starts.
+    settings = {"publish_ip": "127.0.0.1", "stats_interval": "1", "port_area_size": "500", "DOCKERLINK_THREADS": "2"}
+    with live_service(tmp_path, **settings) as svc:
         try:
             ids = prepare_sites(svc.url, engine, names, root_base=4000)
-            # Warm-up at the same concurrency: every worker thread opens its engine connection
-            # and its SQLite connection once (bounded by the 2 x 8 threads), then reuses them;
-            # gunicorn starts threads lazily, so it takes a couple of rounds to reach them all.
+            # Warm-up at the same concurrency: every worker thread opens its connections once,
+            # then reuses them (gunicorn starts threads lazily, on demand).
             for _ in range(2):
                 warm = run_load(svc.url, ids, clients=32, seconds=4)
                 assert warm.errors == 0, warm.error_samples
