@@ -24,9 +24,9 @@ def test_cpu_percent_reaches_200_for_two_busy_cores():
     assert cpu_percent(0, 20_000_000_000, 0.0, 10.0) == pytest.approx(200.0)
 
 
-@pytest.mark.parametrize("elapsed", [0.0, -5.0])
-def test_cpu_percent_is_zero_when_no_time_elapsed_or_the_clock_went_back(elapsed):
-    assert cpu_percent(0, 10**9, 50.0, 50.0 + elapsed) == 0.0
+@pytest.mark.parametrize("wall_gap", [0.0, -5.0])
+def test_cpu_percent_is_zero_when_no_time_elapsed_or_the_clock_went_back(wall_gap):
+    assert cpu_percent(0, 10**9, 50.0, 50.0 + wall_gap) == 0.0
 
 
 def test_cpu_percent_is_zero_when_the_counter_reset():
