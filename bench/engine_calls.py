@@ -21,54 +21,20 @@ named `dlbench-…`, and removed at the end, even on failure.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import secrets
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median_ms  # noqa: E402
+from bench.rawsocket import RawEngine  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine, NotFound  # noqa: E402
 
 #: A keep-alive that ends at once on TERM (sh as PID 1 would otherwise ignore it).
 KEEPALIVE = ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]
-
-
-class RawClient:
-    """The floor: one keep-alive http.client connection on the unix socket, no checks."""
-
-    def __init__(self, socket_path: str) -> None:
-        self.socket_path = socket_path
-        self.conn: http.client.HTTPConnection | None = None
-
-    def _connect(self) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection("localhost")
-        conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.sock.connect(self.socket_path)
-        return conn
-
-    def call(self, method: str, path: str, query: dict[str, str] | None = None, body: object = None) -> bytes:
-        self.conn = self.conn or self._connect()
-        data = json.dumps(body).encode() if body is not None else None
-        target = "/v1.41" + path + ("?" + urlencode(query) if query else "")
-        self.conn.request(method, target, data, {"Content-Type": "application/json"} if data else {})
-        resp = self.conn.getresponse()
-        content = resp.read()
-        if resp.will_close:  # an exec start hijacks the connection and closes it
-            self.conn.close()
-            self.conn = None
-        if resp.status >= 400:
-            raise RuntimeError(f"{method} {target}: {resp.status} {content[:200]!r}")
-        return content
-
-    def close(self) -> None:
-        if self.conn:
-            self.conn.close()
 
 
 def docker(*args: str) -> None:
@@ -90,7 +56,7 @@ def main() -> int:
     spec = ContainerSpec(image=args.image, cmd=tuple(KEEPALIVE), labels=labels)
     cli_env = ["--host", f"unix://{args.socket}"]
     engine = Engine(args.socket)
-    raw = RawClient(args.socket)
+    raw = RawEngine(args.socket)
     try:
         target, _ = engine.containers.create(spec, name=f"dlbench-{run}-target")
         engine.containers.start(target)
@@ -114,10 +80,10 @@ def main() -> int:
 
         def raw_cycle() -> None:
             body = {"Image": args.image, "Cmd": KEEPALIVE, "Labels": labels}
-            cid = json.loads(raw.call("POST", "/containers/create", {"name": f"dlbench-{run}-cycle"}, body))["Id"]
+            cid = json.loads(raw.call("POST", "/containers/create", body, query={"name": f"dlbench-{run}-cycle"}))["Id"]
             raw.call("POST", f"/containers/{cid}/start")
-            raw.call("POST", f"/containers/{cid}/stop", {"t": "1"})
-            raw.call("DELETE", f"/containers/{cid}", {"force": "0", "v": "0"})
+            raw.call("POST", f"/containers/{cid}/stop", query={"t": "1"})
+            raw.call("DELETE", f"/containers/{cid}", query={"force": "0", "v": "0"})
 
         def cli_cycle() -> None:
             name = f"dlbench-{run}-cycle"
@@ -138,7 +104,7 @@ def main() -> int:
                 f"list ({args.containers} containers)",
                 args.repeat,
                 lambda: engine.containers.list(all=True, filters=filters),
-                lambda: json.loads(raw.call("GET", "/containers/json", raw_list_query)),
+                lambda: json.loads(raw.call("GET", "/containers/json", query=raw_list_query)),
                 lambda: docker(*cli_env, "ps", "-a", "--filter", f"label={label}"),
             ),
             (

@@ -12,10 +12,7 @@ with the same argv, over a bare `http.client` connection: what is left is docker
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import median_ms  # noqa: E402
+from bench.rawsocket import RawEngine  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
 from dockerlink.engine.execs import KILL_AFTER  # noqa: E402
 from dockerlink.git import GIT_ENV, head_argv  # noqa: E402
@@ -40,17 +38,7 @@ SETUP = (
 )
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost")
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self._path)
-
-
-def raw_exec(conn: UnixConnection, container: str) -> int:
+def raw_exec(raw: RawEngine, container: str) -> int:
     """exec create, start (the framed output, read whole), inspect: as dockerlink does."""
     argv = ["timeout", "-k", str(KILL_AFTER), str(GIT_TIMEOUT), *head_argv()]
     body = {
@@ -61,13 +49,9 @@ def raw_exec(conn: UnixConnection, container: str) -> int:
         "Env": [f"{k}={v}" for k, v in GIT_ENV.items()],
         "WorkingDir": "/var/www/html",
     }
-    headers = {"Content-Type": "application/json"}
-    conn.request("POST", f"/v1.41/containers/{container}/exec", json.dumps(body), headers)
-    exec_id = json.loads(conn.getresponse().read())["Id"]
-    conn.request("POST", f"/v1.41/exec/{exec_id}/start", json.dumps({"Detach": False, "Tty": False}), headers)
-    conn.getresponse().read()
-    conn.request("GET", f"/v1.41/exec/{exec_id}/json")
-    return json.loads(conn.getresponse().read())["ExitCode"]
+    exec_id = raw.json("POST", f"/containers/{container}/exec", body)["Id"]
+    raw.call("POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": False})
+    return raw.json("GET", f"/exec/{exec_id}/json")["ExitCode"]
 
 
 def main() -> None:
@@ -90,10 +74,10 @@ def main() -> None:
                 r = service.get("/v1/git/head", params={"id": name})
                 assert r.status_code == 200 and "bench commit" in r.text, r.text
 
-            conn = UnixConnection(SOCKET)
+            engine_socket = RawEngine(SOCKET)
 
             def raw() -> None:
-                assert raw_exec(conn, cid) == 0
+                assert raw_exec(engine_socket, cid) == 0
 
             def cli() -> None:
                 subprocess.run(["docker", "exec", name, "git", "log", "-1"], check=True, capture_output=True)
@@ -103,7 +87,7 @@ def main() -> None:
                 "raw exec round trip (socket)": median_ms(raw, args.n),
                 "docker exec <c> git log -1": median_ms(cli, args.n),
             }
-            conn.close()
+            engine_socket.close()
     finally:
         engine.containers.remove(cid, force=True, volumes=True)
         engine.close()

@@ -9,6 +9,7 @@ import http.client
 import json
 import socket
 from typing import Any
+from urllib.parse import urlencode
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -27,18 +28,22 @@ class RawEngine:
         self._conn = _UnixConnection(path)
         self._prefix = f"/v{version}"
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> bytes:
+        """One request; the body of the answer, or RuntimeError on an error status. A
+        connection the engine closes (an exec start hijacks it) is reopened on the next call."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        self._conn.request(method, self._prefix + path, body=data, headers=headers)
+        target = self._prefix + path + ("?" + urlencode(query) if query else "")
+        self._conn.request(method, target, body=data, headers=headers)
         r = self._conn.getresponse()
-        return r.status, r.read()
+        content = r.read()
+        if r.status >= 400:
+            raise RuntimeError(f"{method} {target}: {r.status} {content[:200]!r}")
+        return content
 
-    def json(self, method: str, path: str, body: Any = None) -> Any:
-        status, data = self.call(method, path, body)
-        if status >= 400:
-            raise RuntimeError(f"{method} {path}: {status} {data[:200]!r}")
-        return json.loads(data) if data else None
+    def json(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+        content = self.call(method, path, body, query)
+        return json.loads(content) if content else None
 
     def close(self) -> None:
         self._conn.close()
