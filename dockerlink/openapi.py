@@ -7,7 +7,10 @@ from typing import Any
 
 from . import __version__
 
-__all__ = ["document"]
+__all__ = ["TEXT_PLAIN", "document"]
+
+#: The content of every error answer (and of git's output): one text/plain body.
+TEXT_PLAIN = {"text/plain": {"schema": {"type": "string"}}}
 
 
 def document(bounds: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ following it acts on a different container.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -74,8 +75,6 @@ class Response:
         self.content = content
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.content) if self.content else None
 
 

@@ -11,6 +11,7 @@ from ..engine.refs import IMAGE_PATTERN
 from ..errors import InvalidInput
 from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, Hosting, parse_create, parse_resize
 from ..limits import GIB, MAX_MEMORY, MIN_CPU, MIN_MEMORY
+from ..openapi import TEXT_PLAIN
 from ..ports import MAX_PORTS, MIN_ROOT, port_pattern
 from ..services import Services
 from . import params
@@ -75,8 +76,6 @@ def routes(services: Services) -> list[tuple[str, object]]:
 
 # -- OpenAPI ------------------------------------------------------------------------------
 
-_TEXT = {"text/plain": {"schema": {"type": "string"}}}
-
 
 def _errors(*codes: int) -> dict[str, dict]:
     reasons = {
@@ -89,7 +88,7 @@ def _errors(*codes: int) -> dict[str, dict]:
         502: "unexpected engine error",
         503: "engine unreachable",
     }
-    return {str(c): {"description": reasons[c], "content": _TEXT} for c in codes}
+    return {str(c): {"description": reasons[c], "content": TEXT_PLAIN} for c in codes}
 
 
 _ID_REQUIRED = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import falcon
 
 from .. import git
+from ..openapi import TEXT_PLAIN
 from ..services import Services
 from . import params
 
@@ -78,7 +79,6 @@ def routes(services: Services) -> list[tuple[str, object]]:
 
 # --- OpenAPI ----------------------------------------------------------------------------
 
-_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 _ID = {
     "name": "id",
@@ -133,7 +133,7 @@ _ERRORS = {
 
 
 def _operation(summary: str, ok: dict, extra_params: tuple[dict, ...] = ()) -> dict:
-    errors = {code: {"description": text, "content": _TEXT} for code, text in _ERRORS.items()}
+    errors = {code: {"description": text, "content": TEXT_PLAIN} for code, text in _ERRORS.items()}
     return {
         "summary": summary,
         "tags": ["git"],
@@ -142,7 +142,7 @@ def _operation(summary: str, ok: dict, extra_params: tuple[dict, ...] = ()) -> d
     }
 
 
-_TEXT_OK = {"200": {"description": "git's output (stdout, then stderr)", "content": _TEXT}}
+_TEXT_OK = {"200": {"description": "git's output (stdout, then stderr)", "content": TEXT_PLAIN}}
 
 OPENAPI_PATHS = {
     "/v1/git": {
@@ -170,7 +170,7 @@ OPENAPI_PATHS = {
     "/v1/git/branch": {
         "get": _operation(
             "The current branch",
-            {"200": {"description": "branch name, or HEAD when detached", "content": _TEXT}},
+            {"200": {"description": "branch name, or HEAD when detached", "content": TEXT_PLAIN}},
         ),
         "post": _operation("Switch to a branch (git switch)", _TEXT_OK, (_BRANCH,)),
     },

@@ -9,6 +9,7 @@ import falcon
 from .. import __version__
 from ..engine import Engine
 from ..engine.errors import EngineError
+from ..openapi import TEXT_PLAIN
 from ..services import Services
 
 __all__ = ["routes", "OPENAPI_PATHS"]
@@ -74,8 +75,6 @@ def routes(services: Services) -> list[tuple[str, object]]:
     ]
 
 
-_TEXT_ERROR = {"content": {"text/plain": {"schema": {"type": "string"}}}}
-
 OPENAPI_PATHS = {
     "/v1/health": {
         "get": {
@@ -101,7 +100,7 @@ OPENAPI_PATHS = {
                     "description": "settings",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Env"}}},
                 },
-                "401": {"description": "missing or wrong token", **_TEXT_ERROR},
+                "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
             },
         }
     },
@@ -110,7 +109,7 @@ OPENAPI_PATHS = {
             "summary": "This document",
             "responses": {
                 "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "401": {"description": "missing or wrong token", **_TEXT_ERROR},
+                "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
             },
         }
     },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from ..openapi import TEXT_PLAIN
 from ..services import Services
 from ..stats.history import parse_scale, parse_since, resolve
 from . import params
@@ -28,8 +29,6 @@ class ContainerStats:
 def routes(services: Services) -> list[tuple[str, object]]:
     return [("/v1/container/stats", ContainerStats(services))]
 
-
-_TEXT_ERROR = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 
 OPENAPI_PATHS = {
     "/v1/container/stats": {
@@ -71,10 +70,16 @@ OPENAPI_PATHS = {
                     "description": "timestamp (unix seconds, as a string) → sample, ascending",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StatsHistory"}}},
                 },
-                "400": {"description": "malformed id, since or scale, or an ambiguous id prefix", **_TEXT_ERROR},
-                "401": {"description": "missing or wrong token", **_TEXT_ERROR},
-                "404": {"description": "no such container, and no history under that id", **_TEXT_ERROR},
-                "503": {"description": "the engine is unreachable (needed to resolve a name or prefix)", **_TEXT_ERROR},
+                "400": {
+                    "description": "malformed id, since or scale, or an ambiguous id prefix",
+                    "content": TEXT_PLAIN,
+                },
+                "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
+                "404": {"description": "no such container, and no history under that id", "content": TEXT_PLAIN},
+                "503": {
+                    "description": "the engine is unreachable (needed to resolve a name or prefix)",
+                    "content": TEXT_PLAIN,
+                },
             },
         }
     }
