@@ -187,7 +187,7 @@ def bench_rounds(engine: Engine, n: int, rounds: int) -> dict[str, Measure]:
     assert len(listed) == n, f"expected {n} bench containers, listed {len(listed)}"
     results: dict[str, Measure] = {}
 
-    cgroup = Sampler(EngineSource(NoEngine(), max_workers=1), CgroupSource(engine.containers))
+    cgroup = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
     results["cgroup: sampling"] = measure(lambda: cgroup.sample(listed), rounds * 4)
     with tempfile.TemporaryDirectory() as tmp:
         store = StatsStore(os.path.join(tmp, "stats.sqlite3"))
@@ -199,7 +199,7 @@ def bench_rounds(engine: Engine, n: int, rounds: int) -> dict[str, Measure]:
         store.close()
     cgroup.close()
 
-    fallback = Sampler(EngineSource.for_engine(engine, max_workers=256))
+    fallback = Sampler(EngineSource(engine.containers))
     results["API fallback (concurrent)"] = measure(lambda: fallback.sample(listed), rounds)
     fallback.close()
     results["raw socket, same calls at once"] = measure(lambda: raw_stats(engine, [c.id for c in listed]), rounds)

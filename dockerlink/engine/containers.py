@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from .errors import EngineError, InvalidReference
 from .models import ContainerDetails, ContainerSpec, ContainerSummary, StatsSnapshot
 from .refs import check_container_ref
 from .transport import DEFAULT_TIMEOUT, Transport
 
 __all__ = ["Containers"]
 
+_ONE_SHOT = {"stream": "false", "one-shot": "true"}
 _GRACE = 15.0  # seconds the engine may need beyond a stop's `t` before it answers
 
 
@@ -92,9 +94,36 @@ class Containers:
         r = self._t.request(
             "GET",
             ["containers", check_container_ref(ref), "stats"],
-            params={"stream": "false", "one-shot": "true"},
+            params=_ONE_SHOT,
         )
         return StatsSnapshot.from_api(r.json() or {})  # an empty body: the container just went away
+
+    def stats_many(
+        self, refs: Sequence[str], *, inspect: Sequence[str] = (), timeout: float = 30.0
+    ) -> tuple[list[StatsSnapshot | EngineError], list[ContainerDetails | EngineError]]:
+        """One-shot stats of every ref, all in flight together from this thread, and an
+        inspect of each of `inspect` in the same fan-out (they answer while the stats wait
+        for the daemon's tick). Each item is its result or its error, never raised."""
+        wanted = [(ref, "stats") for ref in refs] + [(ref, "json") for ref in inspect]
+        results: list[object] = []
+        calls: list[tuple[list[str], Mapping[str, str] | None]] = []
+        sent: list[int] = []
+        for i, (ref, what) in enumerate(wanted):
+            try:
+                calls.append((["containers", check_container_ref(ref), what], _ONE_SHOT if what == "stats" else None))
+            except InvalidReference as exc:
+                results.append(exc)
+                continue
+            results.append(None)
+            sent.append(i)
+        for i, answer in zip(sent, self._t.get_many(calls, timeout=timeout), strict=True):
+            if isinstance(answer, EngineError):
+                results[i] = answer
+            elif wanted[i][1] == "stats":
+                results[i] = StatsSnapshot.from_api(answer.json() or {})
+            else:
+                results[i] = ContainerDetails.from_api(answer.json())
+        return results[: len(refs)], results[len(refs) :]  # type: ignore[return-value]
 
 
 def _flag(value: bool) -> str:

@@ -1,4 +1,5 @@
-"""The only module that speaks HTTP: one requests session to the engine, no redirects.
+"""Where HTTP is spoken: one requests session to the engine (and `fanout` for many GETs at
+once), no redirects.
 
 Every path segment is percent-encoded with nothing kept safe (the engine decodes `%2F`,
 so a raw `/` or `..` in an id would reach another endpoint), and redirects are never
@@ -8,19 +9,20 @@ following it acts on a different container.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 import requests_unixsocket
 import urllib3
 from requests_unixsocket.adapters import UnixHTTPConnectionPool
 
+from . import fanout
 from .address import base_url
-from .errors import EngineUnavailable, error_from_response
+from .errors import EngineError, EngineUnavailable, error_from_response
+from .response import Response
 
 __all__ = ["Transport", "Response", "DEFAULT_TIMEOUT", "Timeout"]
 
@@ -64,20 +66,6 @@ class _SocketAdapter(requests_unixsocket.UnixAdapter):
             self._by_socket.clear()
 
 
-class Response:
-    """What a call returns: status, headers and the whole body as bytes."""
-
-    __slots__ = ("status", "headers", "content")
-
-    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.content = content
-
-    def json(self) -> Any:
-        return json.loads(self.content) if self.content else None
-
-
 class Transport:
     """HTTP to one engine, pinned to one API version."""
 
@@ -91,10 +79,15 @@ class Transport:
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_maxsize, max_retries=0)
         self._session.mount("http://", adapter)
 
-    def url(self, segments: Sequence[str], versioned: bool = True) -> str:
+    def target(self, segments: Sequence[str], params: Params = None, versioned: bool = True) -> str:
+        """The request target: the versioned path, every segment encoded, then the query."""
         path = "/".join(quote(s, safe="") for s in segments)
         prefix = f"/v{self.api_version}/" if versioned else "/"
-        return self._base + prefix + path
+        query = f"?{urlencode(params)}" if params else ""
+        return prefix + path + query
+
+    def url(self, segments: Sequence[str], versioned: bool = True) -> str:
+        return self._base + self.target(segments, versioned=versioned)
 
     def request(
         self,
@@ -128,6 +121,13 @@ class Transport:
         if r.status_code in ok:
             return Response(r.status_code, r.headers, content)
         raise error_from_response(r.status_code, content, r.headers.get("Location"))
+
+    def get_many(
+        self, calls: Sequence[tuple[Sequence[str], Params]], *, timeout: float = 30.0
+    ) -> list[Response | EngineError]:
+        """GET each (segments, params) at once, from this thread (see `fanout`); the i-th
+        result is the i-th call's 200 answer or its error, never raised."""
+        return fanout.get_all(self.address, [self.target(s, p) for s, p in calls], timeout=timeout)
 
     def _unavailable(self, exc: Exception) -> str:
         where = unquote(self._base.split("://", 1)[1])

@@ -6,7 +6,8 @@
   system calls and no daemon CPU at all.
 - `EngineSource`, for a remote engine or a container whose cgroup cannot be read here:
   one-shot stats through the API. Each such call waits for the daemon's shared 1-second
-  stats tick, so they are all sent at once from a thread pool, never one after another.
+  stats tick, so they are all sent at once (one thread, a connection each: see
+  `engine.fanout`), never one after another.
 
 Containers that are not running give an all-zero reading; one that vanishes mid-round is
 left out of the round, never an error.
@@ -20,15 +21,12 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from ..engine import Engine
 from ..engine.address import socket_path
-from ..engine.containers import Containers
-from ..engine.errors import EngineAPIError, NotFound
+from ..engine.errors import EngineAPIError, EngineError, EngineUnavailable, NotFound
 from ..engine.models import ContainerDetails, ContainerSummary, StatsSnapshot
-from ..engine.transport import Transport
 from .arithmetic import memory_limit, memory_used
 from .cgroups import (
     CgroupDirs,
@@ -55,11 +53,17 @@ _T = TypeVar("_T")
 
 
 class ContainersAPI(Protocol):
-    """What the sources need of `engine.containers` (a test double provides the same)."""
+    """What the cgroup source needs of `engine.containers` (a test double provides the same)."""
 
     def inspect(self, ref: str) -> ContainerDetails: ...
 
-    def stats(self, ref: str) -> StatsSnapshot: ...
+
+class StatsAPI(Protocol):
+    """What the engine source needs of `engine.containers`."""
+
+    def stats_many(
+        self, refs: Sequence[str], *, inspect: Sequence[str] = ()
+    ) -> tuple[list[StatsSnapshot | EngineError], list[ContainerDetails | EngineError]]: ...
 
 
 class CgroupUnavailable(Exception):
@@ -259,7 +263,7 @@ def _raise_open_files_limit() -> None:
 
 class EngineSource:
     """One-shot stats for many containers at once, and now and then an inspect for the CPU
-    quota (stats do not carry it).
+    quota (stats do not carry it), all in one fan-out from this thread.
 
     The quota is kept `limits_ttl` seconds: an inspect per container and round would double
     the calls, and on 2 cores the collector's own CPU for 200 calls adds to the round's
@@ -267,62 +271,47 @@ class EngineSource:
     limit comes with the stats, live.
     """
 
-    def __init__(
-        self,
-        containers: ContainersAPI,
-        *,
-        max_workers: int = 256,
-        limits_ttl: float = 60.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
+    def __init__(self, containers: StatsAPI, *, limits_ttl: float = 60.0, clock: Clock = time.monotonic) -> None:
         self._containers = containers
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dockerlink-stats")
         self._limits_ttl = limits_ttl
         self._clock = clock
         self._limits: dict[str, tuple[float, int | None, int | None]] = {}  # id -> (when, quota, period)
 
-    @classmethod
-    def for_engine(cls, engine: Engine, *, max_workers: int = 256) -> EngineSource:
-        """A source with its own connection pool, as wide as the thread pool (the engine's
-        default keeps 16 and would drop and re-open the rest every round)."""
-        transport = Transport(engine.address, engine.transport.api_version, pool_maxsize=max_workers)
-        return cls(Containers(transport), max_workers=max_workers)
-
     def read_many(self, container_ids: Sequence[str]) -> list[Reading]:
         now = self._clock()
         stale = [c for c in container_ids if now - self._limits.get(c, (-math.inf,))[0] >= self._limits_ttl]
-        # Every stats call is sent before any inspect: each waits for the daemon's next tick.
-        stats = [self._pool.submit(self._call, self._containers.stats, c) for c in container_ids]
-        details = [self._pool.submit(self._call, self._containers.inspect, c) for c in stale]
-        for container_id, future in zip(stale, details, strict=True):
-            d = future.result()
+        stats, details = self._containers.stats_many(container_ids, inspect=stale)
+        for container_id, d in zip(stale, details, strict=True):
+            d = _usable(container_id, d)
             if d is None or not d.running:
                 self._limits.pop(container_id, None)  # gone or stopped: no reading this round
             else:
                 self._limits[container_id] = (now, *_cpu_limit(d))
         readings = []
-        for container_id, future in zip(container_ids, stats, strict=True):
-            snapshot, limits = future.result(), self._limits.get(container_id)
+        for container_id, s in zip(container_ids, stats, strict=True):
+            snapshot, limits = _usable(container_id, s), self._limits.get(container_id)
             if snapshot is not None and snapshot.running and limits is not None:
                 readings.append(_engine_reading(container_id, snapshot, limits[1], limits[2]))
         for gone in self._limits.keys() - set(container_ids):
             del self._limits[gone]
         return readings
 
-    @staticmethod
-    def _call(method: Callable[[str], _T], container_id: str) -> _T | None:
-        """`method(container_id)`, or None when the container is gone or in an odd state."""
-        try:
-            return method(container_id)
-        except NotFound:
-            return None
-        except EngineAPIError as exc:
-            # One container in an odd state must not cost the others their round.
-            log.warning("stats of container %s unavailable: %s", container_id[:12], exc)
-            return None
-
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing is held between rounds (each round opens and closes its connections)."""
+
+
+def _usable(container_id: str, result: _T | EngineError) -> _T | None:
+    """A result, or None when the container is gone or in an odd state; an engine that did
+    not answer fails the round."""
+    if isinstance(result, EngineUnavailable):
+        raise result
+    if isinstance(result, NotFound):
+        return None
+    if isinstance(result, EngineError):
+        # One container in an odd state must not cost the others their round.
+        log.warning("stats of container %s unavailable: %s", container_id[:12], result)
+        return None
+    return result
 
 
 def _cpu_limit(details: ContainerDetails) -> tuple[int | None, int | None]:
@@ -393,7 +382,7 @@ class Sampler:
 def build_sampler(engine: Engine, *, root: str = "/") -> Sampler:
     """The cgroup path when the engine is on this host (a unix socket) and cgroups are
     mounted here; the engine API otherwise, or for any container whose cgroup is hidden."""
-    engine_source = EngineSource.for_engine(engine)
+    engine_source = EngineSource(engine.containers)
     local = socket_path(engine.address) is not None
     cgroup_source = None
     if local and CgroupSource.usable(root):

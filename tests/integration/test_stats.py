@@ -77,12 +77,12 @@ def burner(engine, base_image) -> Iterator[str]:
 
 
 def _cgroup_collector(engine: Engine, store: StatsStore, *ids: str) -> Collector:
-    sampler = Sampler(EngineSource(NoEngine(), max_workers=1), CgroupSource(engine.containers))
+    sampler = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
     return Collector(Only(engine, *ids), sampler, store)
 
 
 def _engine_collector(engine: Engine, store: StatsStore, *ids: str) -> Collector:
-    return Collector(Only(engine, *ids), Sampler(EngineSource.for_engine(engine, max_workers=8)), store)
+    return Collector(Only(engine, *ids), Sampler(EngineSource(engine.containers)), store)
 
 
 def _two_rounds(collector: Collector) -> None:
@@ -132,7 +132,7 @@ def test_a_container_stopped_between_rounds_reads_zeros_the_round_after(engine, 
     cid = _create(engine, base_image, start=True, memory=64 * MIB, memory_swap=64 * MIB, cpu_quota=50000)
     try:
         store = StatsStore(str(tmp_path / "stats.sqlite3"))
-        sampler = Sampler(EngineSource(NoEngine(), max_workers=1), CgroupSource(engine.containers))
+        sampler = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
         collector = Collector(Only(engine, cid), sampler, store, events=engine.system)
         collector.collect_once()
         engine.containers.stop(cid, t=0)

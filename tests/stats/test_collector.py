@@ -53,7 +53,7 @@ def test_two_rounds_from_cgroup_files_give_cpu_percent_and_net_deltas(tmp_path, 
     fake.listing = [summary(V1_ID)]
     fake.details[V1_ID] = details(V1_ID, V1_PID)
     clock = Clock(1000.0)
-    sampler = Sampler(EngineSource(fake, max_workers=1), CgroupSource(fake, root=str(root), clock=clock), clock)
+    sampler = Sampler(EngineSource(fake), CgroupSource(fake, root=str(root), clock=clock), clock)
     collector = Collector(fake, sampler, store, clock)
     collector.collect_once(1000.0)
     clock.now = 1010.0
@@ -78,7 +78,7 @@ def test_only_containers_labelled_dockerlink_are_listed(store):
 def test_a_stopped_container_is_stored_as_zeros(store):
     fake = FakeContainers()
     fake.listing = [summary(STOPPED, "exited")]
-    sampler = Sampler(EngineSource(fake, max_workers=1))
+    sampler = Sampler(EngineSource(fake))
     Collector(fake, sampler, store).collect_once(1000.0)
     [point] = store.history(STOPPED)
     assert (point.cpu_percent, point.cpu_limit, point.memory_used, point.memory_limit, point.net_down) == (
@@ -95,7 +95,7 @@ def test_a_container_that_vanishes_mid_round_is_skipped_and_the_others_are_store
     fake = FakeContainers()
     fake.listing = [summary(GONE), summary(V1_ID)]  # GONE was removed after the listing
     fake.details[V1_ID] = details(V1_ID, V1_PID)
-    sampler = Sampler(EngineSource(fake, max_workers=2), CgroupSource(fake, root=str(root)))
+    sampler = Sampler(EngineSource(fake), CgroupSource(fake, root=str(root)))
     report = Collector(fake, sampler, store).collect_once(1000.0)
     assert (report.listed, report.sampled) == (2, 1)
     assert store.history(GONE) == [] and len(store.history(V1_ID)) == 1

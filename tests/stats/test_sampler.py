@@ -1,5 +1,4 @@
 import os
-import threading
 
 import pytest
 
@@ -136,7 +135,7 @@ def test_a_container_restarted_between_rounds_is_read_again_under_its_new_pid(tm
 def test_a_stop_seen_in_the_listing_closes_the_files_and_a_start_opens_them_anew(tmp_path, fake):
     root = copy_v1(tmp_path)
     fake.details[V1_ID] = details(V1_ID, V1_PID)
-    sampler = Sampler(EngineSource(NoEngineCalls(), max_workers=1), CgroupSource(fake, root=str(root)))
+    sampler = Sampler(EngineSource(NoEngineCalls()), CgroupSource(fake, root=str(root)))
     sampler.sample([summary(V1_ID)])
     [stopped] = sampler.sample([summary(V1_ID, "exited")])
     assert not stopped.running
@@ -207,7 +206,7 @@ def recorded_engine() -> FakeContainers:
 
 
 def test_engine_reading_from_recorded_stats_and_inspect():
-    source = EngineSource(recorded_engine(), max_workers=4)
+    source = EngineSource(recorded_engine())
     [r] = source.read_many([RECORDED_ID])
     assert r.container_id == RECORDED_ID
     assert r.read_at == pytest.approx(1795753743.107773545, abs=1e-6)  # "read": 2026-11-27T04:29:03.107773545Z
@@ -222,7 +221,7 @@ def test_engine_reading_from_recorded_stats_and_inspect():
 def test_engine_reading_of_a_container_limited_by_nano_cpus():
     fake = recorded_engine()
     fake.details[RECORDED_ID] = details(RECORDED_ID, 1, nano_cpus=1_500_000_000)
-    [r] = EngineSource(fake, max_workers=1).read_many([RECORDED_ID])
+    [r] = EngineSource(fake).read_many([RECORDED_ID])
     assert (r.cpu_quota, r.cpu_period) == (150000, 100000)
 
 
@@ -231,27 +230,28 @@ def test_engine_skips_containers_gone_or_stopped_mid_round():
     gone, stopping = "e" * 64, "f" * 64
     fake.details[stopping] = details(stopping, 9)  # inspect says running, stats say stopped
     fake.snapshots[stopping] = StatsSnapshot.from_api(recorded("stats_stopped.json"))
-    readings = EngineSource(fake, max_workers=4).read_many([gone, RECORDED_ID, stopping])
+    readings = EngineSource(fake).read_many([gone, RECORDED_ID, stopping])
     assert [r.container_id for r in readings] == [RECORDED_ID]
 
 
-def test_engine_sends_every_stats_call_at_once_not_one_after_another():
-    """Each call must be in flight together: the barrier breaks if any waits for another."""
-    n = 12
-    barrier = threading.Barrier(n, timeout=10)
+def test_engine_asks_for_a_whole_round_in_one_fan_out():
+    """Stats of every container and the inspects it needs go out in one call (in flight
+    together: tests/engine/test_fanout.py), never one container after another."""
+    calls = []
 
-    class Concurrent(FakeContainers):
-        def stats(self, ref: str) -> StatsSnapshot:
-            barrier.wait()
-            return super().stats(ref)
+    class Recording(FakeContainers):
+        def stats_many(self, refs, *, inspect=()):  # noqa: ANN001, ANN201
+            calls.append((list(refs), list(inspect)))
+            return super().stats_many(refs, inspect=inspect)
 
-    fake = Concurrent()
-    ids = [f"{i:064x}" for i in range(n)]
+    fake = Recording()
+    ids = [f"{i:064x}" for i in range(12)]
     for cid in ids:
         fake.details[cid] = details(cid, 1)
         fake.snapshots[cid] = StatsSnapshot.from_api(recorded("stats_running.json"))
-    readings = EngineSource(fake, max_workers=64).read_many(ids)
+    readings = EngineSource(fake).read_many(ids)
     assert [r.container_id for r in readings] == ids
+    assert calls == [(ids, ids)]
 
 
 def test_an_unreachable_engine_fails_the_round():
@@ -260,7 +260,7 @@ def test_an_unreachable_engine_fails_the_round():
             raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
 
     with pytest.raises(EngineUnavailable):
-        EngineSource(Down(), max_workers=2).read_many([RECORDED_ID])
+        EngineSource(Down()).read_many([RECORDED_ID])
 
 
 # --- the sampler ---------------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_an_unreachable_engine_fails_the_round():
 
 def test_sampler_gives_zeros_for_stopped_containers_without_reading_anything(tmp_path):
     fake = FakeContainers()
-    sampler = Sampler(EngineSource(fake, max_workers=2), CgroupSource(fake, root=str(copy_v1(tmp_path))), Clock(5.0))
+    sampler = Sampler(EngineSource(fake), CgroupSource(fake, root=str(copy_v1(tmp_path))), Clock(5.0))
     readings = sampler.sample([summary(ID2, "exited"), summary("9" * 64, "created")])
     assert [(r.container_id, r.running, r.cpu_ns, r.memory_limit) for r in readings] == [
         (ID2, False, 0, 0),
@@ -284,7 +284,7 @@ def test_sampler_reads_cgroups_where_it_can_and_asks_the_engine_for_the_rest(tmp
     engine_only = FakeContainers()
     engine_only.details = fake.details
     engine_only.snapshots = fake.snapshots
-    sampler = Sampler(EngineSource(engine_only, max_workers=2), CgroupSource(fake, root=str(root)))
+    sampler = Sampler(EngineSource(engine_only), CgroupSource(fake, root=str(root)))
     readings = sampler.sample([summary(V1_ID), summary(RECORDED_ID)])
     assert {r.container_id: r.cpu_ns for r in readings} == {V1_ID: 54_908_027, RECORDED_ID: 883_427_121}
     assert engine_only.inspected == [RECORDED_ID]  # only the container with no readable cgroup
@@ -292,7 +292,7 @@ def test_sampler_reads_cgroups_where_it_can_and_asks_the_engine_for_the_rest(tmp
 
 def test_sampler_without_cgroups_uses_the_engine_for_every_running_container():
     fake = recorded_engine()
-    readings = Sampler(EngineSource(fake, max_workers=2)).sample([summary(RECORDED_ID), summary(ID2, "exited")])
+    readings = Sampler(EngineSource(fake)).sample([summary(RECORDED_ID), summary(ID2, "exited")])
     assert [(r.container_id, r.running) for r in readings] == [(ID2, False), (RECORDED_ID, True)]
 
 
@@ -307,13 +307,13 @@ def test_an_engine_error_for_one_container_skips_it_not_the_round():
     fake.details.update(recorded_engine().details)
     fake.snapshots.update(recorded_engine().snapshots)
     fake.details[ID2] = details(ID2, 5)
-    readings = EngineSource(fake, max_workers=2).read_many([ID2, RECORDED_ID])
+    readings = EngineSource(fake).read_many([ID2, RECORDED_ID])
     assert [r.container_id for r in readings] == [RECORDED_ID]
 
 
 def test_engine_asks_for_the_cpu_quota_once_a_minute_not_every_round():
     fake, clock = recorded_engine(), Clock(0.0)
-    source = EngineSource(fake, max_workers=2, limits_ttl=60, clock=clock)
+    source = EngineSource(fake, limits_ttl=60, clock=clock)
     for now in (0.0, 10.0, 59.0, 60.0):
         clock.now = now
         [reading] = source.read_many([RECORDED_ID])

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dockerlink.engine.errors import NotFound
+from dockerlink.engine.errors import EngineError, NotFound
 from dockerlink.engine.models import ContainerDetails, ContainerSummary, StatsSnapshot
 from dockerlink.stats.samples import Sample
 
@@ -150,9 +150,21 @@ class FakeContainers:
             raise NotFound(404, f"No such container: {ref}")
         return self.snapshots[ref]
 
+    def stats_many(self, refs, *, inspect=()):  # noqa: ANN001, ANN201 - the engine's signature
+        """Like the engine's: each item its result or its error (made one after another here;
+        the real fan-out is tested over sockets in tests/engine/test_fanout.py)."""
+        return [_result(self.stats, r) for r in refs], [_result(self.inspect, r) for r in inspect]
+
     def list(self, all: bool = True, filters: dict | None = None) -> list[ContainerSummary]:
         self.list_filters.append(filters)
         return list(self.listing)
+
+
+def _result(method, ref: str):  # noqa: ANN001, ANN202
+    try:
+        return method(ref)
+    except EngineError as exc:
+        return exc
 
 
 def point(ts: float, **kw) -> Sample:
