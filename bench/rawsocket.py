@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import selectors
 import socket
 from typing import Any
 from urllib.parse import urlencode
@@ -47,3 +48,26 @@ class RawEngine:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def get_all(path: str, targets: list[str]) -> list[bytes]:
+    """GET every target at once, each on its own connection, from one thread: the floor for
+    a fan-out. Whole answers, unparsed, in the order asked."""
+    sel = selectors.DefaultSelector()
+    answers = [b""] * len(targets)
+    for i, target in enumerate(targets):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, i)
+    while sel.get_map():
+        for key, _ in sel.select():
+            data = key.fileobj.recv(65536)
+            if data:
+                answers[key.data] += data
+            else:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+    sel.close()
+    return answers

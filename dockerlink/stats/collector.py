@@ -32,6 +32,8 @@ class EventLog(Protocol):
 class ReadingSource(Protocol):
     def sample(self, containers: Sequence[ContainerSummary]) -> list[Reading]: ...
 
+    def prepare(self) -> None: ...
+
 
 class Listing:
     """The containers to sample: dockerlink's (label `dockerlink`), running or not.
@@ -116,6 +118,10 @@ class Collector:
         self._store = store
         self._clock = clock
         self._previous: dict[str, Reading] | None = None
+
+    def prepare(self) -> None:
+        """Called shortly before a round (see `EngineSource.prepare`)."""
+        self._sampler.prepare()
 
     def collect_once(self, ts: float | None = None) -> RoundReport:
         """Sample once and store it under `ts` (default: now). Raises EngineUnavailable

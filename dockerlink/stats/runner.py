@@ -44,7 +44,8 @@ def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF) -> f
 
 
 class Loop:
-    """Runs `round(ts)` at every tick until `wait` reports a stop.
+    """Runs `round(ts)` at every tick until `wait` reports a stop, and `prepare()` (if
+    given) `prepare_ahead` seconds before each round (see `EngineSource.prepare`).
 
     `clock` and `wait(seconds) -> stop?` are injected so tests drive it without sleeping.
     """
@@ -57,7 +58,13 @@ class Loop:
         clock: Callable[[], float] = time.time,
         wait: Callable[[float], bool],
         alive: Callable[[], bool] = lambda: True,
+        prepare: Callable[[], object] | None = None,
+        prepare_ahead: float = 0.0,
     ) -> None:
+        if prepare is not None and not 0 < prepare_ahead < interval:
+            raise ValueError(f"prepare_ahead must be between 0 and the interval ({interval} s)")
+        self._prepare = prepare
+        self._prepare_ahead = prepare_ahead
         self._round = round
         self._interval = interval
         self._clock = clock
@@ -69,6 +76,13 @@ class Loop:
         earliest = 0.0
         while True:
             tick = next_tick(max(self._clock(), earliest), self._interval)
+            if self._prepare is not None and tick - self._clock() >= self._prepare_ahead:
+                if self._wait(max(0.0, tick - self._prepare_ahead - self._clock())) or not self._alive():
+                    return 0
+                try:
+                    self._prepare()
+                except Exception:  # noqa: BLE001 - only an optimisation: the round runs anyway
+                    log.exception("preparing the round at %.0f failed", tick)
             if self._wait(max(0.0, tick - self._clock())) or not self._alive():
                 return 0
             started = self._clock()
@@ -143,7 +157,7 @@ def _lock(path: str, stop: _StopFlag) -> int | None:
 def run_forever(config: Config, *, parent: int | None = None) -> int:
     """Collect every `stats_interval` seconds until SIGTERM/SIGINT; returns the exit code."""
     from .collector import Collector
-    from .sampler import build_sampler
+    from .sampler import PRIME_AHEAD, build_sampler
     from .store import StatsStore
 
     stop = _StopFlag(parent)
@@ -160,7 +174,14 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
     try:
-        return Loop(collector.collect_once, config.stats_interval, wait=stop.wait, alive=stop.parent_alive).run()
+        return Loop(
+            collector.collect_once,
+            config.stats_interval,
+            wait=stop.wait,
+            alive=stop.parent_alive,
+            prepare=collector.prepare if config.stats_interval > 2 * PRIME_AHEAD else None,
+            prepare_ahead=PRIME_AHEAD,
+        ).run()
     finally:
         sampler.close()
         store.close()

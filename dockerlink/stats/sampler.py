@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import resource
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
@@ -40,13 +41,25 @@ from .cgroups import (
 )
 from .samples import Reading, stopped
 
-__all__ = ["Sampler", "CgroupSource", "EngineSource", "CgroupUnavailable", "SAMPLED_STATES", "build_sampler"]
+__all__ = [
+    "Sampler",
+    "CgroupSource",
+    "EngineSource",
+    "CgroupUnavailable",
+    "SAMPLED_STATES",
+    "PRIME_AHEAD",
+    "build_sampler",
+]
 
 log = logging.getLogger("dockerlink.stats")
 
 #: States whose counters are read; any other state gives an all-zero reading. A paused
 #: container still holds its memory, so it is sampled (its CPU reads 0 by itself).
 SAMPLED_STATES = frozenset({"running", "paused"})
+
+#: How long before a round `Sampler.prepare()` runs: dockerd's stats loop then reads next
+#: 1 s later, 0.2 s into the round, once the round's calls (sent in its first ms) are in.
+PRIME_AHEAD = 0.8
 
 Clock = Callable[[], float]
 _T = TypeVar("_T")
@@ -62,7 +75,7 @@ class StatsAPI(Protocol):
     """What the engine source needs of `engine.containers`."""
 
     def stats_many(
-        self, refs: Sequence[str], *, inspect: Sequence[str] = ()
+        self, refs: Sequence[str], *, inspect: Sequence[str] = (), timeout: float = 30.0
     ) -> tuple[list[StatsSnapshot | EngineError], list[ContainerDetails | EngineError]]: ...
 
 
@@ -265,6 +278,13 @@ class EngineSource:
     """One-shot stats for many containers at once, and now and then an inspect for the CPU
     quota (stats do not carry it), all in one fan-out from this thread.
 
+    dockerd serves stats from one loop: take the containers someone waits for, read them one
+    after another, sleep 1 s, again; with nobody waiting it parks. The first call of a round
+    wakes a parked loop at once and is read alone, so every other call waits out the second
+    of sleep that follows: 1 s + N reads. `prepare()`, run `PRIME_AHEAD` s before the round,
+    wakes the loop with one call instead, so its next read falls just after the round's calls
+    arrive (measured at N = 200 on 2 cores: 2.0 s a round without, 1.2–1.4 s with).
+
     The quota is kept `limits_ttl` seconds: an inspect per container and round would double
     the calls, and on 2 cores the collector's own CPU for 200 calls adds to the round's
     wall time. A CPU limit changed in the meantime shows within that delay; the memory
@@ -276,8 +296,22 @@ class EngineSource:
         self._limits_ttl = limits_ttl
         self._clock = clock
         self._limits: dict[str, tuple[float, int | None, int | None]] = {}  # id -> (when, quota, period)
+        self._pilot: str | None = None  # a container of the last round, to wake the loop with
+
+    def prepare(self) -> None:
+        """Wake dockerd's stats loop with one call, in the background (a round with a
+        single container needs no waking: its call is read the moment it arrives)."""
+        pilot = self._pilot
+        if pilot is not None:
+            threading.Thread(target=self._wake, args=(pilot,), name="dockerlink-stats-wake", daemon=True).start()
+
+    def _wake(self, pilot: str) -> None:
+        [result], _ = self._containers.stats_many([pilot], timeout=5.0)
+        if isinstance(result, EngineError):
+            log.debug("waking the engine's stats loop with %s: %s", pilot[:12], result)
 
     def read_many(self, container_ids: Sequence[str]) -> list[Reading]:
+        self._pilot = container_ids[0] if len(container_ids) >= 2 else None
         now = self._clock()
         stale = [c for c in container_ids if now - self._limits.get(c, (-math.inf,))[0] >= self._limits_ttl]
         stats, details = self._containers.stats_many(container_ids, inspect=stale)
@@ -340,6 +374,10 @@ def _engine_reading(container_id: str, s: StatsSnapshot, quota: int | None, peri
 
 class Sampler:
     """A round's readings: the cgroup source where it can read, the engine for the rest."""
+
+    def prepare(self) -> None:
+        """Called `PRIME_AHEAD` s before a round: readies the engine source's calls."""
+        self.engine_source.prepare()
 
     def __init__(
         self, engine_source: EngineSource, cgroup_source: CgroupSource | None = None, clock: Clock = time.time

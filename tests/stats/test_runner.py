@@ -148,3 +148,47 @@ def test_a_second_collector_on_the_same_database_waits_for_the_lock(tmp_path):
 def test_ticks_never_repeat_even_when_a_round_ends_exactly_on_one(interval):
     ticks, _ = drive(0.0, interval, [interval, interval, 0.0])
     assert len(set(ticks)) == 3 and ticks == sorted(ticks)
+
+
+def test_prepare_runs_ahead_of_every_round_and_a_failure_there_costs_nothing(caplog):
+    t = FakeTime(1003.2, 3)
+    events: list[tuple[str, float]] = []
+
+    def round_(tick: float) -> None:
+        events.append(("round", t.now))
+        t.rounds_left -= 1
+        t.now += 0.3
+
+    def prepare() -> None:
+        events.append(("prepare", t.now))
+        if len(events) == 3:
+            raise RuntimeError("engine hiccup")
+
+    with caplog.at_level(logging.ERROR, logger="dockerlink.stats"):
+        Loop(round_, 10, clock=t.clock, wait=t.wait, prepare=prepare, prepare_ahead=0.8).run()
+    assert events == [
+        ("prepare", pytest.approx(1009.2)),
+        ("round", 1010),
+        ("prepare", pytest.approx(1019.2)),
+        ("round", 1020),
+        ("prepare", pytest.approx(1029.2)),
+        ("round", 1030),
+    ]
+    assert "preparing the round at 1020 failed" in caplog.text
+
+
+def test_no_prepare_when_the_round_is_already_closer_than_its_lead():
+    t = FakeTime(1009.5, 2)
+    events: list[str] = []
+
+    def round_(tick: float) -> None:
+        events.append("round")
+        t.rounds_left -= 1
+
+    Loop(round_, 10, clock=t.clock, wait=t.wait, prepare=lambda: events.append("prepare"), prepare_ahead=0.8).run()
+    assert events == ["round", "prepare", "round"]
+
+
+def test_a_lead_that_does_not_fit_the_interval_is_refused():
+    with pytest.raises(ValueError, match="prepare_ahead"):
+        Loop(lambda ts: None, 1.0, wait=lambda s: True, prepare=lambda: None, prepare_ahead=1.0)

@@ -1,4 +1,5 @@
 import os
+import threading
 
 import pytest
 
@@ -240,7 +241,7 @@ def test_engine_asks_for_a_whole_round_in_one_fan_out():
     calls = []
 
     class Recording(FakeContainers):
-        def stats_many(self, refs, *, inspect=()):  # noqa: ANN001, ANN201
+        def stats_many(self, refs, *, inspect=(), timeout=30.0):  # noqa: ANN001, ANN201
             calls.append((list(refs), list(inspect)))
             return super().stats_many(refs, inspect=inspect)
 
@@ -252,6 +253,49 @@ def test_engine_asks_for_a_whole_round_in_one_fan_out():
     readings = EngineSource(fake).read_many(ids)
     assert [r.container_id for r in readings] == ids
     assert calls == [(ids, ids)]
+
+
+class Waking(FakeContainers):
+    """Records the calls made outside a round (by `prepare()`, from its own thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken: list[list[str]] = []
+        self.called = threading.Event()
+
+    def stats_many(self, refs, *, inspect=(), timeout=30.0):  # noqa: ANN001, ANN201
+        if len(refs) == 1 and not inspect:
+            self.woken.append(list(refs))
+            self.called.set()
+        return super().stats_many(refs, inspect=inspect, timeout=timeout)
+
+
+def test_prepare_wakes_the_engine_with_one_container_of_the_last_round():
+    fake = Waking()
+    ids = [f"{i:064x}" for i in range(3)]
+    for cid in ids:
+        fake.details[cid] = details(cid, 1)
+        fake.snapshots[cid] = StatsSnapshot.from_api(recorded("stats_running.json"))
+    source = EngineSource(fake)
+    source.prepare()  # no round yet: nothing to wake the engine with
+    source.read_many(ids)
+    fake.woken.clear()
+    fake.called.clear()
+    source.prepare()
+    assert fake.called.wait(5)
+    assert fake.woken == [[ids[0]]]
+
+
+def test_prepare_does_nothing_before_a_round_of_one_container():
+    """A single call wakes the engine's stats loop itself and is read at once."""
+    fake = Waking()
+    fake.details[RECORDED_ID] = details(RECORDED_ID, 1)
+    fake.snapshots[RECORDED_ID] = StatsSnapshot.from_api(recorded("stats_running.json"))
+    source = EngineSource(fake)
+    source.read_many([RECORDED_ID])
+    fake.called.clear()
+    source.prepare()
+    assert not fake.called.wait(0.5)
 
 
 def test_an_unreachable_engine_fails_the_round():

@@ -150,7 +150,7 @@ class FakeContainers:
             raise NotFound(404, f"No such container: {ref}")
         return self.snapshots[ref]
 
-    def stats_many(self, refs, *, inspect=()):  # noqa: ANN001, ANN201 - the engine's signature
+    def stats_many(self, refs, *, inspect=(), timeout=30.0):  # noqa: ANN001, ANN201 - the engine's signature
         """Like the engine's: each item its result or its error (made one after another here;
         the real fan-out is tested over sockets in tests/engine/test_fanout.py)."""
         return [_result(self.stats, r) for r in refs], [_result(self.inspect, r) for r in inspect]
