@@ -283,7 +283,7 @@ class EngineSource:
     wakes a parked loop at once and is read alone, so every other call waits out the second
     of sleep that follows: 1 s + N reads. `prepare()`, run `PRIME_AHEAD` s before the round,
     wakes the loop with one call instead, so its next read falls just after the round's calls
-    arrive (measured at N = 200 on 2 cores: 2.0 s a round without, 1.2–1.4 s with).
+    arrive (bench/stats_round.py, N = 200 on 2 cores: 2.0 s a round without, 1.1 s with).
 
     The quota is kept `limits_ttl` seconds: an inspect per container and round would double
     the calls, and on 2 cores the collector's own CPU for 200 calls adds to the round's

@@ -13,7 +13,7 @@ import pytest
 from dockerlink.engine import ContainerSpec, Engine, NotFound
 from dockerlink.engine.models import ContainerDetails, StatsSnapshot
 from dockerlink.stats.collector import Collector
-from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler
+from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler
 from dockerlink.stats.store import StatsStore
 
 LABELS = {"dockerlink": "test", "dockerlink.test": "1"}
@@ -42,6 +42,9 @@ class NoEngine:
 
     def stats(self, ref: str) -> StatsSnapshot:
         raise AssertionError(f"the engine API was used for {ref}")
+
+    def stats_many(self, refs, **kw):  # noqa: ANN001, ANN003, ANN201
+        raise AssertionError(f"the engine API was used for {list(refs)}")
 
 
 def _create(engine: Engine, base_image: str, *, start: bool, **spec) -> str:
@@ -108,6 +111,27 @@ def test_the_engine_api_fallback_reads_the_same_container_alike(engine, burner, 
     assert 35.0 <= last.cpu_percent <= 65.0
     assert last.cpu_limit == 50.0
     assert last.memory_limit == 64 * MIB
+
+
+def test_rounds_woken_ahead_as_the_collector_runs_them_read_every_container(engine, burner, base_image, tmp_path):
+    """prepare() sends its own call in the background; the round after it still reads each
+    container once, and right (how much sooner it ends is bench/stats_round.py's to say)."""
+    idle = _create(engine, base_image, start=True, memory=32 * MIB, memory_swap=32 * MIB)
+    try:
+        store = StatsStore(str(tmp_path / "stats.sqlite3"))
+        collector = _engine_collector(engine, store, burner, idle)
+        for _ in range(2):
+            collector.prepare()
+            time.sleep(PRIME_AHEAD)  # as the collector's loop waits before the round
+            report = collector.collect_once()
+            assert (report.sampled, report.running) == (2, 2)
+            time.sleep(SETTLE)
+        burning, resting = store.history(burner)[-1], store.history(idle)[-1]
+        assert 35.0 <= burning.cpu_percent <= 65.0
+        assert resting.cpu_percent < 5.0
+        assert resting.memory_limit == 32 * MIB
+    finally:
+        _remove(engine, idle)
 
 
 def test_a_container_that_is_not_running_gives_zeros(engine, base_image, tmp_path):
