@@ -13,8 +13,10 @@ any other (never followed).
 
 from __future__ import annotations
 
+import errno
 import http.client
 import io
+import os
 import selectors
 import socket
 import time
@@ -51,30 +53,40 @@ def parse(data: bytes) -> Response:
     return Response(r.status, r.msg, r.read())
 
 
-def _connect(address: str, request: bytes, timeout: float) -> socket.socket:
-    """A socket that has sent `request` and now reads without blocking."""
+class _Call:
+    """One request on its own socket: the bytes still to send, then those received."""
+
+    __slots__ = ("index", "sock", "unsent", "received")
+
+    def __init__(self, index: int, sock: socket.socket, request: bytes) -> None:
+        self.index = index
+        self.sock = sock
+        self.unsent = request
+        self.received = bytearray()
+
+
+def _open(address: str) -> socket.socket:
+    """A non-blocking socket whose connection is under way (TCP: in parallel with the
+    others, one round trip each would add up) or made (a local socket: at once)."""
     path = socket_path(address)
     if path is not None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        target: object = path
-    else:
-        parts = urlsplit(address)
-        sock = socket.socket(socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        target = (parts.hostname, parts.port)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(target)
-        sock.sendall(request)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
         sock.setblocking(False)
-    except OSError:
+        return sock
+    parts = urlsplit(address)
+    sock = socket.socket(socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
+    err = sock.connect_ex((parts.hostname, parts.port))
+    if err not in (0, errno.EINPROGRESS):
         sock.close()
-        raise
+        raise OSError(err, os.strerror(err))
     return sock
-
-
-def _host_header(address: str) -> str:
-    return "localhost" if socket_path(address) is not None else urlsplit(address).netloc
 
 
 def get_all(
@@ -90,50 +102,63 @@ def get_all(
     decides what a missing container or an engine that did not answer means to it."""
     results: list[Response | EngineError | None] = [None] * len(targets)
     where = socket_path(address) or urlsplit(address).netloc
-    host = _host_header(address)
+    host = "localhost" if socket_path(address) is not None else urlsplit(address).netloc
     deadline = time.monotonic() + timeout
     waiting = deque(range(len(targets)))
-    buffers: dict[int, bytearray] = {}
     sel = selectors.DefaultSelector()
 
-    def finish(i: int, sock: socket.socket, result: Response | EngineError) -> None:
-        sel.unregister(sock)
-        sock.close()
-        del buffers[i]
-        results[i] = result
+    def finish(call: _Call, result: Response | EngineError) -> None:
+        sel.unregister(call.sock)
+        call.sock.close()
+        results[call.index] = result
 
     def open_more() -> None:
-        while waiting and len(buffers) < max_open:
+        while waiting and len(sel.get_map()) < max_open:
             i = waiting.popleft()
-            left = deadline - time.monotonic()
-            request = f"GET {targets[i]} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
             try:
-                sock = _connect(address, request.encode("ascii"), max(left, 0.001))
+                sock = _open(address)
             except OSError:
                 results[i] = EngineUnavailable(f"the Docker engine at {where} is unreachable")
                 continue
-            buffers[i] = bytearray()
-            sel.register(sock, selectors.EVENT_READ, i)
+            request = f"GET {targets[i]} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            sel.register(sock, selectors.EVENT_WRITE, _Call(i, sock, request.encode("ascii")))
+
+    def send(call: _Call) -> None:
+        err = call.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            finish(call, EngineUnavailable(f"the Docker engine at {where} is unreachable"))
+            return
+        try:
+            call.unsent = call.unsent[call.sock.send(call.unsent) :]
+        except BlockingIOError:
+            return
+        except OSError:
+            finish(call, EngineUnavailable(f"the Docker engine at {where} is unreachable"))
+            return
+        if not call.unsent:
+            sel.modify(call.sock, selectors.EVENT_READ, call)
+
+    def receive(call: _Call) -> None:
+        try:
+            data = call.sock.recv(_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            finish(call, EngineUnavailable(f"the Docker engine at {where} closed the connection"))
+            return
+        if data:
+            call.received += data
+        else:
+            finish(call, _result(bytes(call.received), ok, where))
 
     try:
         open_more()
-        while buffers:
+        while sel.get_map():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            for key, _ in sel.select(left):
-                i, sock = key.data, key.fileobj
-                try:
-                    data = sock.recv(_CHUNK)  # type: ignore[union-attr]
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    finish(i, sock, EngineUnavailable(f"the Docker engine at {where} closed the connection"))  # type: ignore[arg-type]
-                    continue
-                if data:
-                    buffers[i] += data
-                    continue
-                finish(i, sock, _result(bytes(buffers[i]), ok, where))  # type: ignore[arg-type]
+            for key, events in sel.select(left):
+                (send if events & selectors.EVENT_WRITE else receive)(key.data)
             open_more()
     finally:
         for key in list(sel.get_map().values()):

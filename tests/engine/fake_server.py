@@ -84,7 +84,7 @@ class FakeServer:
             host, port = self._server.server_address[:2]  # type: ignore[misc]
             self.address = f"tcp://{host}:{port}"
         self._server.owner = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 
     @property

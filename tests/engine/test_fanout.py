@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 
 import pytest
@@ -165,3 +166,13 @@ def test_stats_many_refuses_a_bad_reference_without_sending_it(tmp_path, ref):
         assert len(server.targets) == 1
     assert isinstance(bad, InvalidReference)
     assert isinstance(good, StatsSnapshot)
+
+
+def test_a_tcp_engine_refusing_connections_makes_every_call_unavailable():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody listens there now
+    results = get_all(f"tcp://127.0.0.1:{port}", ["/a", "/b"], timeout=5)
+    assert [type(r) for r in results] == [EngineUnavailable, EngineUnavailable]
+    assert "unreachable" in str(results[0])

@@ -11,10 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from dockerlink.engine import ContainerSpec, Engine, NotFound
+from dockerlink.engine.address import socket_path
 from dockerlink.engine.models import ContainerDetails, StatsSnapshot
 from dockerlink.stats.collector import Collector
-from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler
+from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler, build_sampler
 from dockerlink.stats.store import StatsStore
+
+from .tcp_proxy import TcpToUnix
 
 LABELS = {"dockerlink": "test", "dockerlink.test": "1"}
 MIB = 1 << 20
@@ -132,6 +135,21 @@ def test_rounds_woken_ahead_as_the_collector_runs_them_read_every_container(engi
         assert resting.memory_limit == 32 * MIB
     finally:
         _remove(engine, idle)
+
+
+def test_a_remote_engine_is_sampled_through_its_api_only(engine, burner, tmp_path):
+    """Over tcp:// (the local engine behind a forwarding port) nothing is read from this
+    host's cgroups, and the fan-out's sockets reach the engine and read it right."""
+    with TcpToUnix(socket_path(engine.address)) as proxy, Engine(proxy.address) as remote:
+        sampler = build_sampler(remote)
+        assert sampler.cgroup_source is None
+        store = StatsStore(str(tmp_path / "stats.sqlite3"))
+        _two_rounds(Collector(Only(remote, burner), sampler, store))
+        sampler.close()
+    last = store.history(burner)[-1]
+    assert 35.0 <= last.cpu_percent <= 65.0
+    assert last.cpu_limit == 50.0
+    assert last.memory_limit == 64 * MIB
 
 
 def test_a_container_that_is_not_running_gives_zeros(engine, base_image, tmp_path):
