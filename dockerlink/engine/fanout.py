@@ -28,7 +28,7 @@ from .address import socket_path
 from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
 
-__all__ = ["get_all", "parse"]
+__all__ = ["get_all"]
 
 #: Sockets open at once; the rest wait for a slot (a host with thousands of containers
 #: must not run out of file descriptors).
@@ -46,7 +46,7 @@ class _Bytes:
         return io.BufferedReader(io.BytesIO(self._data))
 
 
-def parse(data: bytes) -> Response:
+def _parse(data: bytes) -> Response:
     """An HTTP/1.1 answer from the whole of what the connection sent before closing."""
     r = http.client.HTTPResponse(_Bytes(data))  # type: ignore[arg-type]
     r.begin()
@@ -93,12 +93,11 @@ def get_all(
     address: str,
     targets: Sequence[str],
     *,
-    ok: Sequence[int] = (200,),
     timeout: float = 30.0,
     max_open: int = MAX_OPEN,
 ) -> list[Response | EngineError]:
     """GET every target (path and query, already encoded) at once; the i-th result is the
-    i-th target's answer, or the error it maps to. Nothing raises for one call: a caller
+    i-th target's 200 answer, or the error any other maps to. Nothing raises for one call: a caller
     decides what a missing container or an engine that did not answer means to it."""
     results: list[Response | EngineError | None] = [None] * len(targets)
     where = socket_path(address) or urlsplit(address).netloc
@@ -149,7 +148,7 @@ def get_all(
         if data:
             call.received += data
         else:
-            finish(call, _result(bytes(call.received), ok, where))
+            finish(call, _result(bytes(call.received), where))
 
     try:
         open_more()
@@ -168,11 +167,11 @@ def get_all(
     return [late if r is None else r for r in results]
 
 
-def _result(data: bytes, ok: Sequence[int], where: str) -> Response | EngineError:
+def _result(data: bytes, where: str) -> Response | EngineError:
     try:
-        answer = parse(data)
+        answer = _parse(data)
     except (http.client.HTTPException, ValueError):
         return EngineUnavailable(f"the Docker engine at {where} sent an incomplete answer")
-    if answer.status in ok:
+    if answer.status == 200:
         return answer
     return error_from_response(answer.status, answer.content, answer.headers.get("Location"))
