@@ -312,6 +312,9 @@ class EngineSource:
 
     def read_many(self, container_ids: Sequence[str]) -> list[Reading]:
         self._pilot = container_ids[0] if len(container_ids) >= 2 else None
+        if not container_ids:
+            self._limits.clear()
+            return []
         now = self._clock()
         stale = [c for c in container_ids if now - self._limits.get(c, (-math.inf,))[0] >= self._limits_ttl]
         stats, details = self._containers.stats_many(container_ids, inspect=stale)
@@ -375,10 +378,6 @@ def _engine_reading(container_id: str, s: StatsSnapshot, quota: int | None, peri
 class Sampler:
     """A round's readings: the cgroup source where it can read, the engine for the rest."""
 
-    def prepare(self) -> None:
-        """Called `PRIME_AHEAD` s before a round: readies the engine source's calls."""
-        self.engine_source.prepare()
-
     def __init__(
         self, engine_source: EngineSource, cgroup_source: CgroupSource | None = None, clock: Clock = time.time
     ) -> None:
@@ -407,9 +406,12 @@ class Sampler:
                 readings.append(reading)
         if self.cgroup_source is not None:
             self.cgroup_source.retain(running)
-        if by_engine:
-            readings.extend(self.engine_source.read_many(by_engine))
+        readings.extend(self.engine_source.read_many(by_engine))  # also when empty: it forgets the last round
         return readings
+
+    def prepare(self) -> None:
+        """Called `PRIME_AHEAD` s before a round: readies the engine source's calls."""
+        self.engine_source.prepare()
 
     def close(self) -> None:
         if self.cgroup_source is not None:

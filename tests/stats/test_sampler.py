@@ -298,6 +298,23 @@ def test_prepare_does_nothing_before_a_round_of_one_container():
     assert not fake.called.wait(0.5)
 
 
+def test_no_wake_up_once_every_container_reads_from_its_cgroup_again(tmp_path):
+    root = copy_v1(tmp_path)
+    fake = Waking()
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    for cid in (RECORDED_ID, ID2):
+        fake.details[cid] = details(cid, 1)
+        fake.snapshots[cid] = StatsSnapshot.from_api(recorded("stats_running.json"))
+    engine_only = Waking()
+    engine_only.details, engine_only.snapshots = fake.details, fake.snapshots
+    sampler = Sampler(EngineSource(engine_only), CgroupSource(fake, root=str(root)))
+    sampler.sample([summary(RECORDED_ID), summary(ID2)])  # no cgroup files here: the engine reads them
+    sampler.sample([summary(V1_ID)])  # read from its cgroup: the engine is not needed
+    engine_only.called.clear()
+    sampler.prepare()
+    assert not engine_only.called.wait(0.5)
+
+
 def test_an_unreachable_engine_fails_the_round():
     class Down(FakeContainers):
         def inspect(self, ref: str) -> ContainerDetails:
