@@ -20,6 +20,7 @@ __all__ = [
     "EngineInfo",
     "EngineVersion",
     "EngineEvent",
+    "memory_used",
     "unix_time",
 ]
 
@@ -228,6 +229,12 @@ class ExecResult:
         return (self.stdout + self.stderr).decode("utf-8", "replace")
 
 
+def memory_used(usage: int, inactive_file: int) -> int:
+    """Usage minus reclaimable page cache, exactly as `docker stats` computes it: the cache
+    figure is subtracted only when it is below the usage (otherwise usage is kept whole)."""
+    return usage - inactive_file if 0 < inactive_file < usage else usage
+
+
 @dataclass(frozen=True)
 class StatsSnapshot:
     """One-shot stats of a container; counters are cumulative since it started."""
@@ -253,7 +260,7 @@ class StatsSnapshot:
             read_at=read_at,
             running=read_at is not None,
             cpu_total_ns=int(cpu.get("total_usage") or 0),
-            memory_used=max(0, usage - int(inactive)) if usage else 0,
+            memory_used=memory_used(usage, int(inactive)),
             memory_limit=int(mem.get("limit") or 0),
             net_rx=sum(int(n.get("rx_bytes") or 0) for n in nets.values()),
             net_tx=sum(int(n.get("tx_bytes") or 0) for n in nets.values()),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from ..engine.models import memory_used  # one formula for both sources
+
 __all__ = [
     "GIB",
     "KIB",
@@ -62,11 +64,6 @@ def cpu_limit_percent(quota: int | None, period: int | None) -> float | None:
     if quota is None or period is None or quota <= 0 or period <= 0:
         return None
     return quota / period * 100.0
-
-
-def memory_used(usage: int, inactive_file: int) -> int:
-    """Usage minus reclaimable page cache, exactly as `docker stats` computes it."""
-    return usage - inactive_file if 0 < inactive_file < usage else usage
 
 
 def memory_limit(limit: int | None, host_total: int) -> int:

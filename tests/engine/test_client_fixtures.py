@@ -28,6 +28,7 @@ from dockerlink.engine import (
     NotFound,
     PortBinding,
 )
+from dockerlink.engine.models import StatsSnapshot
 from dockerlink.engine.transport import Transport
 
 from .recorded import BASE, SOCKET, load, serve
@@ -230,6 +231,14 @@ def test_update_sends_only_the_limits_given(rsps, engine):
     serve(rsps, "container_update")
     engine.containers.update(CONTAINER_ID, cpu_quota=100000)
     assert sent_json(rsps) == {"CpuQuota": 100000}
+
+
+def test_stats_keep_the_whole_usage_when_the_cache_figure_is_not_below_it():
+    """As `docker stats` (and the cgroup path): the cache is subtracted only when below usage."""
+    snapshot = StatsSnapshot.from_api(
+        {"read": "2024-01-01T00:00:04Z", "memory_stats": {"usage": 4096, "stats": {"total_inactive_file": 8192}}}
+    )
+    assert snapshot.memory_used == 4096
 
 
 def test_stats_of_a_running_container_are_one_shot_and_typed(rsps, engine):
