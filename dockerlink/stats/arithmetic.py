@@ -35,10 +35,10 @@ KIB_DECIMALS = 3
 PERCENT_DECIMALS = 2
 
 
-def finite(value: float | None, default: float = 0.0) -> float:
-    """`value`, or `default` when it is None, NaN or infinite."""
+def finite(value: float | None) -> float:
+    """`value`, or 0 when it is None, NaN or infinite."""
     if value is None or not math.isfinite(value):
-        return default
+        return 0.0
     return float(value)
 
 
