@@ -246,7 +246,7 @@ class Hosting:
             container_id, warnings = self.engine.containers.create(spec, name=req.name)
         if start:
             try:
-                self.start(container_id)
+                self._start(container_id)
             except ConflictError:
                 # Not left half-made: the panel retries with another root under the same name.
                 self.engine.containers.remove(container_id, force=True)
@@ -312,9 +312,12 @@ class Hosting:
             raise
 
     def start(self, ref: str) -> bool:
-        c = self.owned(ref)
+        return self._start(self.owned(ref).id)
+
+    def _start(self, container_id: str) -> bool:
+        """Start a container already known to be ours (no inspect)."""
         try:
-            return self.engine.containers.start(c.id)
+            return self.engine.containers.start(container_id)
         except ServerError as exc:
             raise (_port_conflict(exc) or exc) from None
 
