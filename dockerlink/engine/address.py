@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from urllib.parse import quote, urlsplit
 
-__all__ = ["DEFAULT_SOCKET", "base_url", "default_address", "socket_path"]
+__all__ = ["DEFAULT_SOCKET", "base_url", "default_address", "display_name", "socket_path"]
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -22,6 +22,12 @@ def socket_path(address: str) -> str | None:
     if "://" not in address:
         return address
     return None
+
+
+def display_name(address: str) -> str:
+    """How messages name an engine: its socket path, or `host:port`."""
+    path = socket_path(address)
+    return path if path is not None else urlsplit(address).netloc
 
 
 def base_url(address: str) -> str:

@@ -22,9 +22,10 @@ import socket
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-from .address import socket_path
+from .address import display_name, socket_path
 from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
 
@@ -65,28 +66,47 @@ class _Call:
         self.received = bytearray()
 
 
-def _open(address: str) -> socket.socket:
-    """A non-blocking socket whose connection is under way (TCP: in parallel with the
-    others, one round trip each would add up) or made (a local socket: at once)."""
+#: What `socket.connect` takes: a unix socket path, or (host, port[, flowinfo, scope_id]).
+_Sockaddr = str | tuple[Any, ...]
+
+
+def _destination(address: str) -> tuple[int, _Sockaddr]:
+    """Where to connect, worked out once for all the calls: a TCP engine's host name is
+    resolved here (an IP literal resolves to itself), not by every socket's connect."""
     path = socket_path(address)
     if path is not None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        return socket.AF_UNIX, path
+    parts = urlsplit(address)
+    if not parts.hostname or parts.port is None:
+        raise ValueError(f"engine address must be unix:///path, /path or tcp://host:port: {address!r}")
+    family = socket.AF_INET6 if ":" in parts.hostname else socket.AF_INET
+    [(family, _, _, _, sockaddr), *_] = socket.getaddrinfo(parts.hostname, parts.port, family, socket.SOCK_STREAM)
+    return family, sockaddr
+
+
+def _open(family: int, sockaddr: _Sockaddr) -> socket.socket:
+    """A non-blocking socket whose connection is under way (TCP: in parallel with the
+    others, one round trip each would add up) or made (a local socket: at once)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_UNIX:
         try:
-            sock.connect(path)
+            sock.connect(sockaddr)
         except OSError:
             sock.close()
             raise
         sock.setblocking(False)
         return sock
-    parts = urlsplit(address)
-    sock = socket.socket(socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
-    err = sock.connect_ex((parts.hostname, parts.port))
+    err = sock.connect_ex(sockaddr)
     if err not in (0, errno.EINPROGRESS):
         sock.close()
         raise OSError(err, os.strerror(err))
     return sock
+
+
+def _unavailable(where: str, what: str) -> EngineUnavailable:
+    return EngineUnavailable(f"the Docker engine at {where} {what}")
 
 
 def get_all(
@@ -99,9 +119,15 @@ def get_all(
     """GET every target (path and query, already encoded) at once; the i-th result is the
     i-th target's 200 answer, or the error any other maps to. Nothing raises for one call: a caller
     decides what a missing container or an engine that did not answer means to it."""
+    if not targets:
+        return []
+    where = display_name(address)
+    try:
+        family, sockaddr = _destination(address)
+    except OSError:  # the host name did not resolve
+        return [_unavailable(where, "is unreachable") for _ in targets]
+    host = "localhost" if family == socket.AF_UNIX else urlsplit(address).netloc
     results: list[Response | EngineError | None] = [None] * len(targets)
-    where = socket_path(address) or urlsplit(address).netloc
-    host = "localhost" if socket_path(address) is not None else urlsplit(address).netloc
     deadline = time.monotonic() + timeout
     waiting = deque(range(len(targets)))
     sel = selectors.DefaultSelector()
@@ -115,9 +141,9 @@ def get_all(
         while waiting and len(sel.get_map()) < max_open:
             i = waiting.popleft()
             try:
-                sock = _open(address)
+                sock = _open(family, sockaddr)
             except OSError:
-                results[i] = EngineUnavailable(f"the Docker engine at {where} is unreachable")
+                results[i] = _unavailable(where, "is unreachable")
                 continue
             request = f"GET {targets[i]} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
             sel.register(sock, selectors.EVENT_WRITE, _Call(i, sock, request.encode("ascii")))
@@ -125,14 +151,14 @@ def get_all(
     def send(call: _Call) -> None:
         err = call.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
-            finish(call, EngineUnavailable(f"the Docker engine at {where} is unreachable"))
+            finish(call, _unavailable(where, "is unreachable"))
             return
         try:
             call.unsent = call.unsent[call.sock.send(call.unsent) :]
         except BlockingIOError:
             return
         except OSError:
-            finish(call, EngineUnavailable(f"the Docker engine at {where} is unreachable"))
+            finish(call, _unavailable(where, "is unreachable"))
             return
         if not call.unsent:
             sel.modify(call.sock, selectors.EVENT_READ, call)
@@ -143,7 +169,7 @@ def get_all(
         except BlockingIOError:
             return
         except OSError:
-            finish(call, EngineUnavailable(f"the Docker engine at {where} closed the connection"))
+            finish(call, _unavailable(where, "closed the connection"))
             return
         if data:
             call.received += data
@@ -163,7 +189,7 @@ def get_all(
         for key in list(sel.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
         sel.close()
-    late = EngineUnavailable(f"the Docker engine at {where} did not answer in time")
+    late = _unavailable(where, "did not answer in time")
     return [late if r is None else r for r in results]
 
 
@@ -171,7 +197,7 @@ def _result(data: bytes, where: str) -> Response | EngineError:
     try:
         answer = _parse(data)
     except (http.client.HTTPException, ValueError):
-        return EngineUnavailable(f"the Docker engine at {where} sent an incomplete answer")
+        return _unavailable(where, "sent an incomplete answer")
     if answer.status == 200:
         return answer
     return error_from_response(answer.status, answer.content, answer.headers.get("Location"))

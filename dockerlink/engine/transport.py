@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import requests_unixsocket
@@ -20,7 +20,7 @@ import urllib3
 from requests_unixsocket.adapters import UnixHTTPConnectionPool
 
 from . import fanout
-from .address import base_url
+from .address import base_url, display_name
 from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
 
@@ -130,7 +130,7 @@ class Transport:
         return fanout.get_all(self.address, [self.target(s, p) for s, p in calls], timeout=timeout)
 
     def _unavailable(self, exc: Exception) -> str:
-        where = unquote(self._base.split("://", 1)[1])
+        where = display_name(self.address)
         if isinstance(exc, requests.Timeout):
             return f"the Docker engine at {where} did not answer in time"
         return f"the Docker engine at {where} is unreachable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockerlink.engine import Engine
-from dockerlink.engine.address import DEFAULT_SOCKET, base_url, default_address, socket_path
+from dockerlink.engine.address import DEFAULT_SOCKET, base_url, default_address, display_name, socket_path
 
 
 @pytest.mark.parametrize("address", ["/var/run/docker.sock", "unix:///var/run/docker.sock"])
@@ -43,6 +43,19 @@ def test_socket_path_is_none_for_tcp_and_the_path_for_unix():
     assert socket_path("unix:///run/docker.sock") == "/run/docker.sock"
     assert socket_path("/run/docker.sock") == "/run/docker.sock"
     assert socket_path("tcp://127.0.0.1:2375") is None
+
+
+@pytest.mark.parametrize(
+    ("address", "name"),
+    [
+        ("unix:///run/docker.sock", "/run/docker.sock"),
+        ("/tmp/my dir/d@ck:er.sock", "/tmp/my dir/d@ck:er.sock"),
+        ("tcp://127.0.0.1:2375", "127.0.0.1:2375"),
+        ("tcp://[::1]:2375/", "[::1]:2375"),
+    ],
+)
+def test_display_name_is_the_socket_path_or_host_and_port(address: str, name: str):
+    assert display_name(address) == name
 
 
 def test_default_address_prefers_docker_host(monkeypatch: pytest.MonkeyPatch):

@@ -176,3 +176,32 @@ def test_a_tcp_engine_refusing_connections_makes_every_call_unavailable():
     results = get_all(f"tcp://127.0.0.1:{port}", ["/a", "/b"], timeout=5)
     assert [type(r) for r in results] == [EngineUnavailable, EngineUnavailable]
     assert "unreachable" in str(results[0])
+
+
+def test_a_tcp_engine_host_name_is_resolved_once_for_all_the_calls(monkeypatch):
+    lookups = []
+    real = socket.getaddrinfo
+
+    def counted(*args, **kwargs):
+        lookups.append(args[:2])
+        return real(*args, **kwargs)
+
+    with FakeServer(lambda t: OK) as server:
+        address = server.address.replace("127.0.0.1", "localhost")
+        monkeypatch.setattr(socket, "getaddrinfo", counted)
+        results = get_all(address, [f"/{i}" for i in range(5)])
+        monkeypatch.undo()
+        hosts = {h for _, _, headers in server.requests for h in headers if h.startswith("Host:")}
+    assert all(r.json() == {"ok": True} for r in results)
+    assert lookups == [("localhost", int(address.rsplit(":", 1)[1]))]
+    assert hosts == {f"Host: {address.removeprefix('tcp://')}"}
+
+
+def test_a_host_name_that_does_not_resolve_makes_every_call_unavailable(monkeypatch):
+    def unknown(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    results = get_all("tcp://no-such-engine.invalid:2375", ["/a", "/b"], timeout=2)
+    assert [type(r) for r in results] == [EngineUnavailable, EngineUnavailable]
+    assert str(results[0]) == "the Docker engine at no-such-engine.invalid:2375 is unreachable"
