@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from .errors import EngineError, InvalidReference
 from .models import ContainerDetails, ContainerSpec, ContainerSummary, StatsSnapshot
 from .refs import check_container_ref
-from .transport import DEFAULT_TIMEOUT, Transport
+from .transport import DEFAULT_TIMEOUT, Response, Transport
 
 __all__ = ["Containers"]
 
@@ -96,7 +96,7 @@ class Containers:
             ["containers", check_container_ref(ref), "stats"],
             params=_ONE_SHOT,
         )
-        return StatsSnapshot.from_api(r.json() or {})  # an empty body: the container just went away
+        return _snapshot(r)
 
     def stats_many(
         self, refs: Sequence[str], *, inspect: Sequence[str] = (), timeout: float = 30.0
@@ -104,26 +104,33 @@ class Containers:
         """One-shot stats of every ref, all in flight together from this thread, and an
         inspect of each of `inspect` in the same fan-out (they answer while the stats wait
         for the daemon's tick). Each item is its result or its error, never raised."""
-        wanted = [(ref, "stats") for ref in refs] + [(ref, "json") for ref in inspect]
-        results: list[object] = []
+        stats_refs = [_checked(ref) for ref in refs]
+        inspect_refs = [_checked(ref) for ref in inspect]
         calls: list[tuple[list[str], Mapping[str, str] | None]] = []
-        sent: list[int] = []
-        for i, (ref, what) in enumerate(wanted):
-            try:
-                calls.append((["containers", check_container_ref(ref), what], _ONE_SHOT if what == "stats" else None))
-            except InvalidReference as exc:
-                results.append(exc)
-                continue
-            results.append(None)
-            sent.append(i)
-        for i, answer in zip(sent, self._t.get_many(calls, timeout=timeout), strict=True):
-            if isinstance(answer, EngineError):
-                results[i] = answer
-            elif wanted[i][1] == "stats":
-                results[i] = StatsSnapshot.from_api(answer.json() or {})
-            else:
-                results[i] = ContainerDetails.from_api(answer.json())
-        return results[: len(refs)], results[len(refs) :]  # type: ignore[return-value]
+        calls += [(["containers", ref, "stats"], _ONE_SHOT) for ref in stats_refs if isinstance(ref, str)]
+        calls += [(["containers", ref, "json"], None) for ref in inspect_refs if isinstance(ref, str)]
+        answers = iter(self._t.get_many(calls, timeout=timeout))  # in the order of the valid refs
+        snapshots: list[StatsSnapshot | EngineError] = []
+        for ref in stats_refs:
+            answer = ref if isinstance(ref, InvalidReference) else next(answers)
+            snapshots.append(answer if isinstance(answer, EngineError) else _snapshot(answer))
+        details: list[ContainerDetails | EngineError] = []
+        for ref in inspect_refs:
+            answer = ref if isinstance(ref, InvalidReference) else next(answers)
+            details.append(answer if isinstance(answer, EngineError) else ContainerDetails.from_api(answer.json()))
+        return snapshots, details
+
+
+def _checked(ref: str) -> str | InvalidReference:
+    """The checked ref, or its error to hand back in its place (it is never sent)."""
+    try:
+        return check_container_ref(ref)
+    except InvalidReference as exc:
+        return exc
+
+
+def _snapshot(r: Response) -> StatsSnapshot:
+    return StatsSnapshot.from_api(r.json() or {})  # an empty body: the container just went away
 
 
 def _flag(value: bool) -> str:
