@@ -9,6 +9,7 @@ mount can hide the top). That covers cgroupfs (`/docker/<id>`) and systemd
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "parse_proc_cgroup",
     "parse_mountinfo",
     "locate",
+    "locate_in",
     "stat_value",
     "parse_limit",
     "parse_cpu_max",
@@ -90,14 +92,19 @@ def _under(mount: Mount, path: str) -> str | None:
 
 
 def locate(proc_cgroup: str, mountinfo: str, container_id: str) -> CgroupDirs | None:
-    """A container's cgroup directories from its init process's `/proc/<pid>/cgroup`.
+    """`locate_in` the cgroup mounts of the text of a `/proc/<pid>/mountinfo`."""
+    return locate_in(proc_cgroup, parse_mountinfo(mountinfo), container_id)
+
+
+def locate_in(proc_cgroup: str, mounts: Sequence[Mount], container_id: str) -> CgroupDirs | None:
+    """A container's cgroup directories from its init process's `/proc/<pid>/cgroup`,
+    through `mounts` (as `parse_mountinfo` gives them).
 
     v1 when the memory controller is on a v1 hierarchy (hybrid hosts also mount an empty
     v2 one), else v2. None when a directory cannot be reached from this mount namespace,
     or when the path does not name the container (a pid from another pid namespace).
     """
     paths = parse_proc_cgroup(proc_cgroup)
-    mounts = parse_mountinfo(mountinfo)
     if "memory" in paths:
         dirs: dict[str, str] = {}
         for controller in V1_CONTROLLERS:

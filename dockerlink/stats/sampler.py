@@ -31,8 +31,9 @@ from ..engine.models import ContainerDetails, ContainerSummary, StatsSnapshot
 from .arithmetic import memory_limit, memory_used
 from .cgroups import (
     CgroupDirs,
+    Mount,
     host_memory,
-    locate,
+    locate_in,
     parse_cpu_max,
     parse_limit,
     parse_mountinfo,
@@ -89,6 +90,11 @@ _CHUNK = 65536
 def _read_file(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def _read_mounts(root: str) -> list[Mount]:
+    """The cgroup mounts of this mount namespace (`root` without its trailing slash)."""
+    return parse_mountinfo(_read_file(root + "/proc/self/mountinfo").decode())
 
 
 class _Handles:
@@ -165,6 +171,7 @@ class CgroupSource:
         self._retry_after = retry_after
         self._handles: dict[str, _Handles] = {}
         self._unreadable: dict[str, float] = {}  # container id -> when to try its cgroup again
+        self._mounts: list[Mount] | None = None  # read at the first container, again if one is not found
         self.host_memory = host_memory(_read_file(self._root + "/proc/meminfo"))
         _raise_open_files_limit()
 
@@ -172,10 +179,9 @@ class CgroupSource:
     def usable(root: str = "/") -> bool:
         """Whether this mount namespace shows any cgroup hierarchy at all."""
         try:
-            text = _read_file(root.rstrip("/") + "/proc/self/mountinfo").decode()
+            return bool(_read_mounts(root.rstrip("/")))
         except OSError:
             return False
-        return bool(parse_mountinfo(text))
 
     def read(self, container_id: str) -> Reading | None:
         """The container's reading; None when it stopped or vanished meanwhile.
@@ -219,18 +225,8 @@ class CgroupSource:
             raise CgroupUnavailable(container_id) from exc
         if not details.running or details.pid <= 0:
             return None
-        proc = f"{self._root}/proc/{details.pid}"
         try:
-            dirs = locate(
-                _read_file(proc + "/cgroup").decode(),
-                _read_file(self._root + "/proc/self/mountinfo").decode(),
-                details.id,
-            )
-            if dirs is None:
-                raise CgroupUnavailable(container_id)
-            if self._root:
-                dirs = CgroupDirs(dirs.version, *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)))
-            handles = _Handles(details.pid, dirs, proc + "/net/dev")
+            handles = self._open(container_id, details)
         except (OSError, CgroupUnavailable) as exc:
             # Another pid namespace, an unmounted controller, no permission, no descriptor left.
             log.info("cgroup of container %s unreadable here (%s); using the engine API", container_id[:12], exc)
@@ -238,6 +234,31 @@ class CgroupSource:
             raise CgroupUnavailable(container_id) from None
         self._handles[container_id] = handles
         return handles
+
+    def _open(self, container_id: str, details: ContainerDetails) -> _Handles:
+        """The container's files, found through the mount table read at the first container:
+        parsing it is ~2 ms on a busy host, once per container otherwise. Should they not be
+        found that way, the table is read again (something was mounted or unmounted since)
+        before the container is given up on, as if it had been read for this one alone."""
+        proc = f"{self._root}/proc/{details.pid}"
+        proc_cgroup = _read_file(proc + "/cgroup").decode()
+        if self._mounts is not None:
+            try:
+                return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
+            except (OSError, CgroupUnavailable):
+                pass
+        self._mounts = _read_mounts(self._root)
+        return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
+
+    def _open_through(
+        self, mounts: list[Mount], container_id: str, details: ContainerDetails, proc: str, proc_cgroup: str
+    ) -> _Handles:
+        dirs = locate_in(proc_cgroup, mounts, details.id)
+        if dirs is None:
+            raise CgroupUnavailable(container_id)
+        if self._root:
+            dirs = CgroupDirs(dirs.version, *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)))
+        return _Handles(details.pid, dirs, proc + "/net/dev")
 
     def _drop(self, container_id: str) -> None:
         handles = self._handles.pop(container_id, None)
