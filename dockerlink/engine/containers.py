@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from .errors import EngineError, InvalidReference
 from .models import ContainerDetails, ContainerSpec, ContainerSummary, StatsSnapshot
 from .refs import check_container_ref
-from .transport import DEFAULT_TIMEOUT, Response, Transport
+from .transport import DEFAULT_TIMEOUT, Response, Transport, encode_filters
 
 __all__ = ["Containers"]
 
@@ -23,7 +22,7 @@ class Containers:
     def list(self, all: bool = True, filters: Mapping[str, Sequence[str]] | None = None) -> list[ContainerSummary]:
         params: dict[str, str] = {"all": "1" if all else "0"}
         if filters:
-            params["filters"] = json.dumps({k: list(v) for k, v in filters.items()})
+            params["filters"] = encode_filters(filters)
         r = self._t.request("GET", ["containers", "json"], params=params)
         return [ContainerSummary.from_api(c) for c in r.json() or []]
 

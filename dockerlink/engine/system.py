@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from .models import EngineEvent, EngineInfo, EngineVersion
-from .transport import Transport
+from .transport import Transport, encode_filters
 
 __all__ = ["System"]
 
@@ -32,6 +32,6 @@ class System:
         closes the stream (an `until` in the future would hold the call open until then)."""
         params = {"since": f"{since:.9f}", "until": f"{until:.9f}"}
         if filters:
-            params["filters"] = json.dumps({k: list(v) for k, v in filters.items()})
+            params["filters"] = encode_filters(filters)
         r = self._t.request("GET", ["events"], params=params)
         return [EngineEvent.from_api(json.loads(line)) for line in r.content.splitlines() if line.strip()]

@@ -9,6 +9,7 @@ following it acts on a different container.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,12 +25,17 @@ from .address import base_url, display_name
 from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
 
-__all__ = ["Transport", "Response", "DEFAULT_TIMEOUT", "Timeout"]
+__all__ = ["Transport", "Response", "DEFAULT_TIMEOUT", "Timeout", "encode_filters"]
 
 Timeout = tuple[float, float]
 #: (connect, read) seconds for ordinary calls; long calls pass their own.
 DEFAULT_TIMEOUT: Timeout = (3.0, 60.0)
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+
+
+def encode_filters(filters: Mapping[str, Sequence[str]]) -> str:
+    """The `filters` query value the engine reads: a JSON object of lists."""
+    return json.dumps({k: list(v) for k, v in filters.items()})
 
 
 class _SocketPool(UnixHTTPConnectionPool):
