@@ -45,11 +45,10 @@ def test_each_answer_is_its_result_or_its_error_in_order(tmp_path):
     answers = {
         "/a": http_answer(200, b'{"n": 1}'),
         "/missing": http_answer(404, b'{"message": "No such container: x"}'),
-        "/ambiguous": load("container_inspect_ambiguous").body,
+        "/ambiguous": http_answer(500, load("container_inspect_ambiguous").body),
         "/moved": http_answer(301, b"", {"Location": "/v1.41/containers/other/json"}),
         "/b": http_answer(200, b'{"n": 2}', chunked=True),
     }
-    answers["/ambiguous"] = http_answer(500, load("container_inspect_ambiguous").body)
     with FakeServer(lambda t: answers[t], tmp_path) as server:
         results = get_all(server.address, list(answers), timeout=10)
         assert server.targets.count("/v1.41/containers/other/json") == 0  # a redirect is never followed
