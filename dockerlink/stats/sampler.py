@@ -106,7 +106,9 @@ class _Handles:
     (a `die` event), after which the files are closed.
     """
 
-    __slots__ = ("pid", "version", "cpu", "usage", "stat", "limit", "quota", "period", "net")
+    #: The slots holding a file descriptor (-1 once closed; `period` stays -1 on v2).
+    DESCRIPTORS = ("cpu", "usage", "stat", "limit", "quota", "period", "net")
+    __slots__ = ("version", *DESCRIPTORS)
 
     FILES = {
         1: (
@@ -126,8 +128,7 @@ class _Handles:
         ),
     }
 
-    def __init__(self, pid: int, dirs: CgroupDirs, net_dev: str) -> None:
-        self.pid = pid
+    def __init__(self, dirs: CgroupDirs, net_dev: str) -> None:
         self.version = dirs.version
         self.period = -1
         opened: list[int] = []
@@ -143,7 +144,7 @@ class _Handles:
             raise
 
     def close(self) -> None:
-        for slot in self.__slots__[2:]:
+        for slot in self.DESCRIPTORS:
             fd = getattr(self, slot, -1)
             if fd >= 0:
                 os.close(fd)
@@ -258,7 +259,7 @@ class CgroupSource:
             raise CgroupUnavailable(container_id)
         if self._root:
             dirs = CgroupDirs(dirs.version, *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)))
-        return _Handles(details.pid, dirs, proc + "/net/dev")
+        return _Handles(dirs, proc + "/net/dev")
 
     def _drop(self, container_id: str) -> None:
         handles = self._handles.pop(container_id, None)
