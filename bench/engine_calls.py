@@ -23,22 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_ms  # noqa: E402
+from bench.common import docker, median_ms, print_table  # noqa: E402
 from bench.rawsocket import RawEngine  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine, NotFound  # noqa: E402
 
 #: A keep-alive that ends at once on TERM (sh as PID 1 would otherwise ignore it).
 KEEPALIVE = ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]
-
-
-def docker(*args: str) -> None:
-    subprocess.run(["docker", *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def main() -> int:
@@ -120,14 +115,11 @@ def main() -> int:
             rows.append((name, median_ms(lib_fn, repeat), median_ms(raw_fn, repeat), median_ms(cli_fn, repeat)))
 
         version = engine.system.version()
-        print(
+        print_table(
             f"engine {version.version} (API {version.api_version}), median of {args.repeat} runs "
-            f"({args.create_repeat} for the create cycle), times in ms"
+            f"({args.create_repeat} for the create cycle), times in ms",
+            rows,
         )
-        print(f"{'operation':<28}{'library':>10}{'raw http':>10}{'docker CLI':>12}{'lib/raw':>9}{'lib/CLI':>9}")
-        for name, lib_ms, raw_ms, cli_ms in rows:
-            ratios = f"{lib_ms / raw_ms:>8.2f}x{lib_ms / cli_ms:>8.2f}x"
-            print(f"{name:<28}{lib_ms:>10.2f}{raw_ms:>10.2f}{cli_ms:>12.2f}{ratios}")
         return 0
     finally:
         raw.close()
