@@ -334,8 +334,9 @@ class EngineSource:
 
     def read_many(self, container_ids: Sequence[str]) -> list[Reading]:
         self._pilot = container_ids[0] if len(container_ids) >= 2 else None
+        for gone in self._limits.keys() - set(container_ids):
+            del self._limits[gone]
         if not container_ids:
-            self._limits.clear()
             return []
         now = self._clock()
         stale = [c for c in container_ids if now - self._limits.get(c, (-math.inf,))[0] >= self._limits_ttl]
@@ -351,8 +352,6 @@ class EngineSource:
             snapshot, limits = _usable(container_id, s), self._limits.get(container_id)
             if snapshot is not None and snapshot.running and limits is not None:
                 readings.append(_engine_reading(container_id, snapshot, limits[1], limits[2]))
-        for gone in self._limits.keys() - set(container_ids):
-            del self._limits[gone]
         return readings
 
     def close(self) -> None:
