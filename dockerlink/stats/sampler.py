@@ -62,6 +62,10 @@ SAMPLED_STATES = frozenset({"running", "paused"})
 #: 1 s later, 0.2 s into the round, once the round's calls (sent in its first ms) are in.
 PRIME_AHEAD = 0.8
 
+#: µs: the kernel's default CFS period, which dockerd also puts NanoCpus over. Not the
+#: panel's own `limits.CPU_PERIOD` (equal today), which only the quotas it sets use.
+DEFAULT_CFS_PERIOD = 100_000
+
 Clock = Callable[[], float]
 _T = TypeVar("_T")
 
@@ -375,9 +379,9 @@ def _usable(container_id: str, result: _T | EngineError) -> _T | None:
 def _cpu_limit(details: ContainerDetails) -> tuple[int | None, int | None]:
     """CFS quota and period from HostConfig (NanoCpus means a quota over 100 ms)."""
     if details.cpu_quota > 0:
-        return details.cpu_quota, details.cpu_period or 100000
+        return details.cpu_quota, details.cpu_period or DEFAULT_CFS_PERIOD
     if details.nano_cpus > 0:
-        return details.nano_cpus // 10000, 100000
+        return details.nano_cpus * DEFAULT_CFS_PERIOD // 1_000_000_000, DEFAULT_CFS_PERIOD
     return None, None
 
 
