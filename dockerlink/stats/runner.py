@@ -88,16 +88,12 @@ class Loop:
             started = self._clock()
             try:
                 self._round(tick)
-            except EngineUnavailable as exc:
+            except Exception as exc:  # noqa: BLE001 - a bad round must not end the collector
                 failures += 1
-                delay = backoff_delay(failures, self._interval)
-                if failures == 1:
+                if not isinstance(exc, EngineUnavailable):
+                    log.exception("round at %.0f failed", tick)
+                elif failures == 1:  # said once, not at every attempt
                     log.error("%s; retrying with back-off (up to %.0f s)", exc, max(MAX_BACKOFF, self._interval))
-                earliest = self._clock() + delay - self._interval
-                continue
-            except Exception:  # noqa: BLE001 - a bad round must not end the collector
-                failures += 1
-                log.exception("round at %.0f failed", tick)
                 earliest = self._clock() + backoff_delay(failures, self._interval) - self._interval
                 continue
             if failures:
