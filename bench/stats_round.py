@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from falcon import testing  # noqa: E402
 
+from bench.common import BENCH_LABEL, remove_bench_containers  # noqa: E402
 from bench.rawsocket import get_all  # noqa: E402
 from dockerlink.app import create_app  # noqa: E402
 from dockerlink.config import Config  # noqa: E402
-from dockerlink.engine import ContainerSpec, Engine, EngineError  # noqa: E402
+from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
 from dockerlink.engine.address import socket_path  # noqa: E402
 from dockerlink.stats.collector import Collector  # noqa: E402
 from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler  # noqa: E402
@@ -45,7 +46,7 @@ from dockerlink.stats.store import StatsStore  # noqa: E402
 
 IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
 PREFIX = "dltest-bench-stats-"  # other benches use dltest-bench-<their own>-
-LABELS = {"dockerlink": "bench", "dockerlink.test": "1"}
+LABELS = {"dockerlink": "bench", BENCH_LABEL: "1"}
 MIB = 1 << 20
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -87,11 +88,15 @@ class Measure:
     daemon: float  # daemon seconds per round (mean)
 
 
-def measure(fn, rounds: int, cpu_clock=time.process_time) -> Measure:  # noqa: ANN001
+def measure(fn, rounds: int, cpu_clock=time.process_time, before=None) -> Measure:  # noqa: ANN001
+    """`fn`'s wall and CPU time per round, after one warm-up round; `before` (if given) runs
+    ahead of each measured round, outside its timings (the daemon's CPU counts it, though)."""
     fn()  # warm-up: opens files, spawns threads and connections
     walls, cpus = [], []
     d0 = dockerd_cpu()
     for _ in range(rounds):
+        if before is not None:
+            before()
         w0, c0 = time.perf_counter(), cpu_clock()
         fn()
         walls.append(time.perf_counter() - w0)
@@ -127,19 +132,6 @@ class NoEngine:
     stats = stats_many = inspect
 
 
-def remove_all(engine: Engine) -> None:
-    leftovers = [c.id for c in engine.containers.list(all=True, filters={"name": [PREFIX]})]
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda cid: _remove(engine, cid), leftovers))
-
-
-def _remove(engine: Engine, cid: str) -> None:
-    try:
-        engine.containers.remove(cid, force=True)
-    except EngineError:
-        pass
-
-
 def start_containers(engine: Engine, n: int) -> list[str]:
     run = uuid.uuid4().hex[:6]
 
@@ -165,19 +157,14 @@ def spaced(fn, rounds: int, prepare=None) -> Measure:  # noqa: ANN001
     """Like `measure`, for engine rounds as the collector runs them: apart (a random 1.5–3 s
     pause, so each starts at another phase of dockerd's 1 s stats loop, as rounds 10 s apart
     do), and with `prepare` run PRIME_AHEAD s before each when given, as the collector's loop does."""
-    fn()
-    walls, cpus = [], []
-    d0 = dockerd_cpu()
-    for _ in range(rounds):
+
+    def pause() -> None:
         time.sleep(random.uniform(1.5, 3.0))
         if prepare is not None:
             prepare()
             time.sleep(PRIME_AHEAD)
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-    return Measure(statistics.median(walls), statistics.median(cpus), (dockerd_cpu() - d0) / rounds)
+
+    return measure(fn, rounds, before=pause)
 
 
 def bench_rounds(engine: Engine, n: int, rounds: int) -> dict[str, Measure]:
@@ -339,10 +326,10 @@ def main() -> int:
     print(f"dockerd at {engine.address}; {os.cpu_count()} cores; CPU per container = per round / N")
     try:
         for n in args.counts:
-            remove_all(engine)
+            remove_bench_containers(PREFIX)
             report(n, bench_rounds(engine, n, args.rounds))
     finally:
-        remove_all(engine)
+        remove_bench_containers(PREFIX)
     if not args.no_week:
         bench_week_query(engine)
     engine.close()
