@@ -165,11 +165,17 @@ def describe(c: ContainerDetails) -> dict[str, Any]:
     return entry
 
 
-def _port_conflict(exc: EngineAPIError) -> ConflictError | None:
-    m = _PORT_TAKEN.search(exc.message)
-    if m:
-        return ConflictError(f"host port {m[1]} is already in use on this host")
-    return None
+@contextmanager
+def _port_conflicts() -> Iterator[None]:
+    """An engine 500 "port is already allocated / in use" becomes a ConflictError naming the
+    port; any other ServerError goes on as it is."""
+    try:
+        yield
+    except ServerError as exc:
+        m = _PORT_TAKEN.search(exc.message)
+        if m:
+            raise ConflictError(f"host port {m[1]} is already in use on this host") from None
+        raise exc from None
 
 
 class Hosting:
@@ -316,17 +322,13 @@ class Hosting:
 
     def _start(self, container_id: str) -> bool:
         """Start a container already known to be ours (no inspect)."""
-        try:
+        with _port_conflicts():
             return self.engine.containers.start(container_id)
-        except ServerError as exc:
-            raise (_port_conflict(exc) or exc) from None
 
     def stop(self, ref: str, t: int) -> bool:
         return self.engine.containers.stop(self.owned(ref).id, t=t)
 
     def restart(self, ref: str, t: int) -> None:
         c = self.owned(ref)
-        try:
+        with _port_conflicts():
             self.engine.containers.restart(c.id, t=t)
-        except ServerError as exc:
-            raise (_port_conflict(exc) or exc) from None
