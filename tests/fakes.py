@@ -27,12 +27,6 @@ from dockerlink.engine import (
 from dockerlink.engine.errors import AmbiguousReference, Conflict, NotFound, ServerError
 from dockerlink.engine.refs import check_container_ref
 
-_counter = itertools.count(1)
-
-
-def fake_id(seed: str) -> str:
-    return hashlib.sha256(f"{seed}-{next(_counter)}".encode()).hexdigest()
-
 
 @dataclass
 class FakeStore:
@@ -50,6 +44,8 @@ class FakeContainers:
     def __init__(self, engine: FakeEngine) -> None:
         self._e = engine
         self.by_id: dict[str, ContainerDetails] = {}
+        self.inspected: list[str] = []
+        self._ids = itertools.count(1)  # per engine: ids do not depend on which tests ran before
 
     def _resolve(self, ref: str) -> ContainerDetails:
         self._e.check()
@@ -69,7 +65,7 @@ class FakeContainers:
     def add(self, name: str, labels: dict[str, str] | None = None, running: bool = True, **kw) -> ContainerDetails:
         """Put a container in place directly (one the panel did not create, say)."""
         c = ContainerDetails(
-            id=fake_id(name),
+            id=hashlib.sha256(f"{name}-{next(self._ids)}".encode()).hexdigest(),
             name=name,
             image="some/image:latest",
             state="running" if running else "exited",
@@ -105,6 +101,7 @@ class FakeContainers:
         return out
 
     def inspect(self, ref: str) -> ContainerDetails:
+        self.inspected.append(ref)
         return self._resolve(ref)
 
     def create(self, spec: ContainerSpec, name: str | None = None) -> tuple[str, list[str]]:
@@ -200,11 +197,6 @@ class FakeVolumes:
         self.names.setdefault(name, dict(labels or {}))
         return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
 
-    def inspect(self, name: str) -> VolumeInfo:
-        if name not in self.names:
-            raise NotFound(404, f"get {name}: no such volume")
-        return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
-
     def remove(self, name: str, force: bool = False) -> None:
         if name not in self.names:
             raise NotFound(404, f"get {name}: no such volume")
@@ -233,12 +225,18 @@ class FakeImages:
 
 
 class FakeExecs:
-    """Answers from a script: `responses[argv tuple] = ExecResult` or a callable."""
+    """Records each run in `calls` and answers with `handler(argv, env=, workdir=, timeout=)`.
+
+    The default handler answers the queued `results` in order, then success with no output."""
 
     def __init__(self, engine: FakeEngine) -> None:
         self._e = engine
         self.calls: list[dict] = []
-        self.handler = lambda argv, **kw: ExecResult(0, b"", b"")
+        self.results: list[ExecResult] = []
+        self.handler = self._next_result
+
+    def _next_result(self, argv, **kw) -> ExecResult:  # noqa: ANN001
+        return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
 
     def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None) -> ExecResult:  # noqa: ANN001
         c = self._e.containers._resolve(container)

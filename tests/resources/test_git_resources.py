@@ -7,67 +7,22 @@ from falcon import testing
 
 from dockerlink.app import create_app
 from dockerlink.config import Config
-from dockerlink.engine import ContainerDetails, EngineUnavailable, ExecResult, NotFound, ServerError
+from dockerlink.engine import ExecResult, ServerError
 from dockerlink.git import GIT_ENV
 from dockerlink.resources import git as git_resources
+from tests.fakes import FakeEngine, FakeStore
 
 PREFIX = ["git", "-c", "safe.directory=*"]
 FULL_ID = "c" * 64
 TOKEN = "t" * 32
-
-
-def container(state: str = "running", labels: dict | None = None) -> ContainerDetails:
-    return ContainerDetails.from_api(
-        {
-            "Id": FULL_ID,
-            "Name": "/site",
-            "State": {"Status": state, "Running": state == "running"},
-            "Config": {"Labels": {"dockerlink": "0.1"} if labels is None else labels, "WorkingDir": "/var/www/html"},
-        }
-    )
-
-
-class FakeContainers:
-    def __init__(self) -> None:
-        self.answer: ContainerDetails | Exception = container()
-        self.inspected: list[str] = []
-
-    def inspect(self, ref: str) -> ContainerDetails:
-        self.inspected.append(ref)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-class FakeExecs:
-    """Answers exec runs with queued results (default: success, no output)."""
-
-    def __init__(self) -> None:
-        self.results: list[ExecResult] = []
-        self.calls: list[dict] = []
-
-    def run(self, container: str, argv, **kw) -> ExecResult:
-        self.calls.append({"container": container, "argv": list(argv), **kw})
-        return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
-
-
-class FakeEngine:
-    def __init__(self) -> None:
-        self.containers = FakeContainers()
-        self.execs = FakeExecs()
-
-
-class FakeStore:
-    def last_sample_time(self) -> float | None:
-        return None
-
-    def forget(self, container_id: str) -> None:
-        pass
+OWNED = {"dockerlink": "0.1"}
 
 
 @pytest.fixture
 def engine() -> FakeEngine:
-    return FakeEngine()
+    engine = FakeEngine()
+    engine.containers.add("site", labels=OWNED, id=FULL_ID)
+    return engine
 
 
 def client_for(engine: FakeEngine, **config) -> testing.TestClient:
@@ -225,7 +180,7 @@ def test_with_the_token_git_answers(engine):
 
 
 def test_a_container_dockerlink_did_not_create_is_a_403(client, engine):
-    engine.containers.answer = container(labels={"com.example.role": "db"})
+    engine.containers.add("db", labels={"com.example.role": "db"})
     r = client.simulate_get("/v1/git", params={"id": "db"})
     assert r.status_code == 403
     assert engine.execs.calls == []
@@ -245,7 +200,6 @@ def test_git_without_id_outside_git_host_root_is_a_403(engine, tmp_path):
 
 
 def test_an_unknown_container_is_a_404(client, engine):
-    engine.containers.answer = NotFound(404, "No such container: ghost")
     r = client.simulate_get("/v1/git/head", params={"id": "ghost"})
     assert (r.status_code, r.text) == (404, "No such container: ghost\n")
 
@@ -256,7 +210,7 @@ def test_an_unsupported_method_is_a_405(client):
 
 @pytest.mark.parametrize("state", ["exited", "paused"])
 def test_a_container_that_is_not_running_is_a_409(client, engine, state):
-    engine.containers.answer = container(state=state)
+    engine.containers.add("site", labels=OWNED, running=False, id=FULL_ID, state=state)  # replaces it
     r = client.simulate_get("/v1/git", params={"id": "site"})
     assert r.status_code == 409
     assert f"site is {state}" in r.text
@@ -274,12 +228,15 @@ def test_a_failing_git_command_is_a_412_with_its_output_lines_kept(client, engin
 
 
 def test_an_unexpected_engine_error_is_a_502(client, engine):
-    engine.containers.answer = ServerError(500, "something broke")
+    def broken(ref: str) -> None:
+        raise ServerError(500, "something broke")
+
+    engine.containers.inspect = broken
     assert client.simulate_get("/v1/git/head", params={"id": "site"}).status_code == 502
 
 
 def test_an_unreachable_engine_is_a_503(client, engine):
-    engine.containers.answer = EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+    engine.up = False
     r = client.simulate_get("/v1/git/head", params={"id": "site"})
     assert r.status_code == 503 and "unreachable" in r.text
 
