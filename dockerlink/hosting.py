@@ -30,6 +30,7 @@ from .ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_
 from .ports import ContainerPort, check_root, overlaps, parse_ports
 
 __all__ = [
+    "NAME_PATTERN",
     "CreateRequest",
     "Resize",
     "Hosting",
@@ -43,7 +44,9 @@ __all__ = [
 
 log = logging.getLogger("dockerlink.hosting")
 
-_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}")
+#: A new container's name; also valid as an ECMA-262 pattern, for the OpenAPI document.
+NAME_PATTERN = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}"
+_NAME = re.compile(NAME_PATTERN)
 WWW = "/var/www"
 WORKDIR = "/var/www/html"
 RESTART_POLICY = "unless-stopped"

@@ -20,6 +20,7 @@ __all__ = [
     "parse_ports",
     "port_pattern",
     "check_root",
+    "max_root",
     "overlaps",
 ]
 
@@ -87,11 +88,16 @@ def port_pattern(area_size: int) -> str:
     return f"^(?:{'|'.join(numbers)})(?:/(?:tcp|udp))?$"
 
 
+def max_root(area_size: int) -> int:
+    """The highest root whose area [root, root + area_size - 1] still ends at or below 65535."""
+    return 65535 - area_size + 1
+
+
 def check_root(value: object, area_size: int, field: str = "host_port_root") -> int:
     value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, "expected an integer")
-    top = 65535 - area_size + 1
+    top = max_root(area_size)
     if not MIN_ROOT <= value <= top:
         raise InvalidInput(
             field, f"must be between {MIN_ROOT} and {top} (root + port_area_size - 1 must not exceed 65535)"

@@ -7,6 +7,7 @@ import re
 from .errors import InvalidReference
 
 __all__ = [
+    "CONTAINER_PATTERN",
     "CONTAINER_REF",
     "IMAGE_PATTERN",
     "check_container_ref",
@@ -16,7 +17,9 @@ __all__ = [
 ]
 
 # A full id, a prefix of one, or a name (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`), at most 128 characters.
-CONTAINER_REF = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+#: Also valid as an ECMA-262 pattern, for the OpenAPI document.
+CONTAINER_PATTERN = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}"
+CONTAINER_REF = re.compile(CONTAINER_PATTERN)
 _EXEC_ID = re.compile(r"[0-9a-f]{64}")
 _VOLUME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}")
 # name[:tag] or name@sha256:digest, registry host and path components included; no `..`.

@@ -7,12 +7,13 @@ from typing import Any
 
 import falcon
 
-from ..engine.refs import IMAGE_PATTERN
+from ..config import Config
+from ..engine.refs import CONTAINER_PATTERN, IMAGE_PATTERN
 from ..errors import InvalidInput
-from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, Hosting, parse_create, parse_resize
+from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, NAME_PATTERN, Hosting, parse_create, parse_resize
 from ..limits import GIB, MAX_MEMORY, MIN_CPU, MIN_MEMORY
 from ..openapi import TEXT_PLAIN
-from ..ports import MAX_PORTS, MIN_ROOT, port_pattern
+from ..ports import MAX_PORTS, MIN_ROOT, max_root, port_pattern
 from ..services import Services
 from . import params
 
@@ -96,7 +97,7 @@ _ID_REQUIRED = {
     "in": "query",
     "required": True,
     "description": "full id, unique prefix, or name",
-    "schema": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"},
+    "schema": {"type": "string", "pattern": f"^{CONTAINER_PATTERN}$"},
 }
 _T = {
     "name": "t",
@@ -226,7 +227,7 @@ OPENAPI_SCHEMAS = {
 
 def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
     """Create and resize bodies, with this host's bounds where known."""
-    size = int(bounds.get("port_area_size", 5000))
+    size = int(bounds.get("port_area_size", Config.port_area_size))
     memory = {"type": "number", "description": "GiB", "minimum": MIN_MEMORY / GIB, "maximum": MAX_MEMORY / GIB}
     cpulimit: dict[str, Any] = {"type": "number", "description": "cores", "minimum": MIN_CPU}
     if bounds.get("host_cpus"):
@@ -236,8 +237,8 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
             "type": "object",
             "required": ["name", "host_port_root", "memory", "cpulimit"],
             "properties": {
-                "name": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}$"},
-                "host_port_root": {"type": "integer", "minimum": MIN_ROOT, "maximum": 65536 - size},
+                "name": {"type": "string", "pattern": f"^{NAME_PATTERN}$"},
+                "host_port_root": {"type": "integer", "minimum": MIN_ROOT, "maximum": max_root(size)},
                 "memory": memory,
                 "cpulimit": cpulimit,
                 "ports": {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import falcon
 
 from .. import git
+from ..engine.refs import CONTAINER_PATTERN
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 from . import params
@@ -86,7 +87,7 @@ _ID = {
     "required": False,
     "description": "Container: full id, unique prefix or name. Without it git runs on the host, "
     "under git_host_root (403 while that is unset).",
-    "schema": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"},
+    "schema": {"type": "string", "pattern": f"^{CONTAINER_PATTERN}$"},
 }
 _PATH = {
     "name": "path",

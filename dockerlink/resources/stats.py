@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from ..engine.refs import CONTAINER_PATTERN
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 from ..stats.history import parse_scale, parse_since, resolve
@@ -47,7 +48,7 @@ OPENAPI_PATHS = {
                     "in": "query",
                     "required": True,
                     "description": "full id, unique id prefix, or name",
-                    "schema": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"},
+                    "schema": {"type": "string", "pattern": f"^{CONTAINER_PATTERN}$"},
                 },
                 {
                     "name": "since",
