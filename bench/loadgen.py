@@ -40,14 +40,13 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def _mix(ids: Sequence[str]) -> list[tuple[str, dict]]:
-    """The request mix: one entry per kind; a client picks among them at random."""
-    return [
-        ("/v1/container", {}),
-        ("/v1/container", {"id": "{id}"}),
-        ("/v1/container/stats", {"id": "{id}", "since": "0"}),
-        ("/v1/git/head", {"id": "{id}"}),
-    ]
+#: The request mix: one entry per kind; a client picks among them at random.
+_MIX: list[tuple[str, dict]] = [
+    ("/v1/container", {}),
+    ("/v1/container", {"id": "{id}"}),
+    ("/v1/container/stats", {"id": "{id}", "since": "0"}),
+    ("/v1/git/head", {"id": "{id}"}),
+]
 
 
 def run_load(
@@ -58,7 +57,6 @@ def run_load(
     result = LoadResult()
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
-    mix = _mix(ids)
 
     def client(n: int) -> None:
         rng = random.Random(seed + n)
@@ -69,7 +67,7 @@ def run_load(
         statuses: dict[int, int] = {}
         errors: list[str] = []
         while time.monotonic() < deadline:
-            path, params = rng.choice(mix)
+            path, params = rng.choice(_MIX)
             cid = rng.choice(ids)
             query = {k: v.format(id=cid) for k, v in params.items()}
             t0 = time.perf_counter()

@@ -29,22 +29,22 @@ def _number(field: str, value: object) -> float:
     return float(value)
 
 
-def memory_bytes(value: object, field: str = "memory") -> int:
+def memory_bytes(value: object) -> int:
     """GiB (decimal allowed) to bytes, at least 6 MiB."""
-    gib = _number(field, value)
+    gib = _number("memory", value)
     size = round(gib * GIB)
     if size < MIN_MEMORY:
-        raise InvalidInput(field, f"must be at least {MIN_MEMORY / GIB:.4f} GiB (6 MiB), got {value}")
+        raise InvalidInput("memory", f"must be at least {MIN_MEMORY / GIB:.4f} GiB (6 MiB), got {value}")
     if size > MAX_MEMORY:
-        raise InvalidInput(field, f"too large: {value} GiB")
+        raise InvalidInput("memory", f"too large: {value} GiB")
     return size
 
 
-def cpu_quota(value: object, host_cpus: int, field: str = "cpulimit") -> int:
+def cpu_quota(value: object, host_cpus: int) -> int:
     """Cores (decimal allowed) to a CFS quota over CPU_PERIOD, between 0.01 and the host's cores."""
-    cores = _number(field, value)
+    cores = _number("cpulimit", value)
     if cores < MIN_CPU:
-        raise InvalidInput(field, f"must be at least {MIN_CPU} cores, got {value}")
+        raise InvalidInput("cpulimit", f"must be at least {MIN_CPU} cores, got {value}")
     if host_cpus and cores > host_cpus:
-        raise InvalidInput(field, f"must not exceed the host's {host_cpus} cores, got {value}")
+        raise InvalidInput("cpulimit", f"must not exceed the host's {host_cpus} cores, got {value}")
     return round(cores * CPU_PERIOD)

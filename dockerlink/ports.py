@@ -46,29 +46,29 @@ def _integral(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def parse_port(value: object, area_size: int, field: str = "ports") -> ContainerPort:
+def parse_port(value: object, area_size: int) -> ContainerPort:
     """`"8080/udp"`, `"8080/tcp"`, `"8080"` or `8080` (tcp)."""
     value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidInput(field, f'expected "<port>/<tcp|udp>", got {value!r}'[:120])
+        raise InvalidInput("ports", f'expected "<port>/<tcp|udp>", got {value!r}'[:120])
     m = _PORT.fullmatch(str(value))
     if not m:
-        raise InvalidInput(field, f'expected "<port>/<tcp|udp>", got {str(value)[:40]!r}')
+        raise InvalidInput("ports", f'expected "<port>/<tcp|udp>", got {str(value)[:40]!r}')
     port = int(m[1])
     if not 1 <= port < area_size:
-        raise InvalidInput(field, f"port {port} must be between 1 and {area_size - 1} (port_area_size)")
+        raise InvalidInput("ports", f"port {port} must be between 1 and {area_size - 1} (port_area_size)")
     return ContainerPort(port, m[2] or "tcp")
 
 
-def parse_ports(values: object, area_size: int, field: str = "ports") -> tuple[ContainerPort, ...]:
+def parse_ports(values: object, area_size: int) -> tuple[ContainerPort, ...]:
     """The requested ports plus the always-forwarded ones, sorted, without duplicates."""
     if values is None:
         values = []
     if not isinstance(values, list):
-        raise InvalidInput(field, 'expected a list of "<port>/<tcp|udp>"')
+        raise InvalidInput("ports", 'expected a list of "<port>/<tcp|udp>"')
     if len(values) > MAX_PORTS:
-        raise InvalidInput(field, f"at most {MAX_PORTS} ports")
-    ports = {parse_port(v, area_size, field) for v in values}
+        raise InvalidInput("ports", f"at most {MAX_PORTS} ports")
+    ports = {parse_port(v, area_size) for v in values}
     ports.update(ALWAYS_FORWARDED)  # Config guarantees port_area_size > 443
     return tuple(sorted(ports))
 
@@ -93,14 +93,14 @@ def max_root(area_size: int) -> int:
     return 65535 - area_size + 1
 
 
-def check_root(value: object, area_size: int, field: str = "host_port_root") -> int:
+def check_root(value: object, area_size: int) -> int:
     value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, "expected an integer")
+        raise InvalidInput("host_port_root", "expected an integer")
     top = max_root(area_size)
     if not MIN_ROOT <= value <= top:
         raise InvalidInput(
-            field, f"must be between {MIN_ROOT} and {top} (root + port_area_size - 1 must not exceed 65535)"
+            "host_port_root", f"must be between {MIN_ROOT} and {top} (root + port_area_size - 1 must not exceed 65535)"
         )
     return value
 
