@@ -34,6 +34,7 @@ from typing import Protocol
 from .engine import Engine, ExecResult
 from .engine.execs import KILL_AFTER
 from .errors import ConflictError, Forbidden, GitFailed, GitTimeout, InvalidInput
+from .hosting import WORKDIR
 from .ownership import require_owned
 from .services import Services
 
@@ -71,7 +72,7 @@ GIT_ENV: Mapping[str, str] = {
     "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
 }
 #: Where git runs in a container whose image names no working directory.
-DEFAULT_PATH = "/var/www/html"
+DEFAULT_PATH = WORKDIR
 
 # What `git check-ref-format --branch` refuses (git 2.39, refs.c: check_refname_component
 # and strbuf_check_branch_ref), applied to the name under `refs/heads/`.
@@ -136,7 +137,10 @@ def git_argv(*args: str) -> list[str]:
 def is_git_exec(argv: Sequence[str]) -> bool:
     """Whether an exec's argv is one of ours: `timeout -k … git -c safe.directory=* …`."""
     argv = list(argv)
-    return argv[:1] == ["timeout"] and "git" in argv and argv[argv.index("git") : argv.index("git") + 3] == git_argv()
+    if argv[:1] != ["timeout"] or "git" not in argv:
+        return False
+    at = argv.index("git")
+    return argv[at : at + 3] == git_argv()
 
 
 def pull_argv() -> list[str]:
