@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Iterator
 
 from .engine import Engine, ExecInfo
 from .engine.errors import EngineError, NotFound
@@ -26,20 +27,27 @@ def stop_orphan_git_execs(engine: Engine) -> int:
     """Kill every running git exec dockerlink started in its containers; returns how many."""
     killed = 0
     try:
-        containers = engine.containers.list(all=False, filters={"label": [LABEL]})
-        for summary in containers:
-            for info in _execs(engine, summary.id):
-                if info.running and info.pid and is_git_exec(info.argv):
-                    try:
-                        os.killpg(info.pid, signal.SIGKILL)
-                        killed += 1
-                    except (ProcessLookupError, PermissionError) as exc:
-                        log.warning("cannot stop git exec %s in %s: %s", info.id[:12], summary.name, exc)
+        for container, info in _running_git_execs(engine):
+            try:
+                os.killpg(info.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError) as exc:
+                log.warning("cannot stop git exec %s in %s: %s", info.id[:12], container, exc)
+            else:
+                killed += 1
     except EngineError as exc:
         log.warning("could not look for git execs left running: %s", exc)
     if killed:
         log.info("stopped %d git command(s) left running in containers", killed)
     return killed
+
+
+def _running_git_execs(engine: Engine) -> Iterator[tuple[str, ExecInfo]]:
+    """(container name, exec) of every running git exec with a pid, in dockerlink's running
+    containers; an EngineError on the way is the caller's."""
+    for summary in engine.containers.list(all=False, filters={"label": [LABEL]}):
+        for info in _execs(engine, summary.id):
+            if info.running and info.pid and is_git_exec(info.argv):
+                yield summary.name, info
 
 
 def _execs(engine: Engine, container_id: str) -> list[ExecInfo]:
