@@ -24,8 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import median_ms  # noqa: E402
 from bench.rawsocket import RawEngine  # noqa: E402
-from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
-from dockerlink.engine.execs import KILL_AFTER  # noqa: E402
+from dockerlink.engine import KILL_AFTER, ContainerSpec, Engine  # noqa: E402
 from dockerlink.git import GIT_ENV, head_argv  # noqa: E402
 from tests.integration.live import live_service  # noqa: E402
 

@@ -37,8 +37,7 @@ from bench.common import BENCH_LABEL, remove_bench_containers  # noqa: E402
 from bench.rawsocket import get_all  # noqa: E402
 from dockerlink.app import create_app  # noqa: E402
 from dockerlink.config import Config  # noqa: E402
-from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
-from dockerlink.engine.address import socket_path  # noqa: E402
+from dockerlink.engine import ContainerSpec, Engine, socket_path  # noqa: E402
 from dockerlink.stats.collector import Collector  # noqa: E402
 from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler  # noqa: E402
 from dockerlink.stats.samples import Reading, derive  # noqa: E402

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dockerlink: configuration error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - one clear line, not a trace, for an operator
-        from .engine.errors import EngineError
+        from .engine import EngineError
 
         if isinstance(exc, EngineError):
             print(f"dockerlink: {exc}", file=sys.stderr)

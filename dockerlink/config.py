@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .engine.address import base_url
-from .engine.refs import check_image_ref
+from .engine import base_url, check_image_ref
+from .errors import ConfigError
 
 __all__ = ["Config", "ConfigError"]
 
 
-class ConfigError(ValueError):
-    """A setting is malformed; the message is one line naming the field."""
+def _checked(name: str, check: Callable[[str], object], raw: str) -> str:
+    """`raw` if the engine library's `check` accepts it; its refusal names the field."""
+    try:
+        check(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return raw
 
 
 def _int(name: str, raw: str, lo: int, hi: int) -> int:
@@ -88,21 +93,13 @@ class Config:
 
         kw: dict[str, object] = {}
         if (raw := get("docker_sock")) is not None:
-            try:
-                base_url(raw)
-            except ValueError as exc:
-                raise ConfigError(f"docker_sock: {exc}") from None
-            kw["docker_sock"] = raw
+            kw["docker_sock"] = _checked("docker_sock", base_url, raw)
         elif values.get("DOCKER_HOST"):
             kw["docker_sock"] = values["DOCKER_HOST"]
         if (raw := get("port_area_size")) is not None:
             kw["port_area_size"] = _int("port_area_size", raw, 444, 65535)
         if (raw := get("base_image")) is not None:
-            try:
-                check_image_ref(raw)
-            except ValueError:
-                raise ConfigError(f"base_image: not an image reference: {raw!r}") from None
-            kw["base_image"] = raw
+            kw["base_image"] = _checked("base_image", check_image_ref, raw)
         if (raw := get("bind")) is not None:
             _bind(raw)
             kw["bind"] = raw

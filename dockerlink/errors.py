@@ -1,21 +1,54 @@
-"""Service-level errors (besides the engine's), each mapped to one HTTP status in
-`resources/errors.py`. Messages are one line, safe to show to the caller."""
+"""The service's error tree: what went wrong, in the service's words. No HTTP status here:
+`resources/errors.py` maps each class to one, and nothing else does.
+
+    DockerlinkError                    one line, safe to show the caller
+    ├── InvalidInput(field, message)   the request is malformed; the message names the field
+    ├── Forbidden                      a container dockerlink did not create; id-less git while
+    │                                  disabled, outside git_host_root, or as a user it cannot be
+    ├── NoSuchContainer                the engine knows no such container; no stats history either
+    ├── Conflicting                    port area overlap, host port in use, memory limit below use,
+    │                                  a name in use, git in a container that is not running
+    ├── GitFailed(output, exit_code)   git exited non-zero; the message is its output
+    ├── GitTimeout                     git ran past git_timeout (or its stream stalled) and was killed
+    ├── EngineFault                    the engine answered an error we did not expect, or a corrupt stream
+    └── EngineDown                     nothing answered at the engine address, or not in time
+
+    ConfigError (a ValueError)         a malformed setting, at start-up: never an HTTP answer
+
+`from_engine()` is the one translation of the engine's tree (`dockerlink.engine.errors`)
+into this one. The error handler applies it to whatever engine error reaches it; code that
+knows which field an engine refusal is about (an id, an image) calls it with that field.
+"""
 
 from __future__ import annotations
 
+from .engine import (
+    BadRequest,
+    Conflict,
+    EngineError,
+    EngineUnavailable,
+    FrameError,
+    InvalidReference,
+    NotFound,
+)
+
 __all__ = [
-    "ServiceError",
+    "DockerlinkError",
     "InvalidInput",
     "Forbidden",
-    "ConflictError",
+    "NoSuchContainer",
+    "Conflicting",
     "GitFailed",
     "GitTimeout",
-    "HistoryNotFound",
+    "EngineFault",
+    "EngineDown",
+    "ConfigError",
+    "from_engine",
 ]
 
 
-class ServiceError(Exception):
-    status = 500
+class DockerlinkError(Exception):
+    """Base of the service's errors; `message` is what the caller reads."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -25,45 +58,58 @@ class ServiceError(Exception):
         return self.message
 
 
-class InvalidInput(ServiceError):
-    """400: the message names the field."""
+class InvalidInput(DockerlinkError):
+    """The message names the field (`field: message`) when one is known."""
 
-    status = 400
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
         self.field = field
 
 
-class Forbidden(ServiceError):
-    """403: e.g. a container dockerlink did not create, id-less git while it is disabled."""
-
-    status = 403
+class Forbidden(DockerlinkError):
+    pass
 
 
-class HistoryNotFound(ServiceError):
-    """404: a container with no stats history."""
-
-    status = 404
+class NoSuchContainer(DockerlinkError):
+    pass
 
 
-class ConflictError(ServiceError):
-    """409: port area overlap, a host port in use, a limit below current usage."""
-
-    status = 409
+class Conflicting(DockerlinkError):
+    pass
 
 
-class GitFailed(ServiceError):
-    """412: git exited non-zero; the body is its output."""
-
-    status = 412
-
+class GitFailed(DockerlinkError):
     def __init__(self, output: str, exit_code: int) -> None:
         super().__init__(output)
         self.exit_code = exit_code
 
 
-class GitTimeout(ServiceError):
-    """504: git ran past `git_timeout` and was killed."""
+class GitTimeout(DockerlinkError):
+    pass
 
-    status = 504
+
+class EngineFault(DockerlinkError):
+    pass
+
+
+class EngineDown(DockerlinkError):
+    pass
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message is one line naming the field."""
+
+
+def from_engine(exc: EngineError, field: str | None = None) -> DockerlinkError:
+    """The service error an engine error stands for; `field` names the input it is about."""
+    if isinstance(exc, (InvalidReference, BadRequest)):  # AmbiguousReference is a BadRequest
+        return InvalidInput(field, str(exc))
+    if isinstance(exc, NotFound):
+        return InvalidInput(field, str(exc)) if field else NoSuchContainer(str(exc))
+    if isinstance(exc, Conflict):
+        return Conflicting(str(exc))
+    if isinstance(exc, EngineUnavailable):
+        return EngineDown(str(exc))
+    if isinstance(exc, FrameError):
+        return EngineFault(f"the Docker engine sent a corrupt exec stream: {exc}")
+    return EngineFault(f"the Docker engine answered with an unexpected error: {exc}")

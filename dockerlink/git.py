@@ -13,7 +13,7 @@ How outcomes map to errors (and so to HTTP statuses in `resources/errors.py`):
   answers 200 with exit code 126 and the runtime's "chdir … no such file or directory" on
   the output. Not 404, which the API keeps for "no such container";
 - any other non-zero exit → `GitFailed` (412) with git's output;
-- a container that is not running → `ConflictError` (409), one dockerlink did not create →
+- a container that is not running → `Conflicting` (409), one dockerlink did not create →
   `Forbidden` (403), id-less git while `git_host_root` is unset or a path resolving outside
   it (symlinks included) → `Forbidden` (403).
 """
@@ -31,9 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from .engine import Engine, ExecResult
-from .engine.execs import KILL_AFTER
-from .errors import ConflictError, Forbidden, GitFailed, GitTimeout, InvalidInput
+from .engine import KILL_AFTER, Engine, ExecResult
+from .errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 from .hosting import WORKDIR
 from .ownership import require_owned
 from .services import Services
@@ -342,7 +341,7 @@ def open_repository(services: Services, ref: str | None, path: str | None) -> Re
         details = require_owned(services.engine.containers.inspect(ref))
         if details.state != "running":
             name = details.name or details.id[:12]
-            raise ConflictError(f"container {name} is {details.state or 'not running'}: start it to run git in it")
+            raise Conflicting(f"container {name} is {details.state or 'not running'}: start it to run git in it")
         runner = ContainerRunner(services.engine, details.id, config.git_timeout)
         return Repository(runner, path or details.working_dir or DEFAULT_PATH)
     if config.git_host_root is None:

@@ -21,10 +21,19 @@ from typing import Any
 
 from . import __version__
 from .config import Config
-from .engine import ContainerDetails, ContainerSpec, Engine, PortBinding
-from .engine.errors import EngineAPIError, EngineError, InvalidReference, NotFound, ServerError
-from .engine.refs import check_image_ref
-from .errors import ConflictError, InvalidInput
+from .engine import (
+    ContainerDetails,
+    ContainerSpec,
+    Engine,
+    EngineAPIError,
+    EngineError,
+    InvalidReference,
+    NotFound,
+    PortBinding,
+    ServerError,
+    check_image_ref,
+)
+from .errors import Conflicting, InvalidInput, from_engine
 from .limits import CPU_PERIOD, cpu_quota, memory_bytes
 from .ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from .ports import ContainerPort, check_root, overlaps, parse_ports
@@ -119,8 +128,8 @@ def parse_create(body: dict[str, Any], config: Config, host_cpus: int) -> Create
         raise InvalidInput("image", "expected a non-empty image reference")
     try:
         check_image_ref(image)
-    except InvalidReference:
-        raise InvalidInput("image", f"not an image reference: {image[:80]!r}") from None
+    except InvalidReference as exc:
+        raise from_engine(exc, field="image") from None
     return CreateRequest(
         name=name,
         host_port_root=check_root(body["host_port_root"], config.port_area_size),
@@ -170,14 +179,14 @@ def describe(c: ContainerDetails) -> dict[str, Any]:
 
 @contextmanager
 def _port_conflicts() -> Iterator[None]:
-    """An engine 500 "port is already allocated / in use" becomes a ConflictError naming the
+    """An engine 500 "port is already allocated / in use" becomes Conflicting, naming the
     port; any other ServerError goes on as it is."""
     try:
         yield
     except ServerError as exc:
         m = _PORT_TAKEN.search(exc.message)
         if m:
-            raise ConflictError(f"host port {m[1]} is already in use on this host") from None
+            raise Conflicting(f"host port {m[1]} is already in use on this host") from None
         raise exc from None
 
 
@@ -256,7 +265,7 @@ class Hosting:
         if start:
             try:
                 self._start(container_id)
-            except ConflictError:
+            except Conflicting:
                 # Not left half-made: the panel retries with another root under the same name.
                 self.engine.containers.remove(container_id, force=True)
                 raise
@@ -265,8 +274,8 @@ class Hosting:
     def _keepalive(self, image: str) -> tuple[str, ...]:
         try:
             info = self.engine.images.inspect(image)
-        except NotFound:
-            raise InvalidInput("image", f"no such image on this host: {image}") from None
+        except NotFound as exc:
+            raise from_engine(exc, field="image") from None
         argv = info.entrypoint + info.cmd
         if not argv:
             raise InvalidInput("image", f"{image} has no command to keep the container running")
@@ -277,7 +286,7 @@ class Hosting:
         for summary in self.engine.containers.list(all=True, filters={"label": [LABEL]}):
             other = port_root(summary.labels)
             if other is not None and overlaps(root, other, size):
-                raise ConflictError(
+                raise Conflicting(
                     f"host_port_root {root}: port area overlaps that of container {summary.name} "
                     f"(root {other}, area size {size})"
                 )
@@ -317,7 +326,7 @@ class Hosting:
             )
         except ServerError as exc:
             if resize.memory is not None and "memory limit" in exc.message:
-                raise ConflictError(f"memory: {exc.message}") from None
+                raise Conflicting(f"memory: {exc.message}") from None
             raise
 
     def start(self, ref: str) -> bool:

@@ -13,8 +13,7 @@ import os
 import signal
 from collections.abc import Iterator
 
-from .engine import Engine, ExecInfo
-from .engine.errors import EngineError, NotFound
+from .engine import Engine, EngineError, ExecInfo, NotFound
 from .git import is_git_exec
 from .ownership import LABEL
 

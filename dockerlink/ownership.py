@@ -4,7 +4,7 @@ Any other container on the host (a database, the panel itself) is listed read-on
 
 from __future__ import annotations
 
-from .engine.models import ContainerDetails, ContainerSummary
+from .engine import ContainerDetails, ContainerSummary
 from .errors import Forbidden
 
 __all__ = ["LABEL", "ROOT_LABEL", "LEGACY_PORTS_LABEL", "is_owned", "require_owned"]

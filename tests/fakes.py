@@ -14,6 +14,8 @@ import itertools
 from dataclasses import dataclass, field
 
 from dockerlink.engine import (
+    AmbiguousReference,
+    Conflict,
     ContainerDetails,
     ContainerSpec,
     ContainerSummary,
@@ -22,10 +24,11 @@ from dockerlink.engine import (
     EngineVersion,
     ExecResult,
     ImageInfo,
+    NotFound,
+    ServerError,
     VolumeInfo,
+    check_container_ref,
 )
-from dockerlink.engine.errors import AmbiguousReference, Conflict, NotFound, ServerError
-from dockerlink.engine.refs import check_container_ref
 
 
 @dataclass

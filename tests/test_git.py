@@ -12,7 +12,7 @@ import pytest
 from dockerlink import git
 from dockerlink.config import Config
 from dockerlink.engine import ContainerDetails, ExecResult
-from dockerlink.errors import ConflictError, Forbidden, GitFailed, GitTimeout, InvalidInput
+from dockerlink.errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 from dockerlink.services import Services
 
 PREFIX = ["git", "-c", "safe.directory=*"]
@@ -370,7 +370,7 @@ def test_a_container_dockerlink_did_not_create_is_forbidden():
 @pytest.mark.parametrize("state", ["exited", "created", "paused"])
 def test_a_container_that_is_not_running_is_a_conflict(state):
     engine = FakeEngine(details(state=state))
-    with pytest.raises(ConflictError, match=f"site is {state}"):
+    with pytest.raises(Conflicting, match=f"site is {state}"):
         git.head(services(engine), "site", None)
     assert engine.execs.calls == []
 

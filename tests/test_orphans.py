@@ -7,8 +7,7 @@ import signal
 import subprocess
 from types import SimpleNamespace
 
-from dockerlink.engine import ExecInfo
-from dockerlink.engine.errors import EngineUnavailable, NotFound
+from dockerlink.engine import EngineUnavailable, ExecInfo, NotFound
 from dockerlink.git import git_argv, is_git_exec
 from dockerlink.orphans import stop_orphan_git_execs
 

@@ -3,8 +3,12 @@
     from dockerlink.engine import Engine
     with Engine("/var/run/docker.sock") as engine:
         result = engine.execs.run("my-site", ["git", "log", "-1"], timeout=30)
+
+Everything other modules use is exported here: import it from `dockerlink.engine`, never
+from the submodules.
 """
 
+from .address import base_url, socket_path
 from .client import DEFAULT_API_VERSION, Engine
 from .errors import (
     AmbiguousReference,
@@ -12,12 +16,16 @@ from .errors import (
     Conflict,
     EngineAPIError,
     EngineError,
+    EngineTimeout,
     EngineUnavailable,
+    ExecStalled,
+    FrameError,
     InvalidReference,
     NotFound,
     ServerError,
 )
-from .frames import FrameError, demultiplex, iter_frames
+from .execs import KILL_AFTER, TIMEOUT_EXIT_CODES
+from .frames import demultiplex, iter_frames
 from .models import (
     ContainerDetails,
     ContainerSpec,
@@ -31,14 +39,22 @@ from .models import (
     PortBinding,
     StatsSnapshot,
     VolumeInfo,
+    memory_used,
 )
-from .refs import check_container_ref
+from .refs import CONTAINER_PATTERN, IMAGE_PATTERN, check_container_ref, check_image_ref
 
 __all__ = [
+    # the client
     "DEFAULT_API_VERSION",
     "Engine",
+    "base_url",
+    "socket_path",
+    # errors
     "EngineError",
     "EngineUnavailable",
+    "EngineTimeout",
+    "ExecStalled",
+    "FrameError",
     "EngineAPIError",
     "InvalidReference",
     "BadRequest",
@@ -46,9 +62,12 @@ __all__ = [
     "NotFound",
     "Conflict",
     "ServerError",
-    "FrameError",
+    # exec
+    "KILL_AFTER",
+    "TIMEOUT_EXIT_CODES",
     "demultiplex",
     "iter_frames",
+    # results and specs
     "ContainerDetails",
     "ContainerSpec",
     "ContainerSummary",
@@ -61,5 +80,10 @@ __all__ = [
     "PortBinding",
     "StatsSnapshot",
     "VolumeInfo",
+    "memory_used",
+    # validation
+    "CONTAINER_PATTERN",
+    "IMAGE_PATTERN",
     "check_container_ref",
+    "check_image_ref",
 ]

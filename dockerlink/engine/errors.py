@@ -1,14 +1,17 @@
 """The engine client's exception tree, built from a response through one mapping.
 
-    EngineError
-    ├── InvalidReference      an id or name refused before any call
-    ├── EngineUnavailable     nothing answered at the engine address (or it timed out)
-    └── EngineAPIError        the engine answered with an error status
-        ├── BadRequest        400
-        │   └── AmbiguousReference  an id prefix matching several containers (engine: 500)
-        ├── NotFound          404
-        ├── Conflict          409
-        └── ServerError       500 and anything else unexpected (3xx included)
+EngineError
+├── InvalidReference      an id or name refused before any call
+├── EngineUnavailable     nothing answered at the engine address (or it timed out)
+│   └── EngineTimeout     it accepted the request but did not answer in time
+│       └── ExecStalled   an exec's output stopped coming before its end (carries exec_id)
+├── FrameError            an exec/attach stream that is not well-formed frames
+└── EngineAPIError        the engine answered with an error status
+    ├── BadRequest        400
+    │   └── AmbiguousReference  an id prefix matching several containers (engine: 500)
+    ├── NotFound          404
+    ├── Conflict          409
+    └── ServerError       500 and anything else unexpected (3xx included)
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ __all__ = [
     "EngineError",
     "InvalidReference",
     "EngineUnavailable",
+    "EngineTimeout",
+    "ExecStalled",
+    "FrameError",
     "EngineAPIError",
     "BadRequest",
     "AmbiguousReference",
@@ -39,6 +45,22 @@ class InvalidReference(EngineError, ValueError):
 
 class EngineUnavailable(EngineError):
     """The engine could not be reached, refused the connection, or did not answer in time."""
+
+
+class EngineTimeout(EngineUnavailable):
+    """The engine took the request but its answer did not come within the read timeout."""
+
+
+class ExecStalled(EngineTimeout):
+    """An exec's stream was still open at the read timeout; the exec may still be running."""
+
+    def __init__(self, message: str, exec_id: str) -> None:
+        super().__init__(message)
+        self.exec_id = exec_id
+
+
+class FrameError(EngineError, ValueError):
+    """The stream is not a well-formed sequence of frames."""
 
 
 class EngineAPIError(EngineError):

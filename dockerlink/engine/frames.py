@@ -9,13 +9,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from .errors import FrameError
+
 __all__ = ["FrameError", "iter_frames", "demultiplex"]
 
 _HEADER = struct.Struct(">BxxxL")
-
-
-class FrameError(ValueError):
-    """The stream is not a well-formed sequence of frames."""
 
 
 def iter_frames(data: bytes) -> Iterator[tuple[int, bytes]]:

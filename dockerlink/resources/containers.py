@@ -8,7 +8,7 @@ from typing import Any
 import falcon
 
 from ..config import Config
-from ..engine.refs import CONTAINER_PATTERN, IMAGE_PATTERN
+from ..engine import CONTAINER_PATTERN, IMAGE_PATTERN
 from ..errors import InvalidInput
 from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, NAME_PATTERN, Hosting, parse_create, parse_resize
 from ..limits import GIB, MAX_MEMORY, MIN_CPU, MIN_MEMORY

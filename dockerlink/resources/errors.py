@@ -1,4 +1,7 @@
-"""The one place where exceptions become HTTP answers: text/plain, one line, no trace."""
+"""The one place where exceptions become HTTP answers: text/plain, one line, no trace.
+
+Each service error (`dockerlink.errors`) has one status here; an engine error is first
+translated by `dockerlink.errors.from_engine`, then answered like the service error it is."""
 
 from __future__ import annotations
 
@@ -6,21 +9,39 @@ import logging
 
 import falcon
 
-from ..engine import errors as engine_errors
-from ..errors import GitFailed, ServiceError
+from ..engine import EngineError
+from ..errors import (
+    Conflicting,
+    DockerlinkError,
+    EngineDown,
+    EngineFault,
+    Forbidden,
+    GitFailed,
+    GitTimeout,
+    InvalidInput,
+    NoSuchContainer,
+    from_engine,
+)
 
-__all__ = ["install_error_handlers"]
+__all__ = ["STATUS", "install_error_handlers", "status_of"]
 
 log = logging.getLogger("dockerlink.http")
 
-_ENGINE_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (engine_errors.InvalidReference, 400),
-    (engine_errors.EngineUnavailable, 503),
-    (engine_errors.NotFound, 404),
-    (engine_errors.Conflict, 409),
-    (engine_errors.BadRequest, 400),
-    (engine_errors.EngineAPIError, 502),
-)
+#: The HTTP status of each service error; nothing else in dockerlink knows them.
+STATUS: dict[type[DockerlinkError], int] = {
+    InvalidInput: 400,
+    Forbidden: 403,
+    NoSuchContainer: 404,
+    Conflicting: 409,
+    GitFailed: 412,
+    EngineFault: 502,
+    EngineDown: 503,
+    GitTimeout: 504,
+}
+
+
+def status_of(ex: DockerlinkError) -> int:
+    return next((code for cls, code in STATUS.items() if isinstance(ex, cls)), 500)
 
 
 def _one_line(text: str, limit: int = 1000) -> str:
@@ -34,20 +55,16 @@ def _plain(resp: falcon.Response, status: int, body: str) -> None:
     resp.text = body if body.endswith("\n") else body + "\n"
 
 
-def _service_error(req: falcon.Request, resp: falcon.Response, ex: ServiceError, params: dict) -> None:
+def _service_error(req: falcon.Request, resp: falcon.Response, ex: DockerlinkError, params: dict) -> None:
+    if isinstance(ex, EngineFault):
+        log.warning("unexpected engine answer on %s %s: %s", req.method, req.path, ex)
     # git's output is the answer itself: keep its lines.
     body = ex.message if isinstance(ex, GitFailed) else _one_line(ex.message)
-    _plain(resp, ex.status, body)
+    _plain(resp, status_of(ex), body)
 
 
-def _engine_error(req: falcon.Request, resp: falcon.Response, ex: engine_errors.EngineError, params: dict) -> None:
-    status = next((code for cls, code in _ENGINE_STATUS if isinstance(ex, cls)), 502)
-    if status == 502:
-        log.warning("unexpected engine answer on %s %s: %s", req.method, req.path, ex)
-        message = f"the Docker engine answered with an unexpected error: {ex}"
-    else:
-        message = str(ex)
-    _plain(resp, status, _one_line(message))
+def _engine_error(req: falcon.Request, resp: falcon.Response, ex: EngineError, params: dict) -> None:
+    _service_error(req, resp, from_engine(ex), params)
 
 
 def _http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: dict) -> None:
@@ -66,5 +83,5 @@ def install_error_handlers(app: falcon.App) -> None:
     """Most specific last: Falcon picks the handler of the nearest class in the MRO."""
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(falcon.HTTPError, _http_error)
-    app.add_error_handler(engine_errors.EngineError, _engine_error)
-    app.add_error_handler(ServiceError, _service_error)
+    app.add_error_handler(EngineError, _engine_error)
+    app.add_error_handler(DockerlinkError, _service_error)

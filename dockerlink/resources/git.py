@@ -8,7 +8,7 @@ from __future__ import annotations
 import falcon
 
 from .. import git
-from ..engine.refs import CONTAINER_PATTERN
+from ..engine import CONTAINER_PATTERN
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 from . import params

@@ -7,9 +7,8 @@ from typing import Any
 
 import falcon
 
-from ..engine.errors import InvalidReference
-from ..engine.refs import check_container_ref
-from ..errors import InvalidInput
+from ..engine import InvalidReference, check_container_ref
+from ..errors import InvalidInput, from_engine
 
 __all__ = ["MAX_BODY", "container_id", "optional_container_id", "flag", "integer", "text", "json_object"]
 
@@ -43,8 +42,8 @@ def optional_container_id(req: falcon.Request, name: str = "id") -> str | None:
         return None
     try:
         return check_container_ref(value)
-    except InvalidReference:
-        raise InvalidInput(name, f"not a container id or name: {value[:80]!r}") from None
+    except InvalidReference as exc:
+        raise from_engine(exc, field=name) from None
 
 
 def flag(req: falcon.Request, name: str, default: bool = False) -> bool:

@@ -7,8 +7,7 @@ import time
 import falcon
 
 from .. import __version__
-from ..engine import Engine
-from ..engine.errors import EngineError
+from ..engine import Engine, EngineError
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 

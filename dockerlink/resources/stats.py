@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from ..engine.refs import CONTAINER_PATTERN
+from ..engine import CONTAINER_PATTERN
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 from ..stats.history import parse_scale, parse_since, resolve

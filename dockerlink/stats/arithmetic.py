@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..engine.models import memory_used  # one formula for both sources
+from ..engine import memory_used  # one formula for both sources
 
 __all__ = [
     "GIB",

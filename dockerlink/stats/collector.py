@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..engine.models import ContainerSummary, EngineEvent
+from ..engine import ContainerSummary, EngineEvent
 from ..ownership import LABEL
 from .samples import Reading, derive
 from .store import StatsStore

@@ -14,9 +14,8 @@ import math
 import re
 from typing import Protocol
 
-from ..engine.errors import NotFound
-from ..engine.models import ContainerDetails
-from ..errors import HistoryNotFound, InvalidInput
+from ..engine import ContainerDetails, NotFound
+from ..errors import InvalidInput, NoSuchContainer
 from .store import SCALES, StatsStore
 
 __all__ = ["FULL_ID", "resolve", "parse_since", "parse_scale"]
@@ -29,13 +28,13 @@ class Inspector(Protocol):
 
 
 def resolve(containers: Inspector, store: StatsStore, ref: str) -> str:
-    """The full id whose history answers `ref`; HistoryNotFound (404) when there is none."""
+    """The full id whose history answers `ref`; NoSuchContainer (404) when there is none."""
     if FULL_ID.fullmatch(ref) and store.has_history(ref):
         return ref
     try:
         return containers.inspect(ref).id
     except NotFound:
-        raise HistoryNotFound(f"no such container, and no stats history under that id: {ref}") from None
+        raise NoSuchContainer(f"no such container, and no stats history under that id: {ref}") from None
 
 
 def parse_since(raw: str | None) -> float:

@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ..config import Config
-from ..engine import Engine
-from ..engine.errors import EngineUnavailable
+from ..engine import Engine, EngineUnavailable
 
 __all__ = ["run_forever", "Loop", "next_tick", "backoff_delay", "main"]
 

@@ -24,10 +24,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from ..engine import Engine
-from ..engine.address import socket_path
-from ..engine.errors import EngineAPIError, EngineError, EngineUnavailable, NotFound
-from ..engine.models import ContainerDetails, ContainerSummary, StatsSnapshot
+from ..engine import (
+    ContainerDetails,
+    ContainerSummary,
+    Engine,
+    EngineAPIError,
+    EngineError,
+    EngineUnavailable,
+    NotFound,
+    StatsSnapshot,
+    socket_path,
+)
 from .arithmetic import memory_limit, memory_used
 from .cgroups import (
     CgroupDirs,

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dockerlink.engine import ContainerSpec, Engine, NotFound
-from dockerlink.engine.address import socket_path
-from dockerlink.engine.models import ContainerDetails, StatsSnapshot
+from dockerlink.engine import ContainerDetails, ContainerSpec, Engine, NotFound, StatsSnapshot, socket_path
 from dockerlink.stats.collector import Collector
 from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler, build_sampler
 from dockerlink.stats.store import StatsStore

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlink.engine import EngineInfo
-from dockerlink.engine.errors import ServerError
+from dockerlink.engine import EngineInfo, ServerError
 
 VALID = {"name": "site1", "host_port_root": 10000, "memory": 0.5, "cpulimit": 1.5}
 

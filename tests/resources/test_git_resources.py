@@ -7,7 +7,7 @@ from falcon import testing
 
 from dockerlink.app import create_app
 from dockerlink.config import Config
-from dockerlink.engine import ExecResult, ServerError
+from dockerlink.engine import ExecResult, FrameError, ServerError
 from dockerlink.git import GIT_ENV
 from dockerlink.resources import git as git_resources
 from tests.fakes import FakeEngine, FakeStore
@@ -268,3 +268,13 @@ def test_openapi_declares_every_status_a_git_endpoint_answers(path, method):
     for code, response in responses.items():
         if code.startswith(("4", "5")):
             assert set(response["content"]) == {"text/plain"}
+
+
+def test_a_corrupt_exec_stream_is_a_502_not_a_500(client, engine):
+    def corrupt(*args, **kwargs):
+        raise FrameError("truncated frame header at byte 0")
+
+    engine.execs.run = corrupt
+    r = client.simulate_get("/v1/git/head", params={"id": "site"})
+    assert r.status_code == 502
+    assert r.text == "the Docker engine sent a corrupt exec stream: truncated frame header at byte 0\n"

@@ -5,7 +5,7 @@ from falcon import testing
 
 from dockerlink.app import create_app
 from dockerlink.config import Config
-from dockerlink.engine.errors import EngineUnavailable
+from dockerlink.engine import EngineUnavailable
 from dockerlink.openapi import document
 from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore

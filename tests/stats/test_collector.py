@@ -4,8 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from dockerlink.engine import Engine, EngineEvent
-from dockerlink.engine.errors import EngineUnavailable
+from dockerlink.engine import Engine, EngineEvent, EngineUnavailable
 from dockerlink.stats.collector import CHANGES, Collector, Listing
 from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler
 from dockerlink.stats.samples import Reading

@@ -1,6 +1,6 @@
 import pytest
 
-from dockerlink.errors import HistoryNotFound, InvalidInput
+from dockerlink.errors import InvalidInput, NoSuchContainer
 from dockerlink.stats.history import parse_scale, parse_since, resolve
 from dockerlink.stats.samples import Reading
 from dockerlink.stats.store import StatsStore
@@ -51,10 +51,10 @@ def test_a_deleted_container_answers_by_full_id_without_asking_the_engine(store)
 
 
 def test_a_deleted_container_is_not_found_by_prefix_or_name(store):
-    with pytest.raises(HistoryNotFound):
+    with pytest.raises(NoSuchContainer):
         resolve(FakeContainers(), store, DELETED[:12])
 
 
 def test_an_unknown_full_id_without_history_is_not_found(store):
-    with pytest.raises(HistoryNotFound):
+    with pytest.raises(NoSuchContainer):
         resolve(FakeContainers(), store, "3" * 64)

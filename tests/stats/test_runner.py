@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerlink.engine.errors import EngineUnavailable
+from dockerlink.engine import EngineUnavailable
 from dockerlink.stats.runner import Loop, backoff_delay, next_tick
 
 ROOT = Path(__file__).resolve().parents[2]

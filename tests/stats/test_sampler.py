@@ -3,8 +3,7 @@ import threading
 
 import pytest
 
-from dockerlink.engine.errors import EngineUnavailable, ServerError
-from dockerlink.engine.models import ContainerDetails, StatsSnapshot
+from dockerlink.engine import ContainerDetails, EngineUnavailable, ServerError, StatsSnapshot
 from dockerlink.stats.sampler import CgroupSource, CgroupUnavailable, EngineSource, Sampler
 
 from .trees import (

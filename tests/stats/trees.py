@@ -10,8 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dockerlink.engine.errors import EngineError, NotFound
-from dockerlink.engine.models import ContainerDetails, ContainerSummary, StatsSnapshot
+from dockerlink.engine import ContainerDetails, ContainerSummary, EngineError, NotFound, StatsSnapshot
 from dockerlink.stats.samples import Sample
 
 DATA = Path(__file__).parent / "data"
