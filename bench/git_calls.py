@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import median_ms  # noqa: E402
 from bench.rawsocket import RawEngine  # noqa: E402
 from dockerlink.engine import KILL_AFTER, ContainerSpec, Engine  # noqa: E402
-from dockerlink.git import GIT_ENV, head_argv  # noqa: E402
+from dockerlink.git import GIT_ENV, container_argv  # noqa: E402
 from tests.integration.live import live_service  # noqa: E402
 
 SOCKET = "/var/run/docker.sock"
@@ -39,7 +39,7 @@ SETUP = (
 
 def raw_exec(raw: RawEngine, container: str) -> int:
     """exec create, start (the framed output, read whole), inspect: as dockerlink does."""
-    argv = ["timeout", "-k", str(KILL_AFTER), str(GIT_TIMEOUT), *head_argv()]
+    argv = ["timeout", "-k", str(KILL_AFTER), str(GIT_TIMEOUT), *container_argv("log", "-1")]
     body = {
         "Cmd": argv,
         "AttachStdout": True,

@@ -37,7 +37,7 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
 
 def on_exit(server):  # noqa: ANN001, ANN201
     from dockerlink.engine import Engine
-    from dockerlink.orphans import stop_orphan_git_execs
+    from dockerlink.git import stop_orphan_git_execs
     from dockerlink.stats.supervisor import stop_collector
 
     stop_collector()

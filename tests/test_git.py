@@ -1,5 +1,6 @@
-"""dockerlink.git without a daemon: argv building, branch and path validation, how results
-map to errors, where git runs, and the host runner's timeout (real subprocesses, no git)."""
+"""dockerlink.git without a daemon: the commands each operation runs, branch and path
+validation, how results map to errors, where git runs, and the host runner's timeout (real
+subprocesses, no git)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from dockerlink import git
 from dockerlink.config import Config
 from dockerlink.engine import ContainerDetails, ExecResult
 from dockerlink.errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
-from dockerlink.services import Services
 
 PREFIX = ["git", "-c", "safe.directory=*"]
 
@@ -90,31 +90,58 @@ def test_check_path_normalises():
     assert git.check_path("/var/www/site/../html/") == "/var/www/html"
 
 
-# --- argv -------------------------------------------------------------------------------
+# --- the commands ---------------------------------------------------------------------
+
+
+class ScriptedRunner:
+    """Answers each call with the next result (default: success) and records (args, cwd)."""
+
+    timeout = 7.0
+
+    def __init__(self, *results: ExecResult) -> None:
+        self.results = list(results)
+        self.calls: list[tuple[list[str], str]] = []
+
+    def git(self, args, cwd):
+        self.calls.append((list(args), cwd))
+        return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
+
+
+def git_on(runner, path: str = "/srv/r") -> git.Git:
+    """A Git whose every operation runs through `runner` in `path`."""
+    g = git.Git(engine=None, config=Config())
+    g.workdir = lambda ref, p: git.Workdir(runner, path)
+    return g
 
 
 @pytest.mark.parametrize(
-    "argv, args",
+    "operation, args",
     [
-        (git.pull_argv(), ["pull"]),
-        (git.init_argv("/srv/new"), ["init", "--", "/srv/new"]),
-        (git.head_argv(), ["log", "-1"]),
-        (git.fetch_argv(), ["fetch", "--all", "--prune"]),
+        (lambda g: g.pull(None, None), ["pull"]),
+        (lambda g: g.head(None, None), ["log", "-1"]),
         (
-            git.list_refs_argv(),
+            lambda g: g.branches(None, None),
             ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
         ),
-        (git.current_branch_argv(), ["symbolic-ref", "-q", "HEAD"]),
-        (git.switch_argv("feature/x"), ["switch", "--end-of-options", "feature/x"]),
+        (lambda g: g.current_branch(None, None), ["symbolic-ref", "-q", "HEAD"]),
+        (lambda g: g.switch(None, None, "feature/x"), ["switch", "--end-of-options", "feature/x"]),
     ],
 )
-def test_every_command_is_an_argv_trusting_any_owner(argv, args):
-    assert argv == PREFIX + args
+def test_each_operation_runs_one_git_command_as_an_argv(operation, args):
+    runner = ScriptedRunner()
+    operation(git_on(runner))
+    assert runner.calls == [(args, "/srv/r")]
 
 
-def test_switch_argv_refuses_an_option_before_building_anything():
+def test_in_a_container_git_trusts_any_owner():
+    assert git.container_argv("pull") == PREFIX + ["pull"]
+
+
+def test_switch_refuses_an_option_before_running_anything():
+    runner = ScriptedRunner()
     with pytest.raises(InvalidInput):
-        git.switch_argv("--orphan=x")
+        git_on(runner).switch(None, None, "--orphan=x")
+    assert runner.calls == []
 
 
 def test_git_env_never_prompts():
@@ -146,37 +173,23 @@ def test_parse_refs_puts_locals_first_whatever_the_input_order():
 # --- results become errors --------------------------------------------------------------
 
 
-class ScriptedRunner:
-    """Answers each call with the next result and records (argv, cwd)."""
-
-    timeout = 7.0
-
-    def __init__(self, *results: ExecResult) -> None:
-        self.results = list(results)
-        self.calls: list[tuple[list[str], str]] = []
-
-    def __call__(self, argv, cwd):
-        self.calls.append((list(argv), cwd))
-        return self.results.pop(0)
-
-
 def ok(stdout: str = "", stderr: str = "") -> ExecResult:
     return ExecResult(0, stdout.encode(), stderr.encode())
 
 
 def test_a_timed_out_command_is_a_git_timeout():
-    repo = git.Repository(ScriptedRunner(ExecResult(124, b"", b"", timed_out=True)), "/srv/r")
+    repo = git_on(ScriptedRunner(ExecResult(124, b"", b"", timed_out=True)))
     with pytest.raises(GitTimeout, match=r"git pull ran past git_timeout \(7 s\)"):
-        repo.pull()
+        repo.pull(None, None)
 
 
 def test_the_engines_chdir_failure_is_a_400_naming_path():
     message = (
         b'OCI runtime exec failed: chdir to cwd ("/nope") set in config.json failed: no such file or directory\r\n'
     )
-    repo = git.Repository(ScriptedRunner(ExecResult(126, message, b"")), "/nope")
+    repo = git_on(ScriptedRunner(ExecResult(126, message, b"")), "/nope")
     with pytest.raises(InvalidInput) as info:
-        repo.head()
+        repo.head(None, None)
     assert info.value.field == "path"
     assert "/nope" in info.value.message and "no such file or directory" in info.value.message
 
@@ -184,70 +197,70 @@ def test_the_engines_chdir_failure_is_a_400_naming_path():
 def test_a_126_without_chdir_is_a_git_failure():
     runner = ScriptedRunner(ExecResult(126, b"", b"git: Permission denied\n"))
     with pytest.raises(GitFailed):
-        git.Repository(runner, "/srv/r").head()
+        git_on(runner, "/srv/r").head(None, None)
 
 
 def test_a_non_zero_exit_is_a_git_failure_carrying_the_output():
     out = "fatal: your current branch 'master' does not have any commits yet\n"
-    repo = git.Repository(ScriptedRunner(ExecResult(128, b"", out.encode())), "/srv/r")
+    repo = git_on(ScriptedRunner(ExecResult(128, b"", out.encode())))
     with pytest.raises(GitFailed) as info:
-        repo.head()
+        repo.head(None, None)
     assert info.value.message == out
     assert info.value.exit_code == 128
 
 
 def test_a_silent_failure_still_says_something():
     with pytest.raises(GitFailed, match="exited with code 2"):
-        git.Repository(ScriptedRunner(ExecResult(2, b"", b"")), "/srv/r").pull()
+        git_on(ScriptedRunner(ExecResult(2, b"", b"")), "/srv/r").pull(None, None)
 
 
 def test_output_is_stdout_then_stderr():
-    repo = git.Repository(ScriptedRunner(ok("Updating a..b\n", "From /srv/origin\n")), "/srv/r")
-    assert repo.pull() == "Updating a..b\nFrom /srv/origin\n"
+    repo = git_on(ScriptedRunner(ok("Updating a..b\n", "From /srv/origin\n")))
+    assert repo.pull(None, None) == "Updating a..b\nFrom /srv/origin\n"
 
 
 def test_init_runs_from_the_root_so_a_missing_directory_can_be_created():
     runner = ScriptedRunner(ok())
-    git.Repository(runner, "/srv/new/site").init()
-    assert runner.calls == [(PREFIX + ["init", "--", "/srv/new/site"], "/")]
+    git_on(runner, "/srv/new/site").init(None, None)
+    assert runner.calls == [(["init", "--", "/srv/new/site"], "/")]
 
 
 def test_other_commands_run_in_the_repository():
     runner = ScriptedRunner(ok("commit abc\n"))
-    git.Repository(runner, "/srv/r").head()
-    assert runner.calls == [(git.head_argv(), "/srv/r")]
+    git_on(runner, "/srv/r").head(None, None)
+    assert runner.calls == [(["log", "-1"], "/srv/r")]
 
 
 def test_branches_with_fetch_fetches_first():
     runner = ScriptedRunner(ok(), ok("refs/heads/main\t\nrefs/remotes/origin/main\t\n"))
-    assert git.Repository(runner, "/srv/r").branches(fetch=True) == ["main", "remotes/origin/main"]
-    assert [argv for argv, _ in runner.calls] == [git.fetch_argv(), git.list_refs_argv()]
+    assert git_on(runner).branches(None, None, fetch=True) == ["main", "remotes/origin/main"]
+    assert [args[0] for args, _ in runner.calls] == ["fetch", "for-each-ref"]
 
 
 def test_branches_ignores_stderr():
     runner = ScriptedRunner(ok("refs/heads/main\t\n", "warning: something\n"))
-    assert git.Repository(runner, "/srv/r").branches() == ["main"]
+    assert git_on(runner).branches(None, None) == ["main"]
 
 
 def test_current_branch_strips_refs_heads():
     runner = ScriptedRunner(ok("refs/heads/feature/x\n"))
-    assert git.Repository(runner, "/srv/r").current_branch() == "feature/x"
+    assert git_on(runner, "/srv/r").current_branch(None, None) == "feature/x"
 
 
 def test_current_branch_is_HEAD_when_detached():
     # `symbolic-ref -q` exits 1, silently, on a detached HEAD.
-    assert git.Repository(ScriptedRunner(ExecResult(1, b"", b"")), "/srv/r").current_branch() == "HEAD"
+    assert git_on(ScriptedRunner(ExecResult(1, b"", b"")), "/srv/r").current_branch(None, None) == "HEAD"
 
 
 def test_current_branch_outside_a_repository_is_a_git_failure():
     runner = ScriptedRunner(ExecResult(128, b"", b"fatal: not a git repository\n"))
     with pytest.raises(GitFailed, match="not a git repository"):
-        git.Repository(runner, "/srv/r").current_branch()
+        git_on(runner, "/srv/r").current_branch(None, None)
 
 
 def test_switch_passes_the_branch_after_end_of_options():
     runner = ScriptedRunner(ok("", "Switched to a new branch 'feature'\n"))
-    assert git.Repository(runner, "/srv/r").switch("feature") == "Switched to a new branch 'feature'\n"
+    assert git_on(runner).switch(None, None, "feature") == "Switched to a new branch 'feature'\n"
     assert runner.calls[0][0][-2:] == ["--end-of-options", "feature"]
 
 
@@ -290,15 +303,15 @@ class FakeEngine:
         self.execs = FakeExecs()
 
 
-def services(engine=None, **config) -> Services:
-    return Services(config=Config(**config), engine=engine or FakeEngine(), store=None)
+def service(engine=None, **config) -> git.Git:
+    return git.Git(engine or FakeEngine(), Config(**config))
 
 
 def test_in_a_container_git_runs_through_exec_with_env_workdir_and_timeout():
     engine = FakeEngine()
-    git.head(services(engine, git_timeout=33), "site", None)
+    service(engine, git_timeout=33).head("site", None)
     assert engine.execs.calls == [
-        ("c" * 64, git.head_argv(), {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33})
+        ("c" * 64, PREFIX + ["log", "-1"], {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33})
     ]
 
 
@@ -330,40 +343,40 @@ class KilledEngine:
 def test_a_sigkill_after_the_limit_is_a_timeout():
     runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(15))
     with pytest.raises(GitTimeout):
-        git.Repository(runner, "/srv/r").pull()
+        git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_a_sigkill_before_the_limit_is_a_failure_not_a_timeout():
     # e.g. the out-of-memory killer in a memory-limited container
     runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(1))
     with pytest.raises(GitFailed, match="killed .*before git_timeout"):
-        git.Repository(runner, "/srv/r").pull()
+        git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_exit_124_is_a_timeout_whatever_the_clock_says():
     runner = git.ContainerRunner(KilledEngine(124), "c", timeout=10, clock=SteppingClock(1))
     with pytest.raises(GitTimeout):
-        git.Repository(runner, "/srv/r").pull()
+        git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_the_default_path_is_the_containers_working_directory():
-    repo = git.open_repository(services(FakeEngine(details(working_dir="/srv/app"))), "site", None)
+    repo = service(FakeEngine(details(working_dir="/srv/app"))).workdir("site", None)
     assert repo.path == "/srv/app"
 
 
 def test_without_a_working_directory_the_default_path_is_var_www_html():
-    repo = git.open_repository(services(FakeEngine(details(working_dir=""))), "site", None)
+    repo = service(FakeEngine(details(working_dir=""))).workdir("site", None)
     assert repo.path == "/var/www/html"
 
 
 def test_a_given_path_wins_over_the_working_directory():
-    assert git.open_repository(services(), "site", "/srv/other/").path == "/srv/other"
+    assert service().workdir("site", "/srv/other/").path == "/srv/other"
 
 
 def test_a_container_dockerlink_did_not_create_is_forbidden():
     engine = FakeEngine(details(labels={"com.example": "db"}))
     with pytest.raises(Forbidden, match="not created by dockerlink"):
-        git.head(services(engine), "db", None)
+        service(engine).head("db", None)
     assert engine.execs.calls == []
 
 
@@ -371,46 +384,46 @@ def test_a_container_dockerlink_did_not_create_is_forbidden():
 def test_a_container_that_is_not_running_is_a_conflict(state):
     engine = FakeEngine(details(state=state))
     with pytest.raises(Conflicting, match=f"site is {state}"):
-        git.head(services(engine), "site", None)
+        service(engine).head("site", None)
     assert engine.execs.calls == []
 
 
 def test_an_invalid_branch_is_refused_before_the_container_is_even_inspected():
     engine = FakeEngine()
     with pytest.raises(InvalidInput):
-        git.switch(services(engine), "site", None, "-f")
+        service(engine).switch("site", None, "-f")
     assert engine.containers.inspected == [] and engine.execs.calls == []
 
 
 def test_a_relative_path_is_refused_before_the_container_is_inspected():
     engine = FakeEngine()
     with pytest.raises(InvalidInput, match="path"):
-        git.head(services(engine), "site", "var/www")
+        service(engine).head("site", "var/www")
     assert engine.containers.inspected == []
 
 
 def test_host_git_is_forbidden_while_git_host_root_is_unset_and_says_how_to_enable_it():
     with pytest.raises(Forbidden, match="set git_host_root"):
-        git.head(services(), None, "/srv/site")
+        service().head(None, "/srv/site")
 
 
 def test_host_git_needs_a_path(tmp_path):
     with pytest.raises(InvalidInput, match="path: is required"):
-        git.head(services(git_host_root=str(tmp_path)), None, None)
+        service(git_host_root=str(tmp_path)).head(None, None)
 
 
 def test_host_git_outside_the_root_is_forbidden(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     with pytest.raises(Forbidden, match="outside git_host_root"):
-        git.open_repository(services(git_host_root=str(root)), None, str(tmp_path / "elsewhere"))
+        service(git_host_root=str(root)).workdir(None, str(tmp_path / "elsewhere"))
 
 
 def test_host_git_through_dot_dot_is_forbidden(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     with pytest.raises(Forbidden):
-        git.open_repository(services(git_host_root=str(root)), None, f"{root}/../root-sibling")
+        service(git_host_root=str(root)).workdir(None, f"{root}/../root-sibling")
 
 
 def test_host_git_through_a_symlink_leaving_the_root_is_forbidden(tmp_path):
@@ -418,14 +431,14 @@ def test_host_git_through_a_symlink_leaving_the_root_is_forbidden(tmp_path):
     root.mkdir()
     (root / "escape").symlink_to(tmp_path)
     with pytest.raises(Forbidden):
-        git.open_repository(services(git_host_root=str(root)), None, str(root / "escape" / "x"))
+        service(git_host_root=str(root)).workdir(None, str(root / "escape" / "x"))
 
 
 def test_host_git_under_the_root_runs_on_the_host_in_the_resolved_path(tmp_path):
     root = tmp_path / "root"
     (root / "site").mkdir(parents=True)
     (root / "link").symlink_to(root / "site")
-    repo = git.open_repository(services(git_host_root=str(root), git_timeout=9), None, str(root / "link"))
+    repo = service(git_host_root=str(root), git_timeout=9).workdir(None, str(root / "link"))
     assert isinstance(repo.runner, git.HostRunner)
     assert repo.runner.timeout == 9
     assert repo.path == str((root / "site").resolve())
@@ -456,7 +469,7 @@ def _ends(pid: int, within: float = 10.0) -> bool:
 
 def test_host_runner_kills_the_whole_process_group_at_the_timeout(tmp_path):
     runner = git.HostRunner(timeout=0.5, kill_after=1)
-    result = runner(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!; wait"], str(tmp_path))  # holds no pipe
+    result = runner.run(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!; wait"], str(tmp_path))  # holds no pipe
     assert result.timed_out
     helper = int(result.stdout.decode().split()[0])
     assert _ends(helper)
@@ -464,24 +477,24 @@ def test_host_runner_kills_the_whole_process_group_at_the_timeout(tmp_path):
 
 def test_host_runner_kills_what_ignores_term(tmp_path):
     runner = git.HostRunner(timeout=0.5, kill_after=0.5)
-    result = runner(["sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"], str(tmp_path))
+    result = runner.run(["sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"], str(tmp_path))
     assert result.timed_out
     assert _ends(int(result.stdout.decode().split()[0]))
 
 
 def test_host_runner_reports_exit_code_and_both_streams(tmp_path):
-    result = git.HostRunner(timeout=30)(["sh", "-c", "echo out; echo err >&2; exit 3"], str(tmp_path))
+    result = git.HostRunner(timeout=30).run(["sh", "-c", "echo out; echo err >&2; exit 3"], str(tmp_path))
     assert (result.exit_code, result.stdout, result.stderr, result.timed_out) == (3, b"out\n", b"err\n", False)
 
 
 def test_host_runner_gives_no_stdin(tmp_path):
-    result = git.HostRunner(timeout=30)(["cat"], str(tmp_path))
+    result = git.HostRunner(timeout=30).run(["cat"], str(tmp_path))
     assert (result.exit_code, result.stdout, result.timed_out) == (0, b"", False)
 
 
 def test_host_runner_environment_has_git_env_and_drops_inherited_git_variables(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_DIR", "/somewhere/else/.git")
-    result = git.HostRunner(timeout=30)(["env"], str(tmp_path))
+    result = git.HostRunner(timeout=30).run(["env"], str(tmp_path))
     env = dict(line.split("=", 1) for line in result.stdout.decode().splitlines() if "=" in line)
     assert "GIT_DIR" not in env
     assert env["GIT_TERMINAL_PROMPT"] == "0"
@@ -491,9 +504,50 @@ def test_host_runner_environment_has_git_env_and_drops_inherited_git_variables(t
 
 def test_host_runner_in_a_missing_directory_is_a_400_naming_path(tmp_path):
     with pytest.raises(InvalidInput, match="path"):
-        git.HostRunner(timeout=30)(["true"], str(tmp_path / "missing"))
+        git.HostRunner(timeout=30).run(["true"], str(tmp_path / "missing"))
 
 
 def test_host_runner_without_the_binary_reports_127(tmp_path):
-    result = git.HostRunner(timeout=30)(["no-such-binary-dockerlink"], str(tmp_path))
+    result = git.HostRunner(timeout=30).run(["no-such-binary-dockerlink"], str(tmp_path))
     assert result.exit_code == 127 and b"not found" in result.stderr
+
+
+# --- the branch rule and its OpenAPI pattern are one ------------------------------------
+
+
+def _pattern_accepts(name: str) -> bool:
+    import re
+
+    return re.fullmatch(git.BRANCH_PATTERN, name) is not None
+
+
+@pytest.mark.parametrize("name", VALID_BRANCHES + INVALID_BRANCHES)
+def test_the_openapi_pattern_and_check_branch_agree(name):
+    try:
+        git.check_branch(name)
+        accepted = True
+    except InvalidInput:
+        accepted = False
+    assert _pattern_accepts(name) is accepted
+
+
+def test_the_openapi_pattern_and_check_branch_agree_on_random_names():
+    import random
+
+    rng = random.Random(613)
+    alphabet = "ab/.-@{}~^:?*[\\ \x7fHEADlock"
+    for _ in range(5000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        try:
+            git.check_branch(name)
+            accepted = True
+        except InvalidInput:
+            accepted = False
+        assert _pattern_accepts(name) is accepted, name
+
+
+def test_the_openapi_document_uses_the_branch_rule():
+    from dockerlink.resources.git import OPENAPI_PATHS
+
+    (branch,) = [p for p in OPENAPI_PATHS["/v1/git/branch"]["post"]["parameters"] if p["name"] == "branch"]
+    assert branch["schema"]["pattern"] == git.BRANCH_PATTERN

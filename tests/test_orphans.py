@@ -8,8 +8,8 @@ import subprocess
 from types import SimpleNamespace
 
 from dockerlink.engine import EngineUnavailable, ExecInfo, NotFound
-from dockerlink.git import git_argv, is_git_exec
-from dockerlink.orphans import stop_orphan_git_execs
+from dockerlink.git import container_argv as git_argv
+from dockerlink.git import is_git_exec, stop_orphan_git_execs
 
 
 def test_only_dockerlinks_timed_git_commands_are_recognised():

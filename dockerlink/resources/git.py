@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import falcon
 
-from .. import git
 from ..engine import CONTAINER_PATTERN
+from ..git import BRANCH_PATTERN, Git
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 from . import params
@@ -28,53 +28,54 @@ def _text(resp: falcon.Response, body: str) -> None:
 class Repository:
     """`/v1/git`: GET pulls, PUT initialises (creating the directory)."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, git: Git) -> None:
+        self._git = git
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _text(resp, git.pull(self._services, *_where(req)))
+        _text(resp, self._git.pull(*_where(req)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        git.init(self._services, *_where(req))
+        self._git.init(*_where(req))
         resp.status = falcon.HTTP_204
 
 
 class Head:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, git: Git) -> None:
+        self._git = git
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _text(resp, git.head(self._services, *_where(req)))
+        _text(resp, self._git.head(*_where(req)))
 
 
 class Branches:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, git: Git) -> None:
+        self._git = git
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = git.branches(self._services, *_where(req), fetch=params.flag(req, "fetch"))
+        resp.media = self._git.branches(*_where(req), fetch=params.flag(req, "fetch"))
 
 
 class Branch:
     """GET: the current branch (`HEAD` when detached). POST `?branch=`: switch to it."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, git: Git) -> None:
+        self._git = git
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _text(resp, git.current_branch(self._services, *_where(req)))
+        _text(resp, self._git.current_branch(*_where(req)))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         branch = params.text(req, "branch", required=True)
-        _text(resp, git.switch(self._services, *_where(req), branch))
+        _text(resp, self._git.switch(*_where(req), branch))
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
+    git = Git(services.engine, services.config)
     return [
-        ("/v1/git", Repository(services)),
-        ("/v1/git/head", Head(services)),
-        ("/v1/git/branches", Branches(services)),
-        ("/v1/git/branch", Branch(services)),
+        ("/v1/git", Repository(git)),
+        ("/v1/git/head", Head(git)),
+        ("/v1/git/branches", Branches(git)),
+        ("/v1/git/branch", Branch(git)),
     ]
 
 
@@ -110,12 +111,8 @@ _BRANCH = {
     "required": True,
     "description": "A name `git check-ref-format --branch` accepts, not beginning with '-'. "
     "A remote-only branch gets a local tracking branch.",
-    # git 2.39's rules (dockerlink.git.check_branch) as an ECMA-262 pattern.
-    "schema": {
-        "type": "string",
-        "pattern": r"^(?!-)(?!HEAD$)(?!.*\.\.)(?!.*@\{)(?!.*\.$)(?!.*\.lock(?:/|$))(?!(?:.*/)?\.)"
-        r"[^\x00-\x20\x7f~^:?*\[\\/]+(?:/[^\x00-\x20\x7f~^:?*\[\\/]+)*$",
-    },
+    # The same rule as dockerlink.git.check_branch, made from the same table.
+    "schema": {"type": "string", "pattern": BRANCH_PATTERN},
 }
 
 _ERRORS = {

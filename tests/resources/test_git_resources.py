@@ -10,6 +10,7 @@ from dockerlink.config import Config
 from dockerlink.engine import ExecResult, FrameError, ServerError
 from dockerlink.git import GIT_ENV
 from dockerlink.resources import git as git_resources
+from dockerlink.services import Services
 from tests.fakes import FakeEngine, FakeStore
 
 PREFIX = ["git", "-c", "safe.directory=*"]
@@ -255,7 +256,7 @@ def test_openapi_declares_exactly_the_routes_and_their_methods(engine):
     declared = {path: set(item) for path, item in git_resources.OPENAPI_PATHS.items()}
     served = {
         path: {name[3:] for name in dir(resource) if name.startswith("on_")}
-        for path, resource in git_resources.routes(None)
+        for path, resource in git_resources.routes(Services(Config(), engine, FakeStore()))
     }
     assert declared == served
 

@@ -13,9 +13,9 @@ import os
 import signal
 from collections.abc import Iterator
 
-from .engine import Engine, EngineError, ExecInfo, NotFound
-from .git import is_git_exec
-from .ownership import LABEL
+from ..engine import Engine, EngineError, ExecInfo, NotFound
+from ..ownership import LABEL
+from .runners import is_git_exec
 
 __all__ = ["stop_orphan_git_execs"]
 

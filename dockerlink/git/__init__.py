@@ -1,0 +1,34 @@
+"""dockerlink.git — git in a site's container (through the engine's exec) or on the host
+(under `git_host_root`), for the git endpoints.
+
+    rules.py     what git may be given: a branch name (one rule, also the OpenAPI pattern), a path
+    runners.py   where a command runs: ContainerRunner (exec, as root, `timeout -k` inside),
+                 HostRunner (a subprocess in its own session, its group killed at the timeout)
+    service.py   Git(engine, config): one method per endpoint; how outcomes become errors
+    orphans.py   at shutdown, kill the git execs still running (closing an exec never stops it)
+
+Every command is an argv list, never a shell string, with `GIT_TERMINAL_PROMPT=0` and a
+batch-mode ssh, so nothing ever waits for a password.
+"""
+
+from .orphans import stop_orphan_git_execs
+from .rules import BRANCH_PATTERN, check_branch, check_path
+from .runners import GIT_ENV, ContainerRunner, HostRunner, Runner, container_argv, is_git_exec
+from .service import DEFAULT_PATH, Git, Workdir, parse_refs
+
+__all__ = [
+    "BRANCH_PATTERN",
+    "DEFAULT_PATH",
+    "GIT_ENV",
+    "ContainerRunner",
+    "Git",
+    "HostRunner",
+    "Runner",
+    "Workdir",
+    "check_branch",
+    "check_path",
+    "container_argv",
+    "is_git_exec",
+    "parse_refs",
+    "stop_orphan_git_execs",
+]

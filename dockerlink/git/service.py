@@ -1,0 +1,146 @@
+"""`Git(engine, config)`: the git endpoints' operations, in a container or on the host.
+
+How outcomes map to errors (and so, in `resources/errors.py`, to HTTP statuses):
+
+- past `git_timeout` → `GitTimeout`; in a container the command runs under
+  `timeout -k 5 <s>` because closing the exec connection never stops it;
+- a working directory that does not exist → `InvalidInput("path")`: the engine answers 200
+  with exit code 126 and the runtime's "chdir … no such file or directory" on the output.
+  Not `NoSuchContainer`, which the API keeps for the container;
+- any other non-zero exit → `GitFailed` with git's output;
+- a container that is not running → `Conflicting`, one dockerlink did not create →
+  `Forbidden`, id-less git while `git_host_root` is unset or a path resolving outside it
+  (symlinks included) → `Forbidden`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config
+from ..engine import Engine, ExecResult
+from ..errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
+from ..hosting import WORKDIR
+from ..ownership import require_owned
+from .rules import check_branch, check_path
+from .runners import ContainerRunner, HostRunner, Runner
+
+__all__ = ["DEFAULT_PATH", "Git", "Workdir", "parse_refs"]
+
+#: Where git runs in a container whose image names no working directory.
+DEFAULT_PATH = WORKDIR
+_LIST_REFS = ("for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes")
+
+
+@dataclass(frozen=True)
+class Workdir:
+    """A working directory and the runner that reaches it."""
+
+    runner: Runner
+    path: str
+
+
+class Git:
+    """One method per git endpoint: `ref` is a container (None: the host, under
+    `git_host_root`), `path` the working directory (None: the container's own)."""
+
+    def __init__(self, engine: Engine, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.config = config
+        self._clock = clock
+
+    def pull(self, ref: str | None, path: str | None) -> str:
+        return self._run(self.workdir(ref, path), "pull").output
+
+    def init(self, ref: str | None, path: str | None) -> None:
+        """`git init` creates the directory (and its parents): run from `/`, which always exists."""
+        where = self.workdir(ref, path)
+        self._run(where, "init", "--", where.path, cwd="/")
+
+    def head(self, ref: str | None, path: str | None) -> str:
+        return self._run(self.workdir(ref, path), "log", "-1").output
+
+    def branches(self, ref: str | None, path: str | None, fetch: bool = False) -> list[str]:
+        where = self.workdir(ref, path)
+        if fetch:
+            self._run(where, "fetch", "--all", "--prune")
+        return parse_refs(self._run(where, *_LIST_REFS).stdout.decode("utf-8", "replace"))
+
+    def current_branch(self, ref: str | None, path: str | None) -> str:
+        """`symbolic-ref -q HEAD`: the branch even before the first commit (where `rev-parse
+        --abbrev-ref HEAD` fails), and exit code 1 with no output when HEAD is detached."""
+        result = self._run(self.workdir(ref, path), "symbolic-ref", "-q", "HEAD", ok=(0, 1))
+        if result.exit_code == 1:
+            return "HEAD"
+        return result.stdout.decode("utf-8", "replace").strip().removeprefix("refs/heads/")
+
+    def switch(self, ref: str | None, path: str | None, branch: str) -> str:
+        """`git switch --end-of-options <branch>`: git 2.39's `checkout` ignores
+        `--end-of-options`; `switch` honours it and makes a tracking branch for a remote-only
+        one. The name is checked first: nothing, not even the inspect, runs for a bad one."""
+        check_branch(branch)
+        return self._run(self.workdir(ref, path), "switch", "--end-of-options", branch).output
+
+    # -- where, and how outcomes become errors -------------------------------------------
+
+    def workdir(self, ref: str | None, path: str | None) -> Workdir:
+        """With `ref`: in that container (dockerlink's, running), default path its working
+        directory. Without: on the host, only under `git_host_root`."""
+        if path is not None:
+            path = check_path(path)
+        if ref is not None:
+            details = require_owned(self.engine.containers.inspect(ref))
+            if details.state != "running":
+                name = details.name or details.id[:12]
+                raise Conflicting(f"container {name} is {details.state or 'not running'}: start it to run git in it")
+            runner = ContainerRunner(self.engine, details.id, self.config.git_timeout, self._clock)
+            return Workdir(runner, path or details.working_dir or DEFAULT_PATH)
+        if self.config.git_host_root is None:
+            raise Forbidden(
+                "git without id runs on the host and is disabled: set git_host_root to a directory to enable it"
+            )
+        if path is None:
+            raise InvalidInput("path", "is required without id (git on the host)")
+        root = Path(self.config.git_host_root).resolve()
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(root):
+            raise Forbidden(f"path {path} resolves outside git_host_root ({root})")
+        return Workdir(HostRunner(self.config.git_timeout), str(resolved))
+
+    @staticmethod
+    def _run(where: Workdir, *args: str, cwd: str | None = None, ok: tuple[int, ...] = (0,)) -> ExecResult:
+        """Run `git <args>`; a timeout, a missing directory or an exit code not in `ok` is its error."""
+        cwd = cwd or where.path
+        result = where.runner.git(args, cwd)
+        if result.timed_out:
+            raise GitTimeout(f"git {args[0]} ran past git_timeout ({where.runner.timeout:g} s) and was killed")
+        if result.exit_code == 126 and "chdir" in result.output:
+            # The engine's way of saying the working directory does not exist (HTTP 200, exit 126).
+            raise InvalidInput("path", f"cannot work in {cwd}: {result.output.strip()}")
+        if result.exit_code not in ok:
+            raise GitFailed(result.output or _silent_exit(result.exit_code), result.exit_code)
+        return result
+
+
+def parse_refs(output: str) -> list[str]:
+    """Local branches, then `remotes/<remote>/<branch>`, without symbolic refs (`origin/HEAD`)."""
+    local: list[str] = []
+    remote: list[str] = []
+    for line in output.splitlines():
+        refname, _, symref = line.partition("\t")
+        if symref:
+            continue
+        if refname.startswith("refs/heads/"):
+            local.append(refname.removeprefix("refs/heads/"))
+        elif refname.startswith("refs/remotes/"):
+            remote.append("remotes/" + refname.removeprefix("refs/remotes/"))
+    return local + remote
+
+
+def _silent_exit(code: int) -> str:
+    if code == 137:
+        return "git was killed (exit code 137) before git_timeout, e.g. by the out-of-memory killer\n"
+    return f"git exited with code {code}\n"
