@@ -154,7 +154,7 @@ def prepare_sites(
     for i, name in enumerate(names):
         body = {"name": name, "host_port_root": root_base + i * 500, "memory": 0.0625, "cpulimit": 0.1}
         r = session.put(f"{service_url}/v1/container", params={"start": "true"}, json=body, timeout=60)
-        if r.status_code != 201:
+        if r.status_code != 200:
             raise RuntimeError(f"creating {name}: {r.status_code} {r.text.strip()}")
         ids.append(r.json()["Id"])
     script = (

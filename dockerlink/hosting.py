@@ -1,7 +1,7 @@
 """What a hosting container is, and the operations the panel runs on them.
 
 A hosting container has a port area on the host, hard memory and CPU limits, a named
-volume `dockerlink-<name>-www` at /var/www that outlives it unless asked otherwise, the
+volume `dockerlink-<name>-www` at /var/www that is removed with it unless asked otherwise, the
 restart policy `unless-stopped`, and a start command that runs the site's starter script
 and the panel's commands before exec-ing the image's keep-alive process.
 """
@@ -25,8 +25,7 @@ from .engine import (
     ContainerDetails,
     ContainerSpec,
     Engine,
-    EngineAPIError,
-    EngineError,
+    EngineInfo,
     InvalidReference,
     NotFound,
     PortBinding,
@@ -34,7 +33,7 @@ from .engine import (
     check_image_ref,
 )
 from .errors import Conflicting, InvalidInput, from_engine
-from .limits import CPU_PERIOD, cpu_quota, memory_bytes
+from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_quota, cpu_warning, memory_bytes, memory_warning
 from .ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from .ports import ContainerPort, check_root, overlaps, parse_ports
 
@@ -113,7 +112,7 @@ def _commands(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_create(body: dict[str, Any], config: Config, host_cpus: int) -> CreateRequest:
+def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
     """Validate a create body (SPEC §3) before the engine sees any of it."""
     for field in ("name", "host_port_root", "memory", "cpulimit"):
         if field not in body:
@@ -134,20 +133,26 @@ def parse_create(body: dict[str, Any], config: Config, host_cpus: int) -> Create
         name=name,
         host_port_root=check_root(body["host_port_root"], config.port_area_size),
         memory=memory_bytes(body["memory"]),
-        cpu_quota=cpu_quota(body["cpulimit"], host_cpus),
+        cpu_quota=cpu_quota(body["cpulimit"]),
         ports=parse_ports(body.get("ports"), config.port_area_size),
         image=image,
         commands=_commands(body.get("commands")),
     )
 
 
-def parse_resize(body: dict[str, Any], host_cpus: int) -> Resize:
+def parse_resize(body: dict[str, Any]) -> Resize:
+    """Validate a resize body; 0 (no limit) stays 0 here, `Hosting.resize` says what it means."""
     if body.get("memory") is None and body.get("cpulimit") is None:
         raise InvalidInput("body", "give cpulimit, memory or both")
     return Resize(
         memory=None if body.get("memory") is None else memory_bytes(body["memory"]),
-        cpu_quota=None if body.get("cpulimit") is None else cpu_quota(body["cpulimit"], host_cpus),
+        cpu_quota=None if body.get("cpulimit") is None else cpu_quota(body["cpulimit"]),
     )
+
+
+def _limit(value: int) -> int | None:
+    """A create's limit: no limit is the engine's default, so nothing is sent."""
+    return None if value == UNLIMITED else value
 
 
 def port_root(labels: Mapping[str, str]) -> int | None:
@@ -164,7 +169,7 @@ def describe(c: ContainerDetails) -> dict[str, Any]:
     owned = is_owned(c)
     entry: dict[str, Any] = {
         "id": c.id,
-        "name": c.name,
+        "name": "/" + c.name,  # Docker's form, as the original: the PHP panel cuts the first character
         "host_port_root": port_root(c.labels) if owned else None,
         "dockerlink": c.labels[LABEL] if owned else "not_dockerlink",
         "ports": {p: {} for p in c.exposed_ports},
@@ -197,39 +202,50 @@ class Hosting:
         self.engine = engine
         self.config = config
         self.store = store
-        self._host_cpus: int | None = None
+        self._info: EngineInfo | None = None
         self._create_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=INSPECT_CONCURRENCY, thread_name_prefix="dockerlink-inspect")
         self._lock_path = Path(config.stats_db).with_name(Path(config.stats_db).name + ".create.lock")
 
     @property
-    def host_cpus(self) -> int:
-        if self._host_cpus is None:
-            self._host_cpus = self.engine.system.info().cpus
-        return self._host_cpus
+    def host(self) -> EngineInfo:
+        """The engine's host (cores, memory), asked once: it does not change under us."""
+        if self._info is None:
+            self._info = self.engine.system.info()
+        return self._info
 
     # -- reading ---------------------------------------------------------------------------
 
-    def describe_many(self, ids: Sequence[str], running_only: bool) -> dict[str, dict[str, Any]]:
-        """`{"error": {id: message}, "success": {id: entry}}`; one bad id never fails the others.
+    def describe_many(self, ids: Sequence[str], running: bool | None = None) -> dict[str, dict[str, Any]]:
+        """`{"error": {id: message}, "success": {id: entry}}`; one unknown id never fails the others.
+
+        `running`: True lists only running containers, False only the others, None all
+        (ignored with `ids`). Only an id that does not (or cannot) exist lands in `error`:
+        the PHP panel deletes every key of `error` from its database, so any other failure
+        (the engine down, a 500, a timeout) fails the whole request instead.
 
         Inspects run concurrently: each is a round trip to the engine, and a host holds
         hundreds of sites."""
         listing = not ids
-        refs = [c.id for c in self.engine.containers.list(all=not running_only)] if listing else list(ids)
+        if listing:
+            listed = self.engine.containers.list(all=True)
+            refs = [c.id for c in listed if running is None or (c.state == "running") == running]
+        else:
+            refs = list(ids)
         errors: dict[str, str] = {}
         found: dict[str, Any] = {}
-        for ref, result in zip(refs, self._pool.map(self._inspect_or_error, refs), strict=True):
+        for ref, result in zip(refs, self._pool.map(self._inspect_or_missing, refs), strict=True):
             if isinstance(result, ContainerDetails):
                 found[ref] = describe(result)
-            elif not (listing and isinstance(result, NotFound)):  # gone between list and inspect
+            elif not listing:  # when listing, it was removed between list and inspect
                 errors[ref] = str(result)
         return {"error": errors, "success": found}
 
-    def _inspect_or_error(self, ref: str) -> ContainerDetails | EngineError:
+    def _inspect_or_missing(self, ref: str) -> ContainerDetails | NotFound | InvalidReference:
+        """The details, or the error saying there is no such container; any other error raises."""
         try:
             return self.engine.containers.inspect(ref)
-        except (InvalidReference, EngineAPIError) as exc:
+        except (InvalidReference, NotFound) as exc:
             return exc
 
     def owned(self, ref: str) -> ContainerDetails:
@@ -240,6 +256,7 @@ class Hosting:
     def create(self, req: CreateRequest, start: bool = False) -> tuple[str, list[str]]:
         """Create (and optionally start) a hosting container; returns its id and warnings."""
         keepalive = self._keepalive(req.image)
+        warning = cpu_warning(req.cpu_quota, self.host.cpus)
         with self._exclusive():
             self._check_area(req.host_port_root)
             volume_labels = {LABEL: __version__, "dockerlink.container": req.name}
@@ -249,16 +266,21 @@ class Hosting:
                 entrypoint=("/bin/sh", "-c", start_script(req.commands), "dockerlink-start"),
                 cmd=keepalive,
                 working_dir=WORKDIR,
-                labels={LABEL: __version__, ROOT_LABEL: str(req.host_port_root)},
+                # The original's `ports` label too, so the original service could still manage it.
+                labels={
+                    LABEL: __version__,
+                    ROOT_LABEL: str(req.host_port_root),
+                    LEGACY_PORTS_LABEL: str(req.host_port_root),
+                },
                 port_bindings=tuple(
                     PortBinding(p.port, p.protocol, self.config.publish_ip, req.host_port_root + p.port)
                     for p in req.ports
                 ),
                 volumes={volume_name(req.name): WWW},
-                memory=req.memory,
-                memory_swap=req.memory,
-                cpu_period=CPU_PERIOD,
-                cpu_quota=req.cpu_quota,
+                memory=_limit(req.memory),
+                memory_swap=_limit(req.memory),
+                cpu_period=None if req.cpu_quota == UNLIMITED else CPU_PERIOD,
+                cpu_quota=_limit(req.cpu_quota),
                 restart_policy=RESTART_POLICY,
             )
             container_id, warnings = self.engine.containers.create(spec, name=req.name)
@@ -269,7 +291,7 @@ class Hosting:
                 # Not left half-made: the panel retries with another root under the same name.
                 self.engine.containers.remove(container_id, force=True)
                 raise
-        return container_id, warnings
+        return container_id, ([warning] if warning else []) + warnings
 
     def _keepalive(self, image: str) -> tuple[str, ...]:
         try:
@@ -303,8 +325,9 @@ class Hosting:
 
     # -- changing --------------------------------------------------------------------------
 
-    def delete(self, ref: str, volumes: bool = False) -> None:
-        """Stop and remove; the /var/www volume is kept unless `volumes`."""
+    def delete(self, ref: str, volumes: bool = True) -> None:
+        """Stop and remove, with the /var/www volume unless `volumes` is False: a name given
+        later to another user must not hand them the previous owner's files."""
         c = self.owned(ref)
         self.engine.containers.remove(c.id, force=True)
         if volumes and c.volumes.get(WWW):
@@ -315,17 +338,30 @@ class Hosting:
         self.store.forget(c.id)
 
     def resize(self, ref: str, resize: Resize) -> list[str]:
+        """Change limits live; 0 removes the CPU limit and sets the host's memory (the
+        engine cannot remove a memory limit: see `limits`)."""
         c = self.owned(ref)
+        warnings: list[str] = []
+        memory, quota, period = resize.memory, resize.cpu_quota, None
+        if memory == UNLIMITED:
+            memory = self.host.memory_total
+            warnings.append(memory_warning(memory))
+        if quota == UNLIMITED:
+            quota = NO_CPU_LIMIT
+        elif quota is not None:
+            period = CPU_PERIOD
+            warning = cpu_warning(quota, self.host.cpus)
+            warnings += [warning] if warning else []
         try:
-            return self.engine.containers.update(
+            return warnings + self.engine.containers.update(
                 c.id,
-                memory=resize.memory,
-                memory_swap=resize.memory,  # the engine refuses a Memory above the current MemorySwap
-                cpu_period=CPU_PERIOD if resize.cpu_quota is not None else None,
-                cpu_quota=resize.cpu_quota,
+                memory=memory,
+                memory_swap=memory,  # the engine refuses a Memory above the current MemorySwap
+                cpu_period=period,
+                cpu_quota=quota,
             )
         except ServerError as exc:
-            if resize.memory is not None and "memory limit" in exc.message:
+            if memory is not None and "memory limit" in exc.message:
                 raise Conflicting(f"memory: {exc.message}") from None
             raise
 

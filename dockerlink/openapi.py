@@ -14,7 +14,7 @@ TEXT_PLAIN = {"text/plain": {"schema": {"type": "string"}}}
 
 
 def document(bounds: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """`bounds` are this host's limits (port_area_size, host_cpus) for the modules whose
+    """`bounds` are this host's limits (port_area_size) for the modules whose
     schemas depend on them (`openapi_schemas(bounds)`), so the document says what is accepted."""
     from .app import ROUTE_MODULES
 

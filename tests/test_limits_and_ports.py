@@ -8,7 +8,7 @@ import pytest
 
 from dockerlink.errors import InvalidInput
 from dockerlink.hosting import start_script
-from dockerlink.limits import cpu_quota, memory_bytes
+from dockerlink.limits import UNLIMITED, cpu_quota, cpu_warning, memory_bytes
 from dockerlink.ports import ContainerPort, check_root, overlaps, parse_port, parse_ports, port_pattern
 
 
@@ -17,7 +17,12 @@ def test_memory_is_gib_rounded_to_bytes(gib, expected):
     assert memory_bytes(gib) == expected
 
 
-@pytest.mark.parametrize("bad", [0, 0.005, -1, True, "1", None, float("inf")])
+@pytest.mark.parametrize("zero", [0, 0.0])
+def test_memory_zero_means_no_limit(zero):
+    assert memory_bytes(zero) == UNLIMITED == 0
+
+
+@pytest.mark.parametrize("bad", [0.005, -1, -0.5, True, "1", None, float("inf")])
 def test_memory_refuses_what_the_engine_would(bad):
     with pytest.raises(InvalidInput, match="^memory:"):
         memory_bytes(bad)
@@ -25,13 +30,25 @@ def test_memory_refuses_what_the_engine_would(bad):
 
 @pytest.mark.parametrize(("cores", "quota"), [(1, 100000), (0.01, 1000), (1.5, 150000), (2, 200000), (0.333, 33300)])
 def test_cpu_is_a_quota_over_a_100ms_period(cores, quota):
-    assert cpu_quota(cores, host_cpus=2) == quota
+    assert cpu_quota(cores) == quota
 
 
-@pytest.mark.parametrize("bad", [0, 0.009, 2.01, False, "1"])
-def test_cpu_refuses_below_a_hundredth_and_above_the_hosts_cores(bad):
+def test_cpu_zero_means_no_limit():
+    assert cpu_quota(0) == UNLIMITED == 0
+
+
+@pytest.mark.parametrize("bad", [0.009, -1, -0.5, False, "1", None, float("nan")])
+def test_cpu_refuses_below_a_hundredth_negatives_and_non_numbers(bad):
     with pytest.raises(InvalidInput, match="^cpulimit:"):
-        cpu_quota(bad, host_cpus=2)
+        cpu_quota(bad)
+
+
+def test_cpu_above_the_hosts_cores_is_accepted_with_a_warning():
+    quota = cpu_quota(2.01)
+    assert quota == 201000
+    assert "above this host's 2 cores" in cpu_warning(quota, host_cpus=2)
+    assert cpu_warning(cpu_quota(2), host_cpus=2) is None
+    assert cpu_warning(UNLIMITED, host_cpus=2) is None
 
 
 @pytest.mark.parametrize(

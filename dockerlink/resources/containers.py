@@ -11,7 +11,7 @@ from ..config import Config
 from ..engine import CONTAINER_PATTERN, IMAGE_PATTERN
 from ..errors import InvalidInput
 from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, NAME_PATTERN, Hosting, parse_create, parse_resize
-from ..limits import GIB, MAX_MEMORY, MIN_CPU, MIN_MEMORY
+from ..limits import GIB, MAX_CPU, MAX_MEMORY, MIN_CPU, MIN_MEMORY
 from ..openapi import TEXT_PLAIN
 from ..ports import MAX_PORTS, MIN_ROOT, max_root, port_pattern
 from ..services import Services
@@ -31,22 +31,22 @@ class ContainerCollection:
         ids = req.get_param_as_list("id") or []
         if len(ids) > MAX_IDS:
             raise InvalidInput("id", f"at most {MAX_IDS} ids per request")
-        resp.media = self._hosting.describe_many(ids, running_only=params.flag(req, "running"))
+        resp.media = self._hosting.describe_many(ids, running=params.flag(req, "running", default=None))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        request = parse_create(params.json_object(req), self._hosting.config, self._hosting.host_cpus)
-        container_id, warnings = self._hosting.create(request, start=params.flag(req, "start"))
-        resp.status = falcon.HTTP_201
+        request = parse_create(params.json_object(req), self._hosting.config)
+        container_id, warnings = self._hosting.create(request, start=bool(params.flag(req, "start")))
+        resp.status = falcon.HTTP_200  # the original's; the PHP panel takes anything else for a failure
         resp.media = {"Id": container_id, "warning": warnings}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        volumes = params.flag(req, "volumes") or params.flag(req, "deletevolume")
-        self._hosting.delete(params.container_id(req), volumes=volumes)
+        keep = False in (params.flag(req, "volumes", default=True), params.flag(req, "deletevolume", default=True))
+        self._hosting.delete(params.container_id(req), volumes=not keep)
         resp.status = falcon.HTTP_204
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
         ref = params.container_id(req)
-        resize = parse_resize(params.json_object(req), self._hosting.host_cpus)
+        resize = parse_resize(params.json_object(req))
         resp.media = {"warning": self._hosting.resize(ref, resize)}
 
 
@@ -121,7 +121,12 @@ def _action(summary: str, with_t: bool) -> dict:
 OPENAPI_PATHS = {
     "/v1/container": {
         "get": {
-            "summary": "Describe containers (all, running only, or by id)",
+            "summary": "Describe containers (all, running ones, not running ones, or by id)",
+            "description": (
+                "`running=true`: only running containers; `running=false`: only the others; absent: all (ignored "
+                "with `id`). Only an id that does not exist (or is malformed) lands in `error`; any other failure "
+                "fails the whole request (502/503). `name` is Docker's, with its leading slash."
+            ),
             "parameters": [
                 {
                     "name": "id",
@@ -148,15 +153,16 @@ OPENAPI_PATHS = {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateContainer"}}},
             },
             "responses": {
-                "201": {
-                    "description": "created",
+                "200": {
+                    "description": "created (200, as the original: the PHP panel takes anything else for a failure)",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
                 },
                 **_errors(400, 401, 409, 413, 502, 503),
             },
         },
         "delete": {
-            "summary": "Stop and remove a container; its /var/www volume is kept unless volumes=true",
+            "summary": "Stop and remove a container and its /var/www volume",
+            "description": "The volume is kept with `volumes=false` or `deletevolume=false`.",
             "parameters": [
                 _ID_REQUIRED,
                 {"name": "volumes", "in": "query", "schema": _BOOL},
@@ -165,7 +171,11 @@ OPENAPI_PATHS = {
             "responses": {"204": {"description": "removed"}, **_errors(400, 401, 403, 404, 409, 502, 503)},
         },
         "patch": {
-            "summary": "Change memory and/or CPU limits, live",
+            "summary": "Change memory and/or CPU limits, live (0: no limit)",
+            "description": (
+                "`cpulimit: 0` removes the CPU limit. The engine cannot remove a memory limit, so `memory: 0` sets "
+                "the host's total memory, with a line in `warning` saying so."
+            ),
             "parameters": [_ID_REQUIRED],
             "requestBody": {
                 "required": True,
@@ -192,7 +202,7 @@ OPENAPI_SCHEMAS = {
         "required": ["id", "name", "host_port_root", "dockerlink", "ports", "state"],
         "properties": {
             "id": {"type": "string"},
-            "name": {"type": "string"},
+            "name": {"type": "string", "description": "Docker's form, with its leading slash: /site1"},
             "host_port_root": {"type": ["integer", "null"]},
             "dockerlink": {"type": "string"},
             "ports": {"type": "object", "additionalProperties": {"type": "object"}},
@@ -228,10 +238,14 @@ OPENAPI_SCHEMAS = {
 def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
     """Create and resize bodies, with this host's bounds where known."""
     size = int(bounds.get("port_area_size", Config.port_area_size))
-    memory = {"type": "number", "description": "GiB", "minimum": MIN_MEMORY / GIB, "maximum": MAX_MEMORY / GIB}
-    cpulimit: dict[str, Any] = {"type": "number", "description": "cores", "minimum": MIN_CPU}
-    if bounds.get("host_cpus"):
-        cpulimit["maximum"] = bounds["host_cpus"]
+    memory = {
+        "description": f"GiB; 0: no limit, else at least {MIN_MEMORY / GIB:.4f} (6 MiB)",
+        "oneOf": [{"const": 0}, {"type": "number", "minimum": MIN_MEMORY / GIB, "maximum": MAX_MEMORY / GIB}],
+    }
+    cpulimit: dict[str, Any] = {
+        "description": "cores; 0: no limit, else at least 0.01 (above the host's cores: accepted, with a warning)",
+        "oneOf": [{"const": 0}, {"type": "number", "minimum": MIN_CPU, "maximum": MAX_CPU}],
+    }
     return {
         "CreateContainer": {
             "type": "object",

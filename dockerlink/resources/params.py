@@ -46,7 +46,8 @@ def optional_container_id(req: falcon.Request, name: str = "id") -> str | None:
         raise from_engine(exc, field=name) from None
 
 
-def flag(req: falcon.Request, name: str, default: bool = False) -> bool:
+def flag(req: falcon.Request, name: str, default: bool | None = False) -> bool | None:
+    """true/1/yes or false/0/no; `default` when absent (None: the caller tells absent apart)."""
     value = text(req, name)
     if value is None:
         return default

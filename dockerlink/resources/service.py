@@ -58,12 +58,7 @@ class OpenAPI:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         from ..openapi import document
 
-        bounds: dict[str, object] = {"port_area_size": self._services.config.port_area_size}
-        try:
-            bounds["host_cpus"] = self._services.engine.system.info().cpus
-        except EngineError:
-            pass  # the document is still served, without the host's core count
-        resp.media = document(bounds)
+        resp.media = document({"port_area_size": self._services.config.port_area_size})
 
 
 def routes(services: Services) -> list[tuple[str, object]]:

@@ -8,6 +8,7 @@ from ..engine import CONTAINER_PATTERN
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 from ..stats.history import parse_scale, parse_since, resolve
+from ..stats.store import SCALES
 from . import params
 
 __all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS"]
@@ -54,16 +55,16 @@ OPENAPI_PATHS = {
                     "name": "since",
                     "in": "query",
                     "required": False,
-                    "description": "unix seconds; points at or after it (0 or absent: all)",
+                    "description": "unix seconds; points after it, exclusive, as the original (0 or absent: all)",
                     "schema": {"type": "number", "minimum": 0, "default": 0},
                 },
                 {
                     "name": "scale",
                     "in": "query",
                     "required": False,
-                    "description": "one tier only: instant (every sample), day (2-minute points), week (20-minute "
-                    "points); absent: all tiers merged",
-                    "schema": {"type": "string", "enum": ["instant", "day", "week"]},
+                    "description": "one tier only: instant, hour or 4hours (every sample of the last 4 hours), "
+                    "day (2-minute points), week (20-minute points); absent: all tiers merged",
+                    "schema": {"type": "string", "enum": list(SCALES)},
                 },
             ],
             "responses": {
@@ -110,7 +111,10 @@ OPENAPI_SCHEMAS = {
                 "required": ["usage_percent", "limit"],
                 "properties": {
                     "usage_percent": {"type": "number", "description": "100 = one core"},
-                    "limit": {"type": ["number", "null"], "description": "CpuQuota / CpuPeriod × 100; null: unlimited"},
+                    "limit": {
+                        "type": "number",
+                        "description": "CpuQuota / CpuPeriod × 100; unlimited: the host's cores × 100",
+                    },
                 },
             },
             "net": {

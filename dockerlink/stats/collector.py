@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..engine import ContainerSummary, EngineEvent
+from ..engine import ContainerSummary, EngineEvent, EngineInfo
 from ..ownership import LABEL
 from .samples import Reading, derive
 from .store import StatsStore
@@ -27,6 +27,10 @@ class EventLog(Protocol):
     def events(
         self, since: float, until: float, filters: Mapping[str, Sequence[str]] | None = None
     ) -> list[EngineEvent]: ...
+
+
+class HostInfo(Protocol):
+    def info(self) -> EngineInfo: ...
 
 
 class ReadingSource(Protocol):
@@ -112,8 +116,11 @@ class Collector:
         clock: Callable[[], float] = time.time,
         *,
         events: EventLog | None = None,
+        host: HostInfo | None = None,
     ) -> None:
         self.listing = Listing(containers, events)
+        self._host = host
+        self._host_cpus = 0  # asked once; the store keeps it for the readers' CPU ceiling
         self._sampler = sampler
         self._store = store
         self._clock = clock
@@ -132,12 +139,14 @@ class Collector:
         try:
             listed = self.listing.current()
             readings = self._sampler.sample(listed)
+            if self._host is not None and not self._host_cpus:
+                self._host_cpus = self._host.info().cpus
         except Exception:
             self.listing.invalidate()
             raise
         previous = self._previous
         entries = [(r, derive(previous.get(r.container_id), r, ts)) for r in readings]
-        self._store.record_round(ts, entries)
+        self._store.record_round(ts, entries, host_cpus=self._host_cpus)
         self._store.maintain(ts)
         seen = {c.id for c in listed}
         self._previous = {cid: r for cid, r in previous.items() if cid in seen}

@@ -51,7 +51,7 @@ def parse_since(raw: str | None) -> float:
 
 
 def parse_scale(raw: str | None) -> str | None:
-    """`scale`: instant | day | week, or absent for all tiers merged."""
+    """`scale`: instant | hour | 4hours | day | week, or absent for all tiers merged."""
     if raw is None or raw == "":
         return None
     if raw not in SCALES:

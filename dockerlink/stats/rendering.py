@@ -13,7 +13,7 @@ from typing import Any
 from .arithmetic import GIB, GIB_DECIMALS, KIB, KIB_DECIMALS, PERCENT_DECIMALS, finite, format_ts, gib, kib
 from .samples import Sample
 
-__all__ = ["sample_body", "render", "join"]
+__all__ = ["sample_body", "render", "join", "fill_cpu_ceiling"]
 
 _G, _K, _P = f".{GIB_DECIMALS}f", f".{KIB_DECIMALS}f", f".{PERCENT_DECIMALS}f"
 _POINT = (
@@ -22,6 +22,8 @@ _POINT = (
 )
 _LIMIT = f"%{_P}"
 _NON_FINITE = (":nan", ":inf", ":-inf")
+#: How `render` prints an unlimited CPU (the memory limit is never null, so this is the CPU's).
+_NO_CPU_LIMIT = '"limit":null}'
 
 
 def sample_body(s: Sample) -> dict[str, Any]:
@@ -64,3 +66,12 @@ def render(s: Sample) -> str:
 def join(rendered: list[str]) -> str:
     """The answer: rendered points, in the order given (ascending time)."""
     return "{" + ",".join(rendered) + "}"
+
+
+def fill_cpu_ceiling(answer: str, ceiling: float) -> str:
+    """An answer with each unlimited CPU (stored as null) shown as `ceiling` percent.
+
+    Points keep null (unlimited) as stored, with their rendered text; the ceiling is the
+    host's and is filled in at query time, so history written before it was known reads
+    the same."""
+    return answer.replace(_NO_CPU_LIMIT, '"limit":' + _LIMIT % ceiling + "}")

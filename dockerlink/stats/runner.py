@@ -165,7 +165,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     engine = Engine(config.docker_sock)
     store = StatsStore(config.stats_db)
     sampler = build_sampler(engine)
-    collector = Collector(engine.containers, sampler, store, events=engine.system)
+    collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
     try:

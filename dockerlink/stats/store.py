@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .arithmetic import finite
-from .rendering import join, render
+from .rendering import fill_cpu_ceiling, join, render
 from .samples import Reading, Sample
 
 __all__ = ["StatsStore", "Tier", "TIERS", "SCALES", "HOUR", "DAY"]
@@ -52,8 +52,9 @@ class Tier:
 HOUR = 3600.0
 DAY = 24 * HOUR
 TIERS = (Tier(0, 0, 4 * HOUR), Tier(1, 120, DAY), Tier(2, 1200, 7 * DAY))
-#: `scale` query values → tier level.
-SCALES = {"instant": 0, "day": 1, "week": 2}
+#: `scale` query values → tier level (the Next.js panel sends `hour` and `4hours`, the PHP
+#: one `instant`: all three are the 4-hour tier of every sample).
+SCALES = {"instant": 0, "hour": 0, "4hours": 0, "day": 1, "week": 2}
 
 _VALUES = "cpu REAL NOT NULL, cpu_limit REAL, mem_used REAL NOT NULL, mem_limit REAL NOT NULL, "
 _VALUES += "net_up INTEGER NOT NULL, net_down INTEGER NOT NULL, delta_up INTEGER NOT NULL, "
@@ -81,13 +82,14 @@ _INSERT_POINT = f"INSERT OR REPLACE INTO points (cid, tier, {_COLUMNS}, body) VA
 # One container's recent samples: a seek of (ts, cid) for each round, in time order.
 _RECENT = (
     "SELECT {columns} FROM rounds CROSS JOIN recent r ON r.ts = rounds.ts AND r.cid = ?"
-    " WHERE rounds.ts >= ? AND rounds.ts <= ? ORDER BY rounds.ts"
+    " WHERE rounds.ts > ? AND rounds.ts <= ? ORDER BY rounds.ts"
 )
 _FIRST_RECENT = (
     "SELECT rounds.ts FROM rounds CROSS JOIN recent r ON r.ts = rounds.ts AND r.cid = ? ORDER BY rounds.ts LIMIT 1"
 )
-_POINTS = "SELECT {columns} FROM points WHERE cid = ? AND tier = ? AND ts >= ? AND ts <= ? ORDER BY ts"
+_POINTS = "SELECT {columns} FROM points WHERE cid = ? AND tier = ? AND ts > ? AND ts <= ? ORDER BY ts"
 _FIRST_POINT = "SELECT MIN(ts) FROM points WHERE cid = ? AND tier = ?"
+_LAST_POINT = "SELECT MAX(ts) FROM points WHERE cid = ? AND tier = ?"
 # Per coarse window: mean CPU and memory, summed deltas, and (SQLite's bare columns beside
 # the single max()) the limits and cumulative counters of the window's last sample.
 _ROLLUP = """
@@ -101,6 +103,7 @@ FROM (
 )
 """
 _END = 1e18  # later than any timestamp
+_EDGE = 1e-3  # a window's end, as an exclusive bound: a sample at exactly the end is the next window's
 
 
 def _align(ts: float, width: float) -> float:
@@ -185,9 +188,10 @@ class StatsStore:
             for container, _, read_at, cpu_ns, rx, tx, limit in rows
         }
 
-    def record_round(self, ts: float, entries: Iterable[tuple[Reading, Sample]]) -> None:
+    def record_round(self, ts: float, entries: Iterable[tuple[Reading, Sample]], host_cpus: int = 0) -> None:
         """Write one round in one transaction: each container's sample with the reading it
-        was derived from, and the round's time `ts` (what /v1/health reports)."""
+        was derived from, the round's time `ts` (what /v1/health reports) and the host's
+        cores (the CPU ceiling an unlimited container reports)."""
         db = self._db()
         with _transaction(db):
             # A container deleted while this round was sampling it must not come back.
@@ -201,6 +205,8 @@ class StatsStore:
             db.executemany(_INSERT_RECENT, rows)
             db.executemany("INSERT OR IGNORE INTO rounds (ts) VALUES (?)", {(row[1],) for row in rows})
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_round', ?)", (ts,))
+            if host_cpus > 0:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('host_cpus', ?)", (host_cpus,))
 
     def maintain(self, now: float) -> None:
         """Roll up closed windows into the coarse tiers, then prune what aged out, about
@@ -293,13 +299,23 @@ class StatsStore:
         return db.execute(_FIRST_RECENT, (cid,)).fetchone() is not None
 
     def history(self, container_id: str, since: float = 0.0, scale: str | None = None) -> list[Sample]:
-        """Points at or after `since`, ascending: one tier (`scale`), or all tiers merged,
-        each coarse tier only where no finer one has points (so nothing is counted twice)."""
+        """Points after `since` (exclusive, as the original), ascending. All tiers merged,
+        each coarse tier only where no finer one has points; or, with `scale`, that tier,
+        then the finer points after its last window not yet rolled up into it (a panel
+        asking for a day must not get `{}` while samples exist). Nothing counts twice."""
         return [Sample._make(row) for row in self._select(_COLUMNS, container_id, since, scale)]
 
     def history_json(self, container_id: str, since: float = 0.0, scale: str | None = None) -> str:
-        """The same points as `history`, as the API's JSON object (SPEC §3)."""
-        return join([body for (body,) in self._select("body", container_id, since, scale)])
+        """The same points as `history`, as the API's JSON object (SPEC §3); an unlimited
+        CPU shows the host's cores × 100, the effective ceiling (never null: a panel stores
+        it in a non-null column)."""
+        text = join([body for (body,) in self._select("body", container_id, since, scale)])
+        return fill_cpu_ceiling(text, self.host_cpus() * 100.0)
+
+    def host_cpus(self) -> int:
+        """The host's cores as the collector last saw them (this machine's before any round)."""
+        row = self._db().execute("SELECT value FROM meta WHERE key = 'host_cpus'").fetchone()
+        return int(row[0]) if row else os.cpu_count() or 1
 
     def _select(self, columns: str, container_id: str, since: float, scale: str | None) -> list[tuple]:
         db = self._db()
@@ -309,23 +325,33 @@ class StatsStore:
         recent = _RECENT.format(columns=", ".join(f"r.{c.strip()}" for c in columns.split(",")))
         points = _POINTS.format(columns=columns)
         rows: list[tuple] = []
-        for level, until in self._plan(db, cid, scale):
+        for level, after, until in self._plan(db, cid, scale):
+            lo = max(since, after)
             if level == 0:
-                rows += db.execute(recent, (cid, since, until)).fetchall()
+                rows += db.execute(recent, (cid, lo, until)).fetchall()
             else:
-                rows += db.execute(points, (cid, level, since, until)).fetchall()
+                rows += db.execute(points, (cid, level, lo, until)).fetchall()
         return rows
 
     @staticmethod
-    def _plan(db: sqlite3.Connection, cid: int, scale: str | None) -> list[tuple[int, float]]:
-        """(tier, latest timestamp) to read, oldest tier first. Merged, a coarse point is
-        read only if its window ends before the finer tiers begin."""
+    def _plan(db: sqlite3.Connection, cid: int, scale: str | None) -> list[tuple[int, float, float]]:
+        """(tier, after, until): the timestamps to read of each tier, oldest tier first.
+        Merged, a coarse point is read only if its window ends before the finer tiers
+        begin; with a scale, a finer point only after the coarser tiers' last window."""
         if scale is not None:
-            return [(SCALES[scale], _END)]
-        plan: list[tuple[int, float]] = []
+            top = SCALES[scale]
+            plan = [(top, 0.0, _END)]
+            after = 0.0
+            for level in range(top, 0, -1):  # each finer tier after the coarser ones end
+                last = db.execute(_LAST_POINT, (cid, level)).fetchone()
+                if last is not None and last[0] is not None:
+                    after = max(after, last[0] + TIERS[level].width - _EDGE)
+                plan.append((level - 1, after, _END))
+            return plan
+        plan: list[tuple[int, float, float]] = []
         begins = _END  # where the finer tiers begin
         for tier in TIERS:
-            plan.insert(0, (tier.level, begins - tier.width))
+            plan.insert(0, (tier.level, 0.0, begins - tier.width))
             if tier.level == 0:
                 first = db.execute(_FIRST_RECENT, (cid,)).fetchone()
             else:

@@ -35,7 +35,7 @@ def site(service, engine, unique_name):
         "/v1/container",
         json={"name": unique_name, "host_port_root": 20000, "memory": 0.25, "cpulimit": 0.5, "ports": ["4000/udp"]},
     )
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     yield r.json()["Id"]
     service.request("DELETE", "/v1/container", params={"id": r.json()["Id"], "volumes": "true"})
 
@@ -55,7 +55,7 @@ def test_create_sets_limits_ports_volume_and_restart_policy_in_the_engine(site, 
         ("4000/udp", "127.0.0.1", 24000),
     }
     assert set(d.exposed_ports) >= {"22/tcp", "80/tcp", "443/tcp", "4000/udp"}
-    assert d.labels["dockerlink.host_port_root"] == "20000"
+    assert d.labels["dockerlink.host_port_root"] == d.labels["ports"] == "20000"
 
 
 def test_started_site_answers_ssh_on_root_plus_22_and_is_listed_running(site, service):
@@ -119,11 +119,11 @@ def test_start_stop_restart_are_idempotent(site, service, engine):
     assert not engine.containers.inspect(site).running
 
 
-def test_delete_keeps_the_site_volume_unless_asked(service, engine, unique_name):
+def test_delete_removes_the_site_volume_unless_asked_to_keep_it(service, engine, unique_name):
     body = {"name": unique_name, "host_port_root": 30000, "memory": 0.25, "cpulimit": 0.5}
     cid = service.request("PUT", "/v1/container", params={"start": "true"}, json=body).json()["Id"]
     engine.execs.run(cid, ["sh", "-c", "echo keep-me > /var/www/html/index.html"])
-    assert service.request("DELETE", "/v1/container", params={"id": cid}).status_code == 204
+    assert service.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "false"}).status_code == 204
     with pytest.raises(NotFound):
         engine.containers.inspect(cid)
     volume = f"dockerlink-{unique_name}-www"
@@ -131,7 +131,7 @@ def test_delete_keeps_the_site_volume_unless_asked(service, engine, unique_name)
     # Re-creating the site under the same name finds its files again.
     cid = service.request("PUT", "/v1/container", params={"start": "true"}, json=body).json()["Id"]
     assert engine.execs.run(cid, ["cat", "/var/www/html/index.html"]).stdout == b"keep-me\n"
-    assert service.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "true"}).status_code == 204
+    assert service.request("DELETE", "/v1/container", params={"id": cid}).status_code == 204
     with pytest.raises(NotFound):
         engine.volumes.inspect(volume)
 
@@ -181,3 +181,50 @@ def test_a_container_dockerlink_did_not_create_is_listed_but_read_only(service, 
     assert service.request("POST", "/v1/container/start", params={"id": cid}).status_code == 403
     assert service.request("DELETE", "/v1/container", params={"id": cid}).status_code == 403
     assert engine.containers.inspect(cid).state == "created"
+
+
+_CGROUP_LIMITS = (
+    "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us; "
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+)
+
+
+def cgroup_limits(engine, cid: str) -> tuple[int | None, int | None]:
+    """(CPU quota in µs per 100 ms, memory bytes) as the kernel enforces them; None: no limit."""
+    out = engine.execs.run(cid, ["sh", "-c", _CGROUP_LIMITS]).stdout.decode().split("\n")
+    cpu, memory = out[0].split()[0], out[1].strip()
+    return (
+        None if cpu in ("max", "-1") else int(cpu),
+        None if memory == "max" or int(memory) >= 1 << 62 else int(memory),
+    )
+
+
+def test_zero_limits_mean_no_limit_on_create_and_on_resize_in_the_cgroup(service, engine, unique_name):
+    """0 = no limit, as the original. An update removes the CPU limit (CpuQuota -1); the engine
+    cannot remove a memory limit, so memory 0 sets the host's memory, with a warning."""
+    body = {"name": unique_name, "host_port_root": 45000, "memory": 0, "cpulimit": 0}
+    r = service.request("PUT", "/v1/container", params={"start": "true"}, json=body)
+    assert r.status_code == 200, r.text
+    cid = r.json()["Id"]
+    try:
+        assert cgroup_limits(engine, cid) == (None, None)
+
+        def patch(**limits):
+            r = service.request("PATCH", "/v1/container", params={"id": cid}, json=limits)
+            assert r.status_code == 200, r.text
+            return r.json()["warning"]
+
+        assert patch(cpulimit=0.5) == [] and patch(memory=0.25) == []
+        assert cgroup_limits(engine, cid) == (50000, GIB // 4)
+        assert patch(cpulimit=0) == []
+        assert cgroup_limits(engine, cid) == (None, GIB // 4)
+        [warning] = patch(memory=0)
+        assert "host's total memory" in warning
+        host = engine.system.info()
+        cpu, memory = cgroup_limits(engine, cid)
+        assert cpu is None and abs(memory - host.memory_total) < 4096  # the kernel rounds to pages
+        [warning] = patch(cpulimit=host.cpus + 1)
+        assert f"above this host's {host.cpus} cores" in warning
+        assert cgroup_limits(engine, cid)[0] == (host.cpus + 1) * 100_000
+    finally:
+        service.request("DELETE", "/v1/container", params={"id": cid})

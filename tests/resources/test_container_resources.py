@@ -13,9 +13,10 @@ def create(client, body=None, **params):
     return client.simulate_put("/v1/container", json=VALID if body is None else body, params=params or None)
 
 
-def test_create_answers_201_with_id_and_empty_warning_list(client, fake_engine):
+def test_create_answers_exactly_200_with_id_and_empty_warning_list(client, fake_engine):
+    """200, as the original: the PHP panel takes anything else for a failed create."""
     r = create(client)
-    assert r.status_code == 201
+    assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/json")
     assert r.json["warning"] == []
     assert r.json["Id"] in fake_engine.containers.by_id
@@ -28,6 +29,7 @@ def test_create_maps_limits_ports_volume_labels_and_restart_policy(client, fake_
     assert (c.cpu_period, c.cpu_quota) == (100000, 150000)
     assert c.restart_policy == "unless-stopped"
     assert c.labels["dockerlink"] and c.labels["dockerlink.host_port_root"] == "10000"
+    assert c.labels["ports"] == "10000"  # the original's label: it could still manage the site
     assert c.volumes == {"/var/www": "dockerlink-site1-www"}
     assert "dockerlink-site1-www" in fake_engine.volumes.names
     published = {(b.key, b.host_ip, b.host_port) for b in c.port_bindings}
@@ -75,10 +77,12 @@ def test_create_is_not_started_unless_asked(client, fake_engine):
         ({"host_port_root": 80}, "host_port_root"),
         ({"host_port_root": 61000}, "host_port_root"),
         ({"memory": 0.001}, "memory"),
+        ({"memory": -1}, "memory"),
         ({"memory": "1"}, "memory"),
         ({"memory": float("nan")}, "memory"),
         ({"cpulimit": 0.001}, "cpulimit"),
-        ({"cpulimit": 5}, "cpulimit"),
+        ({"cpulimit": -0.5}, "cpulimit"),
+        ({"cpulimit": "2"}, "cpulimit"),
         ({"cpulimit": None}, "cpulimit"),
         ({"ports": ["5000/tcp"]}, "ports"),
         ({"ports": ["80/sctp"]}, "ports"),
@@ -115,11 +119,11 @@ def test_create_refuses_a_body_over_one_mebibyte_with_413(client):
 
 
 def test_create_refuses_an_overlapping_port_area_with_409_naming_the_container(client):
-    assert create(client).status_code == 201
+    assert create(client).status_code == 200
     r = create(client, {**VALID, "name": "site2", "host_port_root": 14999})
     assert r.status_code == 409
     assert "site1" in r.text
-    assert create(client, {**VALID, "name": "site3", "host_port_root": 15000}).status_code == 201
+    assert create(client, {**VALID, "name": "site3", "host_port_root": 15000}).status_code == 200
 
 
 def test_create_counts_the_original_services_ports_label_as_an_area(client, fake_engine):
@@ -149,7 +153,7 @@ def test_list_describes_every_container_and_marks_foreign_ones(client, fake_engi
     body = client.simulate_get("/v1/container").json
     assert body["error"] == {}
     mine = body["success"][cid]
-    assert mine["name"] == "site1" and mine["host_port_root"] == 10000 and mine["state"] == "created"
+    assert mine["name"] == "/site1" and mine["host_port_root"] == 10000 and mine["state"] == "created"
     assert mine["ports"] == {"22/tcp": {}, "443/tcp": {}, "80/tcp": {}}
     assert mine["exit_code"] == 0 and "started_at" not in mine
     theirs = body["success"][other.id]
@@ -162,11 +166,12 @@ def test_list_with_trailing_slash_is_the_same_endpoint(client, fake_engine):
     assert client.simulate_get("/v1/container/").json == client.simulate_get("/v1/container").json
 
 
-def test_list_running_only(client, fake_engine):
+def test_running_true_lists_only_running_false_only_the_others_absent_all(client, fake_engine):
     up = fake_engine.containers.add("up")
-    fake_engine.containers.add("down", running=False)
+    down = fake_engine.containers.add("down", running=False)
     assert list(client.simulate_get("/v1/container", params={"running": "true"}).json["success"]) == [up.id]
-    assert len(client.simulate_get("/v1/container", params={"running": "false"}).json["success"]) == 2
+    assert list(client.simulate_get("/v1/container", params={"running": "false"}).json["success"]) == [down.id]
+    assert set(client.simulate_get("/v1/container").json["success"]) == {up.id, down.id}
 
 
 def test_list_by_id_keys_entries_as_asked_and_one_bad_id_fails_only_itself(client, fake_engine):
@@ -188,17 +193,21 @@ def test_an_ambiguous_prefix_is_a_400(client, fake_engine):
     assert "Multiple IDs" in r.text
 
 
-def test_delete_keeps_the_volume_and_drops_the_history(client, fake_engine, fake_store):
+def test_delete_removes_the_volume_by_default_and_drops_the_history(client, fake_engine, fake_store):
+    """As the original: a name given later to another user must start empty."""
     cid = create(client, start="true").json["Id"]
     r = client.simulate_delete("/v1/container", params={"id": "site1"})
     assert r.status_code == 204
     assert cid not in fake_engine.containers.by_id
-    assert "dockerlink-site1-www" in fake_engine.volumes.names
+    assert "dockerlink-site1-www" not in fake_engine.volumes.names
     assert fake_store.forgotten == [cid]
 
 
 @pytest.mark.parametrize("param", ["volumes", "deletevolume"])
-def test_delete_removes_the_volume_only_when_asked(client, fake_engine, param):
+def test_delete_keeps_the_volume_only_when_asked(client, fake_engine, param):
+    create(client)
+    assert client.simulate_delete("/v1/container", params={"id": "site1", param: "false"}).status_code == 204
+    assert "dockerlink-site1-www" in fake_engine.volumes.names
     create(client)
     assert client.simulate_delete("/v1/container", params={"id": "site1", param: "true"}).status_code == 204
     assert "dockerlink-site1-www" not in fake_engine.volumes.names
@@ -241,7 +250,14 @@ def test_resize_sets_memory_and_swap_together_and_cpu_quota(client, fake_engine)
 
 @pytest.mark.parametrize(
     ("body", "start"),
-    [({}, "body:"), ({"memory": None}, "body:"), ({"memory": 0}, "memory:"), ({"cpulimit": 100}, "cpulimit:")],
+    [
+        ({}, "body:"),
+        ({"memory": None}, "body:"),
+        ({"memory": 0.001}, "memory:"),
+        ({"memory": -1}, "memory:"),
+        ({"cpulimit": -1}, "cpulimit:"),
+        ({"cpulimit": "1"}, "cpulimit:"),
+    ],
 )
 def test_resize_refuses_bad_values_before_the_engine(client, fake_engine, body, start):
     cid = create(client).json["Id"]
@@ -312,6 +328,71 @@ def test_a_bug_is_500_with_no_trace_in_the_body(client, fake_engine, monkeypatch
     assert "Traceback" not in r.text and "ZeroDivision" not in r.text
 
 
-def test_cpulimit_bound_follows_the_engines_core_count(client, fake_engine, monkeypatch):
+def test_a_cpulimit_above_the_engines_cores_is_accepted_with_a_warning(client, fake_engine, monkeypatch):
     monkeypatch.setattr(fake_engine.system, "info", lambda: EngineInfo(8, 1 << 30, "2", "systemd"))
-    assert create(client, {**VALID, "cpulimit": 7.5}).status_code == 201
+    assert create(client, {**VALID, "cpulimit": 8}).json["warning"] == []
+    r = create(client, {**VALID, "name": "big", "host_port_root": 20000, "cpulimit": 12})
+    assert r.status_code == 200
+    [warning] = r.json["warning"]
+    assert "above this host's 8 cores" in warning
+    assert fake_engine.containers.by_id[r.json["Id"]].cpu_quota == 1_200_000
+
+
+def test_create_with_memory_0_and_cpulimit_0_sets_no_limit(client, fake_engine):
+    r = create(client, {**VALID, "memory": 0, "cpulimit": 0})
+    assert r.status_code == 200 and r.json["warning"] == []
+    host = fake_engine.containers.last_create["HostConfig"]
+    assert not {"Memory", "MemorySwap", "CpuQuota", "CpuPeriod"} & set(host)
+
+
+def test_resize_cpulimit_0_removes_the_cpu_limit_with_quota_minus_1(client, fake_engine):
+    cid = create(client).json["Id"]
+    r = client.simulate_patch("/v1/container", params={"id": cid}, json={"cpulimit": 0})
+    assert (r.status_code, r.json) == (200, {"warning": []})
+    assert fake_engine.containers.by_id[cid].cpu_quota == -1  # 0 would mean "unchanged" to the engine
+
+
+def test_resize_memory_0_sets_the_hosts_memory_with_a_warning(client, fake_engine):
+    cid = create(client).json["Id"]
+    r = client.simulate_patch("/v1/container", params={"id": cid}, json={"memory": 0})
+    assert r.status_code == 200
+    [warning] = r.json["warning"]
+    assert "host's total memory" in warning
+    c = fake_engine.containers.by_id[cid]
+    assert c.memory == c.memory_swap == 8 << 30
+
+
+def test_resize_cpulimit_above_the_hosts_cores_is_accepted_with_a_warning(client, fake_engine):
+    cid = create(client).json["Id"]
+    r = client.simulate_patch("/v1/container", params={"id": cid}, json={"cpulimit": 6})
+    assert r.status_code == 200 and "above this host's 4 cores" in r.json["warning"][0]
+    assert fake_engine.containers.by_id[cid].cpu_quota == 600_000
+
+
+def test_listing_fails_whole_when_one_inspect_fails_for_another_reason_than_missing(client, fake_engine, monkeypatch):
+    """The PHP panel deletes every key of `error` from its database: an engine hiccup must
+    not land there, or it would erase a site from the panel."""
+    ok = fake_engine.containers.add("ok")
+    sick = fake_engine.containers.add("sick")
+    inspect = fake_engine.containers.inspect
+
+    def failing(ref):
+        if ref in (sick.id, "sick"):
+            raise ServerError(500, "context deadline exceeded")
+        return inspect(ref)
+
+    monkeypatch.setattr(fake_engine.containers, "inspect", failing)
+    for query in ("", f"id={ok.id}&id=sick", "id=sick"):
+        r = client.simulate_get("/v1/container", query_string=query)
+        assert r.status_code == 502, query
+        assert r.headers["content-type"].startswith("text/plain")
+    fake_engine.up = False
+    assert client.simulate_get("/v1/container", query_string=f"id={ok.id}").status_code == 503
+
+
+def test_listing_by_id_puts_only_missing_or_malformed_ids_in_error(client, fake_engine):
+    ok = fake_engine.containers.add("ok")
+    r = client.simulate_get("/v1/container", query_string=f"id={ok.id}&id={'f' * 64}&id=a%2Fb")
+    assert r.status_code == 200
+    assert list(r.json["success"]) == [ok.id]
+    assert set(r.json["error"]) == {"f" * 64, "a/b"}

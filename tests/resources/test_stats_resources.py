@@ -67,15 +67,42 @@ def test_history_by_name_is_json_keyed_by_ascending_timestamps(client):
     }
 
 
-def test_since_keeps_the_samples_at_or_after_it(client):
+def test_since_is_exclusive_keeping_the_samples_after_it(client):
+    """A panel polling with its last key must not get that key twice (as the original)."""
     r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": str(int(T0 + 100))})
-    assert list(r.json) == [str(int(T0 + 100)), str(int(T0 + 110)), str(int(T0 + 120))]
+    assert list(r.json) == [str(int(T0 + 110)), str(int(T0 + 120))]
+    last = list(r.json)[-1]
+    assert client.simulate_get("/v1/container/stats", params={"id": SITE, "since": last}).json == {}
 
 
-def test_scale_day_answers_only_the_2_minute_points(client):
+@pytest.mark.parametrize("scale", ["instant", "hour", "4hours"])
+def test_scales_instant_hour_and_4hours_answer_every_sample(client, scale):
+    r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": "0", "scale": scale})
+    assert r.status_code == 200
+    assert list(r.json) == [str(int(T0 + 10 * i)) for i in range(13)]
+
+
+def test_an_unknown_scale_is_a_400_naming_the_accepted_ones(client):
+    r = client.simulate_get("/v1/container/stats", params={"id": SITE, "scale": "month"})
+    assert r.status_code == 400
+    for accepted in ("instant", "hour", "4hours", "day", "week"):
+        assert accepted in r.text
+
+
+def test_an_unlimited_cpu_limit_is_the_hosts_cores_times_100_never_null(tmp_path, engine):
+    s = StatsStore(str(tmp_path / "unlimited.sqlite3"))
+    unlimited = Sample(T0, 1.0, None, 2**20, 2**26, 0, 0, 0, 0)
+    s.record_round(T0, [(Reading(SITE, T0, True), unlimited)], host_cpus=2)
+    client = testing.TestClient(create_app(Config(), engine=engine, store=s))
+    r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": "0"})
+    assert r.json[str(int(T0))]["cpu"]["limit"] == 200.0
+    s.close()
+
+
+def test_scale_day_answers_the_2_minute_points_then_the_samples_not_rolled_up_yet(client):
     r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": "0", "scale": "day"})
     assert r.status_code == 200
-    assert list(r.json) == [str(int(T0))]
+    assert list(r.json) == [str(int(T0)), str(int(T0 + 120))]
     assert r.json[str(int(T0))]["cpu"]["usage_percent"] == 5.5  # mean of 0..11
     assert r.json[str(int(T0))]["net"]["delta_up"] == 12.0  # 12 × 1 KiB
 

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from dockerlink.engine import Engine, EngineEvent, EngineUnavailable
+from dockerlink.engine import Engine, EngineEvent, EngineInfo, EngineUnavailable
 from dockerlink.stats.collector import CHANGES, Collector, Listing
 from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler
 from dockerlink.stats.samples import Reading
@@ -66,6 +66,24 @@ def test_two_rounds_from_cgroup_files_give_cpu_percent_and_net_deltas(tmp_path, 
     assert (second.delta_down, second.delta_up) == (2048, 1024)
     assert second.cpu_limit == 50.0
     assert fake.list_filters == [{"label": ["dockerlink"]}] * 2
+
+
+def test_the_hosts_cores_are_asked_once_and_kept_for_the_cpu_ceiling(store):
+    class Host:
+        asked = 0
+
+        def info(self):
+            Host.asked += 1
+            return EngineInfo(cpus=3, memory_total=1 << 30, cgroup_version="1", cgroup_driver="cgroupfs")
+
+    fake = FakeContainers()
+    fake.listing = [summary(V1_ID)]
+    collector = Collector(fake, Scripted([reading(1000.0, 1.0)], [reading(1010.0, 2.0)]), store, host=Host())
+    collector.collect_once(1000.0)
+    collector.collect_once(1010.0)
+    assert Host.asked == 1
+    assert store.host_cpus() == 3
+    assert json.loads(store.history_json(V1_ID))["1010"]["cpu"]["limit"] == 300.0
 
 
 def test_only_containers_labelled_dockerlink_are_listed(store):

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from dockerlink.stats.arithmetic import format_ts
-from dockerlink.stats.rendering import join, render, sample_body
+from dockerlink.stats.rendering import fill_cpu_ceiling, join, render, sample_body
 from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
 
@@ -27,7 +27,22 @@ def test_body_is_timestamps_to_samples_in_gib_percent_and_kib():
         "cpu": {"usage_percent": 49.88, "limit": 50.0},
         "net": {"up": 1.0, "down": 3.0, "delta_up": 0.5, "delta_down": 0.0},
     }
-    assert body["1700000010"]["cpu"]["limit"] is None
+    assert body["1700000010"]["cpu"]["limit"] is None  # as stored: unlimited
+
+
+def test_an_unlimited_cpu_reads_as_the_hosts_ceiling_never_null():
+    text = history_json([point(1_700_000_000.0), point(1_700_000_010.0, cpu_limit=None)])
+    body = json.loads(fill_cpu_ceiling(text, 400.0))
+    assert body["1700000000"]["cpu"]["limit"] == 50.0
+    assert body["1700000010"]["cpu"]["limit"] == 400.0
+    assert body["1700000010"]["memory"] == json.loads(text)["1700000010"]["memory"]
+
+
+def test_the_store_answers_an_unlimited_cpu_with_the_cores_the_collector_saw(tmp_path):
+    store = StatsStore(str(tmp_path / "s.sqlite3"))
+    store.record_round(1.0, [(Reading(ID, 1.0, True), point(1.0, cpu_limit=None))], host_cpus=6)
+    assert json.loads(store.history_json(ID))["1"]["cpu"]["limit"] == 600.0
+    store.close()
 
 
 def test_the_fast_body_matches_the_reference_shape_value_for_value():

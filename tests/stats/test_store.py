@@ -97,8 +97,13 @@ def test_every_sample_is_kept_for_4_hours(week):
     assert [p.cpu_percent for p in points[-3:]] == [cpu(N - 3), cpu(N - 2), cpu(N - 1)]
 
 
+def tier_part(points: list[Sample], width: float) -> list[Sample]:
+    """A scale's own points: those of its closed windows (finer samples follow them)."""
+    return [p for p in points if p.ts <= math.floor(NOW / width) * width - width]
+
+
 def test_2_minute_points_cover_a_day_with_window_means_and_delta_sums(week):
-    points = week.store.history(A, scale="day")
+    points = tier_part(week.store.history(A, scale="day"), 120)
     assert spacing(points) == {120.0}
     assert NOW - DAY - 1200 < points[0].ts <= NOW - DAY
     assert points[-1].ts == math.floor(NOW / 120) * 120 - 120  # the last closed window
@@ -113,7 +118,7 @@ def test_2_minute_points_cover_a_day_with_window_means_and_delta_sums(week):
 
 
 def test_20_minute_points_cover_the_week_with_window_means_and_delta_sums(week):
-    points = week.store.history(A, scale="week")
+    points = tier_part(week.store.history(A, scale="week"), 1200)
     assert spacing(points) == {1200.0}
     assert NOW - 7 * DAY <= points[0].ts < NOW - 7 * DAY + 1200
     for p in (points[0], points[len(points) // 2], points[-1]):
@@ -123,6 +128,19 @@ def test_20_minute_points_cover_the_week_with_window_means_and_delta_sums(week):
         assert p.memory_used == pytest.approx(sum(map(mem, members)) / 20)
         assert p.delta_up == sum(map(delta_up, members))
         assert p.cpu_limit == sample(members[-1]).cpu_limit
+
+
+@pytest.mark.parametrize(("scale", "width"), [("day", 120), ("week", 1200)])
+def test_a_scale_ends_with_the_finer_points_not_yet_rolled_up_counting_each_byte_once(week, scale, width):
+    """A panel asking for a day must not get `{}` while samples exist."""
+    points = week.store.history(A, scale=scale)
+    own = tier_part(points, width)
+    tail = points[len(own) :]
+    assert tail and tail[0].ts == own[-1].ts + width  # from where the last window ends
+    assert tail[-1].ts == NOW
+    assert [p.ts for p in points] == sorted({p.ts for p in points})
+    covered = [i for i in range(N) if ts(i) >= points[0].ts]
+    assert sum(p.delta_up for p in points) == sum(map(delta_up, covered))
 
 
 def test_merged_history_is_ascending_and_counts_every_byte_once(week):
@@ -138,10 +156,11 @@ def test_merged_history_is_ascending_and_counts_every_byte_once(week):
     assert spacing(points) == {STEP, 120.0, 1200.0}
 
 
-def test_since_keeps_points_at_or_after_it(week):
+def test_since_is_exclusive_keeping_points_after_it(week):
     since = NOW - 2 * DAY
     points = week.store.history(A, since=since)
-    assert points and all(p.ts >= since for p in points)
+    assert points and all(p.ts > since for p in points)
+    assert week.store.history(A, since=points[0].ts)[0] == points[1]
     assert len(points) < len(week.store.history(A))
 
 
@@ -218,4 +237,6 @@ def test_the_json_answer_holds_the_same_points_in_the_same_order(week, scale):
     points = week.store.history(A, since=NOW - 2 * DAY, scale=scale)
     answer = json.loads(week.store.history_json(A, since=NOW - 2 * DAY, scale=scale))
     assert list(answer) == [format_ts(p.ts) for p in points]
-    assert answer == {format_ts(p.ts): sample_body(p) for p in points}
+    ceiling = week.store.host_cpus() * 100.0  # an unlimited CPU reads as the host's cores × 100
+    filled = [p if p.cpu_limit is not None else p._replace(cpu_limit=ceiling) for p in points]
+    assert answer == {format_ts(p.ts): sample_body(p) for p in filled}
