@@ -18,5 +18,18 @@ extra=""
 [ "${1:-}" = test ] && extra="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extra"
 
+# Tools the tests drive (systemd-analyze, prometheus/promtool, socat), installed only when missing.
+if [ "${1:-}" = test ]; then
+  missing=""
+  command -v systemd-analyze >/dev/null || missing="$missing systemd"
+  command -v promtool >/dev/null || missing="$missing prometheus"
+  command -v socat >/dev/null || missing="$missing socat"
+  if [ -n "$missing" ]; then
+    echo "bootstrap: installing$missing" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+fi
+
 bash scripts/ensure_dockerd.sh
 bash scripts/build_base_image.sh
