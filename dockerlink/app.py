@@ -6,22 +6,29 @@ import falcon
 
 from .config import Config
 from .engine import Engine
-from .resources import containers, git, service, stats
+from .resources import containers, git, service, stats, tokens
 from .resources.auth import middleware as auth_middleware
 from .resources.errors import install_error_handlers
 from .services import Services
+from .tokens import ScopedTokens
 
 __all__ = ["create_app"]
 
-ROUTE_MODULES = (containers, stats, git, service)
+ROUTE_MODULES = (containers, stats, git, service, tokens)
 
 
-def create_app(config: Config | None = None, *, engine: Engine | None = None, store=None) -> falcon.App:  # noqa: ANN001
-    """The WSGI app. `engine` and `store` are injectable (tests pass fakes); by default the
-    engine is the one at `config.docker_sock` and the store the SQLite file `stats_db`."""
+def create_app(
+    config: Config | None = None,
+    *,
+    engine: Engine | None = None,
+    store=None,  # noqa: ANN001
+    tokens: ScopedTokens | None = None,
+) -> falcon.App:
+    """The WSGI app. `engine`, `store` and `tokens` are injectable (tests pass fakes); by
+    default the engine is the one at `config.docker_sock` and the store the SQLite file `stats_db`."""
     config = config or Config.from_env()
-    services = Services.build(config, engine=engine, store=store)
-    app = falcon.App(middleware=auth_middleware(config))
+    services = Services.build(config, engine=engine, store=store, tokens=tokens)
+    app = falcon.App(middleware=auth_middleware(config, services.tokens, services.engine))
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = falcon.MEDIA_JSON

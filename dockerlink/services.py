@@ -1,4 +1,5 @@
-"""The collaborators resources are built from: one engine, one stats store, the config."""
+"""The collaborators resources are built from: one engine, one stats store, the config, and
+the scoped tokens' issuer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from .config import Config
 from .engine import Engine
+from .tokens import ScopedTokens, SQLiteRevocations
 
 __all__ = ["Services"]
 
@@ -16,13 +18,18 @@ class Services:
     config: Config
     engine: Engine
     store: Any  # dockerlink.stats.store.StatsStore, or a test double with the same methods
+    tokens: ScopedTokens | None = None  # None while api_token is unset
 
     @classmethod
-    def build(cls, config: Config, *, engine: Engine | None = None, store: Any = None) -> Services:
+    def build(
+        cls, config: Config, *, engine: Engine | None = None, store: Any = None, tokens: ScopedTokens | None = None
+    ) -> Services:
         if engine is None:
             engine = Engine(config.docker_sock)
         if store is None:
             from .stats.store import StatsStore
 
             store = StatsStore(config.stats_db)
-        return cls(config=config, engine=engine, store=store)
+        if tokens is None and config.api_token:
+            tokens = ScopedTokens(config.api_token, SQLiteRevocations(config.stats_db))
+        return cls(config=config, engine=engine, store=store, tokens=tokens)

@@ -1,0 +1,229 @@
+"""Scoped tokens: short-lived, signed tokens for one container and some verbs (SPEC §6.4).
+
+The panel (holding `api_token`) mints one for a site owner's browser, which then calls
+its host's agent directly. A token is a JWT (PyJWT, HS256) whose key is derived from
+`api_token`, so changing `api_token` revokes every token. Claims: `sub` (the container's
+full id), `scope` (space-separated), `exp`, `iat`, `jti`.
+
+`ENDPOINT_SCOPES` is the one table saying which endpoint a scope opens; an endpoint
+missing from it (create, delete, resize, `/v1/env`, `/v1/token`, `/metrics`, ...) is for
+the panel's token only. A new endpoint plugs in with one line there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jwt
+
+from .engine.errors import InvalidReference
+from .engine.refs import check_container_ref
+from .errors import InvalidInput
+
+__all__ = [
+    "SCOPES",
+    "MAX_TTL",
+    "DEFAULT_TTL",
+    "ANY_SCOPE",
+    "Access",
+    "ENDPOINT_SCOPES",
+    "Grant",
+    "InvalidToken",
+    "TokenRequest",
+    "parse_token_request",
+    "Revocations",
+    "SQLiteRevocations",
+    "ScopedTokens",
+]
+
+SCOPES = ("stats", "logs", "events", "power", "git", "backup")
+MAX_TTL = 3600
+DEFAULT_TTL = 900
+ALGORITHM = "HS256"
+_KEY_LABEL = b"dockerlink scoped tokens v1"
+_FULL_ID = re.compile(r"^[0-9a-f]{64}$")
+_JTI = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+#: An endpoint every scope opens (e.g. the listing, narrowed to the token's container).
+ANY_SCOPE = "*"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a scoped token needs on one endpoint: `scope` (or ANY_SCOPE), and whether a
+    request without `id` means the token's own container (else it is refused: without
+    `id`, git would run on the host)."""
+
+    scope: str
+    absent_id_is_own: bool = False
+
+
+#: (method, route template) → Access. Only these endpoints accept a scoped token.
+ENDPOINT_SCOPES: Mapping[tuple[str, str], Access] = {
+    ("GET", "/v1/container"): Access(ANY_SCOPE, absent_id_is_own=True),
+    ("GET", "/v1/container/stats"): Access("stats"),
+    ("POST", "/v1/container/start"): Access("power"),
+    ("POST", "/v1/container/stop"): Access("power"),
+    ("POST", "/v1/container/restart"): Access("power"),
+    ("GET", "/v1/git"): Access("git"),
+    ("PUT", "/v1/git"): Access("git"),
+    ("GET", "/v1/git/head"): Access("git"),
+    ("GET", "/v1/git/branches"): Access("git"),
+    ("GET", "/v1/git/branch"): Access("git"),
+    ("POST", "/v1/git/branch"): Access("git"),
+    # logs, events, backup: one line each here when their endpoints exist.
+}
+
+
+class InvalidToken(Exception):
+    """A token that is malformed, wrongly signed, expired or revoked (→ 401)."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a valid scoped token allows."""
+
+    container_id: str
+    scopes: frozenset[str]
+    jti: str
+    expires: int
+
+    def allows(self, access: Access) -> bool:
+        return access.scope == ANY_SCOPE or access.scope in self.scopes
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    ref: str
+    scopes: tuple[str, ...]
+    ttl: int
+
+
+def parse_token_request(body: Mapping[str, Any]) -> TokenRequest:
+    """`{"id", "scopes", "ttl"?}` checked field by field (400 naming the field)."""
+    ref = body.get("id")
+    if not isinstance(ref, str):
+        raise InvalidInput("id", "a container id or name is required")
+    try:
+        check_container_ref(ref)
+    except InvalidReference:
+        raise InvalidInput("id", f"not a container id or name: {ref[:80]!r}") from None
+    scopes = body.get("scopes")
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
+        raise InvalidInput("scopes", f"a non-empty list of: {', '.join(SCOPES)}")
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise InvalidInput("scopes", f"unknown scope {unknown[0][:40]!r}; accepted: {', '.join(SCOPES)}")
+    ttl = body.get("ttl", DEFAULT_TTL)
+    if isinstance(ttl, float) and ttl.is_integer():
+        ttl = int(ttl)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL:
+        raise InvalidInput("ttl", f"seconds, an integer between 1 and {MAX_TTL}")
+    return TokenRequest(ref, tuple(dict.fromkeys(scopes)), ttl)
+
+
+class Revocations(Protocol):
+    def revoke(self, jti: str, until: float) -> None: ...
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+
+class SQLiteRevocations:
+    """Revoked token ids in a small SQLite table, shared by every gunicorn worker; a row is
+    kept until the token would have expired anyway, then dropped."""
+
+    _SCHEMA = "CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID"
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._local = threading.local()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._db()
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(self._SCHEMA)
+            self._local.db = db
+        return db
+
+    def revoke(self, jti: str, until: float) -> None:
+        db = self._db()
+        db.execute("INSERT OR REPLACE INTO revoked_tokens (jti, until) VALUES (?, ?)", (jti, until))
+        db.execute("DELETE FROM revoked_tokens WHERE until < ?", (self._clock(),))
+
+    def is_revoked(self, jti: str) -> bool:
+        return self._db().execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone() is not None
+
+
+def derive_key(api_token: str) -> bytes:
+    """The signing key: HMAC-SHA256 of a fixed label under `api_token` (never the token itself)."""
+    return hmac.new(api_token.encode(), _KEY_LABEL, hashlib.sha256).digest()
+
+
+class ScopedTokens:
+    """Mints and checks scoped tokens. `clock` is injected so tests control expiry."""
+
+    def __init__(self, api_token: str, revocations: Revocations, clock: Callable[[], float] = time.time) -> None:
+        self._key = derive_key(api_token)
+        self._revocations = revocations
+        self._clock = clock
+
+    def mint(self, container_id: str, scopes: Iterable[str], ttl: int) -> tuple[str, int]:
+        """A token for `container_id` (full id) and `scopes`, and its expiry (unix seconds)."""
+        now = int(self._clock())
+        expires = now + min(int(ttl), MAX_TTL)
+        claims = {
+            "sub": container_id,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": expires,
+            "jti": secrets.token_urlsafe(16),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires
+
+    def verify(self, token: str) -> Grant:
+        try:
+            # Only HS256 is accepted (so never `alg: none`, never a public-key algorithm);
+            # expiry is checked below against the injected clock.
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "scope", "exp", "iat", "jti"], "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.InvalidTokenError:
+            raise InvalidToken("invalid token") from None
+        sub, scope, exp, jti = claims["sub"], claims["scope"], claims["exp"], claims["jti"]
+        if not (isinstance(sub, str) and _FULL_ID.match(sub) and isinstance(scope, str) and isinstance(exp, int)):
+            raise InvalidToken("invalid token")
+        if not (isinstance(jti, str) and _JTI.match(jti)):
+            raise InvalidToken("invalid token")
+        scopes = frozenset(scope.split())
+        if not scopes <= set(SCOPES):
+            raise InvalidToken("invalid token")
+        if exp <= self._clock():
+            raise InvalidToken("token expired")
+        if self._revocations.is_revoked(jti):
+            raise InvalidToken("token revoked")
+        return Grant(sub, scopes, jti, exp)
+
+    def revoke(self, jti: str) -> None:
+        """Revoke token `jti`. Its expiry is not known from the id alone, so it is kept for
+        the longest lifetime a token can have, which covers it."""
+        if not _JTI.match(jti):
+            raise InvalidInput("jti", "not a token id")
+        self._revocations.revoke(jti, self._clock() + MAX_TTL)

@@ -1,0 +1,238 @@
+"""Scoped tokens through the app: every endpoint × every scope (allowed or 403), only for
+the token's own container, minted and revoked by the panel's token only."""
+
+from __future__ import annotations
+
+import tempfile
+
+import falcon
+import pytest
+from falcon.testing import TestClient
+
+from dockerlink.app import create_app
+from dockerlink.config import Config
+from dockerlink.resources.auth import OPEN_PATHS
+from dockerlink.tokens import ANY_SCOPE, ENDPOINT_SCOPES, SCOPES, ScopedTokens, SQLiteRevocations
+from tests.fakes import FakeEngine, FakeStore
+
+TOKEN = "panel-token-0123456789abcdef"
+PANEL = {"Authorization": f"Bearer {TOKEN}"}
+OWNED = {"dockerlink": "0.1.0", "dockerlink.host_port_root": "10000"}
+
+
+class Clock:
+    now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Host:
+    """An app over a fake engine with two dockerlink sites and a foreign container."""
+
+    def __init__(self, tmp_dir: str, api_token: str = TOKEN) -> None:
+        self.engine = FakeEngine()
+        self.site1 = self.engine.containers.add("site1", labels=OWNED)
+        self.site2 = self.engine.containers.add("site2", labels={**OWNED, "dockerlink.host_port_root": "20000"})
+        self.foreign = self.engine.containers.add("db")
+        self.clock = Clock()
+        config = Config(stats_db=f"{tmp_dir}/stats.sqlite3", api_token=api_token)
+        tokens = ScopedTokens(api_token, SQLiteRevocations(config.stats_db, self.clock), clock=self.clock)
+        self.app = create_app(config, engine=self.engine, store=FakeStore(), tokens=tokens)
+        self.client = TestClient(self.app)
+
+    def mint(self, scopes: list[str], ref: str = "site1", ttl: int = 600) -> str:
+        r = self.client.simulate_post("/v1/token", json={"id": ref, "scopes": scopes, "ttl": ttl}, headers=PANEL)
+        assert r.status_code == 200, r.text
+        return r.json["token"]
+
+
+def _endpoints() -> list[tuple[str, str]]:
+    """Every (method, route) of the app: endpoints added later are covered without a change here."""
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Host(tmp).app
+    found: list[tuple[str, str]] = []
+
+    def walk(nodes) -> None:  # noqa: ANN001
+        for node in nodes:
+            if node.resource is not None:
+                for method in sorted(falcon.constants.COMBINED_METHODS):
+                    if method != "OPTIONS" and hasattr(node.resource, f"on_{method.lower()}"):
+                        found.append((method, node.uri_template))
+            walk(node.children)
+
+    walk(app._router._roots)
+    return sorted(found, key=lambda e: (e[1], e[0]))
+
+
+ENDPOINTS = _endpoints()
+BODY = {"id": "site1", "scopes": ["stats"], "name": "new1", "host_port_root": 30000, "memory": 0.5, "cpulimit": 1}
+
+
+def _call(host: Host, method: str, route: str, token: str, ref: str | None) -> falcon.testing.Result:
+    params = {"branch": "main", "jti": "x" * 22, "since": "0"}
+    if ref is not None:
+        params["id"] = ref
+    body = BODY if method in ("PUT", "PATCH", "POST") and route in ("/v1/container", "/v1/token") else None
+    return host.client.simulate_request(
+        method, route, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_the_matrix_covers_the_known_endpoints():
+    assert ("POST", "/v1/container/start") in ENDPOINTS and ("POST", "/v1/token") in ENDPOINTS
+    assert set(ENDPOINT_SCOPES) <= set(ENDPOINTS)  # no row for an endpoint that does not exist
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize(("method", "route"), ENDPOINTS, ids=[f"{m} {r}" for m, r in ENDPOINTS])
+def test_every_endpoint_and_scope_is_allowed_or_403(tmp_path, method, route, scope):
+    """Allowed: the same answer as the panel's token gives. Refused: 403, and nothing done."""
+    access = ENDPOINT_SCOPES.get((method, route))
+    allowed = route in OPEN_PATHS or (access is not None and access.scope in (scope, ANY_SCOPE))
+    scoped_host, panel_host = Host(str(tmp_path / "a")), Host(str(tmp_path / "b"))
+    scoped = _call(scoped_host, method, route, scoped_host.mint([scope]), scoped_host.site1.id)
+    if allowed:
+        panel = _call(panel_host, method, route, TOKEN, panel_host.site1.id)
+        assert scoped.status_code == panel.status_code, scoped.text
+        assert scoped.status_code not in (401, 403)
+    else:
+        assert scoped.status_code == 403, scoped.text
+        assert scoped.headers["content-type"].startswith("text/plain")
+        assert set(scoped_host.engine.containers.by_id) == {
+            c.id for c in (scoped_host.site1, scoped_host.site2, scoped_host.foreign)
+        }
+        assert scoped_host.engine.containers.by_id[scoped_host.site1.id].running
+
+
+ALLOWED = sorted({(m, r) for (m, r), a in ENDPOINT_SCOPES.items()})
+
+
+@pytest.mark.parametrize(("method", "route"), ALLOWED, ids=[f"{m} {r}" for m, r in ALLOWED])
+@pytest.mark.parametrize("other", ["full id", "prefix", "name", "foreign", "unknown", "ambiguous"])
+def test_any_id_that_is_not_the_tokens_container_is_403(tmp_path, method, route, other):
+    host = Host(str(tmp_path))
+    token = host.mint(list(SCOPES))
+    ref = {
+        "full id": host.site2.id,
+        "prefix": host.site2.id[:12],
+        "name": "site2",
+        "foreign": "db",
+        "unknown": "nosuchsite",
+        "ambiguous": "",  # set below: a prefix shared by several containers
+    }[other]
+    if other == "ambiguous":
+        ids = [c.id for c in host.engine.containers.by_id.values()]
+        ref = next((i[:1] for i in ids if sum(j.startswith(i[:1]) for j in ids) > 1), None) or pytest.skip(
+            "no shared first digit among the fake ids"
+        )
+    r = _call(host, method, route, token, ref)
+    assert r.status_code == 403, r.text
+    assert host.engine.containers.by_id[host.site2.id].running
+
+
+@pytest.mark.parametrize("ref", ["full id", "prefix", "name"])
+def test_the_tokens_own_container_may_be_named_any_way(tmp_path, ref):
+    host = Host(str(tmp_path))
+    given = {"full id": host.site1.id, "prefix": host.site1.id[:10], "name": "site1"}[ref]
+    r = host.client.simulate_post(
+        "/v1/container/stop", params={"id": given}, headers={"Authorization": f"Bearer {host.mint(['power'])}"}
+    )
+    assert r.status_code == 204
+    assert not host.engine.containers.by_id[host.site1.id].running
+
+
+def test_a_listing_shows_only_the_tokens_container(tmp_path):
+    host = Host(str(tmp_path))
+    r = host.client.simulate_get("/v1/container", headers={"Authorization": f"Bearer {host.mint(['stats'])}"})
+    assert r.status_code == 200
+    assert list(r.json["success"]) == [host.site1.id] and r.json["error"] == {}
+    r = host.client.simulate_get(
+        "/v1/container", params={"id": ["site1", "site2"]}, headers={"Authorization": f"Bearer {host.mint(['stats'])}"}
+    )
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("route", ["/v1/git", "/v1/git/head", "/v1/git/branches", "/v1/git/branch"])
+def test_host_git_is_never_open_to_a_scoped_token(tmp_path, route):
+    host = Host(str(tmp_path))
+    r = host.client.simulate_get(route, headers={"Authorization": f"Bearer {host.mint(['git'])}"})
+    assert r.status_code == 403
+
+
+def test_the_panel_token_alone_mints_and_revokes(tmp_path):
+    host = Host(str(tmp_path))
+    scoped = {"Authorization": f"Bearer {host.mint(list(SCOPES))}"}
+    assert host.client.simulate_post("/v1/token", json=BODY, headers=scoped).status_code == 403
+    assert host.client.simulate_delete("/v1/token", params={"jti": "x" * 22}, headers=scoped).status_code == 403
+    assert host.client.simulate_post("/v1/token", json=BODY).status_code == 401
+
+
+def test_a_token_for_a_container_dockerlink_did_not_create_is_refused(tmp_path):
+    host = Host(str(tmp_path))
+    r = host.client.simulate_post("/v1/token", json={"id": "db", "scopes": ["stats"]}, headers=PANEL)
+    assert r.status_code == 403
+    r = host.client.simulate_post("/v1/token", json={"id": "nosuch", "scopes": ["stats"]}, headers=PANEL)
+    assert r.status_code == 404
+
+
+def test_the_answer_is_a_token_for_the_full_id_and_its_expiry(tmp_path):
+    host = Host(str(tmp_path))
+    r = host.client.simulate_post("/v1/token", json={"id": "site1", "scopes": ["power"], "ttl": 120}, headers=PANEL)
+    assert r.json["expires"] == int(host.clock.now) + 120
+    import jwt
+
+    assert jwt.decode(r.json["token"], options={"verify_signature": False})["sub"] == host.site1.id
+
+
+def test_an_expired_token_is_401(tmp_path):
+    host = Host(str(tmp_path))
+    token = host.mint(["power"], ttl=60)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert host.client.simulate_get("/v1/container", headers=headers).status_code == 200
+    host.clock.now += 60
+    r = host.client.simulate_get("/v1/container", headers=headers)
+    assert r.status_code == 401 and "expired" in r.text
+
+
+def test_a_revoked_token_is_401_at_once(tmp_path):
+    host = Host(str(tmp_path))
+    token = host.mint(["power"])
+    headers = {"Authorization": f"Bearer {token}"}
+    import jwt
+
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert host.client.simulate_delete("/v1/token", params={"jti": jti}, headers=PANEL).status_code == 204
+    r = host.client.simulate_post("/v1/container/stop", params={"id": "site1"}, headers=headers)
+    assert r.status_code == 401 and "revoked" in r.text
+    assert host.engine.containers.by_id[host.site1.id].running
+
+
+def test_changing_api_token_revokes_every_scoped_token(tmp_path):
+    before = Host(str(tmp_path))
+    token = before.mint(["stats"])
+    after = Host(str(tmp_path), api_token="a-new-panel-token-0123456789")
+    assert after.client.simulate_get("/v1/container", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_scoped_token_works_from_a_browser_origin_with_cors(tmp_path):
+    engine = FakeEngine()
+    engine.containers.add("site1", labels=OWNED)
+    config = Config(stats_db=str(tmp_path / "s.sqlite3"), api_token=TOKEN, cors_origins=("https://panel.example",))
+    client = TestClient(create_app(config, engine=engine, store=FakeStore()))
+    token = client.simulate_post("/v1/token", json={"id": "site1", "scopes": ["stats"]}, headers=PANEL).json["token"]
+    origin = {"Origin": "https://panel.example"}
+    pre = client.simulate_options(
+        "/v1/container",
+        headers={**origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"},
+    )
+    assert pre.headers["Access-Control-Allow-Origin"] == "https://panel.example"
+    assert "authorization" in pre.headers["Access-Control-Allow-Headers"].lower()
+    r = client.simulate_get("/v1/container", headers={**origin, "Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == "https://panel.example"
+
+
+def test_scoped_tokens_need_api_token(tmp_path):
+    client = TestClient(create_app(Config(stats_db=str(tmp_path / "s")), engine=FakeEngine(), store=FakeStore()))
+    r = client.simulate_post("/v1/token", json={"id": "site1", "scopes": ["stats"]})
+    assert r.status_code == 403 and "api_token" in r.text
