@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import falcon
+from falcon.routing import CompiledRouter
 
 from .config import Config
 from .engine import Engine
-from .resources import containers, git, service, stats, tokens
+from .resources import containers, git, metrics, service, stats, tokens
 from .resources.auth import middleware as auth_middleware
 from .resources.errors import install_error_handlers
 from .services import Services
@@ -14,7 +15,7 @@ from .tokens import ScopedTokens
 
 __all__ = ["create_app"]
 
-ROUTE_MODULES = (containers, stats, git, service, tokens)
+ROUTE_MODULES = (containers, stats, git, service, tokens, metrics)
 
 
 def create_app(
@@ -28,7 +29,12 @@ def create_app(
     default the engine is the one at `config.docker_sock` and the store the SQLite file `stats_db`."""
     config = config or Config.from_env()
     services = Services.build(config, engine=engine, store=store, tokens=tokens)
-    app = falcon.App(middleware=auth_middleware(config, services.tokens, services.engine))
+    router = CompiledRouter()
+    chain = [
+        metrics.RequestMetrics(services.metrics, router),
+        *auth_middleware(config, services.tokens, services.engine),
+    ]
+    app = falcon.App(middleware=chain, router=router)
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = falcon.MEDIA_JSON

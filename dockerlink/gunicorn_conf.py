@@ -6,10 +6,25 @@ gthread workers: requests spend their time waiting on the engine socket, not on 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from dockerlink.config import Config
 
 _config = Config.from_env()
+
+# prometheus-client's multiprocess mode (dockerlink/metrics.py): each worker writes its
+# counters to files here and /metrics sums them. Set before any worker imports the client;
+# emptied at each start (the counters restart from zero, as a restarted process's would).
+_METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_own_metrics_dir = not os.environ.get(_METRICS_ENV)
+if _own_metrics_dir:
+    os.environ[_METRICS_ENV] = tempfile.mkdtemp(prefix="dockerlink-metrics-")
+else:
+    Path(os.environ[_METRICS_ENV]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    for _stale in Path(os.environ[_METRICS_ENV]).glob("*.db"):  # only the client's files
+        _stale.unlink()
 
 wsgi_app = "dockerlink.app:create_app()"
 bind = [_config.bind]
@@ -35,7 +50,15 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     start_collector(server.log)
 
 
+def child_exit(server, worker):  # noqa: ANN001, ANN201
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def on_exit(server):  # noqa: ANN001, ANN201
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ[_METRICS_ENV], ignore_errors=True)
     from dockerlink.engine import Engine
     from dockerlink.git import stop_orphan_git_execs
     from dockerlink.stats.supervisor import stop_collector

@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import Config
 from .engine import Engine
+from .metrics import ServiceMetrics
 from .tokens import ScopedTokens, SQLiteRevocations
 
 __all__ = ["Services"]
@@ -19,6 +20,7 @@ class Services:
     engine: Engine
     store: Any  # dockerlink.stats.store.StatsStore, or a test double with the same methods
     tokens: ScopedTokens | None = None  # None while api_token is unset
+    metrics: ServiceMetrics | None = None
 
     @classmethod
     def build(
@@ -32,4 +34,8 @@ class Services:
             store = StatsStore(config.stats_db)
         if tokens is None and config.api_token:
             tokens = ScopedTokens(config.api_token, SQLiteRevocations(config.stats_db))
-        return cls(config=config, engine=engine, store=store, tokens=tokens)
+        metrics = ServiceMetrics(store, engine)
+        transport = getattr(engine, "transport", None)  # a test double may have none
+        if transport is not None:
+            transport.observer = metrics.observe_engine_call
+        return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics)

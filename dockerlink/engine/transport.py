@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -72,8 +73,15 @@ class _SocketAdapter(requests_unixsocket.UnixAdapter):
             self._by_socket.clear()
 
 
+#: Told of every call: (method, path segments, seconds), e.g. to time calls by operation.
+Observer = Callable[[str, Sequence[str], float], None]
+
+
 class Transport:
-    """HTTP to one engine, pinned to one API version."""
+    """HTTP to one engine, pinned to one API version. `observer`, when set, is told the
+    duration of each call (`request`, not the fan-out)."""
+
+    observer: Observer | None = None
 
     def __init__(self, address: str, api_version: str = "1.41", pool_maxsize: int = 16) -> None:
         self.address = address
@@ -110,6 +118,7 @@ class Transport:
     ) -> Response:
         """Send one request; statuses in `ok` (and 304 when listed) return, others raise."""
         url = self.url(segments, versioned)
+        started = time.perf_counter()
         try:
             r = self._session.request(
                 method,
@@ -124,6 +133,9 @@ class Transport:
             content = r.content
         except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
             raise EngineUnavailable(self._unavailable(exc)) from exc
+        finally:
+            if self.observer is not None:
+                self.observer(method, segments, time.perf_counter() - started)
         if r.status_code in ok:
             return Response(r.status_code, r.headers, content)
         raise error_from_response(r.status_code, content, r.headers.get("Location"))

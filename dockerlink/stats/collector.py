@@ -133,7 +133,8 @@ class Collector:
     def collect_once(self, ts: float | None = None) -> RoundReport:
         """Sample once and store it under `ts` (default: now). Raises EngineUnavailable
         when the engine does not answer; nothing is written then."""
-        ts = self._clock() if ts is None else ts
+        started = self._clock()
+        ts = started if ts is None else ts
         if self._previous is None:
             self._previous = self._store.previous_readings()  # survives a restart of the service
         try:
@@ -148,6 +149,7 @@ class Collector:
         entries = [(r, derive(previous.get(r.container_id), r, ts)) for r in readings]
         self._store.record_round(ts, entries, host_cpus=self._host_cpus)
         self._store.maintain(ts)
+        self._store.note("round_seconds", max(0.0, self._clock() - started))  # for /metrics
         seen = {c.id for c in listed}
         self._previous = {cid: r for cid, r in previous.items() if cid in seen}
         self._previous.update((r.container_id, r) for r in readings)

@@ -102,6 +102,11 @@ FROM (
     GROUP BY cid, window
 )
 """
+# The last round's row of each container (the primary key (ts, cid) makes it one range).
+_LATEST = (
+    "SELECT c.container, r.ts, r.cpu_ns, r.mem_used, r.mem_limit, r.net_up, r.net_down"
+    " FROM recent r JOIN containers c USING (cid) WHERE r.ts = ?"
+)
 _END = 1e18  # later than any timestamp
 _EDGE = 1e-3  # a window's end, as an exclusive bound: a sample at exactly the end is the next window's
 
@@ -288,6 +293,26 @@ class StatsStore:
         """Unix seconds of the last completed round, or None before the first."""
         row = self._db().execute("SELECT value FROM meta WHERE key = 'last_round'").fetchone()
         return None if row is None else row[0]
+
+    def latest_round(self) -> list[dict[str, float | str]]:
+        """Each container's row of the last round (for /metrics): `container`, `ts`, the
+        cumulative counters (`cpu_ns`, `net_up`, `net_down`) and the gauges (`mem_used`,
+        `mem_limit`); a container that no longer exists has no row in it."""
+        db = self._db()
+        last = db.execute("SELECT value FROM meta WHERE key = 'last_round'").fetchone()
+        if last is None:
+            return []
+        cursor = db.execute(_LATEST, (last[0],))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def note(self, key: str, value: float) -> None:
+        """Keep one figure about the collector (e.g. its last round's duration) for readers."""
+        self._db().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"note:{key}", value))
+
+    def notes(self) -> dict[str, float]:
+        rows = self._db().execute("SELECT key, value FROM meta WHERE key LIKE 'note:%' OR key = 'last_round'")
+        return {key.removeprefix("note:"): value for key, value in rows}
 
     def has_history(self, container_id: str) -> bool:
         db = self._db()
