@@ -31,7 +31,7 @@ def _check(args: argparse.Namespace) -> int:
     from .engine import Engine
 
     config = Config.from_env()
-    version = Engine(config.docker_sock).system.version()
+    version = Engine(config.docker_sock, tls=config.tls).system.version()
     print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
     return 0
 

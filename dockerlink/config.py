@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .engine import base_url, check_image_ref
+from .engine import TLSConfig, base_url, check_image_ref, socket_path
 from .errors import ConfigError
 
 __all__ = ["Config", "ConfigError"]
@@ -45,6 +45,15 @@ def _float(name: str, raw: str, lo: float, hi: float) -> float:
     return value
 
 
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
 def _bind(raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
@@ -75,6 +84,8 @@ class Config:
     stats_interval: float = 10.0
     git_host_root: str | None = None
     git_timeout: float = 120.0
+    docker_tls_verify: bool = False
+    docker_cert_path: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -130,9 +141,31 @@ class Config:
             kw["git_host_root"] = str(root.resolve())
         if (raw := get("git_timeout")) is not None:
             kw["git_timeout"] = _float("git_timeout", raw, 1, 3600)
+        tls_verify = get("docker_tls_verify") or (values.get("DOCKER_TLS_VERIFY") or "").strip() or None
+        if tls_verify is not None:
+            kw["docker_tls_verify"] = _bool("docker_tls_verify", tls_verify)
+        if (raw := get("docker_cert_path") or (values.get("DOCKER_CERT_PATH") or "").strip() or None) is not None:
+            if not Path(raw).is_absolute():
+                raise ConfigError(f"docker_cert_path: must be an absolute path, got {raw!r}")
+            kw["docker_cert_path"] = raw
+        if kw.get("docker_tls_verify") and "docker_cert_path" not in kw:
+            raise ConfigError("docker_cert_path: required with docker_tls_verify (ca.pem, cert.pem, key.pem)")
         config = cls(**kw)  # type: ignore[arg-type]
+        if config.tls is not None:
+            try:
+                config.tls.check()
+            except ValueError as exc:
+                raise ConfigError(f"docker_cert_path: {exc}") from None
         config.check_exposure()
         return config
+
+    @property
+    def tls(self) -> TLSConfig | None:
+        """TLS to a TCP engine: on with docker_tls_verify, or with docker_cert_path alone
+        (encrypted, the engine not verified), as the docker CLI's --tlsverify / --tls."""
+        if socket_path(self.docker_sock) is not None or not (self.docker_tls_verify or self.docker_cert_path):
+            return None
+        return TLSConfig(self.docker_cert_path or "", verify=self.docker_tls_verify)
 
     @property
     def bind_host(self) -> str:

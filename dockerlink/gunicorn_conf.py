@@ -64,5 +64,5 @@ def on_exit(server):  # noqa: ANN001, ANN201
     from dockerlink.stats.supervisor import stop_collector
 
     stop_collector()
-    with Engine(_config.docker_sock) as engine:
+    with Engine(_config.docker_sock, tls=_config.tls) as engine:
         stop_orphan_git_execs(engine)

@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .engine.errors import EngineError
+from .engine import EngineError
 from .ownership import LABEL
 
 __all__ = ["CONTENT_TYPE", "SiteMetric", "SITE_METRICS", "ServiceMetrics", "SiteCollector", "engine_operation"]

@@ -27,7 +27,7 @@ class Services:
         cls, config: Config, *, engine: Engine | None = None, store: Any = None, tokens: ScopedTokens | None = None
     ) -> Services:
         if engine is None:
-            engine = Engine(config.docker_sock)
+            engine = Engine(config.docker_sock, tls=config.tls)
         if store is None:
             from .stats.store import StatsStore
 

@@ -26,8 +26,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from .engine.errors import InvalidReference
-from .engine.refs import check_container_ref
+from .engine import InvalidReference, check_container_ref
 from .errors import InvalidInput
 
 __all__ = [

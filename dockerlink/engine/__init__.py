@@ -42,11 +42,14 @@ from .models import (
     memory_used,
 )
 from .refs import CONTAINER_PATTERN, IMAGE_PATTERN, check_container_ref, check_image_ref
+from .tls import TLSConfig, describe_tls_error
 
 __all__ = [
     # the client
     "DEFAULT_API_VERSION",
     "Engine",
+    "TLSConfig",
+    "describe_tls_error",
     "base_url",
     "socket_path",
     # errors

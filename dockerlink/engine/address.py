@@ -30,8 +30,9 @@ def display_name(address: str) -> str:
     return path if path is not None else urlsplit(address).netloc
 
 
-def base_url(address: str) -> str:
-    """The URL prefix that `requests` (with requests-unixsocket) understands."""
+def base_url(address: str, tls: bool = False) -> str:
+    """The URL prefix that `requests` (with requests-unixsocket) understands; `tls` makes a
+    TCP engine's `https://`."""
     path = socket_path(address)
     if path is not None:
         if not path.startswith("/"):
@@ -42,4 +43,4 @@ def base_url(address: str) -> str:
         raise ValueError(f"engine address must be unix:///path, /path or tcp://host:port: {address!r}")
     if parts.path not in ("", "/"):
         raise ValueError(f"engine address must not have a path: {address!r}")
-    return f"http://{parts.netloc}"
+    return f"{'https' if tls else 'http'}://{parts.netloc}"

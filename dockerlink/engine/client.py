@@ -7,6 +7,7 @@ from .containers import Containers
 from .execs import Execs
 from .images import Images
 from .system import System
+from .tls import TLSConfig
 from .transport import Transport
 from .volumes import Volumes
 
@@ -18,10 +19,12 @@ DEFAULT_API_VERSION = "1.41"
 
 class Engine:
     """A Docker engine at `address` (`unix:///path`, `/path` or `tcp://host:port`;
-    default: `DOCKER_HOST`, else `/var/run/docker.sock`)."""
+    default: `DOCKER_HOST`, else `/var/run/docker.sock`); `tls` for a TCP engine behind TLS."""
 
-    def __init__(self, address: str | None = None, api_version: str = DEFAULT_API_VERSION) -> None:
-        self.transport = Transport(address or default_address(), api_version)
+    def __init__(
+        self, address: str | None = None, api_version: str = DEFAULT_API_VERSION, *, tls: TLSConfig | None = None
+    ) -> None:
+        self.transport = Transport(address or default_address(), api_version, tls=tls)
         self.containers = Containers(self.transport)
         self.execs = Execs(self.transport)
         self.volumes = Volumes(self.transport)

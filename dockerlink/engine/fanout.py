@@ -19,6 +19,7 @@ import io
 import os
 import selectors
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from .address import display_name, socket_path
 from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
+from .tls import TLSConfig, describe_tls_error
 
 __all__ = ["get_all"]
 
@@ -55,15 +57,17 @@ def _parse(data: bytes) -> Response:
 
 
 class _Call:
-    """One request on its own socket: the bytes still to send, then those received."""
+    """One request on its own socket: the bytes still to send, then those received. With
+    TLS, `handshaking` until the handshake is done (the socket is wrapped once connected)."""
 
-    __slots__ = ("index", "sock", "unsent", "received")
+    __slots__ = ("index", "sock", "unsent", "received", "handshaking")
 
     def __init__(self, index: int, sock: socket.socket, request: bytes) -> None:
         self.index = index
         self.sock = sock
         self.unsent = request
         self.received = bytearray()
+        self.handshaking = False
 
 
 #: What `socket.connect` takes: a unix socket path, or (host, port[, flowinfo, scope_id]).
@@ -115,10 +119,13 @@ def get_all(
     *,
     timeout: float = 30.0,
     max_open: int = MAX_OPEN,
+    tls: ssl.SSLContext | None = None,
+    tls_config: TLSConfig | None = None,
 ) -> list[Response | EngineError]:
     """GET every target (path and query, already encoded) at once; the i-th result is the
     i-th target's 200 answer, or the error any other maps to. Nothing raises for one call: a caller
-    decides what a missing container or an engine that did not answer means to it."""
+    decides what a missing container or an engine that did not answer means to it. `tls`: the
+    client context for a TCP engine behind TLS (`tls_config` words its errors)."""
     if not targets:
         return []
     where = display_name(address)
@@ -127,6 +134,14 @@ def get_all(
     except OSError:  # the host name did not resolve
         return [_unavailable(where, "is unreachable") for _ in targets]
     host = "localhost" if family == socket.AF_UNIX else urlsplit(address).netloc
+    if family == socket.AF_UNIX:
+        tls = None  # a local socket is never TLS
+    hostname = urlsplit(address).hostname
+
+    def tls_failed(exc: BaseException) -> EngineUnavailable:
+        message = describe_tls_error(where, tls_config, exc) if tls_config is not None else None
+        return EngineUnavailable(message or f"the Docker engine at {where} closed the connection")
+
     results: list[Response | EngineError | None] = [None] * len(targets)
     deadline = time.monotonic() + timeout
     waiting = deque(range(len(targets)))
@@ -148,14 +163,44 @@ def get_all(
             request = f"GET {targets[i]} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
             sel.register(sock, selectors.EVENT_WRITE, _Call(i, sock, request.encode("ascii")))
 
-    def send(call: _Call) -> None:
-        err = call.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            finish(call, _unavailable(where, "is unreachable"))
+    def start_tls(call: _Call) -> None:
+        """The TCP connection is made: wrap it, and handshake as the socket allows."""
+        sel.unregister(call.sock)
+        call.sock = tls.wrap_socket(call.sock, server_hostname=hostname, do_handshake_on_connect=False)
+        call.handshaking = True
+        sel.register(call.sock, selectors.EVENT_WRITE, call)
+        handshake(call)
+
+    def handshake(call: _Call) -> None:
+        try:
+            call.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            sel.modify(call.sock, selectors.EVENT_READ, call)
             return
+        except ssl.SSLWantWriteError:
+            sel.modify(call.sock, selectors.EVENT_WRITE, call)
+            return
+        except OSError as exc:  # ssl.SSLError is one
+            finish(call, tls_failed(exc))
+            return
+        call.handshaking = False
+        sel.modify(call.sock, selectors.EVENT_WRITE, call)
+
+    def send(call: _Call) -> None:
+        if not isinstance(call.sock, ssl.SSLSocket):
+            err = call.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                finish(call, _unavailable(where, "is unreachable"))
+                return
+            if tls is not None:
+                start_tls(call)
+                return
         try:
             call.unsent = call.unsent[call.sock.send(call.unsent) :]
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            return
+        except ssl.SSLError as exc:
+            finish(call, tls_failed(exc))
             return
         except OSError:
             finish(call, _unavailable(where, "is unreachable"))
@@ -164,17 +209,27 @@ def get_all(
             sel.modify(call.sock, selectors.EVENT_READ, call)
 
     def receive(call: _Call) -> None:
-        try:
-            data = call.sock.recv(_CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            finish(call, _unavailable(where, "closed the connection"))
-            return
-        if data:
+        while True:
+            try:
+                data = call.sock.recv(_CHUNK)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except ssl.SSLError as exc:
+                finish(call, tls_failed(exc))
+                return
+            except OSError:
+                finish(call, _unavailable(where, "closed the connection"))
+                return
+            if not data:
+                if not call.received and isinstance(call.sock, ssl.SSLSocket):  # closed on us after the handshake
+                    finish(call, tls_failed(ConnectionError("the engine closed the connection")))
+                else:
+                    finish(call, _result(bytes(call.received), where))
+                return
             call.received += data
-        else:
-            finish(call, _result(bytes(call.received), where))
+            # TLS may hold decrypted bytes the selector cannot see: read them now.
+            if not (isinstance(call.sock, ssl.SSLSocket) and call.sock.pending()):
+                return
 
     try:
         open_more()
@@ -183,7 +238,11 @@ def get_all(
             if left <= 0:
                 break
             for key, events in sel.select(left):
-                (send if events & selectors.EVENT_WRITE else receive)(key.data)
+                call = key.data
+                if call.handshaking:
+                    handshake(call)
+                else:
+                    (send if events & selectors.EVENT_WRITE else receive)(call)
             open_more()
     finally:
         for key in list(sel.get_map().values()):

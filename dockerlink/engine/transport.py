@@ -10,6 +10,7 @@ following it acts on a different container.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,9 +23,10 @@ import urllib3
 from requests_unixsocket.adapters import UnixHTTPConnectionPool
 
 from . import fanout
-from .address import base_url, display_name
+from .address import base_url, display_name, socket_path
 from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
+from .tls import TLSConfig, describe_tls_error
 
 __all__ = ["Transport", "Response", "DEFAULT_TIMEOUT", "Timeout", "encode_filters"]
 
@@ -83,15 +85,23 @@ class Transport:
 
     observer: Observer | None = None
 
-    def __init__(self, address: str, api_version: str = "1.41", pool_maxsize: int = 16) -> None:
+    def __init__(
+        self, address: str, api_version: str = "1.41", pool_maxsize: int = 16, tls: TLSConfig | None = None
+    ) -> None:
         self.address = address
         self.api_version = api_version
-        self._base = base_url(address)
+        # TLS applies to a TCP engine only (a unix socket is local, as for the docker CLI).
+        self.tls = tls if socket_path(address) is None else None
+        self._base = base_url(address, tls=self.tls is not None)
         self._session = requests.Session()
-        self._session.trust_env = False  # no proxies, no netrc: this is a local socket
+        self._session.trust_env = False  # no proxies, no netrc: the engine is reached directly
         self._session.mount("http+unix://", _SocketAdapter(pool_maxsize))
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=pool_maxsize, max_retries=0)
         self._session.mount("http://", adapter)
+        if self.tls is not None:
+            self._session.mount("https://", adapter)
+            self._session.verify = self.tls.ca if self.tls.verify else False
+            self._session.cert = self.tls.client_cert
 
     def target(self, segments: Sequence[str], params: Params = None, versioned: bool = True) -> str:
         """The request target: the versioned path, every segment encoded, then the query."""
@@ -145,13 +155,33 @@ class Transport:
     ) -> list[Response | EngineError]:
         """GET each (segments, params) at once, from this thread (see `fanout`); the i-th
         result is the i-th call's 200 answer or its error, never raised."""
-        return fanout.get_all(self.address, [self.target(s, p) for s, p in calls], timeout=timeout)
+        if self.tls is not None and self._tls_context is None:
+            self._tls_context = self.tls.context()
+        targets = [self.target(s, p) for s, p in calls]
+        return fanout.get_all(self.address, targets, timeout=timeout, tls=self._tls_context, tls_config=self.tls)
+
+    _tls_context: ssl.SSLContext | None = None
 
     def _unavailable(self, exc: Exception) -> str:
         where = display_name(self.address)
+        if self.tls is not None and (message := describe_tls_error(where, self.tls, _innermost(exc))):
+            return message
         if isinstance(exc, requests.Timeout):
             return f"the Docker engine at {where} did not answer in time"
         return f"the Docker engine at {where} is unreachable"
 
     def close(self) -> None:
         self._session.close()
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The error under requests' and urllib3's wrappers (an ssl.SSLError, say)."""
+    seen = exc
+    for _ in range(8):
+        inner = getattr(seen, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in seen.args if isinstance(a, BaseException)), None) or seen.__cause__
+        if inner is None:
+            break
+        seen = inner
+    return seen

@@ -8,8 +8,7 @@ import hmac
 import falcon
 
 from ..config import Config
-from ..engine import Engine
-from ..engine.errors import BadRequest, InvalidReference, NotFound
+from ..engine import BadRequest, Engine, InvalidReference, NotFound
 from ..errors import Forbidden
 from ..tokens import ENDPOINT_SCOPES, Grant, InvalidToken, ScopedTokens
 

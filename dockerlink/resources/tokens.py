@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from ..engine.refs import CONTAINER_PATTERN
+from ..engine import CONTAINER_PATTERN
 from ..errors import Forbidden
 from ..openapi import TEXT_PLAIN
 from ..ownership import require_owned

@@ -162,7 +162,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     lock = _lock(os.path.abspath(config.stats_db) + ".lock", stop)
     if lock is None:
         return 0
-    engine = Engine(config.docker_sock)
+    engine = Engine(config.docker_sock, tls=config.tls)
     store = StatsStore(config.stats_db)
     sampler = build_sampler(engine)
     collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
