@@ -257,3 +257,20 @@ def test_engine_events_parse_from_a_recorded_answer():
     assert events[0].attributes["dockerlink"] == "0.1.0"
     assert query["since"] == ["1795758000.500000000"] and query["until"] == ["1795758200.250000000"]
     assert json.loads(query["filters"][0]) == {"type": ["container"]}
+
+
+def test_a_round_notes_its_duration_and_time_for_metrics(store):
+    class Slow(Scripted):
+        def sample(self, containers):
+            clock.now += 0.75  # the round takes 0.75 s of the injected clock
+            return super().sample(containers)
+
+    fake = FakeContainers()
+    fake.listing = [summary(V1_ID)]
+    clock = Clock(2000.0)
+    Collector(fake, Slow([reading(2000.0, 1.0)]), store, clock).collect_once()
+    notes = store.notes()
+    assert notes["round_seconds"] == pytest.approx(0.75)
+    assert notes["last_round"] == 2000.0
+    [row] = store.latest_round()
+    assert (row["container"], row["cpu_ns"], row["mem_used"]) == (V1_ID, 10**9, 100)
