@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_DOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+_LISTEN = re.compile(r"(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?\d{1,5}")
+TLS_MODES = ("none", "certbot")
+
+
+def _argv(name: str, raw: str) -> tuple[str, ...]:
+    try:
+        argv = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    if not argv:
+        raise ConfigError(f"{name}: expected a command")
+    return argv
+
+
 @dataclass(frozen=True)
 class Config:
     docker_sock: str = "/var/run/docker.sock"
@@ -86,6 +103,13 @@ class Config:
     git_timeout: float = 120.0
     docker_tls_verify: bool = False
     docker_cert_path: str | None = None
+    site_domain: str | None = None
+    nginx_dir: str = "/etc/nginx/conf.d"
+    nginx_listen: str = "80"
+    nginx_check: tuple[str, ...] = ("nginx", "-t")
+    nginx_reload: tuple[str, ...] = ("nginx", "-s", "reload")
+    site_tls: str = "none"  # setting `tls` (`tls` is the engine connection's TLSConfig)
+    certbot_cmd: tuple[str, ...] = ("certbot", "--nginx", "--non-interactive", "--agree-tos")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -150,6 +174,25 @@ class Config:
             kw["docker_cert_path"] = raw
         if kw.get("docker_tls_verify") and "docker_cert_path" not in kw:
             raise ConfigError("docker_cert_path: required with docker_tls_verify (ca.pem, cert.pem, key.pem)")
+        if (raw := get("site_domain")) is not None:
+            if not _DOMAIN.fullmatch(raw.lower().rstrip(".")):
+                raise ConfigError(f"site_domain: not a domain name: {raw!r}")
+            kw["site_domain"] = raw.lower().rstrip(".")
+        if (raw := get("nginx_dir")) is not None:
+            if not Path(raw).is_absolute():
+                raise ConfigError(f"nginx_dir: must be an absolute path, got {raw!r}")
+            kw["nginx_dir"] = raw
+        if (raw := get("nginx_listen")) is not None:
+            if not _LISTEN.fullmatch(raw):
+                raise ConfigError(f"nginx_listen: expected [ip:]port, got {raw!r}")
+            kw["nginx_listen"] = raw
+        for name in ("nginx_check", "nginx_reload", "certbot_cmd"):
+            if (raw := get(name)) is not None:
+                kw[name] = _argv(name, raw)
+        if (raw := get("tls")) is not None:
+            if raw not in TLS_MODES:
+                raise ConfigError(f"tls: expected one of {', '.join(TLS_MODES)}, got {raw!r}")
+            kw["site_tls"] = raw
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:

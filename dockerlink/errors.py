@@ -10,6 +10,7 @@
     │                                  a name in use, git in a container that is not running
     ├── GitFailed(output, exit_code)   git exited non-zero; the message is its output
     ├── GitTimeout                     git ran past git_timeout (or its stream stalled) and was killed
+    ├── ProxyError                     nginx refused a site file (its check or reload failed)
     ├── EngineFault                    the engine answered an error we did not expect, or a corrupt stream
     └── EngineDown                     nothing answered at the engine address, or not in time
 
@@ -40,6 +41,7 @@ __all__ = [
     "Conflicting",
     "GitFailed",
     "GitTimeout",
+    "ProxyError",
     "EngineFault",
     "EngineDown",
     "ConfigError",
@@ -86,6 +88,10 @@ class GitFailed(DockerlinkError):
 
 class GitTimeout(DockerlinkError):
     pass
+
+
+class ProxyError(DockerlinkError):
+    """nginx refused a site file or could not reload; the message carries its complaint."""
 
 
 class EngineFault(DockerlinkError):

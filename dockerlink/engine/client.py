@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .address import default_address
+from .archives import Archives
 from .containers import Containers
 from .execs import Execs
 from .images import Images
@@ -30,6 +31,7 @@ class Engine:
         self.volumes = Volumes(self.transport)
         self.images = Images(self.transport)
         self.system = System(self.transport)
+        self.archives = Archives(self.transport)
 
     @property
     def address(self) -> str:

@@ -20,6 +20,7 @@ from ..errors import (
     GitTimeout,
     InvalidInput,
     NoSuchContainer,
+    ProxyError,
     from_engine,
 )
 
@@ -34,6 +35,7 @@ STATUS: dict[type[DockerlinkError], int] = {
     NoSuchContainer: 404,
     Conflicting: 409,
     GitFailed: 412,
+    ProxyError: 502,
     EngineFault: 502,
     EngineDown: 503,
     GitTimeout: 504,

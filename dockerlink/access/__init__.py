@@ -1,0 +1,115 @@
+"""Site access: the owner's login, the web terminal, and a domain per site (SPEC §6.1).
+
+    credentials.py  password and SSH key rules; a random password when none is given
+    sha512crypt.py  the `$6$` hash written into the container's /etc/shadow
+    login.py        password hash and authorized_keys into a container (archive API, no exec)
+    sites.py        nginx server files: render, write atomically, check, reload, remove
+    tls.py          certbot in the background; per-site state pending | ok | failed: …
+
+`Access` is the one entry point hosting and the resources use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..engine import Engine, PortBinding
+from ..errors import InvalidInput
+from .credentials import Credentials, parse_credentials
+from .login import Login, MissingUser
+from .sites import DNS_LABEL, SiteFiles, is_dns_label, server_file
+from .tls import Certificates
+
+__all__ = ["Access", "Credentials", "TERMINAL_PORT", "TERMINAL_IP"]
+
+#: The web terminal's port in the base image (shellinaboxd --port); published on
+#: 127.0.0.1:<root> only, reached through the proxy.
+TERMINAL_PORT = 4200
+TERMINAL_IP = "127.0.0.1"
+SITE_PORT = 80
+
+
+class Access:
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        sites: SiteFiles | None = None,
+        certificates: Certificates | None = None,
+    ) -> None:
+        self.config = config
+        self.login = Login(engine)
+        self.sites = sites or SiteFiles(Path(config.nginx_dir), config.nginx_check, config.nginx_reload)
+        state_dir = Path(config.stats_db).resolve().parent / "dockerlink-tls"
+        self.certificates = certificates or Certificates(config.certbot_cmd, state_dir)
+
+    # -- create ----------------------------------------------------------------------------
+
+    def terminal_binding(self, root: int) -> PortBinding:
+        return PortBinding(TERMINAL_PORT, "tcp", TERMINAL_IP, root)
+
+    def check_name(self, name: str) -> None:
+        """With domains on, a site's name is a DNS label (it becomes `<name>.<site_domain>`)."""
+        if self.config.site_domain and not is_dns_label(name):
+            raise InvalidInput("name", f"must be a DNS label ({DNS_LABEL}) while site_domain is set")
+
+    def create_credentials(self, body: dict[str, Any]) -> Credentials:
+        return parse_credentials(body, generate=True)
+
+    def provision(self, container_id: str, name: str, root: int, creds: Credentials) -> dict[str, Any]:
+        """Login and site file of a new container; the fields to add to the create answer.
+        Raises (ProxyError, MissingUser) leave the caller to undo the create."""
+        extra: dict[str, Any] = {}
+        try:
+            self.login.apply(container_id, creds)
+            if creds.generated:
+                extra["password"] = creds.password
+        except MissingUser:
+            if not creds.generated:  # asked for explicitly: say it cannot be done
+                raise
+        self.add_site(name, root)
+        return extra
+
+    def add_site(self, name: str, root: int) -> None:
+        domain = self.config.site_domain
+        if not domain:
+            return
+        self.check_name(name)
+        text = server_file(name, domain, self.config.nginx_listen, self._upstream_ip(), root + SITE_PORT, root + 0)
+        self.sites.add(name, text)
+        if self.config.site_tls == "certbot":
+            self.certificates.request(name, self.hostnames(name))
+
+    def _upstream_ip(self) -> str:
+        """Where nginx reaches the published ports: the publish address, loopback for any."""
+        ip = self.config.publish_ip
+        return "127.0.0.1" if ip in ("0.0.0.0", "::") else (f"[{ip}]" if ":" in ip else ip)
+
+    def hostnames(self, name: str) -> tuple[str, str]:
+        return f"{name}.{self.config.site_domain}", f"ssh.{name}.{self.config.site_domain}"
+
+    # -- later -----------------------------------------------------------------------------
+
+    def update_login(self, container_id: str, body: dict[str, Any]) -> None:
+        creds = parse_credentials(body, generate=False)
+        if creds.empty:
+            raise InvalidInput("body", "give password, ssh_keys or both")
+        self.login.apply(container_id, creds)
+
+    def remove_site(self, name: str) -> None:
+        self.sites.remove(name)
+        self.certificates.forget(name)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """`urls` and `tls` of a site that has a dockerlink site file; {} otherwise."""
+        if not self.config.site_domain or not is_dns_label(name) or not self.sites.ours(name):
+            return {}
+        tls = (self.certificates.status(name) or "none") if self.config.site_tls == "certbot" else "none"
+        scheme = "https" if tls == "ok" else "http"
+        site, terminal = self.hostnames(name)
+        return {"urls": {"site": f"{scheme}://{site}/", "terminal": f"{scheme}://{terminal}/wetty"}, "tls": tls}
+
+    def env(self) -> dict[str, Any]:
+        return {"site_domain": self.config.site_domain, "tls": self.config.site_tls}

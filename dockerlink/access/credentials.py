@@ -1,0 +1,109 @@
+"""The site owner's credentials as a request gives them: validated here, once.
+
+A `Credentials` never shows its password in a repr (so never in a log line or a trace).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidInput
+
+__all__ = [
+    "PASSWORD_PATTERN",
+    "KEY_TYPES",
+    "Credentials",
+    "parse_credentials",
+    "random_password",
+    "check_key_line",
+    "MAX_KEYS",
+]
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 128
+MAX_KEYS = 20
+MAX_KEY_LINE = 16 * 1024
+PASSWORD_PATTERN = r"[\x20-\x7e]+"
+_PASSWORD = re.compile(PASSWORD_PATTERN)
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+_KEY_LINE = re.compile(r"(?P<type>[a-z0-9@.-]+) (?P<blob>[A-Za-z0-9+/]+={0,2})(?: (?P<comment>[\x20-\x7e]*))?")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What to set; None leaves that part as it is."""
+
+    password: str | None = field(default=None, repr=False)
+    ssh_keys: tuple[str, ...] | None = None
+    generated: bool = False  # the password was made here, to be returned once
+
+    @property
+    def empty(self) -> bool:
+        return self.password is None and self.ssh_keys is None
+
+
+def random_password() -> str:
+    """24 URL-safe characters (144 bits)."""
+    return secrets.token_urlsafe(18)
+
+
+def _password(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("password", "expected a string")
+    if not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
+        raise InvalidInput("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    if not _PASSWORD.fullmatch(value):
+        raise InvalidInput("password", "must be printable ASCII characters (space to ~)")
+    return value
+
+
+def check_key_line(line: object) -> str:
+    """One OpenSSH public key line: type, base64 key, optional comment; no options prefix."""
+    if not isinstance(line, str) or len(line) > MAX_KEY_LINE:
+        raise InvalidInput("ssh_keys", "each key must be one line of text")
+    line = line.strip()
+    m = _KEY_LINE.fullmatch(line)
+    if not m or m["type"] not in KEY_TYPES:
+        raise InvalidInput(
+            "ssh_keys", "each key must be '<type> <base64> [comment]' with a type among " + ", ".join(KEY_TYPES)
+        )
+    try:
+        blob = base64.b64decode(m["blob"], validate=True)
+        (n,) = struct.unpack(">I", blob[:4])
+        inner_type = blob[4 : 4 + n].decode("ascii")
+    except (binascii.Error, struct.error, UnicodeDecodeError):
+        raise InvalidInput("ssh_keys", "a key's base64 part is not an OpenSSH public key") from None
+    if inner_type != m["type"]:
+        raise InvalidInput("ssh_keys", f"a key says {m['type']} but holds {inner_type[:40]!r}")
+    return line
+
+
+def _keys(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise InvalidInput("ssh_keys", "expected a list of OpenSSH public key lines")
+    if len(value) > MAX_KEYS:
+        raise InvalidInput("ssh_keys", f"at most {MAX_KEYS} keys")
+    return tuple(check_key_line(line) for line in value)
+
+
+def parse_credentials(body: dict[str, Any], generate: bool) -> Credentials:
+    """`password` and `ssh_keys` of a body; with neither and `generate`, a random password."""
+    password = None if body.get("password") is None else _password(body["password"])
+    keys = None if body.get("ssh_keys") is None else _keys(body["ssh_keys"])
+    if password is None and keys is None and generate:
+        return Credentials(password=random_password(), generated=True)
+    return Credentials(password=password, ssh_keys=keys)

@@ -1,0 +1,119 @@
+"""Set the site owner's password hash and SSH keys in a container, running or not.
+
+Through the engine's archive endpoint, never exec: the password is hashed here and the hash
+is written into /etc/shadow, so neither reaches any process's argv, environment or the
+container's config, and a container that is only created (not started) can be set too.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from dataclasses import dataclass
+
+from ..engine import Engine, NotFound
+from ..errors import Conflicting
+from .credentials import Credentials
+from .sha512crypt import new_salt, sha512_crypt
+
+__all__ = ["USER", "Login", "MissingUser", "replace_hash", "find_user"]
+
+USER = "admin"
+
+
+class MissingUser(Conflicting):
+    """409: the container's image has no `admin` user."""
+
+
+@dataclass(frozen=True)
+class Account:
+    uid: int
+    gid: int
+    home: str
+
+
+def find_user(passwd: str, user: str) -> Account | None:
+    """The user's uid, gid and home from /etc/passwd text."""
+    for line in passwd.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[0] == user and fields[2].isdigit() and fields[3].isdigit():
+            return Account(int(fields[2]), int(fields[3]), fields[5])
+    return None
+
+
+def replace_hash(shadow: str, user: str, hashed: str, today: int) -> str:
+    """/etc/shadow text with `user`'s hash (and last-change day) replaced."""
+    lines = shadow.splitlines()
+    for i, line in enumerate(lines):
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == user:
+            fields[1] = hashed
+            fields[2] = str(today)
+            lines[i] = ":".join(fields)
+            return "\n".join(lines) + "\n"
+    raise Conflicting(f"the container's /etc/shadow has no user {user}")
+
+
+def _member(tar_bytes: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        info = next(m for m in tar.getmembers() if m.isfile())
+        data = tar.extractfile(info).read()  # type: ignore[union-attr]
+    return info, data
+
+
+def _tar(entries: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def _entry(name: str, mode: int, account: Account, data: bytes | None = None) -> tuple[tarfile.TarInfo, bytes | None]:
+    info = tarfile.TarInfo(name)
+    info.mode, info.uid, info.gid, info.mtime = mode, account.uid, account.gid, int(time.time())
+    if data is None:
+        info.type = tarfile.DIRTYPE
+    else:
+        info.size = len(data)
+    return info, data
+
+
+class Login:
+    """The `admin` user's password and authorized_keys in one container."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def apply(self, container_id: str, creds: Credentials) -> None:
+        if creds.empty:
+            return
+        account = self._account(container_id)
+        if creds.password is not None:
+            self._set_hash(container_id, sha512_crypt(creds.password, new_salt()))
+        if creds.ssh_keys is not None:
+            keys = "".join(k + "\n" for k in creds.ssh_keys).encode()
+            self.engine.archives.put(
+                container_id,
+                account.home,
+                _tar([_entry(".ssh", 0o700, account), _entry(".ssh/authorized_keys", 0o600, account, keys)]),
+            )
+
+    def _account(self, container_id: str) -> Account:
+        try:
+            _, passwd = _member(self.engine.archives.get(container_id, "/etc/passwd"))
+        except NotFound:
+            passwd = b""
+        account = find_user(passwd.decode(errors="replace"), USER)
+        if account is None:
+            raise MissingUser(f"the container's image has no user {USER}: its password and keys cannot be set")
+        return account
+
+    def _set_hash(self, container_id: str, hashed: str) -> None:
+        info, shadow = _member(self.engine.archives.get(container_id, "/etc/shadow"))
+        text = replace_hash(shadow.decode(), USER, hashed, int(time.time() // 86400)).encode()
+        new = tarfile.TarInfo(info.name)
+        new.mode, new.uid, new.gid, new.uname, new.gname = info.mode, info.uid, info.gid, info.uname, info.gname
+        new.mtime, new.size = int(time.time()), len(text)
+        self.engine.archives.put(container_id, "/etc", _tar([(new, text)]))
