@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import itertools
+import tarfile
 from dataclasses import dataclass, field
 
 from dockerlink.engine import (
@@ -249,6 +251,51 @@ class FakeExecs:
         return self.handler(list(argv), env=env, workdir=workdir, timeout=timeout)
 
 
+BASE_PASSWD = "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/var/www:/bin/bash\n"
+BASE_SHADOW = "root:*:20000:0:99999:7:::\nadmin:*:20000:0:99999:7:::\n"
+
+
+class FakeArchives:
+    """Files of containers, as the archive endpoint reads and writes them: `files[(id, path)]`
+    is (bytes, mode, uid, gid). A container has the base image's passwd and shadow unless
+    `without_admin` holds its id."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+        self.files: dict[tuple[str, str], tuple[bytes, int, int, int]] = {}
+        self.without_admin: set[str] = set()
+
+    def _file(self, cid: str, path: str) -> tuple[bytes, int, int, int]:
+        if (cid, path) in self.files:
+            return self.files[(cid, path)]
+        if path == "/etc/passwd":
+            text = BASE_PASSWD if cid not in self.without_admin else BASE_PASSWD.splitlines()[0] + "\n"
+            return text.encode(), 0o644, 0, 0
+        if path == "/etc/shadow":
+            return BASE_SHADOW.encode(), 0o640, 0, 42
+        raise NotFound(404, f"Could not find the file {path} in container {cid}")
+
+    def get(self, ref: str, path: str) -> bytes:
+        cid = self._e.containers._resolve(ref).id
+        data, mode, uid, gid = self._file(cid, path)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
+            info.size, info.mode, info.uid, info.gid = len(data), mode, uid, gid
+            tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    def put(self, ref: str, directory: str, tar_bytes: bytes) -> None:
+        cid = self._e.containers._resolve(ref).id
+        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+            for m in tar.getmembers():
+                data = tar.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
+                self.files[(cid, f"{directory.rstrip('/')}/{m.name}")] = (data, m.mode, m.uid, m.gid)
+
+    def text(self, ref: str, path: str) -> str:
+        return self._file(self._e.containers._resolve(ref).id, path)[0].decode()
+
+
 class FakeSystem:
     def __init__(self, engine: FakeEngine) -> None:
         self._e = engine
@@ -276,6 +323,7 @@ class FakeEngine:
         self.images = FakeImages(self)
         self.execs = FakeExecs(self)
         self.system = FakeSystem(self)
+        self.archives = FakeArchives(self)
         self.address = "/fake.sock"
 
     def check(self) -> None:

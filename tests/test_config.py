@@ -64,3 +64,23 @@ def test_loopback_binds_need_no_token(bind):
 
 def test_the_token_is_not_in_the_repr():
     assert "secret-token-value" not in repr(Config.from_env({"api_token": "secret-token-value"}, env_file=None))
+
+
+def test_site_access_settings_are_read_and_checked():
+    c = Config.from_mapping(
+        {"site_domain": "Sites.Example.org.", "nginx_reload": "nginx -p /x -s reload", "tls": "certbot"}
+    )
+    assert (c.site_domain, c.nginx_reload, c.tls) == (
+        "sites.example.org",
+        ("nginx", "-p", "/x", "-s", "reload"),
+        "certbot",
+    )
+    for bad, field in (
+        ({"site_domain": "a_b.org"}, "site_domain"),
+        ({"tls": "acme"}, "tls"),
+        ({"nginx_listen": "80; include /etc/passwd"}, "nginx_listen"),
+        ({"nginx_dir": "conf.d"}, "nginx_dir"),
+        ({"certbot_cmd": "'unclosed"}, "certbot_cmd"),
+    ):
+        with pytest.raises(ConfigError, match=f"^{field}: "):
+            Config.from_mapping(bad)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from dockerlink.access.credentials import Credentials
+from dockerlink.access.login import Login, MissingUser, find_user, replace_hash
+from dockerlink.access.sha512crypt import sha512_crypt
+from tests.access.keys import key_line
+from tests.fakes import FakeEngine
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    e = FakeEngine()
+    e.containers.add("site1")
+    return e
+
+
+def test_the_password_becomes_a_sha512_hash_in_shadow_keeping_its_owner_and_mode(engine):
+    Login(engine).apply("site1", Credentials(password="correct horse battery"))
+    cid = engine.containers._resolve("site1").id
+    data, mode, uid, gid = engine.archives.files[(cid, "/etc/shadow")]
+    admin = next(line for line in data.decode().splitlines() if line.startswith("admin:"))
+    hashed = admin.split(":")[1]
+    salt = hashed.split("$")[2]
+    assert hashed == sha512_crypt("correct horse battery", salt)
+    assert b"correct horse" not in data
+    assert (mode, uid, gid) == (0o640, 0, 42)
+    assert data.decode().startswith("root:*:")  # other users untouched
+
+
+def test_keys_go_to_authorized_keys_owned_by_admin_mode_0600(engine):
+    Login(engine).apply("site1", Credentials(ssh_keys=(key_line(), key_line(comment="b"))))
+    cid = engine.containers._resolve("site1").id
+    data, mode, uid, gid = engine.archives.files[(cid, "/var/www/.ssh/authorized_keys")]
+    assert data.decode() == f"{key_line()}\n{key_line(comment='b')}\n"
+    assert (mode, uid, gid) == (0o600, 1000, 1000)
+    assert engine.archives.files[(cid, "/var/www/.ssh")][1:] == (0o700, 1000, 1000)
+    assert (cid, "/etc/shadow") not in engine.archives.files  # password left as it was
+
+
+def test_an_image_without_admin_is_a_conflict_naming_the_user(engine):
+    engine.archives.without_admin.add(engine.containers._resolve("site1").id)
+    with pytest.raises(MissingUser, match="no user admin"):
+        Login(engine).apply("site1", Credentials(password="correct horse battery"))
+
+
+def test_passwd_and_shadow_parsing():
+    assert find_user("root:x:0:0::/root:/bin/sh\nadmin:x:1000:1001::/var/www:/bin/bash\n", "admin").home == "/var/www"
+    assert find_user("root:x:0:0::/root:/bin/sh\n", "admin") is None
+    assert (
+        replace_hash("a:x:1:0:9:7:::\nadmin:*:1:0:9:7:::\n", "admin", "$6$s$h", 5)
+        == "a:x:1:0:9:7:::\nadmin:$6$s$h:5:0:9:7:::\n"
+    )
