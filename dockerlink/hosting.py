@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .access import Access, Credentials, check_site_name, parse_credentials
 from .config import Config
 from .engine import (
     ContainerDetails,
@@ -91,6 +92,7 @@ class CreateRequest:
     ports: tuple[ContainerPort, ...]
     image: str
     commands: tuple[str, ...]
+    credentials: Credentials = Credentials()  # the site owner's login (SPEC §6.1)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
     name = body["name"]
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput("name", "expected [a-zA-Z0-9][a-zA-Z0-9_.-]+, at most 128 characters")
+    check_site_name(name, config)
     image = body.get("image")
     if image is None:
         image = config.base_image
@@ -137,6 +140,7 @@ def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
         ports=parse_ports(body.get("ports"), config.port_area_size),
         image=image,
         commands=_commands(body.get("commands")),
+        credentials=parse_credentials(body, generate=True),
     )
 
 
@@ -203,6 +207,7 @@ class Hosting:
         self.config = config
         self.store = store
         self._info: EngineInfo | None = None
+        self.access = Access(engine, config)
         self._create_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=INSPECT_CONCURRENCY, thread_name_prefix="dockerlink-inspect")
         self._lock_path = Path(config.stats_db).with_name(Path(config.stats_db).name + ".create.lock")
@@ -237,6 +242,8 @@ class Hosting:
         for ref, result in zip(refs, self._pool.map(self._inspect_or_missing, refs), strict=True):
             if isinstance(result, ContainerDetails):
                 found[ref] = describe(result)
+                if is_owned(result):
+                    found[ref].update(self.access.describe(result.name))
             elif not listing:  # when listing, it was removed between list and inspect
                 errors[ref] = str(result)
         return {"error": errors, "success": found}
@@ -253,12 +260,14 @@ class Hosting:
 
     # -- creating --------------------------------------------------------------------------
 
-    def create(self, req: CreateRequest, start: bool = False) -> tuple[str, list[str]]:
-        """Create (and optionally start) a hosting container; returns its id and warnings."""
+    def create(self, req: CreateRequest, start: bool = False) -> tuple[str, list[str], dict[str, Any]]:
+        """Create (and optionally start) a hosting container; returns its id, warnings and the
+        extra fields of the answer (a generated password, once)."""
         keepalive = self._keepalive(req.image)
         warning = cpu_warning(req.cpu_quota, self.host.cpus)
         with self._exclusive():
             self._check_area(req.host_port_root)
+            volume_existed = self._volume_exists(volume_name(req.name))
             volume_labels = {LABEL: __version__, "dockerlink.container": req.name}
             self.engine.volumes.create(volume_name(req.name), labels=volume_labels)
             spec = ContainerSpec(
@@ -275,7 +284,8 @@ class Hosting:
                 port_bindings=tuple(
                     PortBinding(p.port, p.protocol, self.config.publish_ip, req.host_port_root + p.port)
                     for p in req.ports
-                ),
+                )
+                + (self.access.terminal_binding(req.host_port_root),),
                 volumes={volume_name(req.name): WWW},
                 memory=_limit(req.memory),
                 memory_swap=_limit(req.memory),
@@ -284,14 +294,30 @@ class Hosting:
                 restart_policy=RESTART_POLICY,
             )
             container_id, warnings = self.engine.containers.create(spec, name=req.name)
+        try:
+            extra = self.access.provision(container_id, req.name, req.host_port_root, req.credentials)
+        except Exception:
+            # Login or nginx refused: nothing of this create is left (a volume it found stays).
+            self.engine.containers.remove(container_id, force=True)
+            if not volume_existed:
+                self.engine.volumes.remove(volume_name(req.name))
+            raise
         if start:
             try:
                 self._start(container_id)
             except Conflicting:
                 # Not left half-made: the panel retries with another root under the same name.
                 self.engine.containers.remove(container_id, force=True)
+                self.access.remove_site(req.name)
                 raise
-        return container_id, ([warning] if warning else []) + warnings
+        return container_id, ([warning] if warning else []) + warnings, extra
+
+    def _volume_exists(self, name: str) -> bool:
+        try:
+            self.engine.volumes.inspect(name)
+        except NotFound:
+            return False
+        return True
 
     def _keepalive(self, image: str) -> tuple[str, ...]:
         try:
@@ -330,6 +356,7 @@ class Hosting:
         later to another user must not hand them the previous owner's files."""
         c = self.owned(ref)
         self.engine.containers.remove(c.id, force=True)
+        self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):
             try:
                 self.engine.volumes.remove(c.volumes[WWW])

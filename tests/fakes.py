@@ -202,6 +202,12 @@ class FakeVolumes:
         self.names.setdefault(name, dict(labels or {}))
         return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
 
+    def inspect(self, name: str) -> VolumeInfo:
+        self._e.check()
+        if name not in self.names:
+            raise NotFound(404, f"get {name}: no such volume")
+        return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
+
     def remove(self, name: str, force: bool = False) -> None:
         if name not in self.names:
             raise NotFound(404, f"get {name}: no such volume")

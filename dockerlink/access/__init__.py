@@ -22,13 +22,19 @@ from .login import Login, MissingUser
 from .sites import DNS_LABEL, SiteFiles, is_dns_label, server_file
 from .tls import Certificates
 
-__all__ = ["Access", "Credentials", "TERMINAL_PORT", "TERMINAL_IP"]
+__all__ = ["Access", "Credentials", "TERMINAL_PORT", "TERMINAL_IP", "check_site_name", "parse_credentials"]
 
 #: The web terminal's port in the base image (shellinaboxd --port); published on
 #: 127.0.0.1:<root> only, reached through the proxy.
 TERMINAL_PORT = 4200
 TERMINAL_IP = "127.0.0.1"
 SITE_PORT = 80
+
+
+def check_site_name(name: str, config: Config) -> None:
+    """With domains on, a site's name is a DNS label (it becomes `<name>.<site_domain>`)."""
+    if config.site_domain and not is_dns_label(name):
+        raise InvalidInput("name", f"must be a DNS label ({DNS_LABEL}) while site_domain is set")
 
 
 class Access:
@@ -50,14 +56,6 @@ class Access:
     def terminal_binding(self, root: int) -> PortBinding:
         return PortBinding(TERMINAL_PORT, "tcp", TERMINAL_IP, root)
 
-    def check_name(self, name: str) -> None:
-        """With domains on, a site's name is a DNS label (it becomes `<name>.<site_domain>`)."""
-        if self.config.site_domain and not is_dns_label(name):
-            raise InvalidInput("name", f"must be a DNS label ({DNS_LABEL}) while site_domain is set")
-
-    def create_credentials(self, body: dict[str, Any]) -> Credentials:
-        return parse_credentials(body, generate=True)
-
     def provision(self, container_id: str, name: str, root: int, creds: Credentials) -> dict[str, Any]:
         """Login and site file of a new container; the fields to add to the create answer.
         Raises (ProxyError, MissingUser) leave the caller to undo the create."""
@@ -76,7 +74,7 @@ class Access:
         domain = self.config.site_domain
         if not domain:
             return
-        self.check_name(name)
+        check_site_name(name, self.config)
         text = server_file(name, domain, self.config.nginx_listen, self._upstream_ip(), root + SITE_PORT, root + 0)
         self.sites.add(name, text)
         if self.config.site_tls == "certbot":

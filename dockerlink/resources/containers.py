@@ -35,9 +35,9 @@ class ContainerCollection:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         request = parse_create(params.json_object(req), self._hosting.config)
-        container_id, warnings = self._hosting.create(request, start=bool(params.flag(req, "start")))
+        container_id, warnings, extra = self._hosting.create(request, start=bool(params.flag(req, "start")))
         resp.status = falcon.HTTP_200  # the original's; the PHP panel takes anything else for a failure
-        resp.media = {"Id": container_id, "warning": warnings}
+        resp.media = {"Id": container_id, "warning": warnings, **extra}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         keep = False in (params.flag(req, "volumes", default=True), params.flag(req, "deletevolume", default=True))

@@ -44,6 +44,8 @@ class Env:
             "publish_ip": c.publish_ip,
             "git_host": c.git_host_root is not None,
             "git_timeout": c.git_timeout,
+            "site_domain": c.site_domain,
+            "tls": c.tls,
             "version": __version__,
         }
 

@@ -37,6 +37,7 @@ def test_create_maps_limits_ports_volume_labels_and_restart_policy(client, fake_
         ("22/tcp", "127.0.0.1", 10022),
         ("80/tcp", "127.0.0.1", 10080),
         ("443/tcp", "127.0.0.1", 10443),
+        ("4200/tcp", "127.0.0.1", 10000),  # the web terminal: loopback only, whatever publish_ip
         ("3000/udp", "127.0.0.1", 13000),
         ("3080/tcp", "127.0.0.1", 13080),
         ("4000/tcp", "127.0.0.1", 14000),
@@ -154,7 +155,7 @@ def test_list_describes_every_container_and_marks_foreign_ones(client, fake_engi
     assert body["error"] == {}
     mine = body["success"][cid]
     assert mine["name"] == "/site1" and mine["host_port_root"] == 10000 and mine["state"] == "created"
-    assert mine["ports"] == {"22/tcp": {}, "443/tcp": {}, "80/tcp": {}}
+    assert mine["ports"] == {"22/tcp": {}, "443/tcp": {}, "80/tcp": {}, "4200/tcp": {}}
     assert mine["exit_code"] == 0 and "started_at" not in mine
     theirs = body["success"][other.id]
     assert theirs["dockerlink"] == "not_dockerlink" and theirs["host_port_root"] is None
