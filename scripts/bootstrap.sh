@@ -18,12 +18,16 @@ extra=""
 [ "${1:-}" = test ] && extra="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extra"
 
-# Tools the tests drive (systemd-analyze, prometheus/promtool, socat), installed only when missing.
+# Tools the tests drive (systemd-analyze, prometheus/promtool, socat, nginx, sshpass, ssh),
+# installed only when missing.
 if [ "${1:-}" = test ]; then
   missing=""
   command -v systemd-analyze >/dev/null || missing="$missing systemd"
   command -v promtool >/dev/null || missing="$missing prometheus"
   command -v socat >/dev/null || missing="$missing socat"
+  command -v nginx >/dev/null || missing="$missing nginx"
+  command -v sshpass >/dev/null || missing="$missing sshpass"
+  command -v ssh >/dev/null || missing="$missing openssh-client"
   if [ -n "$missing" ]; then
     echo "bootstrap: installing$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null

@@ -53,6 +53,7 @@ def test_create_sets_limits_ports_volume_and_restart_policy_in_the_engine(site, 
         ("80/tcp", "127.0.0.1", 20080),
         ("443/tcp", "127.0.0.1", 20443),
         ("4000/udp", "127.0.0.1", 24000),
+        ("4200/tcp", "127.0.0.1", 20000),  # the web terminal, loopback only
     }
     assert set(d.exposed_ports) >= {"22/tcp", "80/tcp", "443/tcp", "4000/udp"}
     assert d.labels["dockerlink.host_port_root"] == d.labels["ports"] == "20000"
