@@ -7,7 +7,7 @@ import pytest
 
 from dockerlink.access.sites import HEADER, SiteFiles, server_file
 from dockerlink.access.tls import Certificates
-from dockerlink.errors import ConflictError, ProxyError
+from dockerlink.errors import Conflicting, ProxyError
 
 
 class FakeNginx:
@@ -70,7 +70,7 @@ def test_a_failed_check_removes_the_file_and_names_nginx_complaint_without_reloa
 def test_a_file_dockerlink_did_not_write_is_never_overwritten_nor_removed(sites, nginx, tmp_path):
     theirs = tmp_path / "dockerlink-site1.conf"
     theirs.write_text("server { listen 80; }  # the operator's\n")
-    with pytest.raises(ConflictError, match="not written by dockerlink"):
+    with pytest.raises(Conflicting, match="not written by dockerlink"):
         sites.add("site1", text())
     assert sites.remove("site1") is False
     assert theirs.read_text() == "server { listen 80; }  # the operator's\n" and nginx.calls == []
