@@ -5,11 +5,8 @@ A `Credentials` never shows its password in a repr (so never in a log line or a 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +37,10 @@ KEY_TYPES = (
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
-_KEY_LINE = re.compile(r"(?P<type>[a-z0-9@.-]+) (?P<blob>[A-Za-z0-9+/]+={0,2})(?: (?P<comment>[\x20-\x7e]*))?")
+_B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})"
+#: One OpenSSH public key line; also the OpenAPI pattern, so the document says what is accepted.
+KEY_PATTERN = "(?:" + "|".join(t.replace(".", "\\.") for t in KEY_TYPES) + f") {_B64}(?: [\\x20-\\x7e]*)?"
+_KEY_LINE = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -72,23 +72,12 @@ def _password(value: object) -> str:
 
 
 def check_key_line(line: object) -> str:
-    """One OpenSSH public key line: type, base64 key, optional comment; no options prefix."""
-    if not isinstance(line, str) or len(line) > MAX_KEY_LINE:
-        raise InvalidInput("ssh_keys", "each key must be one line of text")
-    line = line.strip()
-    m = _KEY_LINE.fullmatch(line)
-    if not m or m["type"] not in KEY_TYPES:
+    """One OpenSSH public key line: type, base64 key, optional comment; no options prefix
+    (`command=`, `from=`…), no second line. The key itself is sshd's to read."""
+    if not isinstance(line, str) or len(line) > MAX_KEY_LINE or not _KEY_LINE.fullmatch(line):
         raise InvalidInput(
             "ssh_keys", "each key must be '<type> <base64> [comment]' with a type among " + ", ".join(KEY_TYPES)
         )
-    try:
-        blob = base64.b64decode(m["blob"], validate=True)
-        (n,) = struct.unpack(">I", blob[:4])
-        inner_type = blob[4 : 4 + n].decode("ascii")
-    except (binascii.Error, struct.error, UnicodeDecodeError):
-        raise InvalidInput("ssh_keys", "a key's base64 part is not an OpenSSH public key") from None
-    if inner_type != m["type"]:
-        raise InvalidInput("ssh_keys", f"a key says {m['type']} but holds {inner_type[:40]!r}")
     return line
 
 

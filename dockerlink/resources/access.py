@@ -5,14 +5,22 @@ from __future__ import annotations
 import falcon
 
 from ..access import Access
-from ..access.credentials import KEY_TYPES, MAX_KEYS, MAX_PASSWORD, MIN_PASSWORD, PASSWORD_PATTERN
+from ..access.credentials import (
+    KEY_PATTERN,
+    KEY_TYPES,
+    MAX_KEY_LINE,
+    MAX_KEYS,
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    PASSWORD_PATTERN,
+)
 from ..engine import CONTAINER_PATTERN, Engine
 from ..openapi import TEXT_PLAIN
 from ..ownership import require_owned
 from ..services import Services
 from . import params
 
-__all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS"]
+__all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS", "PASSWORD_SCHEMA", "SSH_KEYS_SCHEMA"]
 
 
 class ContainerAccess:
@@ -66,24 +74,23 @@ OPENAPI_PATHS = {
     }
 }
 
+#: The owner's login fields, also accepted by create (resources/containers.py).
+PASSWORD_SCHEMA = {
+    "type": "string",
+    "minLength": MIN_PASSWORD,
+    "maxLength": MAX_PASSWORD,
+    "pattern": f"^{PASSWORD_PATTERN}$",
+}
+SSH_KEYS_SCHEMA = {
+    "type": "array",
+    "maxItems": MAX_KEYS,
+    "description": "OpenSSH public key lines: '<type> <base64> [comment]', type among " + ", ".join(KEY_TYPES),
+    "items": {"type": "string", "maxLength": MAX_KEY_LINE, "pattern": f"^{KEY_PATTERN}$"},
+}
 OPENAPI_SCHEMAS = {
     "Access": {
         "type": "object",
         "minProperties": 1,
-        "properties": {
-            "password": {
-                "type": "string",
-                "minLength": MIN_PASSWORD,
-                "maxLength": MAX_PASSWORD,
-                "pattern": f"^{PASSWORD_PATTERN}$",
-            },
-            "ssh_keys": {
-                "type": "array",
-                "maxItems": MAX_KEYS,
-                "description": "OpenSSH public key lines: '<type> <base64> [comment]', type among "
-                + ", ".join(KEY_TYPES),
-                "items": {"type": "string"},
-            },
-        },
+        "properties": {"password": PASSWORD_SCHEMA, "ssh_keys": SSH_KEYS_SCHEMA},
     }
 }

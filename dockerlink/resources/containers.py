@@ -16,6 +16,7 @@ from ..openapi import TEXT_PLAIN
 from ..ports import MAX_PORTS, MIN_ROOT, max_root, port_pattern
 from ..services import Services
 from . import params
+from .access import PASSWORD_SCHEMA, SSH_KEYS_SCHEMA
 
 __all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS", "openapi_schemas"]
 
@@ -212,6 +213,12 @@ OPENAPI_SCHEMAS = {
             },
             "exit_code": {"type": ["integer", "null"]},
             "started_at": {"type": ["integer", "null"]},
+            "urls": {
+                "type": "object",
+                "description": "with site_domain set: the site's and its web terminal's addresses",
+                "properties": {"site": {"type": "string"}, "terminal": {"type": "string"}},
+            },
+            "tls": {"type": "string", "description": "none, pending, ok or failed: <reason>"},
         },
     },
     "ContainerList": {
@@ -225,7 +232,11 @@ OPENAPI_SCHEMAS = {
     "Created": {
         "type": "object",
         "required": ["Id", "warning"],
-        "properties": {"Id": {"type": "string"}, "warning": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "Id": {"type": "string"},
+            "warning": {"type": "array", "items": {"type": "string"}},
+            "password": {"type": "string", "description": "generated when neither password nor ssh_keys was given"},
+        },
     },
     "Warnings": {
         "type": "object",
@@ -277,6 +288,8 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
                         "pattern": "^[^\\x00]*\\S[^\\x00]*$",
                     },
                 },
+                "password": PASSWORD_SCHEMA,
+                "ssh_keys": SSH_KEYS_SCHEMA,
             },
         },
         "Resize": {

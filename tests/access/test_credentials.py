@@ -42,7 +42,8 @@ def test_a_password_outside_the_rules_is_refused_naming_the_field(password):
         'command="rm -rf /" ' + key_line(),  # an options prefix
         key_line("ssh-dss"),  # not an accepted type
         "ssh-ed25519 not*base64",
-        key_line(inner="ssh-rsa"),  # says ed25519, holds rsa
+        " " + key_line(),  # a leading blank
+        "ssh-ed25519 AAA",  # not base64 of whole bytes
         key_line() + "\nssh-ed25519 AAAA",  # two lines in one
         "",
     ],
