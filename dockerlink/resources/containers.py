@@ -16,7 +16,6 @@ from ..openapi import TEXT_PLAIN
 from ..ports import MAX_PORTS, MIN_ROOT, max_root, port_pattern
 from ..services import Services
 from . import params
-from .access import PASSWORD_SCHEMA, SSH_KEYS_SCHEMA
 
 __all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS", "openapi_schemas"]
 
@@ -260,6 +259,8 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "CreateContainer": {
             "type": "object",
+            "description": "Also takes the site owner's login: password and ssh_keys, as in Access "
+            "(with neither, a random password is made and answered once as password).",
             "required": ["name", "host_port_root", "memory", "cpulimit"],
             "properties": {
                 "name": {"type": "string", "pattern": f"^{NAME_PATTERN}$"},
@@ -288,8 +289,6 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
                         "pattern": "^[^\\x00]*\\S[^\\x00]*$",
                     },
                 },
-                "password": PASSWORD_SCHEMA,
-                "ssh_keys": SSH_KEYS_SCHEMA,
             },
         },
         "Resize": {

@@ -74,8 +74,10 @@ def _operations() -> list[tuple[str, str]]:
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def contract_schema(tmp_path_factory):
+    """A fresh app per operation: the containers one operation's examples create must not make
+    another's generated id an ambiguous prefix (a documented 400)."""
     app = _app(str(tmp_path_factory.mktemp("contract")))
     return schemathesis.openapi.from_wsgi("/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKEN}"})
 

@@ -36,7 +36,7 @@ def app(config, fake_engine, fake_store) -> TestClient:
 def test_create_without_credentials_returns_a_random_password_once_and_stores_only_its_hash(client, fake_engine):
     r = client.simulate_put("/v1/container", json=VALID)
     password = r.json["password"]
-    assert r.status_code == 201 and len(password) >= 20
+    assert r.status_code == 200 and len(password) >= 20
     shadow = fake_engine.archives.text(r.json["Id"], "/etc/shadow")
     assert "admin:$6$" in shadow and password not in shadow
     c = fake_engine.containers.by_id[r.json["Id"]]
@@ -47,7 +47,7 @@ def test_create_without_credentials_returns_a_random_password_once_and_stores_on
 
 def test_create_with_keys_only_sets_them_and_returns_no_password(client, fake_engine):
     r = client.simulate_put("/v1/container", json={**VALID, "ssh_keys": [key_line()]})
-    assert r.status_code == 201 and "password" not in r.json
+    assert r.status_code == 200 and "password" not in r.json
     assert fake_engine.archives.text(r.json["Id"], "/var/www/.ssh/authorized_keys") == key_line() + "\n"
 
 
@@ -63,7 +63,7 @@ def test_create_from_an_image_without_admin_makes_no_password_but_a_given_one_is
         (b"root:x:0:0::/root:/bin/sh\n", 0o644, 0, 0) if path == "/etc/passwd" else real(cid, path)
     )
     r = client.simulate_put("/v1/container", json=VALID)
-    assert r.status_code == 201 and "password" not in r.json
+    assert r.status_code == 200 and "password" not in r.json
     client.simulate_delete("/v1/container", params={"id": "site1", "volumes": "true"})
     r = client.simulate_put("/v1/container", json={**VALID, "password": "a given password"})
     assert r.status_code == 409 and "no user admin" in r.text
@@ -75,7 +75,7 @@ def test_with_site_domain_create_writes_the_site_file_and_delete_removes_it(
 ):
     client = app(domain_config, fake_engine, fake_store)
     r = client.simulate_put("/v1/container", json=VALID)
-    assert r.status_code == 201
+    assert r.status_code == 200
     site_file = tmp_path / "conf.d" / "dockerlink-site1.conf"
     assert "server_name ssh.site1.example.org;" in site_file.read_text()
     entry = client.simulate_get("/v1/container", params={"id": "site1"}).json["success"]["site1"]
