@@ -276,3 +276,26 @@ def test_a_config_nginx_refuses_undoes_the_create(access_service, nginx, engine,
     volumes = json.loads(engine.transport.request("GET", ["volumes"]).content)["Volumes"] or []
     assert f"dockerlink-{unique_name}-www" not in [v["Name"] for v in volumes]
     assert not (nginx.conf_d / f"dockerlink-{unique_name}.conf").exists()
+
+
+def test_the_terminal_comes_back_after_a_crash(site, engine, nginx):
+    r = engine.execs.run(site["Id"], ["pkill", "-KILL", "-x", "shellinaboxd"], timeout=30)
+    assert r.exit_code == 0, r.stderr
+    host = f"ssh.{site['name']}.{DOMAIN}"
+    _wait_for(lambda: nginx.get(host).status_code == 200)
+    assert "ShellInABox" in nginx.get(host).text
+
+
+def test_the_container_stops_when_sshd_dies_whatever_the_terminal_does(engine, base_image, unique_name):
+    from dockerlink.engine import ContainerSpec
+
+    from .conftest import TEST_LABEL
+
+    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels={TEST_LABEL: "1"}), name=unique_name)
+    engine.containers.start(cid)
+    _wait_for(lambda: "shellinaboxd" in engine.execs.run(cid, ["ps", "-eo", "args"], timeout=30).stdout.decode())
+    engine.execs.run(cid, ["kill", "1"], timeout=30)  # sshd is the main process
+    end = time.monotonic() + 30
+    while engine.containers.inspect(cid).running and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not engine.containers.inspect(cid).running
