@@ -70,7 +70,7 @@ def test_site_access_settings_are_read_and_checked():
     c = Config.from_mapping(
         {"site_domain": "Sites.Example.org.", "nginx_reload": "nginx -p /x -s reload", "tls": "certbot"}
     )
-    assert (c.site_domain, c.nginx_reload, c.tls) == (
+    assert (c.site_domain, c.nginx_reload, c.site_tls) == (
         "sites.example.org",
         ("nginx", "-p", "/x", "-s", "reload"),
         "certbot",

@@ -45,7 +45,7 @@ class Env:
             "git_host": c.git_host_root is not None,
             "git_timeout": c.git_timeout,
             "site_domain": c.site_domain,
-            "tls": c.tls,
+            "tls": c.site_tls,
             "version": __version__,
         }
 

@@ -112,7 +112,7 @@ def test_with_certbot_the_listing_shows_tls_state(domain_config, fake_engine, fa
     certbot = tmp_path / "certbot"
     certbot.write_text("#!/bin/sh\nexit 0\n")
     certbot.chmod(0o755)
-    config = dataclasses.replace(domain_config, tls="certbot", certbot_cmd=(str(certbot),))
+    config = dataclasses.replace(domain_config, site_tls="certbot", certbot_cmd=(str(certbot),))
     client = app(config, fake_engine, fake_store)
     client.simulate_put("/v1/container", json=VALID)
     for thread in threading.enumerate():
