@@ -45,9 +45,13 @@ NO_CPU_LIMIT = -1
 def _number(field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(field, f"expected a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)  # a JSON integer can be beyond any float
+    except OverflowError:
+        raise InvalidInput(field, "out of range") from None
+    if not math.isfinite(number):
         raise InvalidInput(field, "expected a finite number")
-    return float(value)
+    return number
 
 
 def memory_bytes(value: object) -> int:
@@ -55,11 +59,11 @@ def memory_bytes(value: object) -> int:
     gib = _number("memory", value)
     if gib == 0:
         return UNLIMITED
-    size = round(gib * GIB)
+    if gib > MAX_MEMORY / GIB:  # before multiplying: a large finite float times GIB is inf
+        raise InvalidInput("memory", f"too large: {value} GiB")
+    size = round(gib * GIB) if gib > 0 else -1
     if size < MIN_MEMORY:
         raise InvalidInput("memory", f"must be 0 (no limit) or at least 0.0056 GiB (6 MiB), got {value}")
-    if size > MAX_MEMORY:
-        raise InvalidInput("memory", f"too large: {value} GiB")
     return size
 
 

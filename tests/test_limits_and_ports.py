@@ -28,6 +28,18 @@ def test_memory_refuses_what_the_engine_would(bad):
         memory_bytes(bad)
 
 
+@pytest.mark.parametrize("huge", [1e300, 7.8e307, 10**400, -(10**400)], ids=["1e300", "7.8e307", "10**400", "-10**400"])
+def test_memory_beyond_any_float_or_byte_count_is_refused_not_a_crash(huge):
+    with pytest.raises(InvalidInput, match="^memory:"):
+        memory_bytes(huge)
+
+
+@pytest.mark.parametrize("huge", [1e308, 10**400, -(10**400)], ids=["1e308", "10**400", "-10**400"])
+def test_cpu_beyond_any_float_is_refused_not_a_crash(huge):
+    with pytest.raises(InvalidInput, match="^cpulimit:"):
+        cpu_quota(huge)
+
+
 @pytest.mark.parametrize(("cores", "quota"), [(1, 100000), (0.01, 1000), (1.5, 150000), (2, 200000), (0.333, 33300)])
 def test_cpu_is_a_quota_over_a_100ms_period(cores, quota):
     assert cpu_quota(cores) == quota
