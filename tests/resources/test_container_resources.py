@@ -238,6 +238,14 @@ def test_foreign_containers_are_read_only(client, fake_engine):
     assert fake_engine.containers.by_id[db.id].running
 
 
+def test_a_foreign_container_cannot_be_started(client, fake_engine):
+    db = fake_engine.containers.add("database", running=False)
+    r = client.simulate_post("/v1/container/start", params={"id": "database"})
+    assert r.status_code == 403
+    assert "not created by dockerlink" in r.text
+    assert not fake_engine.containers.by_id[db.id].running
+
+
 def test_resize_sets_memory_and_swap_together_and_cpu_quota(client, fake_engine):
     cid = create(client, start="true").json["Id"]
     r = client.simulate_patch("/v1/container", params={"id": cid}, json={"memory": 1.25})
