@@ -28,7 +28,9 @@ def test_memory_refuses_what_the_engine_would(bad):
         memory_bytes(bad)
 
 
-@pytest.mark.parametrize("huge", [1e300, 7.8e307, 10**400, -(10**400)], ids=["1e300", "7.8e307", "10**400", "-10**400"])
+@pytest.mark.parametrize(
+    "huge", [1e300, 7.8e307, -1.5e308, 10**400, -(10**400)], ids=["1e300", "7.8e307", "-1.5e308", "10**400", "-10**400"]
+)
 def test_memory_beyond_any_float_or_byte_count_is_refused_not_a_crash(huge):
     with pytest.raises(InvalidInput, match="^memory:"):
         memory_bytes(huge)
