@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,8 @@ import requests
 
 from bench.loadgen import process_tree
 
-from .live import ROOT, live_service
+from .dockerd import dockerd_pid, ensure_dockerd, lives_on_its_own
+from .live import live_service
 
 
 def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
@@ -29,11 +29,6 @@ def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
             return value
         time.sleep(0.2)
     pytest.fail(f"gave up waiting for {what}")
-
-
-def dockerd_pid() -> int | None:
-    out = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
-    return int(out[0]) if out else None
 
 
 def engine_answers(engine) -> bool:  # noqa: ANN001
@@ -63,7 +58,7 @@ def faulty(engine, tmp_path, unique_name):
             yield svc, cid
         finally:
             if not engine_answers(engine):
-                subprocess.run(["bash", str(ROOT / "scripts/ensure_dockerd.sh")], check=True)
+                ensure_dockerd()
             svc.request("DELETE", "/v1/container", params={"id": cid, "volumes": "true"})
 
 
@@ -111,8 +106,10 @@ def test_dockerd_restart_under_load_gives_503s_then_recovers_without_a_service_r
         # History under a full id is the store's alone: it is served through the outage.
         assert svc.get("/v1/container/stats", params={"id": cid}).status_code == 200
         time.sleep(3)  # the collector meets the outage for a few rounds
-        subprocess.run(["bash", str(ROOT / "scripts/ensure_dockerd.sh")], check=True)
+        ensure_dockerd()
         came_back = time.time()
+        # Started on its own: a signal to this test run's process group cannot reach it.
+        assert lives_on_its_own(dockerd_pid())
         wait_until(lambda: svc.get("/v1/health").status_code == 200, 60, "the service to see the engine again")
     finally:
         stop.set()
