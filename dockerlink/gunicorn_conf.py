@@ -1,6 +1,6 @@
 """gunicorn settings for dockerlink (the repo's gunicorn.conf.py imports these).
 
-gthread workers: requests spend their time waiting on the engine socket, not on the CPU.
+Threaded workers: requests spend their time waiting on the engine socket, not on the CPU.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ else:
 
 wsgi_app = "dockerlink.app:create_app()"
 bind = [_config.bind]
-worker_class = "gthread"
+# gthread, but a request is read whole by the event loop before a thread takes it: slow
+# clients cannot hold the threads (dockerlink/serving/worker.py).
+worker_class = "dockerlink.serving.worker.BufferingWorker"
+logger_class = "dockerlink.serving.accesslog.RedactingLogger"
 workers = int(os.environ.get("DOCKERLINK_WORKERS", "2"))
 threads = int(os.environ.get("DOCKERLINK_THREADS", "8"))
 # Long enough for a git command at its limit plus the kill grace.
@@ -39,7 +42,8 @@ graceful_timeout = int(os.environ.get("DOCKERLINK_GRACEFUL_TIMEOUT", "30"))
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("DOCKERLINK_LOGLEVEL", "info")
-# The token travels in a header; the default access log format prints none.
+# The token travels in a header, which this format never prints; one sent in the query
+# string is redacted (logger_class above).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 

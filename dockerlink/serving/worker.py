@@ -1,0 +1,159 @@
+"""`BufferingWorker`: gunicorn's gthread worker, except that no thread waits on a client.
+
+gthread hands a connection to a thread as soon as its first byte arrives; the thread then
+blocks until the whole request is in. Sixteen clients sending a header line every few
+seconds (or a body a byte at a time) so held every thread of 2 workers × 8, and the API
+stopped answering anyone (issue 12, item 3). Here the worker's event loop reads each
+request — head, and body up to the 1 MiB cap — into memory first, non-blocking, with a
+deadline (`READ_TIMEOUT`), and only a complete request reaches a thread. A slow client then
+costs a socket and a buffer; the threads serve whoever is ready. Kept-alive connections go
+through the same reading. Limits stay gunicorn's: `worker_connections` sockets per worker.
+
+Also: gunicorn's own error answers (400, 414, 431, … for requests its parser refuses) are
+`text/plain` one-liners like the application's, not an HTML page echoing the request.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+
+from gunicorn import http, util
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from ..resources.params import MAX_BODY
+from .framing import HeadTooLarge, progress
+
+__all__ = ["BufferingWorker", "READ_TIMEOUT", "write_plain_error"]
+
+#: Seconds a client has to send a whole request (head and body) once it has connected,
+#: or once a kept-alive connection shows a new request; past it the connection is closed.
+READ_TIMEOUT = 30.0
+_RECV = 65536
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def write_plain_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's error answer as one text/plain line (the message, never the request, in it)."""
+    body = f"{status_int} {reason}\n".encode("latin-1", "replace")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1", "replace")
+    util.write_nonblock(sock, head + body)
+
+
+@dataclass
+class _Reading:
+    conn: TConn
+    deadline: float
+    buf: bytearray = field(default_factory=bytearray)
+    continued: bool = False
+
+
+class BufferingWorker(ThreadWorker):
+    """gthread with requests read whole by the event loop before a thread takes them."""
+
+    def init_process(self) -> None:
+        self._reading: deque[_Reading] = deque()  # in deadline order (one fixed timeout)
+        util.write_error = write_plain_error  # the base worker's handle_error writes through it
+        super().init_process()
+
+    # -- where gthread would hand a connection to a thread --------------------------------
+
+    def accept(self, listener: socket.socket) -> None:
+        if self.cfg.is_ssl:  # the TLS handshake happens in the thread: gthread's way
+            return super().accept(listener)
+        try:
+            client, addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        self._read(TConn(self.cfg, client, addr, listener.getsockname()))  # non-blocking
+
+    def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
+        """A kept-alive connection shows its next request: read it whole first too."""
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        conn.sock.setblocking(False)
+        self._read(conn)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _read(self, conn: TConn) -> None:
+        reading = _Reading(conn, time.monotonic() + READ_TIMEOUT)
+        self._reading.append(reading)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, reading))
+
+    def _on_readable(self, reading: _Reading, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(reading)
+            return
+        reading.buf += data
+        try:
+            state = progress(bytes(reading.buf), MAX_BODY)
+        except HeadTooLarge:
+            self._drop(reading, answer=(431, "Request Header Fields Too Large"))
+            return
+        if state.expects_continue and not reading.continued:
+            reading.continued = True  # the client waits for it before sending the body
+            try:
+                sock.send(_CONTINUE)
+            except OSError:
+                pass
+        if state.complete:
+            self._dispatch(reading)
+
+    def _dispatch(self, reading: _Reading) -> None:
+        """Hand the complete request to a thread; the parser reads the buffer first."""
+        self._forget(reading)
+        conn = reading.conn
+        if conn.parser is None:
+            conn.initialized = True  # plain HTTP/1.x: what TConn.init would have set up
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(bytes(reading.buf))
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def _forget(self, reading: _Reading) -> None:
+        try:
+            self.poller.unregister(reading.conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        try:
+            self._reading.remove(reading)
+        except ValueError:
+            pass
+
+    def _drop(self, reading: _Reading, answer: tuple[int, str] | None = None) -> None:
+        self._forget(reading)
+        if answer is not None:
+            try:
+                write_plain_error(reading.conn.sock, answer[0], answer[1], "")
+            except OSError:
+                pass
+        self.nr_conns -= 1
+        reading.conn.close()
+
+    def murder_pending(self) -> None:
+        """gthread's pending sweep (each loop turn), plus: requests past READ_TIMEOUT, and,
+        once the worker stops, every request not yet complete (no one will serve it)."""
+        super().murder_pending()
+        now = time.monotonic()
+        while self._reading and (self._reading[0].deadline <= now or not self.alive):
+            self._drop(self._reading[0], answer=None if not self.alive else (408, "Request Timeout"))
