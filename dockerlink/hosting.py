@@ -23,9 +23,11 @@ from . import __version__
 from .access import Access, Credentials, check_site_name, parse_credentials
 from .config import Config
 from .engine import (
+    BadRequest,
     ContainerDetails,
     ContainerSpec,
     Engine,
+    EngineError,
     EngineInfo,
     InvalidReference,
     NotFound,
@@ -236,7 +238,7 @@ class Hosting:
             listed = self.engine.containers.list(all=True)
             refs = [c.id for c in listed if running is None or (c.state == "running") == running]
         else:
-            refs = list(ids)
+            refs = list(dict.fromkeys(ids))  # one engine call per distinct id: the answer is keyed by id
         errors: dict[str, str] = {}
         found: dict[str, Any] = {}
         for ref, result in zip(refs, self._pool.map(self._inspect_or_missing, refs), strict=True):
@@ -293,7 +295,12 @@ class Hosting:
                 cpu_quota=_limit(req.cpu_quota),
                 restart_policy=RESTART_POLICY,
             )
-            container_id, warnings = self.engine.containers.create(spec, name=req.name)
+            try:
+                container_id, warnings = self.engine.containers.create(spec, name=req.name)
+            except Exception:
+                if not volume_existed:  # what this request made goes with it; a kept volume stays
+                    self._remove_quietly(volume_name(req.name))
+                raise
         try:
             extra = self.access.provision(container_id, req.name, req.host_port_root, req.credentials)
         except Exception:
@@ -319,10 +326,16 @@ class Hosting:
             return False
         return True
 
+    def _remove_quietly(self, volume: str) -> None:
+        try:
+            self.engine.volumes.remove(volume)
+        except EngineError as exc:
+            log.warning("could not remove volume %s after a failed create: %s", volume, exc)
+
     def _keepalive(self, image: str) -> tuple[str, ...]:
         try:
             info = self.engine.images.inspect(image)
-        except NotFound as exc:
+        except (NotFound, BadRequest) as exc:  # BadRequest: e.g. a name over 255 characters
             raise from_engine(exc, field="image") from None
         argv = info.entrypoint + info.cmd
         if not argv:

@@ -41,8 +41,12 @@ class FakeStore:
     def last_sample_time(self) -> float | None:
         return self.last
 
-    def forget(self, container_id: str) -> None:
+    def forget(self, container_id: str) -> bool:
         self.forgotten.append(container_id)
+        return True
+
+    def last_reset(self) -> dict | None:
+        return None
 
 
 class FakeContainers:

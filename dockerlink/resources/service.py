@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import falcon
 
@@ -15,23 +16,60 @@ __all__ = ["routes", "OPENAPI_PATHS"]
 
 
 class Health:
-    def __init__(self, engine: Engine, store) -> None:  # noqa: ANN001
+    """200 when all is well; else 503 with `status` and the `reasons`, so a monitor sees a
+    stopped engine, a collector that stopped sampling (last sample older than
+    `STALE_INTERVALS` intervals) or a stats history it cannot read."""
+
+    STALE_INTERVALS = 3
+
+    def __init__(self, engine: Engine, store, interval: float, clock: Callable[[], float] | None = None) -> None:  # noqa: ANN001
         self._engine = engine
         self._store = store
+        self._interval = interval
+        self._clock = clock or (lambda: time.time())
+        self._started = self._clock()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        last = self._store.last_sample_time()
-        age = None if last is None else round(max(0.0, time.time() - last), 1)
-        body: dict[str, object] = {"dockerlink": __version__, "last_sample_age": age}
+        now = self._clock()
+        reasons: list[str] = []
+        body: dict[str, object] = {"dockerlink": __version__, "last_sample_age": None}
+        try:
+            last = self._store.last_sample_time()
+            reset = self._store.last_reset()
+        except Exception as exc:  # noqa: BLE001 - the store failing is what health reports
+            last = reset = None
+            reasons.append(f"stats history unreadable: {exc}")
+        else:
+            reasons += self._collector_reasons(now, last)
+        if last is not None:
+            body["last_sample_age"] = round(max(0.0, now - last), 1)
+        if reset is not None:
+            body["stats_reset"] = reset  # the history restarted empty; the corrupt file is kept there
         try:
             body["engine"] = self._engine.system.version().version
-            body["status"] = "ok"
+            body["status"] = "degraded" if reasons else "ok"
         except EngineError as exc:
             body["engine"] = None
             body["status"] = "engine unavailable"
             body["message"] = str(exc)
+            reasons.insert(0, f"engine unavailable: {exc}")
+        body["reasons"] = reasons
+        if reasons:
             resp.status = falcon.HTTP_503
         resp.media = body
+
+    def _collector_reasons(self, now: float, last: float | None) -> list[str]:
+        stale = self.STALE_INTERVALS * self._interval
+        if last is None:
+            if now - self._started > stale:
+                return [f"no stats sample in {now - self._started:.0f} s (stats_interval {self._interval:g} s)"]
+            return []
+        if now - last > stale:
+            return [
+                f"stats collector: last sample {now - last:.0f} s ago, more than {self.STALE_INTERVALS} "
+                f"× stats_interval ({self._interval:g} s); it is stopped or hung"
+            ]
+        return []
 
 
 class Env:
@@ -65,7 +103,7 @@ class OpenAPI:
 
 def routes(services: Services) -> list[tuple[str, object]]:
     return [
-        ("/v1/health", Health(services.engine, services.store)),
+        ("/v1/health", Health(services.engine, services.store, services.config.stats_interval)),
         ("/v1/env", Env(services)),
         ("/v1/openapi.json", OpenAPI(services)),
     ]
@@ -74,7 +112,7 @@ def routes(services: Services) -> list[tuple[str, object]]:
 OPENAPI_PATHS = {
     "/v1/health": {
         "get": {
-            "summary": "Engine version and age of the last stats sample (no token needed)",
+            "summary": "Engine version, age of the last stats sample, what is wrong if anything (no token needed)",
             "security": [],
             "responses": {
                 "200": {
@@ -82,7 +120,7 @@ OPENAPI_PATHS = {
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                 },
                 "503": {
-                    "description": "engine unreachable",
+                    "description": "engine unreachable, stats collector stopped or hung, or stats history unreadable",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                 },
             },
@@ -121,6 +159,12 @@ OPENAPI_SCHEMAS = {
             "status": {"type": "string"},
             "message": {"type": "string"},
             "last_sample_age": {"type": ["number", "null"]},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "stats_reset": {
+                "type": "object",
+                "description": "the stats history restarted empty after corruption; the old file is kept",
+                "properties": {"at": {"type": "number"}, "moved_to": {"type": "string"}},
+            },
         },
     },
     "Env": {

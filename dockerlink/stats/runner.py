@@ -164,6 +164,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
         return 0
     engine = Engine(config.docker_sock, tls=config.tls)
     store = StatsStore(config.stats_db)
+    store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
     sampler = build_sampler(engine)
     collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"

@@ -27,19 +27,25 @@ Layout, chosen for the collector's cost per round:
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from .arithmetic import finite
+from .recovery import defer_forget, deferred_forgets, heal_lock, is_corrupt, move_aside
 from .rendering import fill_cpu_ceiling, join, render
 from .samples import Reading, Sample
 
 __all__ = ["StatsStore", "Tier", "TIERS", "SCALES", "HOUR", "DAY"]
+
+log = logging.getLogger("dockerlink.stats")
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,29 @@ CREATE TABLE IF NOT EXISTS points (
 CREATE INDEX IF NOT EXISTS points_by_time ON points (tier, ts);
 CREATE TABLE IF NOT EXISTS forgotten (container TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS resets (at REAL PRIMARY KEY, moved_to TEXT NOT NULL) WITHOUT ROWID;
 """
+_BUSY_MS = 10000
+#: How long a delete waits on a locked database before leaving the history to the collector.
+_FORGET_BUSY_MS = 2000
+_T = TypeVar("_T")
+
+
+def _heals(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run `method`; if the file turns out corrupt, move it aside, start afresh, run it again."""
+
+    @functools.wraps(method)
+    def run(self: StatsStore, *args: Any, **kw: Any) -> _T:
+        try:
+            return method(self, *args, **kw)
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                raise
+            self.heal(exc)
+        return method(self, *args, **kw)
+
+    return run
+
 
 _COLUMNS = "ts, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down"
 _INSERT_RECENT = (
@@ -140,22 +168,84 @@ class StatsStore:
         self._connections: list[sqlite3.Connection] = []
         self._cids: dict[str, int] = {}  # the writer's cache of container id -> row id
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._db()  # create the schema now: a bad path fails at start, not on the first request
+        self._open()  # create the schema now: a bad path fails at start, not on the first request
 
     # --- connections -------------------------------------------------------------------
 
+    @_heals
+    def _open(self) -> None:
+        self._db()
+
+    def _inode(self) -> int | None:
+        try:
+            return os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return None
+
     def _db(self) -> sqlite3.Connection:
+        """This thread's connection, to the file now at `path`: one that was moved aside
+        (healed, by this process or another) is closed and a new one opened."""
         db = getattr(self._local, "db", None)
+        if db is not None and self._inode() != self._local.inode:
+            self._drop_local()
+            self._cids.clear()  # row ids of the file that went
+            db = None
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self._local.inode = self._inode()
+            db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+            with self._lock:
+                self._connections.append(db)
+            self._local.db = db
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a crash of the process
             db.execute("PRAGMA mmap_size=268435456")  # reads through the page cache, not a pread each
             db.executescript(_SCHEMA)
-            self._local.db = db
-            with self._lock:
-                self._connections.append(db)
+            self._local.inode = self._inode()
         return db
+
+    def _drop_local(self) -> None:
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            with self._lock:
+                if db in self._connections:
+                    self._connections.remove(db)
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+
+    def heal(self, reason: BaseException | str) -> str | None:
+        """Move a corrupt file aside (kept) and start a fresh, empty history; returns where
+        the file went, or None when another thread or process had already done it."""
+        failed_on = getattr(self._local, "inode", None)
+        with heal_lock(self.path):
+            if failed_on is not None and self._inode() not in (failed_on, None):
+                self._drop_local()  # healed meanwhile by someone else: reopen the new file
+                return None
+            self._drop_local()
+            aside = move_aside(self.path)
+            self._cids.clear()
+            now = time.time()
+            self._db().execute("INSERT OR REPLACE INTO resets (at, moved_to) VALUES (?, ?)", (now, aside))
+        log.critical(
+            "STATS DATABASE CORRUPT (%s): moved %s to %s and started a fresh, empty history", reason, self.path, aside
+        )
+        return aside
+
+    @_heals
+    def check(self) -> None:
+        """Read the whole file once (the collector, at start): corruption in pages no query
+        has touched yet is found now, and healed."""
+        result = self._db().execute("PRAGMA quick_check").fetchone()[0]
+        if result != "ok":
+            self.heal(f"quick_check: {result}")
+
+    @_heals
+    def last_reset(self) -> dict[str, Any] | None:
+        """When the history last started afresh after corruption, and where the old file went."""
+        row = self._db().execute("SELECT at, moved_to FROM resets ORDER BY at DESC LIMIT 1").fetchone()
+        return None if row is None else {"at": row[0], "moved_to": row[1]}
 
     def close(self) -> None:
         with self._lock:
@@ -182,6 +272,7 @@ class StatsStore:
 
     # --- the collector's side ----------------------------------------------------------
 
+    @_heals
     def previous_readings(self) -> dict[str, Reading]:
         """The last reading of every container (that of its latest tier-0 row)."""
         rows = self._db().execute(
@@ -193,6 +284,7 @@ class StatsStore:
             for container, _, read_at, cpu_ns, rx, tx, limit in rows
         }
 
+    @_heals
     def record_round(self, ts: float, entries: Iterable[tuple[Reading, Sample]], host_cpus: int = 0) -> None:
         """Write one round in one transaction: each container's sample with the reading it
         was derived from, the round's time `ts` (what /v1/health reports) and the host's
@@ -213,10 +305,15 @@ class StatsStore:
             if host_cpus > 0:
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('host_cpus', ?)", (host_cpus,))
 
+    @_heals
     def maintain(self, now: float) -> None:
         """Roll up closed windows into the coarse tiers, then prune what aged out, about
-        `prune_budget` rows per tier per call at most (a backlog is worked off over a few rounds)."""
+        `prune_budget` rows per tier per call at most (a backlog is worked off over a few rounds);
+        and drop the history of containers whose delete could not (see `forget`)."""
         db = self._db()
+        with deferred_forgets(self.path) as ids:
+            for container_id in ids:
+                self._forget(container_id, now)
         with _transaction(db):
             for tier in TIERS[1:]:
                 self._roll_up(db, tier, now)
@@ -268,16 +365,35 @@ class StatsStore:
         ).fetchone()
         db.execute("DELETE FROM points WHERE tier = ? AND ts < ?", (level, cutoff if bound is None else bound[0]))
 
-    def forget(self, container_id: str, now: float | None = None) -> None:
+    def forget(self, container_id: str, now: float | None = None) -> bool:
         """Drop a container's whole history (dockerlink deleted it). A tombstone keeps a
-        round that was already sampling it from writing it back."""
+        round that was already sampling it from writing it back.
+
+        Never raises: the container is gone already, and its delete must not fail for its
+        history. When the database is locked (past a short wait) or broken, the id is
+        queued and the collector's next `maintain` drops it; returns False then."""
+        try:
+            db = self._db()
+            db.execute(f"PRAGMA busy_timeout = {_FORGET_BUSY_MS}")
+            try:
+                self._forget(container_id, time.time() if now is None else now)
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+            return True
+        except Exception as exc:  # noqa: BLE001 - sqlite3.Error above all; never fail the delete
+            log.warning("stats history of %s not dropped now (%s); the collector will drop it", container_id, exc)
+        try:
+            defer_forget(self.path, container_id)
+        except OSError as exc:
+            log.error("could not queue the stats history of %s for dropping: %s", container_id, exc)
+        return False
+
+    @_heals
+    def _forget(self, container_id: str, now: float) -> None:
         db = self._db()
         with _transaction(db):
             self._delete(db, container_id)
-            db.execute(
-                "INSERT OR REPLACE INTO forgotten (container, at) VALUES (?, ?)",
-                (container_id, time.time() if now is None else now),
-            )
+            db.execute("INSERT OR REPLACE INTO forgotten (container, at) VALUES (?, ?)", (container_id, now))
 
     def _delete(self, db: sqlite3.Connection, container_id: str) -> None:
         # The id mapping stays (another process may have it cached); `maintain` drops it
@@ -289,11 +405,13 @@ class StatsStore:
 
     # --- the readers' side -------------------------------------------------------------
 
+    @_heals
     def last_sample_time(self) -> float | None:
         """Unix seconds of the last completed round, or None before the first."""
         row = self._db().execute("SELECT value FROM meta WHERE key = 'last_round'").fetchone()
         return None if row is None else row[0]
 
+    @_heals
     def latest_round(self) -> list[dict[str, float | str]]:
         """Each container's row of the last round (for /metrics): `container`, `ts`, the
         cumulative counters (`cpu_ns`, `net_up`, `net_down`) and the gauges (`mem_used`,
@@ -306,14 +424,17 @@ class StatsStore:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
+    @_heals
     def note(self, key: str, value: float) -> None:
         """Keep one figure about the collector (e.g. its last round's duration) for readers."""
         self._db().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"note:{key}", value))
 
+    @_heals
     def notes(self) -> dict[str, float]:
         rows = self._db().execute("SELECT key, value FROM meta WHERE key LIKE 'note:%' OR key = 'last_round'")
         return {key.removeprefix("note:"): value for key, value in rows}
 
+    @_heals
     def has_history(self, container_id: str) -> bool:
         db = self._db()
         cid = self._lookup(db, container_id)
@@ -323,6 +444,7 @@ class StatsStore:
             return True
         return db.execute(_FIRST_RECENT, (cid,)).fetchone() is not None
 
+    @_heals
     def history(self, container_id: str, since: float = 0.0, scale: str | None = None) -> list[Sample]:
         """Points after `since` (exclusive, as the original), ascending. All tiers merged,
         each coarse tier only where no finer one has points; or, with `scale`, that tier,
@@ -330,6 +452,7 @@ class StatsStore:
         asking for a day must not get `{}` while samples exist). Nothing counts twice."""
         return [Sample._make(row) for row in self._select(_COLUMNS, container_id, since, scale)]
 
+    @_heals
     def history_json(self, container_id: str, since: float = 0.0, scale: str | None = None) -> str:
         """The same points as `history`, as the API's JSON object (SPEC §3); an unlimited
         CPU shows the host's cores × 100, the effective ceiling (never null: a panel stores
@@ -337,6 +460,7 @@ class StatsStore:
         text = join([body for (body,) in self._select("body", container_id, since, scale)])
         return fill_cpu_ceiling(text, self.host_cpus() * 100.0)
 
+    @_heals
     def host_cpus(self) -> int:
         """The host's cores as the collector last saw them (this machine's before any round)."""
         row = self._db().execute("SELECT value FROM meta WHERE key = 'host_cpus'").fetchone()

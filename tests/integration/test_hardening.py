@@ -3,6 +3,8 @@ slow clients, gunicorn's own error pages, chunked bodies, a token in the query s
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 import time
@@ -146,3 +148,21 @@ def _wait_for(read, seconds: float = 10):  # noqa: ANN001, ANN202
             return value
         time.sleep(0.1)
     pytest.fail("gave up waiting for the access log")
+
+
+def test_health_turns_503_degraded_while_the_collector_is_stopped_and_ok_again_after(engine, tmp_path):
+    from .test_faults import collector_pid, wait_until
+
+    with live_service(tmp_path, stats_interval="1") as s:
+        wait_until(lambda: s.get("/v1/health").json()["last_sample_age"] is not None, 30, "a first sample")
+        pid = wait_until(lambda: collector_pid(s), 10, "the collector process")
+        os.kill(pid, signal.SIGSTOP)  # hung: alive, but sampling nothing
+        try:
+            # (a Response with a 503 is falsy: wait on its body)
+            body = wait_until(
+                lambda: (r := s.get("/v1/health")).status_code == 503 and r.json(), 30, "health to see it"
+            )
+            assert body["status"] == "degraded" and "stopped or hung" in body["reasons"][0]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: s.get("/v1/health").status_code == 200, 30, "health to be ok again")
