@@ -16,6 +16,7 @@ Also: gunicorn's own error answers (400, 414, 431, … for requests its parser r
 from __future__ import annotations
 
 import errno
+import io
 import selectors
 import socket
 import time
@@ -87,10 +88,34 @@ class BufferingWorker(ThreadWorker):
         conn.sock.setblocking(False)
         self._read(conn)
 
+    def finish_request(self, conn: TConn, fs) -> None:  # noqa: ANN001 - a Future
+        """A pipelining client may have sent the start of its next request with the last
+        one: gthread hands such a connection straight back to a thread, which would then
+        wait on the rest. The event loop reads the rest first, as for any request."""
+        leftover = self._leftover(conn, fs)
+        if leftover:
+            conn.parser.unreader.buf = io.BytesIO()  # taken back: the loop reads the rest
+            conn.sock.setblocking(False)
+            self._read(conn, leftover)
+            return
+        super().finish_request(conn, fs)
+
+    def _leftover(self, conn: TConn, fs) -> bytes:  # noqa: ANN001
+        """Bytes of an incomplete next request left in a kept-alive connection's parser."""
+        if not self.alive or self.cfg.is_ssl or fs.cancelled() or fs.exception() is not None:
+            return b""
+        if fs.result() is not True or conn.parser is None:
+            return b""
+        buffered = conn.parser.unreader.buf.getvalue()
+        try:
+            return buffered if buffered and not progress(buffered, MAX_BODY).complete else b""
+        except HeadTooLarge:
+            return b""
+
     # -- reading -------------------------------------------------------------------------
 
-    def _read(self, conn: TConn) -> None:
-        reading = _Reading(conn, time.monotonic() + READ_TIMEOUT)
+    def _read(self, conn: TConn, received: bytes = b"") -> None:
+        reading = _Reading(conn, time.monotonic() + READ_TIMEOUT, bytearray(received))
         self._reading.append(reading)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, reading))
 

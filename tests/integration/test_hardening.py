@@ -43,10 +43,12 @@ def test_60_slow_clients_for_30_s_never_keep_an_authorised_request_waiting_past_
     sockets: list[socket.socket] = []
     for i in range(SLOW_CLIENTS):
         s = socket.create_connection((host, int(port)), timeout=5)
-        if i % 3:  # slow headers: one line every 2 s
-            s.sendall(b"GET /v1/env HTTP/1.1\r\nHost: x\r\n")
-        else:  # a slow body: one byte every 2 s, after a prompt head
+        if i % 3 == 0:  # a slow body: one byte every 2 s, after a prompt head
             s.sendall(b"PUT /v1/container HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        elif i % 3 == 1:  # pipelined: a whole request, then the next one slowly
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/env HTTP/1.1\r\nHost: x\r\n")
+        else:  # slow headers: one line every 2 s
+            s.sendall(b"GET /v1/env HTTP/1.1\r\nHost: x\r\n")
         sockets.append(s)
 
     def trickle() -> None:
