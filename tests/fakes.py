@@ -308,11 +308,11 @@ class FakeArchives:
             tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
 
-    def put(self, ref: str, directory: str, tar_bytes: bytes) -> None:
+    def put(self, ref: str, directory: str, tar: bytes) -> None:
         cid = self._e.containers._resolve(ref).id
-        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
-            for m in tar.getmembers():
-                data = tar.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            for m in archive.getmembers():
+                data = archive.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
                 self.files[(cid, f"{directory.rstrip('/')}/{m.name}")] = (data, m.mode, m.uid, m.gid)
 
     def text(self, ref: str, path: str) -> str:

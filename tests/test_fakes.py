@@ -16,8 +16,8 @@ from dockerlink.engine import Engine
 from dockerlink.hosting import History
 from tests.fakes import FakeEngine, FakeStore
 
-NOUNS = ("containers", "volumes", "images", "execs", "system")
-HELPERS = {"containers": {"add", "rename"}}
+NOUNS = ("containers", "volumes", "images", "execs", "system", "archives")
+HELPERS = {"containers": {"add", "rename"}, "archives": {"text"}}
 
 
 def public_methods(obj: object) -> dict[str, object]:
