@@ -158,7 +158,7 @@ def prepare_sites(
             raise RuntimeError(f"creating {name}: {r.status_code} {r.text.strip()}")
         ids.append(r.json()["Id"])
     script = (
-        "cd /var/www/html && git init -q && git -c user.name=load -c user.email=load@localhost "
+        "cd /var/www/html && git init -q && git -c safe.directory='*' -c user.name=load -c user.email=load@localhost "
         "commit -q --allow-empty -m load"
     )
     for cid in ids:

@@ -98,6 +98,7 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     publish_ip: str = "0.0.0.0"
     stats_db: str = "./dockerlink-stats.sqlite3"
+    create_lock: str = "./dockerlink-create.lock"
     stats_interval: float = 10.0
     git_host_root: str | None = None
     git_timeout: float = 120.0
@@ -156,6 +157,8 @@ class Config:
             kw["publish_ip"] = raw
         if (raw := get("stats_db")) is not None:
             kw["stats_db"] = raw
+        if (raw := get("create_lock")) is not None:
+            kw["create_lock"] = raw
         if (raw := get("stats_interval")) is not None:
             kw["stats_interval"] = _float("stats_interval", raw, 0.5, 3600)
         if (raw := get("git_host_root")) is not None:

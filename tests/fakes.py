@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import io
 import itertools
+import queue
 import tarfile
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from dockerlink.engine import (
     ContainerDetails,
     ContainerSpec,
     ContainerSummary,
+    EngineEvent,
     EngineInfo,
     EngineUnavailable,
     EngineVersion,
@@ -96,6 +98,7 @@ class FakeContainers:
         )
         c = dataclasses.replace(c, **kw)
         self.by_id[c.id] = c
+        self._e.emit("create", c.id)
         return c
 
     def list(self, all: bool = True, filters=None) -> list[ContainerSummary]:  # noqa: A002, ANN001
@@ -137,8 +140,13 @@ class FakeContainers:
         )
         return c.id, []
 
-    def _set(self, c: ContainerDetails, **kw) -> None:
+    def _set(self, c: ContainerDetails, action: str, **kw) -> None:
         self.by_id[c.id] = dataclasses.replace(c, **kw)
+        self._e.emit(action, c.id)
+
+    def rename(self, ref: str, name: str) -> None:
+        """What `docker rename` does behind dockerlink's back (not an engine client call)."""
+        self._set(self._resolve(ref), "rename", name=name)
 
     def start(self, ref: str) -> bool:
         c = self._resolve(ref)
@@ -154,25 +162,34 @@ class FakeContainers:
                     f"driver failed programming external connectivity on endpoint {c.name} (x): "
                     f"Bind for 0.0.0.0:{b.host_port} failed: port is already allocated",
                 )
-        self._set(c, running=True, state="running", exit_code=None, started_at=1_700_000_100, pid=999)
+        self._set(c, "start", running=True, state="running", exit_code=None, started_at=1_700_000_100, pid=999)
         return True
 
     def stop(self, ref: str, t: int | None = None) -> bool:
         c = self._resolve(ref)
         if not c.running:
             return False
-        self._set(c, running=False, state="exited", exit_code=0, started_at=None, pid=0)
+        self._set(c, "die", running=False, state="exited", exit_code=0, started_at=None, pid=0)
         return True
 
     def restart(self, ref: str, t: int | None = None) -> None:
         c = self._resolve(ref)
-        self._set(c, running=True, state="running", exit_code=None, started_at=1_700_000_200, pid=1000)
+        self._set(
+            c,
+            "restart",
+            running=True,
+            state="running",
+            exit_code=None,
+            started_at=(c.started_at or 1_700_000_100) + 100,
+            pid=1000,
+        )
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self._resolve(ref)
         if c.running and not force:
             raise Conflict(409, "You cannot remove a running container")
         del self.by_id[c.id]
+        self._e.emit("destroy", c.id)
 
     def update(self, ref: str, *, memory=None, memory_swap=None, cpu_period=None, cpu_quota=None) -> list[str]:  # noqa: ANN001
         c = self._resolve(ref)
@@ -192,7 +209,7 @@ class FakeContainers:
             )
             if v is not None
         }
-        self._set(c, **changes)
+        self._set(c, "update", **changes)
         return []
 
 
@@ -295,11 +312,11 @@ class FakeArchives:
             tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
 
-    def put(self, ref: str, directory: str, tar_bytes: bytes) -> None:
+    def put(self, ref: str, directory: str, tar: bytes) -> None:
         cid = self._e.containers._resolve(ref).id
-        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
-            for m in tar.getmembers():
-                data = tar.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
+        with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+            for m in archive.getmembers():
+                data = archive.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
                 self.files[(cid, f"{directory.rstrip('/')}/{m.name}")] = (data, m.mode, m.uid, m.gid)
 
     def text(self, ref: str, path: str) -> str:
@@ -307,8 +324,23 @@ class FakeArchives:
 
 
 class FakeSystem:
+    """`follow` has no stream unless a test sets `stream` (a queue of events; None ends it):
+    without one, the listing's cache is never used and every listing inspects."""
+
     def __init__(self, engine: FakeEngine) -> None:
         self._e = engine
+        self.stream: queue.Queue[EngineEvent | None] | None = None
+
+    def events(self, since: float, until: float, filters=None) -> list[EngineEvent]:  # noqa: ANN001
+        self._e.check()
+        return []
+
+    def follow(self, since: float, filters=None):  # noqa: ANN001, ANN201
+        self._e.check()
+        if self.stream is None:
+            raise EngineUnavailable("the fake engine has no event stream")
+        while (event := self.stream.get()) is not None:
+            yield event
 
     def ping(self) -> bool:
         self._e.check()
@@ -335,6 +367,11 @@ class FakeEngine:
         self.system = FakeSystem(self)
         self.archives = FakeArchives(self)
         self.address = "/fake.sock"
+
+    def emit(self, action: str, container_id: str) -> None:
+        """A container event on the stream, when a test follows one (`system.stream`)."""
+        if self.system.stream is not None:
+            self.system.stream.put(EngineEvent("container", action, container_id, 0.0, {}))
 
     def check(self) -> None:
         if not self.up:

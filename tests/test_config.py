@@ -21,6 +21,12 @@ def test_the_environment_wins_over_the_env_file(tmp_path):
     assert c.base_image == "my/image:1"
 
 
+def test_the_create_lock_has_its_own_path_apart_from_the_stats_database():
+    assert Config.from_env({}, env_file=None).create_lock == "./dockerlink-create.lock"
+    c = Config.from_env({"create_lock": "/run/dockerlink/create.lock", "stats_db": "/var/lib/s.db"}, env_file=None)
+    assert (c.create_lock, c.stats_db) == ("/run/dockerlink/create.lock", "/var/lib/s.db")
+
+
 def test_docker_host_is_used_when_docker_sock_is_unset():
     assert Config.from_env({"DOCKER_HOST": "tcp://127.0.0.1:2375"}, env_file=None).docker_sock == "tcp://127.0.0.1:2375"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from .models import EngineEvent, EngineInfo, EngineVersion
 from .transport import Transport, encode_filters
@@ -35,3 +35,12 @@ class System:
             params["filters"] = encode_filters(filters)
         r = self._t.request("GET", ["events"], params=params)
         return [EngineEvent.from_api(json.loads(line)) for line in r.content.splitlines() if line.strip()]
+
+    def follow(self, since: float, filters: Mapping[str, Sequence[str]] | None = None) -> Iterator[EngineEvent]:
+        """Events from `since` (unix seconds, in the past: those are sent first) on, as they
+        happen, until the connection breaks (EngineUnavailable) or the iterator is closed."""
+        params = {"since": f"{since:.9f}"}
+        if filters:
+            params["filters"] = encode_filters(filters)
+        for line in self._t.stream(["events"], params=params):
+            yield EngineEvent.from_api(json.loads(line))

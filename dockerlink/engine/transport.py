@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -149,6 +149,29 @@ class Transport:
         if r.status_code in ok:
             return Response(r.status_code, r.headers, content)
         raise error_from_response(r.status_code, content, r.headers.get("Location"))
+
+    def stream(
+        self, segments: Sequence[str], *, params: Params = None, connect_timeout: float = 3.0
+    ) -> Iterator[bytes]:
+        """GET an answer that does not end (the event stream) and yield its lines as they
+        come. The request goes out at the first `next()` (the event stream sends its headers
+        with its first event); errors raise as in `request`, and EngineUnavailable when the
+        connection breaks. Closing the iterator closes the connection."""
+        url = self.url(segments)
+        try:
+            r = self._session.get(
+                url, params=params, stream=True, timeout=(connect_timeout, None), allow_redirects=False
+            )
+        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise EngineUnavailable(self._unavailable(exc)) from exc
+        if r.status_code != 200:
+            with r:
+                raise error_from_response(r.status_code, r.content, r.headers.get("Location"))
+        with r:
+            try:
+                yield from (line for line in r.iter_lines() if line)
+            except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise EngineUnavailable(self._unavailable(exc)) from exc
 
     def get_many(
         self, calls: Sequence[tuple[Sequence[str], Params]], *, timeout: float = 30.0

@@ -11,9 +11,9 @@ from ..config import Config
 from ..engine import CONTAINER_PATTERN, IMAGE_PATTERN
 from ..errors import InvalidInput
 from ..hosting import MAX_COMMAND_LENGTH, MAX_COMMANDS, NAME_PATTERN, Hosting, parse_create, parse_resize
-from ..limits import GIB, MAX_CPU, MAX_MEMORY, MIN_CPU, MIN_MEMORY
+from ..hosting.limits import GIB, MAX_CPU, MAX_MEMORY, MIN_CPU, MIN_MEMORY
+from ..hosting.ports import MAX_PORTS, MIN_ROOT, max_root, port_pattern
 from ..openapi import TEXT_PLAIN
-from ..ports import MAX_PORTS, MIN_ROOT, max_root, port_pattern
 from ..services import Services
 from . import params
 

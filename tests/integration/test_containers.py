@@ -229,3 +229,28 @@ def test_zero_limits_mean_no_limit_on_create_and_on_resize_in_the_cgroup(service
         assert cgroup_limits(engine, cid)[0] == (host.cpus + 1) * 100_000
     finally:
         service.request("DELETE", "/v1/container", params={"id": cid})
+
+
+def listed_within(service, cid: str, seconds: float, done) -> dict:  # noqa: ANN001
+    """The listing's entry for `cid`, polled until `done(entry)` or `seconds` passed."""
+    end = time.monotonic() + seconds
+    while True:
+        entry = service.get("/v1/container").json()["success"][cid]
+        if done(entry) or time.monotonic() > end:
+            return entry
+        time.sleep(0.02)
+
+
+def test_a_restart_or_rename_behind_dockerlinks_back_shows_in_the_listing_within_a_second(site, service, engine):
+    """The full listing's details are cached per worker; the engine's events keep them true."""
+    assert service.request("POST", "/v1/container/start", params={"id": site}).status_code == 204
+    time.sleep(1.1)  # started_at is in whole seconds: the restart must land in a later one
+    for _ in range(6):  # both workers have listed (and cached) the running site
+        before = service.get("/v1/container").json()["success"][site]
+    engine.containers.restart(site, t=1)  # as `docker restart` would
+    after = listed_within(service, site, 1.0, lambda e: e["started_at"] != before["started_at"])
+    assert after["state"] == "running" and after["started_at"] > before["started_at"]
+    new_name = engine.containers.inspect(site).name + "-renamed"
+    engine.transport.request("POST", ["containers", site, "rename"], params={"name": new_name})
+    renamed = listed_within(service, site, 1.0, lambda e: e["name"] == "/" + new_name)
+    assert renamed["name"] == "/" + new_name

@@ -170,7 +170,9 @@ def test_sigterm_stops_gunicorn_cleanly_with_no_git_left_running(engine, tmp_pat
     ) as svc:
         cid = create_site(svc, unique_name, 3000)
         try:
+            # /var/www/html is the site user's: git as root needs safe.directory, as dockerlink's own runs have.
             script = (
+                "git config --global safe.directory '*' && "
                 "git init -q --bare /srv/origin.git && cd /var/www/html && git init -q "
                 "&& git remote add origin /srv/origin.git && git config remote.origin.uploadpack 'sleep 613;:'"
             )

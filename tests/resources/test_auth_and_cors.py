@@ -13,7 +13,7 @@ TOKEN = "s3cret-token-0123456789"
 
 
 def make_client(tmp_path, **settings) -> TestClient:
-    config = Config(stats_db=str(tmp_path / "s.sqlite3"), **settings)
+    config = Config(stats_db=str(tmp_path / "s.sqlite3"), create_lock=str(tmp_path / "create.lock"), **settings)
     return TestClient(create_app(config, engine=FakeEngine(), store=FakeStore()))
 
 

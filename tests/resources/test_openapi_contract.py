@@ -28,7 +28,7 @@ def _app(tmp_dir: str) -> falcon.App:
     engine.containers.add("foreign")
     base = engine.images.known["dockerlink/base:latest"]
     engine.images.inspect = lambda ref: base  # any well-formed image exists: the contract is ours
-    config = Config(stats_db=f"{tmp_dir}/stats.sqlite3", api_token=TOKEN)
+    config = Config(stats_db=f"{tmp_dir}/stats.sqlite3", create_lock=f"{tmp_dir}/create.lock", api_token=TOKEN)
     return create_app(config, engine=engine, store=StatsStore(config.stats_db))
 
 

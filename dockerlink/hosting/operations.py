@@ -1,7 +1,7 @@
-"""What a hosting container is, and the operations the panel runs on them.
+"""The operations the panel runs on hosting containers, on the engine.
 
-A hosting container has a port area on the host, hard memory and CPU limits, a named
-volume `dockerlink-<name>-www` at /var/www that is removed with it unless asked otherwise, the
+A hosting container has a port area on the host, memory and CPU limits, a named volume
+`dockerlink-<name>-www` at /var/www that is removed with it unless asked otherwise, the
 restart policy `unless-stopped`, and a start command that runs the site's starter script
 and the panel's commands before exec-ing the image's keep-alive process.
 """
@@ -12,17 +12,15 @@ import fcntl
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from . import __version__
-from .access import Access, Credentials, check_site_name, parse_credentials
-from .config import Config
-from .engine import (
+from .. import __version__
+from ..access import Access
+from ..config import Config
+from ..engine import (
     BadRequest,
     ContainerDetails,
     ContainerSpec,
@@ -33,40 +31,32 @@ from .engine import (
     NotFound,
     PortBinding,
     ServerError,
-    check_image_ref,
 )
-from .errors import Conflicting, InvalidInput, from_engine
-from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_quota, cpu_warning, memory_bytes, memory_warning
-from .ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
-from .ports import ContainerPort, check_root, overlaps, parse_ports
+from ..errors import Conflicting, InvalidInput, from_engine
+from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
+from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, memory_warning
+from .listing import DetailsCache
+from .panel import describe, port_root
+from .parsing import CreateRequest, Resize
+from .ports import overlaps
 
-__all__ = [
-    "NAME_PATTERN",
-    "CreateRequest",
-    "Resize",
-    "Hosting",
-    "describe",
-    "parse_create",
-    "parse_resize",
-    "port_root",
-    "start_script",
-    "volume_name",
-]
+__all__ = ["Hosting", "History", "WWW", "WORKDIR", "start_script", "volume_name"]
 
 log = logging.getLogger("dockerlink.hosting")
 
-#: A new container's name; also valid as an ECMA-262 pattern, for the OpenAPI document.
-NAME_PATTERN = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}"
-_NAME = re.compile(NAME_PATTERN)
 WWW = "/var/www"
 WORKDIR = "/var/www/html"
 RESTART_POLICY = "unless-stopped"
-MAX_COMMANDS = 64
 INSPECT_CONCURRENCY = 8
-MAX_COMMAND_LENGTH = 8192
 # "Bind for 0.0.0.0:41022 failed: port is already allocated" /
 # "listen tcp4 0.0.0.0:41122: bind: address already in use"
 _PORT_TAKEN = re.compile(r"(?:Bind for|listen \w+) \S*?:(\d+)(?: failed)?:? .*(?:already allocated|already in use)")
+
+
+class History(Protocol):
+    """What the operations need of the stats store: a deleted container's history goes."""
+
+    def forget(self, container_id: str) -> None: ...
 
 
 def volume_name(container_name: str) -> str:
@@ -85,107 +75,9 @@ def start_script(commands: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-@dataclass(frozen=True)
-class CreateRequest:
-    name: str
-    host_port_root: int
-    memory: int
-    cpu_quota: int
-    ports: tuple[ContainerPort, ...]
-    image: str
-    commands: tuple[str, ...]
-    credentials: Credentials = Credentials()  # the site owner's login (SPEC §6.1)
-
-
-@dataclass(frozen=True)
-class Resize:
-    memory: int | None
-    cpu_quota: int | None
-
-
-def _commands(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        raise InvalidInput("commands", "expected a list of shell commands (strings)")
-    if len(value) > MAX_COMMANDS:
-        raise InvalidInput("commands", f"at most {MAX_COMMANDS} commands")
-    for c in value:
-        if not c.strip() or len(c) > MAX_COMMAND_LENGTH or "\0" in c:
-            raise InvalidInput("commands", f"each command must be non-empty text under {MAX_COMMAND_LENGTH} characters")
-    return tuple(value)
-
-
-def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
-    """Validate a create body (SPEC §3) before the engine sees any of it."""
-    for field in ("name", "host_port_root", "memory", "cpulimit"):
-        if field not in body:
-            raise InvalidInput(field, "is required")
-    name = body["name"]
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInput("name", "expected [a-zA-Z0-9][a-zA-Z0-9_.-]+, at most 128 characters")
-    check_site_name(name, config)
-    image = body.get("image")
-    if image is None:
-        image = config.base_image
-    if not isinstance(image, str) or not image:
-        raise InvalidInput("image", "expected a non-empty image reference")
-    try:
-        check_image_ref(image)
-    except InvalidReference as exc:
-        raise from_engine(exc, field="image") from None
-    return CreateRequest(
-        name=name,
-        host_port_root=check_root(body["host_port_root"], config.port_area_size),
-        memory=memory_bytes(body["memory"]),
-        cpu_quota=cpu_quota(body["cpulimit"]),
-        ports=parse_ports(body.get("ports"), config.port_area_size),
-        image=image,
-        commands=_commands(body.get("commands")),
-        credentials=parse_credentials(body, generate=True),
-    )
-
-
-def parse_resize(body: dict[str, Any]) -> Resize:
-    """Validate a resize body; 0 (no limit) stays 0 here, `Hosting.resize` says what it means."""
-    if body.get("memory") is None and body.get("cpulimit") is None:
-        raise InvalidInput("body", "give cpulimit, memory or both")
-    return Resize(
-        memory=None if body.get("memory") is None else memory_bytes(body["memory"]),
-        cpu_quota=None if body.get("cpulimit") is None else cpu_quota(body["cpulimit"]),
-    )
-
-
 def _limit(value: int) -> int | None:
     """A create's limit: no limit is the engine's default, so nothing is sent."""
     return None if value == UNLIMITED else value
-
-
-def port_root(labels: Mapping[str, str]) -> int | None:
-    """The host port root of a dockerlink container (ours, or the original's `ports` label)."""
-    for key in (ROOT_LABEL, LEGACY_PORTS_LABEL):
-        raw = labels.get(key)
-        if raw is not None and raw.strip().isdigit():
-            return int(raw)
-    return None
-
-
-def describe(c: ContainerDetails) -> dict[str, Any]:
-    """A container as the panel sees it (SPEC §3, GET /v1/container)."""
-    owned = is_owned(c)
-    entry: dict[str, Any] = {
-        "id": c.id,
-        "name": "/" + c.name,  # Docker's form, as the original: the PHP panel cuts the first character
-        "host_port_root": port_root(c.labels) if owned else None,
-        "dockerlink": c.labels[LABEL] if owned else "not_dockerlink",
-        "ports": {p: {} for p in c.exposed_ports},
-        "state": c.state,
-    }
-    if c.running:
-        entry["started_at"] = c.started_at
-    else:
-        entry["exit_code"] = c.exit_code
-    return entry
 
 
 @contextmanager
@@ -204,7 +96,7 @@ def _port_conflicts() -> Iterator[None]:
 class Hosting:
     """Operations on hosting containers; only dockerlink's own are ever changed."""
 
-    def __init__(self, engine: Engine, config: Config, store: Any) -> None:
+    def __init__(self, engine: Engine, config: Config, store: History, *, cache: DetailsCache | None = None) -> None:
         self.engine = engine
         self.config = config
         self.store = store
@@ -212,7 +104,8 @@ class Hosting:
         self.access = Access(engine, config)
         self._create_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=INSPECT_CONCURRENCY, thread_name_prefix="dockerlink-inspect")
-        self._lock_path = Path(config.stats_db).with_name(Path(config.stats_db).name + ".create.lock")
+        self._cache = cache
+        self._cache_lock = threading.Lock()
 
     @property
     def host(self) -> EngineInfo:
@@ -233,22 +126,47 @@ class Hosting:
 
         Inspects run concurrently: each is a round trip to the engine, and a host holds
         hundreds of sites."""
-        listing = not ids
-        if listing:
-            listed = self.engine.containers.list(all=True)
-            refs = [c.id for c in listed if running is None or (c.state == "running") == running]
-        else:
-            refs = list(dict.fromkeys(ids))  # one engine call per distinct id: the answer is keyed by id
+        if not ids:
+            return {"error": {}, "success": {d.id: self._entry(d) for d in self._listing(running)}}
         errors: dict[str, str] = {}
         found: dict[str, Any] = {}
-        for ref, result in zip(refs, self._pool.map(self._inspect_or_missing, refs), strict=True):
+        ids = list(dict.fromkeys(ids))  # one engine call per distinct id: the answer is keyed by id
+        for ref, result in zip(ids, self._pool.map(self._inspect_or_missing, ids), strict=True):
             if isinstance(result, ContainerDetails):
-                found[ref] = describe(result)
-                if is_owned(result):
-                    found[ref].update(self.access.describe(result.name))
-            elif not listing:  # when listing, it was removed between list and inspect
+                found[ref] = self._entry(result)
+            else:
                 errors[ref] = str(result)
         return {"error": errors, "success": found}
+
+    def _entry(self, c: ContainerDetails) -> dict[str, Any]:
+        """The panel's entry, with the site's urls and TLS state for dockerlink's own."""
+        entry = describe(c)
+        if is_owned(c):
+            entry.update(self.access.describe(c.name))
+        return entry
+
+    def _listing(self, running: bool | None) -> list[ContainerDetails]:
+        """Every container (or the running ones, or the others) in the engine's order: one
+        list call, and an inspect only for what the cache cannot vouch for (`listing`)."""
+        cache = self._details_cache()
+        listed = self.engine.containers.list(all=True)
+        cache.retain(c.id for c in listed)
+        wanted = [c for c in listed if running is None or (c.state == "running") == running]
+        cached = {c.id: d for c in wanted if (d := cache.get(c)) is not None}
+        missing = [c.id for c in wanted if c.id not in cached]
+        mark = cache.mark()
+        fetched = [d for d in self._pool.map(self._inspect_or_missing, missing) if isinstance(d, ContainerDetails)]
+        cache.put(fetched, mark)  # a container removed since the list is left out
+        cached.update((d.id, d) for d in fetched)
+        return [cached[c.id] for c in wanted if c.id in cached]
+
+    def _details_cache(self) -> DetailsCache:
+        """Made and started at the first listing: in the gunicorn worker, after the fork."""
+        with self._cache_lock:
+            if self._cache is None:
+                self._cache = DetailsCache(self.engine.system)
+        self._cache.start()
+        return self._cache
 
     def _inspect_or_missing(self, ref: str) -> ContainerDetails | NotFound | InvalidReference:
         """The details, or the error saying there is no such container; any other error raises."""
@@ -355,7 +273,7 @@ class Hosting:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Area check and create as one step, across threads and gunicorn workers."""
-        with self._create_lock, open(self._lock_path, "a") as f:
+        with self._create_lock, open(self.config.create_lock, "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield

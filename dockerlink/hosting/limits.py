@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 __all__ = [
     "CPU_PERIOD",

@@ -8,8 +8,8 @@ import pytest
 
 from dockerlink.errors import InvalidInput
 from dockerlink.hosting import start_script
-from dockerlink.limits import UNLIMITED, cpu_quota, cpu_warning, memory_bytes
-from dockerlink.ports import ContainerPort, check_root, overlaps, parse_port, parse_ports, port_pattern
+from dockerlink.hosting.limits import UNLIMITED, cpu_quota, cpu_warning, memory_bytes
+from dockerlink.hosting.ports import ContainerPort, check_root, overlaps, parse_port, parse_ports, port_pattern
 
 
 @pytest.mark.parametrize(("gib", "expected"), [(1, 1 << 30), (0.5, 1 << 29), (2.25, 2415919104), (0.006, 6442451)])
