@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 
 from .models import EngineEvent, EngineInfo, EngineVersion
 from .transport import Transport, encode_filters
@@ -35,3 +36,24 @@ class System:
             params["filters"] = encode_filters(filters)
         r = self._t.request("GET", ["events"], params=params)
         return [EngineEvent.from_api(json.loads(line)) for line in r.content.splitlines() if line.strip()]
+
+    def follow(
+        self, since: float, until: float, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> Iterator[EngineEvent]:
+        """Events from `since` on, each as soon as it happens, until `until` (unix seconds,
+        usually in the future: the engine holds the stream open till then). Raises
+        EngineUnavailable when the stream breaks."""
+        params = {"since": f"{since:.9f}", "until": f"{until:.9f}"}
+        if filters:
+            params["filters"] = encode_filters(filters)
+        # The read timeout is per read: the stream may be silent for the whole window.
+        timeout = (3.0, max(0.0, until - time.time()) + 30.0)
+        pending = b""
+        for chunk in self._t.stream(["events"], params=params, timeout=timeout, chunk=4096):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield EngineEvent.from_api(json.loads(line))
+        if pending.strip():
+            yield EngineEvent.from_api(json.loads(pending))

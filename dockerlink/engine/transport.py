@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -149,6 +149,29 @@ class Transport:
         if r.status_code in ok:
             return Response(r.status_code, r.headers, content)
         raise error_from_response(r.status_code, content, r.headers.get("Location"))
+
+    def stream(
+        self,
+        segments: Sequence[str],
+        *,
+        params: Params = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        chunk: int = 65536,
+    ) -> Iterator[bytes]:
+        """GET a streamed answer (events, logs) and yield its body in chunks as they come;
+        an error status raises before the first chunk, a broken stream EngineUnavailable."""
+        url = self.url(segments)
+        try:
+            r = self._session.get(url, params=params, timeout=timeout, allow_redirects=False, stream=True)
+        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise EngineUnavailable(self._unavailable(exc)) from exc
+        with r:
+            if r.status_code != 200:
+                raise error_from_response(r.status_code, r.content, r.headers.get("Location"))
+            try:
+                yield from r.iter_content(chunk)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise EngineUnavailable(self._unavailable(exc)) from exc
 
     def get_many(
         self, calls: Sequence[tuple[Sequence[str], Params]], *, timeout: float = 30.0
