@@ -50,6 +50,7 @@ class FakeContainers:
         self._e = engine
         self.by_id: dict[str, ContainerDetails] = {}
         self.inspected: list[str] = []
+        self.logged: dict[str, list[tuple[int, bytes]]] = {}  # id -> (stream, line) frames, oldest first
         self._ids = itertools.count(1)  # per engine: ids do not depend on which tests ran before
 
     def _resolve(self, ref: str) -> ContainerDetails:
@@ -190,6 +191,10 @@ class FakeContainers:
         }
         self._set(c, **changes)
         return []
+
+    def logs(self, ref: str, *, tail=None, since=None, timestamps=True):  # noqa: ANN001, ANN201
+        frames = self.logged.get(self._resolve(ref).id, [])
+        return iter(frames[-tail:] if tail else [] if tail == 0 else frames)
 
 
 class FakeVolumes:

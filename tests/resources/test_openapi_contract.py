@@ -78,6 +78,14 @@ def _operations() -> list[tuple[str, str]]:
 def contract_schema(tmp_path_factory):
     """A fresh app per operation: the containers one operation's examples create must not make
     another's generated id an ambiguous prefix (a documented 400)."""
+    from dockerlink.events import feed
+
+    feed.MAX_WAIT, saved = 0.05, feed.MAX_WAIT  # a long-poll on an empty journal: a short one here
+    yield _schema(tmp_path_factory)
+    feed.MAX_WAIT = saved
+
+
+def _schema(tmp_path_factory):  # noqa: ANN001, ANN202
     app = _app(str(tmp_path_factory.mktemp("contract")))
     return schemathesis.openapi.from_wsgi("/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKEN}"})
 
