@@ -8,6 +8,7 @@ import falcon
 
 from .. import __version__
 from ..engine import Engine, EngineError
+from ..events.webhooks import outbox_status
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 
@@ -15,14 +16,20 @@ __all__ = ["routes", "OPENAPI_PATHS"]
 
 
 class Health:
-    def __init__(self, engine: Engine, store) -> None:  # noqa: ANN001
+    def __init__(self, engine: Engine, store, journal=None, webhooks: bool = False) -> None:  # noqa: ANN001
         self._engine = engine
         self._store = store
+        self._journal = journal
+        self._webhooks = webhooks
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         last = self._store.last_sample_time()
         age = None if last is None else round(max(0.0, time.time() - last), 1)
         body: dict[str, object] = {"dockerlink": __version__, "last_sample_age": age}
+        if self._journal is not None:
+            body["events"] = {"last_seq": self._journal.last_seq()}
+            if self._webhooks:
+                body["webhooks"] = outbox_status(self._journal, time.time())
         try:
             body["engine"] = self._engine.system.version().version
             body["status"] = "ok"
@@ -65,7 +72,7 @@ class OpenAPI:
 
 def routes(services: Services) -> list[tuple[str, object]]:
     return [
-        ("/v1/health", Health(services.engine, services.store)),
+        ("/v1/health", Health(services.engine, services.store, services.journal, bool(services.config.webhook_url))),
         ("/v1/env", Env(services)),
         ("/v1/openapi.json", OpenAPI(services)),
     ]
@@ -121,6 +128,12 @@ OPENAPI_SCHEMAS = {
             "status": {"type": "string"},
             "message": {"type": "string"},
             "last_sample_age": {"type": ["number", "null"]},
+            "events": {"type": "object", "properties": {"last_seq": {"type": "integer"}}},
+            "webhooks": {
+                "type": "object",
+                "description": "with webhook_url set: events not yet delivered, and the age in seconds of the oldest",
+                "properties": {"backlog": {"type": "integer"}, "oldest_age": {"type": ["number", "null"]}},
+            },
         },
     },
     "Env": {
