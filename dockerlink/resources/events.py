@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from ..engine.refs import CONTAINER_PATTERN
+from ..engine import CONTAINER_PATTERN
 from ..events.feed import MAX_LIMIT, MAX_WAIT, Feed, check_types
 from ..events.logs import MAX_BODY, MAX_TAIL, merge
 from ..events.waiting import Waiters, default_slots

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from dockerlink.engine.frames import FrameDecoder
+from dockerlink.engine import FrameDecoder
 from dockerlink.events.logs import merge
 
 
