@@ -34,6 +34,7 @@ from .engine import (
     check_image_ref,
 )
 from .errors import Conflicting, InvalidInput, from_engine
+from .events.hooks import exit_fields, host_protection, note_request
 from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_quota, cpu_warning, memory_bytes, memory_warning
 from .ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from .ports import ContainerPort, check_root, overlaps, parse_ports
@@ -183,6 +184,7 @@ def describe(c: ContainerDetails) -> dict[str, Any]:
         entry["started_at"] = c.started_at
     else:
         entry["exit_code"] = c.exit_code
+    entry.update(exit_fields(c))
     return entry
 
 
@@ -292,6 +294,7 @@ class Hosting:
                 cpu_period=None if req.cpu_quota == UNLIMITED else CPU_PERIOD,
                 cpu_quota=_limit(req.cpu_quota),
                 restart_policy=RESTART_POLICY,
+                **host_protection(self.config),
             )
             container_id, warnings = self.engine.containers.create(spec, name=req.name)
         try:
@@ -355,6 +358,7 @@ class Hosting:
         """Stop and remove, with the /var/www volume unless `volumes` is False: a name given
         later to another user must not hand them the previous owner's files."""
         c = self.owned(ref)
+        note_request(self.config, c.id, "delete")
         self.engine.containers.remove(c.id, force=True)
         self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):
@@ -401,9 +405,12 @@ class Hosting:
             return self.engine.containers.start(container_id)
 
     def stop(self, ref: str, t: int) -> bool:
-        return self.engine.containers.stop(self.owned(ref).id, t=t)
+        c = self.owned(ref)
+        note_request(self.config, c.id, "stop")
+        return self.engine.containers.stop(c.id, t=t)
 
     def restart(self, ref: str, t: int) -> None:
         c = self.owned(ref)
+        note_request(self.config, c.id, "restart")
         with _port_conflicts():
             self.engine.containers.restart(c.id, t=t)

@@ -101,6 +101,7 @@ class ContainerDetails:
     restart_count: int = 0  # restarts by the restart policy since the last start asked for
     oom_killed: bool = False  # the last exit was the OOM killer's
     finished_at: float | None = None  # unix seconds of the last exit; None if it never exited
+    last_exit_code: int | None = None  # that exit's code, running or not
     pids_limit: int | None = None
 
     @classmethod
@@ -144,6 +145,7 @@ class ContainerDetails:
             restart_count=int(data.get("RestartCount") or 0),
             oom_killed=bool(state.get("OOMKilled")),
             finished_at=unix_time(state.get("FinishedAt")),
+            last_exit_code=state.get("ExitCode") if unix_time(state.get("FinishedAt")) is not None else None,
             pids_limit=int(host["PidsLimit"]) if host.get("PidsLimit") else None,
         )
 

@@ -218,6 +218,13 @@ OPENAPI_SCHEMAS = {
                 "properties": {"site": {"type": "string"}, "terminal": {"type": "string"}},
             },
             "tls": {"type": "string", "description": "none, pending, ok or failed: <reason>"},
+            "restart_count": {"type": "integer", "description": "restarts by the restart policy"},
+            "oom_killed": {"type": "boolean", "description": "the last exit was the OOM killer's"},
+            "last_exit": {
+                "type": ["object", "null"],
+                "description": "the last exit: code and unix time; null if it never exited",
+                "properties": {"code": {"type": ["integer", "null"]}, "at": {"type": "number"}},
+            },
         },
     },
     "ContainerList": {

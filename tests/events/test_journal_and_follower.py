@@ -154,3 +154,26 @@ def test_a_restarted_follower_replays_without_doubling_or_losing(journal, engine
         ("stopped", {"by": "other"}),
     ]
     assert stream.asked[-1] <= 1001.0 - 60  # read again from well before the cursor
+
+
+def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exits(engine):
+    from dockerlink.config import Config
+    from dockerlink.engine import ContainerDetails
+    from dockerlink.events.hooks import exit_fields, host_protection
+
+    protection = host_protection(Config(pids_limit=512, log_max_size="5m", log_max_files=2))
+    assert protection == {
+        "pids_limit": 512,
+        "log_driver": "json-file",
+        "log_options": {"max-size": "5m", "max-file": "2"},
+    }
+    c = ContainerDetails.from_api(
+        {
+            "Id": ID,
+            "RestartCount": 2,
+            "State": {"Running": True, "OOMKilled": True, "ExitCode": 137, "FinishedAt": "2026-01-01T00:00:00.5Z"},
+        }
+    )
+    assert exit_fields(c) == {"restart_count": 2, "oom_killed": True, "last_exit": {"code": 137, "at": 1767225600.5}}
+    never = ContainerDetails.from_api({"Id": ID, "State": {"FinishedAt": "0001-01-01T00:00:00Z"}})
+    assert exit_fields(never)["last_exit"] is None

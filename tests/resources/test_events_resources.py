@@ -68,3 +68,22 @@ def test_health_shows_the_webhook_backlog_and_its_oldest_age(tmp_path):
     r = TestClient(create_app(config, engine=FakeEngine(), store=FakeStore())).simulate_get("/v1/health")
     assert r.json["webhooks"]["backlog"] == 1 and r.json["webhooks"]["oldest_age"] > 0
     assert "0123456789abcdef" not in r.text
+
+
+def test_create_limits_processes_and_rotates_logs_and_a_resize_keeps_them(client, fake_engine):
+    body = {"name": "site1", "host_port_root": 10000, "memory": 0.5, "cpulimit": 1}
+    cid = client.simulate_put("/v1/container", json=body).json["Id"]
+    host = fake_engine.containers.last_create["HostConfig"]
+    assert host["PidsLimit"] == 1024
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
+    calls = []
+    original = fake_engine.containers.update
+    fake_engine.containers.update = lambda ref, **kw: calls.append(kw) or original(ref, **kw)
+    assert client.simulate_patch("/v1/container", params={"id": cid}, json={"memory": 1}).status_code == 200
+    assert all(set(kw) <= {"memory", "memory_swap", "cpu_period", "cpu_quota"} for kw in calls)
+
+
+def test_a_stop_through_dockerlink_is_noted_for_the_journal(client, fake_engine, journal):
+    c = fake_engine.containers.add("site1", labels={"dockerlink": "0.1.0"})
+    assert client.simulate_post("/v1/container/stop", params={"id": "site1"}).status_code == 204
+    assert journal.requested(c.id, 0) == "stop"
