@@ -184,7 +184,6 @@ def describe(c: ContainerDetails) -> dict[str, Any]:
         entry["started_at"] = c.started_at
     else:
         entry["exit_code"] = c.exit_code
-    entry.update(exit_fields(c))
     return entry
 
 
@@ -243,7 +242,7 @@ class Hosting:
         found: dict[str, Any] = {}
         for ref, result in zip(refs, self._pool.map(self._inspect_or_missing, refs), strict=True):
             if isinstance(result, ContainerDetails):
-                found[ref] = describe(result)
+                found[ref] = {**describe(result), **exit_fields(self.config, result)}
                 if is_owned(result):
                     found[ref].update(self.access.describe(result.name))
             elif not listing:  # when listing, it was removed between list and inspect

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from ..engine import ContainerDetails, EngineError, EngineEvent, EngineUnavailable, NotFound
 from ..ownership import LABEL
-from .journal import Event, Journal
+from .journal import Event, Journal, oom_counter
 from .oom import OomCount
 
 __all__ = ["Translator", "Follower", "ACTIONS", "TYPES"]
@@ -146,7 +146,7 @@ class Translator:
         inside a container that kept running)."""
         made = []
         for c in counts:
-            life = f"oom_kills@{c.started_at}"
+            life = oom_counter(c.started_at)
             previous = self._journal.counter(c.container_id, life)
             if previous is None or c.count < previous:
                 previous = 0

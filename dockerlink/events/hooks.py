@@ -10,7 +10,8 @@ from typing import Any
 
 from ..config import Config
 from ..engine import ContainerDetails
-from .journal import Journal
+from ..ownership import LABEL
+from .journal import Journal, oom_counter
 
 __all__ = ["host_protection", "exit_fields", "note_request"]
 
@@ -28,11 +29,20 @@ def host_protection(config: Config) -> dict[str, Any]:
     }
 
 
-def exit_fields(c: ContainerDetails) -> dict[str, Any]:
+def exit_fields(config: Config, c: ContainerDetails) -> dict[str, Any]:
     """Extra listing fields: restarts by the policy, whether the last exit was an OOM kill,
-    and that exit's code and time (null when it never exited)."""
+    that exit's code and time (null when it never exited), and the processes the OOM
+    killer took since the container started (the engine marks only an exit as OOM-killed;
+    a php-fpm killed under a living sshd shows here, from the cgroup counter the collector
+    last read)."""
     last = None if c.finished_at is None else {"code": c.last_exit_code, "at": round(c.finished_at, 3)}
-    return {"restart_count": c.restart_count, "oom_killed": c.oom_killed, "last_exit": last}
+    fields = {"restart_count": c.restart_count, "oom_killed": c.oom_killed, "last_exit": last, "oom_kills": 0}
+    if c.running and c.labels.get(LABEL) is not None:
+        try:
+            fields["oom_kills"] = _journal(config.events_path).counter(c.id, oom_counter(c.started_at)) or 0
+        except Exception:  # noqa: BLE001 - a detail of the listing; never fail it
+            log.warning("could not read the event journal", exc_info=True)
+    return fields
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Event", "Journal"]
+__all__ = ["Event", "Journal", "oom_counter"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS requests (id TEXT NOT NULL, action TEXT NOT NULL, at 
 CREATE INDEX IF NOT EXISTS requests_by_id ON requests (id, at);
 """
 _COLUMNS = "seq, time, id, name, type, detail"
+
+
+def oom_counter(started_at: int | None) -> str:
+    """The `counters` name of a container's cgroup OOM-kill count in one life (start)."""
+    return f"oom_kills@{started_at}"
 
 
 @dataclass(frozen=True)

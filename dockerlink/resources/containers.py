@@ -220,6 +220,7 @@ OPENAPI_SCHEMAS = {
             "tls": {"type": "string", "description": "none, pending, ok or failed: <reason>"},
             "restart_count": {"type": "integer", "description": "restarts by the restart policy"},
             "oom_killed": {"type": "boolean", "description": "the last exit was the OOM killer's"},
+            "oom_kills": {"type": "integer", "description": "processes the OOM killer took since the start"},
             "last_exit": {
                 "type": ["object", "null"],
                 "description": "the last exit: code and unix time; null if it never exited",

@@ -156,7 +156,7 @@ def test_a_restarted_follower_replays_without_doubling_or_losing(journal, engine
     assert stream.asked[-1] <= 1001.0 - 60  # read again from well before the cursor
 
 
-def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exits(engine):
+def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exits(engine, tmp_path):
     from dockerlink.config import Config
     from dockerlink.engine import ContainerDetails
     from dockerlink.events.hooks import exit_fields, host_protection
@@ -174,6 +174,29 @@ def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exit
             "State": {"Running": True, "OOMKilled": True, "ExitCode": 137, "FinishedAt": "2026-01-01T00:00:00.5Z"},
         }
     )
-    assert exit_fields(c) == {"restart_count": 2, "oom_killed": True, "last_exit": {"code": 137, "at": 1767225600.5}}
+    config = Config(stats_db=str(tmp_path / "stats.sqlite3"))
+    assert exit_fields(config, c) == {
+        "restart_count": 2,
+        "oom_killed": True,
+        "last_exit": {"code": 137, "at": 1767225600.5},
+        "oom_kills": 0,
+    }
     never = ContainerDetails.from_api({"Id": ID, "State": {"FinishedAt": "0001-01-01T00:00:00Z"}})
-    assert exit_fields(never)["last_exit"] is None
+    assert exit_fields(config, never)["last_exit"] is None
+
+
+def test_the_listing_counts_oom_kills_of_a_living_container_from_the_cgroup_counter(journal, engine, tmp_path):
+    from dockerlink.config import Config
+    from dockerlink.engine import ContainerDetails
+    from dockerlink.events.hooks import exit_fields
+
+    config = Config(stats_db=str(tmp_path / "stats.sqlite3"), events_db=journal.path)
+    Translator(journal, Inspector(engine)).oom_counts([OomCount(ID, "site1", 1767225600, 2)], 10.0)
+    c = ContainerDetails.from_api(
+        {
+            "Id": ID,
+            "Config": {"Labels": {"dockerlink": "0.1.0"}},
+            "State": {"Running": True, "StartedAt": "2026-01-01T00:00:00Z"},
+        }
+    )
+    assert exit_fields(config, c)["oom_kills"] == 2
