@@ -285,9 +285,10 @@ def test_50_mib_of_output_leaves_at_most_the_rotated_logs_on_disk(events_service
 
     until(written, 120, "the 50 MiB were written")
     assert on_disk() <= 2 * MIB + 64 * 1024  # log_max_size x log_max_files (+ the file being written)
-    logs = events_service.get("/v1/container/logs", params={"id": cid, "tail": "5"})
+    logs = events_service.get("/v1/container/logs", params={"id": cid, "tail": "20"})
     assert logs.status_code == 200 and logs.headers["content-type"].startswith("text/plain")
-    assert logs.text.splitlines()[-1].strip("a") == "" and len(logs.text.splitlines()) <= 5
+    lines = logs.text.splitlines()
+    assert len(lines) <= 20 and "a" * 1000 in lines  # the end of the output, sshd's lines after it
     events_service.request("DELETE", "/v1/container", params={"id": cid})
 
 
@@ -303,14 +304,23 @@ def test_webhooks_reach_a_receiver_that_failed_and_was_down_once_each_in_order(
     wait_for(events_service, cid, "stopped")
     time.sleep(3)  # down a while: more failed tries, a longer back-off
     receiver.up()
+    back = len(receiver.accepted)
     engine.containers.remove(cid, force=True)
     last = wait_for(events_service, cid, "deleted")["seq"]
     until(lambda: receiver.accepted and receiver.accepted[-1][0] >= last, 90, "the backlog delivered")
     seqs = [seq for seq, _, _ in receiver.accepted]
-    assert seqs == sorted(set(seqs))  # in order, none twice
+    # At least once: a collector killed between a delivery and its note (the test above
+    # kills one) sends that event again, right away; otherwise each once, in order.
+    assert all(b >= a for a, b in zip(seqs, seqs[1:], strict=False))
+    assert seqs[back:] == sorted(set(seqs[back:]))  # once each after the receiver was down
+    seqs = sorted(set(seqs))
     assert all(ok for _, _, ok in receiver.accepted)
-    r = events_service.get("/v1/events", params={"since": str(seqs[0] - 1), "limit": "1000"})
-    journal_seqs = [e["seq"] for e in r.json()["events"] if e["seq"] <= seqs[-1]]
+    journal_seqs: list[int] = []
+    cursor = seqs[0] - 1
+    while cursor < seqs[-1]:
+        page = events_service.get("/v1/events", params={"since": str(cursor), "limit": "1000"}).json()
+        journal_seqs += [e["seq"] for e in page["events"] if e["seq"] <= seqs[-1]]
+        cursor = page["next"]
     assert seqs == journal_seqs  # none missing
     health = events_service.get("/v1/health").json()
     assert health["webhooks"]["backlog"] >= 0
