@@ -1,7 +1,7 @@
 """Events bench: how long from the engine's event to the webhook and to a waiting
 `GET /v1/events`, and what 50 parked long-polls cost.
 
-    python -m bench.events [--cycles 20]
+    .venv/bin/python bench/events.py [--cycles 20]
 
 Starts its own dockerlink under gunicorn (DOCKERLINK_THREADS=32, so 2 workers park 56
 waits) with a webhook receiver on loopback, stops and starts one bench container `cycles`
@@ -24,12 +24,10 @@ from pathlib import Path
 
 import requests
 
-from dockerlink.engine import ContainerSpec, Engine
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from .common import BENCH_LABEL
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import BENCH_LABEL  # noqa: E402
+from dockerlink.engine import ContainerSpec, Engine  # noqa: E402
 from tests.integration.live import free_port, live_service  # noqa: E402
 
 SECRET = "bench-webhook-secret-0123"
@@ -86,7 +84,7 @@ def _health_ms(service, n: int = 30) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.events")
+    parser = argparse.ArgumentParser(prog="bench/events.py")
     parser.add_argument("--cycles", type=int, default=20)
     args = parser.parse_args(argv)
     arrivals: dict[int, float] = {}
