@@ -264,6 +264,7 @@ class StatsSnapshot:
     memory_limit: int
     net_rx: int
     net_tx: int
+    pids: int = 0  # processes in the container now
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> StatsSnapshot:
@@ -282,6 +283,7 @@ class StatsSnapshot:
             memory_limit=int(mem.get("limit") or 0),
             net_rx=sum(int(n.get("rx_bytes") or 0) for n in nets.values()),
             net_tx=sum(int(n.get("tx_bytes") or 0) for n in nets.values()),
+            pids=int((data.get("pids_stats") or {}).get("current") or 0),
         )
 
 

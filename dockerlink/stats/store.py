@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .arithmetic import finite
-from .rendering import fill_cpu_ceiling, join, render
+from .rendering import fill_cpu_ceiling, join, render, with_counts
 from .samples import Reading, Sample
 
 __all__ = ["StatsStore", "Tier", "TIERS", "SCALES", "HOUR", "DAY"]
@@ -202,7 +202,7 @@ class StatsStore:
             # A container deleted while this round was sampling it must not come back.
             gone = {c for (c,) in db.execute("SELECT container FROM forgotten")}
             rows = [
-                (self._cid(db, r.container_id), *s, render(s), r.read_at, r.cpu_ns)
+                (self._cid(db, r.container_id), *s, with_counts(render(s), r.pids, r.oom_kills), r.read_at, r.cpu_ns)
                 for r, sample in entries
                 if r.container_id not in gone
                 for s in [_clean(sample)]

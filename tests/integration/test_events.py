@@ -155,6 +155,14 @@ def test_a_child_killed_by_the_oom_killer_is_an_event_and_shows_in_the_listing(
 
     entry = until(listed, 30, "the listing counts the kill")
     assert entry["state"] == "running"
+
+    def sampled() -> dict | None:
+        r = events_service.get("/v1/container/stats", params={"id": cid, "scale": "instant"})
+        last = list(r.json().values())[-1] if r.status_code == 200 and r.json() else None
+        return last if last and last.get("oom_kills", 0) >= 1 else None
+
+    sample = until(sampled, 30, "the stats count the kill")
+    assert sample["pids"] >= 1
     # The cgroup's own counter saw the kill too (what catches a kill the engine does not report).
     counts = {c.container_id: c.count for c in OomWatch(engine.containers).counts()}
     assert counts.get(cid, 0) >= 1
