@@ -23,7 +23,7 @@ log = logging.getLogger("dockerlink.events")
 def start_event_threads(config: Config, stopped: Callable[[float], bool], *, cgroups: bool = True) -> Journal:
     """Start the threads; they end when `stopped(seconds)` (a wait) returns True."""
     journal = Journal(config.events_path)
-    engine = Engine(config.docker_sock)  # its own connections: the sampler's are never shared
+    engine = Engine(config.docker_sock, tls=config.tls)  # its own connections, never the sampler's
     oom = OomWatch(engine.containers) if cgroups else None
     follower = Follower(
         engine.system,
