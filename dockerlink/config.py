@@ -9,6 +9,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -88,6 +89,39 @@ def _argv(name: str, raw: str) -> tuple[str, ...]:
     return argv
 
 
+_SIZE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _events_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's getter
+    """events_*, webhook_*, and the limits that protect the host (SPEC §6.2)."""
+    kw: dict[str, object] = {}
+    if (raw := get("events_db")) is not None:
+        kw["events_db"] = raw
+    if (raw := get("events_days")) is not None:
+        kw["events_days"] = _float("events_days", raw, 0.01, 3650)
+    url, secret = get("webhook_url"), get("webhook_secret")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"webhook_url: expected an http or https URL, got {url[:80]!r}")
+        if secret is None:
+            raise ConfigError("webhook_secret: required when webhook_url is set")
+        kw["webhook_url"] = url
+    if secret is not None:
+        if len(secret) < 16:
+            raise ConfigError("webhook_secret: must be at least 16 characters")
+        kw["webhook_secret"] = secret
+    if (raw := get("pids_limit")) is not None:
+        kw["pids_limit"] = _int("pids_limit", raw, 0, 4194304)
+    if (raw := get("log_max_size")) is not None:
+        if not re.fullmatch(r"[1-9][0-9]{0,5}[kmg]", raw):
+            raise ConfigError(f"log_max_size: expected a size such as 10m (k, m or g), got {raw!r}")
+        kw["log_max_size"] = raw
+    if (raw := get("log_max_files")) is not None:
+        kw["log_max_files"] = _int("log_max_files", raw, 1, 100)
+    return kw
+
+
 @dataclass(frozen=True)
 class Config:
     docker_sock: str = "/var/run/docker.sock"
@@ -111,6 +145,13 @@ class Config:
     nginx_reload: tuple[str, ...] = ("nginx", "-s", "reload")
     site_tls: str = "none"  # setting `tls` (`tls` is the engine connection's TLSConfig)
     certbot_cmd: tuple[str, ...] = ("certbot", "--nginx", "--non-interactive", "--agree-tos")
+    events_db: str | None = None  # default: dockerlink-events.sqlite3 beside stats_db
+    events_days: float = 30.0
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    pids_limit: int = 1024
+    log_max_size: str = "10m"
+    log_max_files: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -196,6 +237,7 @@ class Config:
             if raw not in TLS_MODES:
                 raise ConfigError(f"tls: expected one of {', '.join(TLS_MODES)}, got {raw!r}")
             kw["site_tls"] = raw
+        kw.update(_events_settings(get))
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:
@@ -212,6 +254,20 @@ class Config:
         if socket_path(self.docker_sock) is not None or not (self.docker_tls_verify or self.docker_cert_path):
             return None
         return TLSConfig(self.docker_cert_path or "", verify=self.docker_tls_verify)
+
+    @property
+    def events_path(self) -> str:
+        return self.events_db or os.path.join(os.path.dirname(self.stats_db) or ".", "dockerlink-events.sqlite3")
+
+    @property
+    def webhook_host(self) -> str | None:
+        """Where webhooks go (for logs: the URL may hold a secret path)."""
+        return urlsplit(self.webhook_url).hostname if self.webhook_url else None
+
+    @property
+    def log_max_bytes(self) -> int:
+        """`log_max_size` in bytes."""
+        return int(self.log_max_size[:-1]) * _SIZE_UNITS[self.log_max_size[-1]]
 
     @property
     def bind_host(self) -> str:

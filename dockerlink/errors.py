@@ -11,6 +11,7 @@
     ├── GitFailed(output, exit_code)   git exited non-zero; the message is its output
     ├── GitTimeout                     git ran past git_timeout (or its stream stalled) and was killed
     ├── ProxyError                     nginx refused a site file (its check or reload failed)
+    ├── Busy(retry_after)              every long-poll slot of this worker is taken: try again soon
     ├── EngineFault                    the engine answered an error we did not expect, or a corrupt stream
     └── EngineDown                     nothing answered at the engine address, or not in time
 
@@ -42,6 +43,7 @@ __all__ = [
     "GitFailed",
     "GitTimeout",
     "ProxyError",
+    "Busy",
     "EngineFault",
     "EngineDown",
     "ConfigError",
@@ -78,6 +80,12 @@ class NoSuchContainer(DockerlinkError):
 
 class Conflicting(DockerlinkError):
     pass
+
+
+class Busy(DockerlinkError):
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class GitFailed(DockerlinkError):

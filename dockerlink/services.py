@@ -21,6 +21,7 @@ class Services:
     store: Any  # dockerlink.stats.store.StatsStore, or a test double with the same methods
     tokens: ScopedTokens | None = None  # None while api_token is unset
     metrics: ServiceMetrics | None = None
+    journal: Any = None  # dockerlink.events.journal.Journal (read here; the collector writes it)
 
     @classmethod
     def build(
@@ -38,4 +39,7 @@ class Services:
         transport = getattr(engine, "transport", None)  # a test double may have none
         if transport is not None:
             transport.observer = metrics.observe_engine_call
-        return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics)
+        from .events.journal import Journal
+
+        journal = Journal(config.events_path)
+        return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics, journal=journal)

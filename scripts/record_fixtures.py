@@ -327,6 +327,13 @@ def record_all(rec: Recorder, image: str, scrub: Scrubber, created: list[str]) -
     rec.record("exec_workdir_inspect", "GET", path("exec", eid["Id"], "json"), expect=200)
     rec.record("exec_inspect_missing", "GET", path("exec", fake_id("no-such-exec"), "json"), expect=404)
 
+    rec.record(
+        "container_logs",
+        "GET",
+        path("containers", cid, "logs"),
+        [("stdout", "1"), ("stderr", "1"), ("timestamps", "1"), ("tail", "5")],
+        expect=200,
+    )
     rec.record("container_stop", "POST", path("containers", cid, "stop"), [("t", "1")], expect=204, timeout=30)
     rec.record("container_stop_again", "POST", path("containers", cid, "stop"), [("t", "1")], expect=304)
     rec.record("container_inspect_stopped", "GET", path("containers", cid, "json"), expect=200)
@@ -415,7 +422,8 @@ def write(out: Path, exchanges: Sequence[Exchange], scrub: Scrubber) -> None:
     index: dict[str, Any] = {}
     for ex in exchanges:
         body_file = None
-        if ex.content_type == "application/vnd.docker.raw-stream":
+        # Logs come framed with no content type at all.
+        if ex.content_type == "application/vnd.docker.raw-stream" or ex.path.endswith("/logs"):
             body_file = f"{ex.name}.bin"
             (out / body_file).write_bytes(ex.body)  # never rewritten: frame headers hold lengths
         elif ex.body.strip() and ex.content_type == "application/json":

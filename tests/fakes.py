@@ -56,6 +56,7 @@ class FakeContainers:
         self._e = engine
         self.by_id: dict[str, ContainerDetails] = {}
         self.inspected: list[str] = []
+        self.logged: dict[str, list[tuple[int, bytes]]] = {}  # id -> (stream, line) frames, oldest first
         self._ids = itertools.count(1)  # per engine: ids do not depend on which tests ran before
 
     def _resolve(self, ref: str) -> ContainerDetails:
@@ -212,6 +213,10 @@ class FakeContainers:
         self._set(c, "update", **changes)
         return []
 
+    def logs(self, ref: str, *, tail=None, since=None, timestamps=True):  # noqa: ANN001, ANN201
+        frames = self.logged.get(self._resolve(ref).id, [])
+        return iter(frames[-tail:] if tail else [] if tail == 0 else frames)
+
 
 class FakeVolumes:
     def __init__(self, engine: FakeEngine) -> None:
@@ -335,7 +340,7 @@ class FakeSystem:
         self._e.check()
         return []
 
-    def follow(self, since: float, filters=None):  # noqa: ANN001, ANN201
+    def follow(self, since: float, until: float | None = None, filters=None):  # noqa: ANN001, ANN201
         self._e.check()
         if self.stream is None:
             raise EngineUnavailable("the fake engine has no event stream")

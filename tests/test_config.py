@@ -90,3 +90,34 @@ def test_site_access_settings_are_read_and_checked():
     ):
         with pytest.raises(ConfigError, match=f"^{field}: "):
             Config.from_mapping(bad)
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"webhook_url": "ftp://host/x", "webhook_secret": "0123456789abcdef"}, "webhook_url"),
+        ({"webhook_url": "http://host/x"}, "webhook_secret"),
+        ({"webhook_url": "http://host/x", "webhook_secret": "short"}, "webhook_secret"),
+        ({"log_max_size": "10 MB"}, "log_max_size"),
+        ({"log_max_files": "0"}, "log_max_files"),
+        ({"pids_limit": "-1"}, "pids_limit"),
+        ({"events_days": "0"}, "events_days"),
+    ],
+)
+def test_event_and_limit_settings_are_checked(env, field):
+    with pytest.raises(ConfigError, match=f"^{field}:"):
+        Config.from_mapping(env)
+
+
+def test_event_and_limit_defaults_and_the_secret_stays_out_of_the_repr():
+    c = Config.from_mapping({"webhook_url": "https://panel.example/hook", "webhook_secret": "0123456789abcdef"})
+    assert (c.pids_limit, c.log_max_size, c.log_max_bytes, c.log_max_files, c.events_days) == (
+        1024,
+        "10m",
+        10 * 2**20,
+        3,
+        30.0,
+    )
+    assert c.webhook_host == "panel.example"
+    assert "0123456789abcdef" not in repr(c)
+    assert Config(stats_db="/var/lib/dl/stats.sqlite3").events_path == "/var/lib/dl/dockerlink-events.sqlite3"

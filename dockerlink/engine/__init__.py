@@ -25,7 +25,7 @@ from .errors import (
     ServerError,
 )
 from .execs import KILL_AFTER, TIMEOUT_EXIT_CODES
-from .frames import demultiplex, iter_frames
+from .frames import FrameDecoder, demultiplex, iter_frames
 from .models import (
     ContainerDetails,
     ContainerSpec,
@@ -70,6 +70,7 @@ __all__ = [
     "TIMEOUT_EXIT_CODES",
     "demultiplex",
     "iter_frames",
+    "FrameDecoder",
     # results and specs
     "ContainerDetails",
     "ContainerSpec",

@@ -1,10 +1,11 @@
-"""Container endpoints: list, inspect, create, start/stop/restart, remove, update, stats."""
+"""Container endpoints: list, inspect, create, start/stop/restart, remove, update, stats, logs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from .errors import EngineError, InvalidReference
+from .frames import FrameDecoder
 from .models import ContainerDetails, ContainerSpec, ContainerSummary, StatsSnapshot
 from .refs import check_container_ref
 from .transport import DEFAULT_TIMEOUT, Response, Transport, encode_filters
@@ -96,6 +97,23 @@ class Containers:
             params=_ONE_SHOT,
         )
         return _snapshot(r)
+
+    def logs(
+        self, ref: str, *, tail: int | None = None, since: float | None = None, timestamps: bool = True
+    ) -> Iterator[tuple[int, bytes]]:
+        """The container's logged output as (stream, payload) frames as they are read
+        (1 stdout, 2 stderr), oldest first; each payload is one log line, prefixed with its
+        RFC 3339 time and a space when `timestamps`. A tty container's raw output comes
+        as stdout."""
+        params = {"stdout": "1", "stderr": "1", "timestamps": _flag(timestamps)}
+        if tail is not None:
+            params["tail"] = str(tail)
+        if since is not None:
+            params["since"] = f"{since:.9f}"
+        decoder = FrameDecoder()
+        for chunk in self._t.stream(["containers", check_container_ref(ref), "logs"], params=params):
+            yield from decoder.feed(chunk)
+        yield from decoder.close()
 
     def stats_many(
         self, refs: Sequence[str], *, inspect: Sequence[str] = (), timeout: float = 30.0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from .errors import FrameError
 
-__all__ = ["FrameError", "iter_frames", "demultiplex"]
+__all__ = ["FrameError", "iter_frames", "demultiplex", "FrameDecoder"]
 
 _HEADER = struct.Struct(">BxxxL")
 
@@ -41,3 +41,49 @@ def demultiplex(data: bytes) -> tuple[bytes, bytes]:
     for stream, payload in iter_frames(data):
         (err if stream == 2 else out).append(payload)
     return b"".join(out), b"".join(err)
+
+
+class FrameDecoder:
+    """Incremental `iter_frames` for a stream read in chunks: `feed()` returns the frames
+    completed so far. A stream that does not start with a frame header (a container with a
+    tty writes its output raw) is passed through as stdout."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.raw: bool | None = None  # decided by the first bytes
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        if self.raw:
+            return [(1, chunk)] if chunk else []
+        self._buffer += chunk
+        if self.raw is None:
+            if len(self._buffer) < _HEADER.size:
+                return []
+            head = self._buffer[: _HEADER.size]
+            self.raw = head[0] not in (0, 1, 2) or head[1:4] != b"\0\0\0"
+            if self.raw:
+                data, self._buffer = bytes(self._buffer), bytearray()
+                return [(1, data)]
+        frames = []
+        pos = 0
+        view = self._buffer
+        while len(view) - pos >= _HEADER.size:
+            stream, length = _HEADER.unpack_from(view, pos)
+            if stream not in (0, 1, 2):
+                raise FrameError(f"unknown stream type {stream}")
+            end = pos + _HEADER.size + length
+            if end > len(view):
+                break
+            frames.append((stream, bytes(view[pos + _HEADER.size : end])))
+            pos = end
+        del self._buffer[:pos]
+        return frames
+
+    def close(self) -> list[tuple[int, bytes]]:
+        """What is left at the end: raw bytes as stdout; a cut frame is an error."""
+        if self._buffer and self.raw is None:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            return [(1, data)]
+        if self._buffer:
+            raise FrameError("truncated frame at the end of the stream")
+        return []

@@ -35,6 +35,8 @@ def unix_time(stamp: str | None) -> float | None:
         return None
     zone = "+00:00" if m[3] == "Z" else m[3]
     return datetime.fromisoformat(m[1] + zone).timestamp() + float("0" + (m[2] or ""))
+
+
 def _int_or_none(value: float | None) -> int | None:
     return None if value is None else int(value)
 
@@ -96,6 +98,11 @@ class ContainerDetails:
     restart_policy: str
     volumes: dict[str, str]  # mount destination -> volume name (named volumes only)
     exec_ids: tuple[str, ...] = ()  # execs the engine still knows (running or not yet reaped)
+    restart_count: int = 0  # restarts by the restart policy since the last start asked for
+    oom_killed: bool = False  # the last exit was the OOM killer's
+    finished_at: float | None = None  # unix seconds of the last exit; None if it never exited
+    last_exit_code: int | None = None  # that exit's code, running or not
+    pids_limit: int | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -135,6 +142,11 @@ class ContainerDetails:
                 if m.get("Type") == "volume" and m.get("Name")
             },
             exec_ids=tuple(data.get("ExecIDs") or ()),
+            restart_count=int(data.get("RestartCount") or 0),
+            oom_killed=bool(state.get("OOMKilled")),
+            finished_at=unix_time(state.get("FinishedAt")),
+            last_exit_code=state.get("ExitCode") if unix_time(state.get("FinishedAt")) is not None else None,
+            pids_limit=int(host["PidsLimit"]) if host.get("PidsLimit") else None,
         )
 
 
@@ -155,6 +167,9 @@ class ContainerSpec:
     cpu_period: int | None = None
     cpu_quota: int | None = None
     restart_policy: str | None = None
+    pids_limit: int | None = None
+    log_driver: str | None = None
+    log_options: dict[str, str] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         host: dict[str, Any] = {}
@@ -172,9 +187,12 @@ class ContainerSpec:
             ("MemorySwap", self.memory_swap),
             ("CpuPeriod", self.cpu_period),
             ("CpuQuota", self.cpu_quota),
+            ("PidsLimit", self.pids_limit),
         ):
             if value is not None:
                 host[key] = value
+        if self.log_driver:
+            host["LogConfig"] = {"Type": self.log_driver, "Config": dict(self.log_options)}
         if self.restart_policy:
             host["RestartPolicy"] = {"Name": self.restart_policy}
         body: dict[str, Any] = {"Image": self.image, "Labels": dict(self.labels), "HostConfig": host}
@@ -246,6 +264,7 @@ class StatsSnapshot:
     memory_limit: int
     net_rx: int
     net_tx: int
+    pids: int = 0  # processes in the container now
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> StatsSnapshot:
@@ -264,6 +283,7 @@ class StatsSnapshot:
             memory_limit=int(mem.get("limit") or 0),
             net_rx=sum(int(n.get("rx_bytes") or 0) for n in nets.values()),
             net_tx=sum(int(n.get("tx_bytes") or 0) for n in nets.values()),
+            pids=int((data.get("pids_stats") or {}).get("current") or 0),
         )
 
 
@@ -334,6 +354,12 @@ class EngineEvent:
     actor_id: str
     time: float  # unix seconds
     attributes: dict[str, str]
+    time_nano: int = 0  # the same instant, exact: a cursor to resume from
+
+    @property
+    def key(self) -> str:
+        """Identifies this event in the engine's log (same instant, action and actor)."""
+        return f"{self.time_nano}/{self.type}/{self.action}/{self.actor_id}"
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EngineEvent:
@@ -345,6 +371,7 @@ class EngineEvent:
             actor_id=actor.get("ID", ""),
             time=nano / 1e9 if nano else float(data.get("time") or 0),
             attributes=dict(actor.get("Attributes") or {}),
+            time_nano=int(nano) if nano else int(data.get("time") or 0) * 1_000_000_000,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 from .models import EngineEvent, EngineInfo, EngineVersion
@@ -36,11 +37,29 @@ class System:
         r = self._t.request("GET", ["events"], params=params)
         return [EngineEvent.from_api(json.loads(line)) for line in r.content.splitlines() if line.strip()]
 
-    def follow(self, since: float, filters: Mapping[str, Sequence[str]] | None = None) -> Iterator[EngineEvent]:
-        """Events from `since` (unix seconds, in the past: those are sent first) on, as they
-        happen, until the connection breaks (EngineUnavailable) or the iterator is closed."""
+    def follow(
+        self,
+        since: float,
+        until: float | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
+    ) -> Iterator[EngineEvent]:
+        """Events from `since` on, each as soon as it happens, until `until` (unix seconds,
+        usually in the future: the engine holds the stream open till then) or, without it,
+        until the connection breaks or the iterator is closed. Raises EngineUnavailable when
+        the stream breaks."""
         params = {"since": f"{since:.9f}"}
+        if until is not None:
+            params["until"] = f"{until:.9f}"
         if filters:
             params["filters"] = encode_filters(filters)
-        for line in self._t.stream(["events"], params=params):
-            yield EngineEvent.from_api(json.loads(line))
+        # The read timeout is per read: the stream may be silent for the whole window (or forever).
+        timeout = (3.0, None if until is None else max(0.0, until - time.time()) + 30.0)
+        pending = b""
+        for chunk in self._t.stream(["events"], params=params, timeout=timeout, chunk=4096):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield EngineEvent.from_api(json.loads(line))
+        if pending.strip():
+            yield EngineEvent.from_api(json.loads(pending))

@@ -151,26 +151,26 @@ class Transport:
         raise error_from_response(r.status_code, content, r.headers.get("Location"))
 
     def stream(
-        self, segments: Sequence[str], *, params: Params = None, connect_timeout: float = 3.0
+        self,
+        segments: Sequence[str],
+        *,
+        params: Params = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        chunk: int = 65536,
     ) -> Iterator[bytes]:
-        """GET an answer that does not end (the event stream) and yield its lines as they
-        come. The request goes out at the first `next()` (the event stream sends its headers
-        with its first event); errors raise as in `request`, and EngineUnavailable when the
-        connection breaks. Closing the iterator closes the connection."""
+        """GET a streamed answer (events, logs) and yield its body in chunks as they come;
+        an error status raises before the first chunk, a broken stream EngineUnavailable."""
         url = self.url(segments)
         try:
-            r = self._session.get(
-                url, params=params, stream=True, timeout=(connect_timeout, None), allow_redirects=False
-            )
+            r = self._session.get(url, params=params, timeout=timeout, allow_redirects=False, stream=True)
         except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
             raise EngineUnavailable(self._unavailable(exc)) from exc
-        if r.status_code != 200:
-            with r:
-                raise error_from_response(r.status_code, r.content, r.headers.get("Location"))
         with r:
+            if r.status_code != 200:
+                raise error_from_response(r.status_code, r.content, r.headers.get("Location"))
             try:
-                yield from (line for line in r.iter_lines() if line)
-            except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
+                yield from r.iter_content(chunk)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise EngineUnavailable(self._unavailable(exc)) from exc
 
     def get_many(

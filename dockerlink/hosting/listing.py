@@ -55,7 +55,9 @@ OVERLAP = 2.0
 
 
 class EventStream(Protocol):
-    def follow(self, since: float, filters: Mapping[str, Sequence[str]] | None = None) -> Iterator[EngineEvent]: ...
+    def follow(
+        self, since: float, until: float | None = None, filters: Mapping[str, Sequence[str]] | None = None
+    ) -> Iterator[EngineEvent]: ...
 
 
 class DetailsCache:
@@ -144,7 +146,7 @@ class DetailsCache:
         since = self._wall() - OVERLAP
         self._reset(following=True)
         try:
-            for event in self._events.follow(since, {"type": ["container"], "event": list(CHANGES)}):
+            for event in self._events.follow(since, filters={"type": ["container"], "event": list(CHANGES)}):
                 self.changed(event)
                 if self._stop.is_set():
                     return

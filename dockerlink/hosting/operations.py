@@ -33,6 +33,7 @@ from ..engine import (
     ServerError,
 )
 from ..errors import Conflicting, InvalidInput, from_engine
+from ..events.hooks import exit_fields, host_protection, note_request
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, memory_warning
 from .listing import DetailsCache
@@ -140,7 +141,7 @@ class Hosting:
 
     def _entry(self, c: ContainerDetails) -> dict[str, Any]:
         """The panel's entry, with the site's urls and TLS state for dockerlink's own."""
-        entry = describe(c)
+        entry = {**describe(c), **exit_fields(self.config, c)}
         if is_owned(c):
             entry.update(self.access.describe(c.name))
         return entry
@@ -212,6 +213,7 @@ class Hosting:
                 cpu_period=None if req.cpu_quota == UNLIMITED else CPU_PERIOD,
                 cpu_quota=_limit(req.cpu_quota),
                 restart_policy=RESTART_POLICY,
+                **host_protection(self.config),
             )
             try:
                 container_id, warnings = self.engine.containers.create(spec, name=req.name)
@@ -286,6 +288,7 @@ class Hosting:
         """Stop and remove, with the /var/www volume unless `volumes` is False: a name given
         later to another user must not hand them the previous owner's files."""
         c = self.owned(ref)
+        note_request(self.config, c.id, "delete")
         self.engine.containers.remove(c.id, force=True)
         self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):
@@ -332,9 +335,12 @@ class Hosting:
             return self.engine.containers.start(container_id)
 
     def stop(self, ref: str, t: int) -> bool:
-        return self.engine.containers.stop(self.owned(ref).id, t=t)
+        c = self.owned(ref)
+        note_request(self.config, c.id, "stop")
+        return self.engine.containers.stop(c.id, t=t)
 
     def restart(self, ref: str, t: int) -> None:
         c = self.owned(ref)
+        note_request(self.config, c.id, "restart")
         with _port_conflicts():
             self.engine.containers.restart(c.id, t=t)

@@ -218,6 +218,14 @@ OPENAPI_SCHEMAS = {
                 "properties": {"site": {"type": "string"}, "terminal": {"type": "string"}},
             },
             "tls": {"type": "string", "description": "none, pending, ok or failed: <reason>"},
+            "restart_count": {"type": "integer", "description": "restarts by the restart policy"},
+            "oom_killed": {"type": "boolean", "description": "the last exit was the OOM killer's"},
+            "oom_kills": {"type": "integer", "description": "processes the OOM killer took since the start"},
+            "last_exit": {
+                "type": ["object", "null"],
+                "description": "the last exit: code and unix time; null if it never exited",
+                "properties": {"code": {"type": ["integer", "null"]}, "at": {"type": "number"}},
+            },
         },
     },
     "ContainerList": {
@@ -286,7 +294,7 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
                         "type": "string",
                         "minLength": 1,
                         "maxLength": MAX_COMMAND_LENGTH,
-                        "pattern": "^[^\\x00]*\\S[^\\x00]*$",
+                        "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",  # \S alone would let one NUL in
                     },
                 },
             },

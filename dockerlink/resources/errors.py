@@ -11,6 +11,7 @@ import falcon
 
 from ..engine import EngineError
 from ..errors import (
+    Busy,
     Conflicting,
     DockerlinkError,
     EngineDown,
@@ -39,6 +40,7 @@ STATUS: dict[type[DockerlinkError], int] = {
     EngineFault: 502,
     EngineDown: 503,
     GitTimeout: 504,
+    Busy: 429,
 }
 
 
@@ -63,6 +65,8 @@ def _service_error(req: falcon.Request, resp: falcon.Response, ex: DockerlinkErr
     # git's output is the answer itself: keep its lines.
     body = ex.message if isinstance(ex, GitFailed) else _one_line(ex.message)
     _plain(resp, status_of(ex), body)
+    if isinstance(ex, Busy):
+        resp.set_header("Retry-After", str(ex.retry_after))
 
 
 def _engine_error(req: falcon.Request, resp: falcon.Response, ex: EngineError, params: dict) -> None:

@@ -10,7 +10,7 @@ import falcon
 from ..engine import InvalidReference, check_container_ref
 from ..errors import InvalidInput, from_engine
 
-__all__ = ["MAX_BODY", "container_id", "optional_container_id", "flag", "integer", "text", "json_object"]
+__all__ = ["MAX_BODY", "container_id", "optional_container_id", "flag", "integer", "number", "text", "json_object"]
 
 #: Bodies over this size are refused (413) before being read.
 MAX_BODY = 1 << 20
@@ -89,6 +89,19 @@ def _body(req: falcon.Request) -> bytes:
         parts.append(part)
         size += len(part)
     return b"".join(parts)
+
+
+def number(req: falcon.Request, name: str, lo: float = 0.0, hi: float = 1e12) -> float | None:
+    value = text(req, name)
+    if value is None:
+        return None
+    try:
+        result = float(value)
+    except ValueError:
+        raise InvalidInput(name, f"expected a number, got {value[:40]!r}") from None
+    if not lo <= result <= hi:  # also refuses nan
+        raise InvalidInput(name, f"must be between {lo:g} and {hi:g}")
+    return result
 
 
 def json_object(req: falcon.Request) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import falcon
 
 from .. import __version__
 from ..engine import Engine, EngineError
+from ..events.webhooks import outbox_status
 from ..openapi import TEXT_PLAIN
 from ..services import Services
 
@@ -22,9 +23,19 @@ class Health:
 
     STALE_INTERVALS = 3
 
-    def __init__(self, engine: Engine, store, interval: float, clock: Callable[[], float] | None = None) -> None:  # noqa: ANN001
+    def __init__(  # noqa: ANN001
+        self,
+        engine: Engine,
+        store,
+        interval: float,
+        clock: Callable[[], float] | None = None,
+        journal=None,
+        webhooks: bool = False,
+    ) -> None:
         self._engine = engine
         self._store = store
+        self._journal = journal
+        self._webhooks = webhooks
         self._interval = interval
         self._clock = clock or (lambda: time.time())
         self._started = self._clock()
@@ -45,6 +56,10 @@ class Health:
             body["last_sample_age"] = round(max(0.0, now - last), 1)
         if reset is not None:
             body["stats_reset"] = reset  # the history restarted empty; the corrupt file is kept there
+        if self._journal is not None:
+            body["events"] = {"last_seq": self._journal.last_seq()}
+            if self._webhooks:
+                body["webhooks"] = outbox_status(self._journal, now)
         try:
             body["engine"] = self._engine.system.version().version
             body["status"] = "degraded" if reasons else "ok"
@@ -103,7 +118,16 @@ class OpenAPI:
 
 def routes(services: Services) -> list[tuple[str, object]]:
     return [
-        ("/v1/health", Health(services.engine, services.store, services.config.stats_interval)),
+        (
+            "/v1/health",
+            Health(
+                services.engine,
+                services.store,
+                services.config.stats_interval,
+                journal=services.journal,
+                webhooks=bool(services.config.webhook_url),
+            ),
+        ),
         ("/v1/env", Env(services)),
         ("/v1/openapi.json", OpenAPI(services)),
     ]
@@ -164,6 +188,12 @@ OPENAPI_SCHEMAS = {
                 "type": "object",
                 "description": "the stats history restarted empty after corruption; the old file is kept",
                 "properties": {"at": {"type": "number"}, "moved_to": {"type": "string"}},
+            },
+            "events": {"type": "object", "properties": {"last_seq": {"type": "integer"}}},
+            "webhooks": {
+                "type": "object",
+                "description": "with webhook_url set: events not yet delivered, and the age in seconds of the oldest",
+                "properties": {"backlog": {"type": "integer"}, "oldest_age": {"type": ["number", "null"]}},
             },
         },
     },

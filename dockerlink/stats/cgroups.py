@@ -46,6 +46,7 @@ class CgroupDirs:
     cpuacct: str
     cpu: str
     memory: str
+    pids: str | None = None  # None when the pids controller is not mounted (v1)
 
 
 def _unescape(field: str) -> str:
@@ -118,12 +119,19 @@ def locate_in(proc_cgroup: str, mounts: Sequence[Mount], container_id: str) -> C
             if found is None:
                 return None
             dirs[controller] = found
-        return CgroupDirs(1, dirs["cpuacct"], dirs["cpu"], dirs["memory"])
+        pids_path = paths.get("pids")
+        pids = None
+        if pids_path is not None and container_id in pids_path:
+            pids = next(
+                (d for m in mounts if m.fstype == "cgroup" and "pids" in m.controllers if (d := _under(m, pids_path))),
+                None,
+            )
+        return CgroupDirs(1, dirs["cpuacct"], dirs["cpu"], dirs["memory"], pids)
     path = paths.get("")
     if path is None or container_id not in path:
         return None
     found = next((d for m in mounts if m.fstype == "cgroup2" if (d := _under(m, path))), None)
-    return None if found is None else CgroupDirs(2, found, found, found)
+    return None if found is None else CgroupDirs(2, found, found, found, found)
 
 
 def stat_value(text: bytes, key: bytes) -> int:

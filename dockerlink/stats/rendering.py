@@ -13,7 +13,7 @@ from typing import Any
 from .arithmetic import GIB, GIB_DECIMALS, KIB, KIB_DECIMALS, PERCENT_DECIMALS, finite, format_ts, gib, kib
 from .samples import Sample
 
-__all__ = ["sample_body", "render", "join", "fill_cpu_ceiling"]
+__all__ = ["sample_body", "render", "with_counts", "join", "fill_cpu_ceiling"]
 
 _G, _K, _P = f".{GIB_DECIMALS}f", f".{KIB_DECIMALS}f", f".{PERCENT_DECIMALS}f"
 _POINT = (
@@ -61,6 +61,12 @@ def render(s: Sample) -> str:
     if any(bad in text for bad in _NON_FINITE):
         raise ValueError(f"Out of range float values are not JSON compliant: {s!r}")
     return text
+
+
+def with_counts(rendered: str, pids: int, oom_kills: int) -> str:
+    """A rendered sample with the container's process count and its OOM kills since it
+    started (extra fields; every-sample tier only: the coarse points do not carry them)."""
+    return f'{rendered[:-1]},"pids":{int(pids)},"oom_kills":{int(oom_kills)}}}'
 
 
 def join(rendered: list[str]) -> str:

@@ -162,12 +162,16 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     lock = _lock(os.path.abspath(config.stats_db) + ".lock", stop)
     if lock is None:
         return 0
+    from ..events.runner import start_event_threads
+
     engine = Engine(config.docker_sock, tls=config.tls)
     store = StatsStore(config.stats_db)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
     sampler = build_sampler(engine)
     collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
+    # Events (journal, webhooks) run beside the rounds in their own threads, under the same lock.
+    start_event_threads(config, stop.wait, cgroups=sampler.cgroup_source is not None)
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
     try:
         return Loop(

@@ -117,8 +117,9 @@ class _Handles:
     (a `die` event), after which the files are closed.
     """
 
-    #: The slots holding a file descriptor (-1 once closed; `period` stays -1 on v2).
-    DESCRIPTORS = ("cpu", "usage", "stat", "limit", "quota", "period", "net")
+    #: The slots holding a file descriptor (-1 once closed; `period` stays -1 on v2, `pids`
+    #: where the pids controller is not there).
+    DESCRIPTORS = ("cpu", "usage", "stat", "limit", "quota", "period", "net", "oom", "pids")
     __slots__ = ("version", *DESCRIPTORS)
 
     FILES = {
@@ -138,10 +139,12 @@ class _Handles:
             ("quota", "cpu", "cpu.max"),
         ),
     }
+    #: Where the OOM-kill counter is (`oom_kill` line); optional, as the pids file.
+    OOM_FILE = {1: "memory.oom_control", 2: "memory.events"}
 
     def __init__(self, dirs: CgroupDirs, net_dev: str) -> None:
         self.version = dirs.version
-        self.period = -1
+        self.period = self.pids = self.oom = -1
         opened: list[int] = []
         try:
             for slot, controller, name in self.FILES[dirs.version]:
@@ -149,6 +152,18 @@ class _Handles:
                 opened.append(fd)
                 setattr(self, slot, fd)
             self.net = os.open(net_dev, os.O_RDONLY)
+            opened.append(self.net)
+            for slot, directory, name in (
+                ("oom", dirs.memory, self.OOM_FILE[dirs.version]),
+                ("pids", dirs.pids, "pids.current"),
+            ):
+                if directory:
+                    try:
+                        fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+                        opened.append(fd)
+                        setattr(self, slot, fd)
+                    except FileNotFoundError:
+                        pass  # the pids controller is not enabled there; an old kernel
         except BaseException:
             for fd in opened:
                 os.close(fd)
@@ -269,7 +284,11 @@ class CgroupSource:
         if dirs is None:
             raise CgroupUnavailable(container_id)
         if self._root:
-            dirs = CgroupDirs(dirs.version, *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)))
+            dirs = CgroupDirs(
+                dirs.version,
+                *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)),
+                pids=dirs.pids and self._root + dirs.pids,
+            )
         return _Handles(dirs, proc + "/net/dev")
 
     def _drop(self, container_id: str) -> None:
@@ -294,7 +313,10 @@ class CgroupSource:
             quota, period = parse_cpu_max(pread(h.quota, 64, 0))
         rx, tx = parse_net_dev(pread(h.net, _CHUNK, 0))
         limit = memory_limit(parse_limit(pread(h.limit, 64, 0)), self.host_memory)
-        return Reading(container_id, at, True, cpu_ns, memory_used(usage, inactive), limit, quota, period, rx, tx)
+        oom_kills = stat_value(pread(h.oom, 4096, 0), b"oom_kill") if h.oom >= 0 else 0
+        pids = int(pread(h.pids, 64, 0)) if h.pids >= 0 else 0
+        used = memory_used(usage, inactive)
+        return Reading(container_id, at, True, cpu_ns, used, limit, quota, period, rx, tx, pids, oom_kills)
 
 
 def _raise_open_files_limit() -> None:
@@ -404,6 +426,7 @@ def _engine_reading(container_id: str, s: StatsSnapshot, quota: int | None, peri
         cpu_period=period,
         net_rx=s.net_rx,
         net_tx=s.net_tx,
+        pids=s.pids,
     )
 
 

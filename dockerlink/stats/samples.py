@@ -23,6 +23,8 @@ class Reading(NamedTuple):
     cpu_period: int | None = None
     net_rx: int = 0  # bytes received since the container started, all interfaces but lo
     net_tx: int = 0  # bytes sent
+    pids: int = 0  # processes now
+    oom_kills: int = 0  # processes the OOM killer took since the container started (cgroup files only)
 
 
 def stopped(container_id: str, read_at: float) -> Reading:

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from .arithmetic import finite
 from .recovery import defer_forget, deferred_forgets, heal_lock, is_corrupt, move_aside
-from .rendering import fill_cpu_ceiling, join, render
+from .rendering import fill_cpu_ceiling, join, render, with_counts
 from .samples import Reading, Sample
 
 __all__ = ["StatsStore", "Tier", "TIERS", "SCALES", "HOUR", "DAY"]
@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS containers (cid INTEGER PRIMARY KEY, container TEXT N
 CREATE TABLE IF NOT EXISTS rounds (ts REAL PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS recent (
     ts REAL NOT NULL, cid INTEGER NOT NULL, {_VALUES}, read_at REAL NOT NULL, cpu_ns INTEGER NOT NULL,
+    pids INTEGER NOT NULL DEFAULT 0, oom_kills INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (ts, cid)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS points (
@@ -104,7 +105,8 @@ def _heals(method: Callable[..., _T]) -> Callable[..., _T]:
 
 _COLUMNS = "ts, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down"
 _INSERT_RECENT = (
-    f"INSERT OR REPLACE INTO recent (cid, {_COLUMNS}, body, read_at, cpu_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    f"INSERT OR REPLACE INTO recent (cid, {_COLUMNS}, body, read_at, cpu_ns, pids, oom_kills)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _INSERT_POINT = f"INSERT OR REPLACE INTO points (cid, tier, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 # One container's recent samples: a seek of (ts, cid) for each round, in time order.
@@ -132,11 +134,22 @@ FROM (
 """
 # The last round's row of each container (the primary key (ts, cid) makes it one range).
 _LATEST = (
-    "SELECT c.container, r.ts, r.cpu_ns, r.mem_used, r.mem_limit, r.net_up, r.net_down"
+    "SELECT c.container, r.ts, r.cpu_ns, r.mem_used, r.mem_limit, r.net_up, r.net_down, r.pids, r.oom_kills"
     " FROM recent r JOIN containers c USING (cid) WHERE r.ts = ?"
 )
 _END = 1e18  # later than any timestamp
 _EDGE = 1e-3  # a window's end, as an exclusive bound: a sample at exactly the end is the next window's
+
+
+def _add_counts(db: sqlite3.Connection) -> None:
+    """A file from before `pids` and `oom_kills` gains the columns (0 in older rows)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(recent)")}
+    for column in ("pids", "oom_kills"):
+        if column not in have:
+            try:
+                db.execute(f"ALTER TABLE recent ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError:  # another process added it first
+                pass
 
 
 def _align(ts: float, width: float) -> float:
@@ -200,6 +213,7 @@ class StatsStore:
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a crash of the process
             db.execute("PRAGMA mmap_size=268435456")  # reads through the page cache, not a pread each
             db.executescript(_SCHEMA)
+            _add_counts(db)
             self._local.inode = self._inode()
         return db
 
@@ -294,7 +308,15 @@ class StatsStore:
             # A container deleted while this round was sampling it must not come back.
             gone = {c for (c,) in db.execute("SELECT container FROM forgotten")}
             rows = [
-                (self._cid(db, r.container_id), *s, render(s), r.read_at, r.cpu_ns)
+                (
+                    self._cid(db, r.container_id),
+                    *s,
+                    with_counts(render(s), r.pids, r.oom_kills),
+                    r.read_at,
+                    r.cpu_ns,
+                    r.pids,
+                    r.oom_kills,
+                )
                 for r, sample in entries
                 if r.container_id not in gone
                 for s in [_clean(sample)]

@@ -103,8 +103,12 @@ MIN_EXAMPLES = 20
 def contract_schema(tmp_path):
     """A fresh app per operation: containers made by one operation's cases (a PUT) would
     otherwise make another's one-character id an ambiguous prefix (a 400 on valid input)."""
+    from dockerlink.events import feed
+
+    feed.MAX_WAIT, saved = 0.05, feed.MAX_WAIT  # a long-poll on an empty journal: a short one here
     app = _app(str(tmp_path))
-    return schemathesis.openapi.from_wsgi("/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKEN}"})
+    yield schemathesis.openapi.from_wsgi("/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKEN}"})
+    feed.MAX_WAIT = saved
 
 
 def _run(schema, path: str, method: str, mode: GenerationMode) -> Counter:  # noqa: ANN001

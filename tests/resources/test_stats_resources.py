@@ -64,6 +64,8 @@ def test_history_by_name_is_json_keyed_by_ascending_timestamps(client):
         "memory": {"used": 0.000977, "limit": 0.0625},
         "cpu": {"usage_percent": 1.0, "limit": 50.0},
         "net": {"up": 2.0, "down": 4.0, "delta_up": 1.0, "delta_down": 0.0},
+        "pids": 0,
+        "oom_kills": 0,
     }
 
 

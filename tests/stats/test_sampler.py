@@ -379,3 +379,31 @@ def test_engine_asks_for_the_cpu_quota_once_a_minute_not_every_round():
         [reading] = source.read_many([RECORDED_ID])
         assert reading.cpu_quota == 50000
     assert fake.inspected == [RECORDED_ID, RECORDED_ID]  # at 0 and at 60
+
+
+def test_the_oom_kill_counter_and_pids_are_read_when_the_files_are_there(tmp_path):
+    """memory.oom_control (v1) / memory.events (v2) and pids.current are optional files:
+    read when present, 0 otherwise (tested on plain files: the parsing is the point)."""
+    from dockerlink.stats.cgroups import CgroupDirs
+    from dockerlink.stats.sampler import _Handles
+
+    d = tmp_path / "cg"
+    d.mkdir()
+    for name, text in {
+        "cpu.stat": "usage_usec 5\n",
+        "memory.current": "100\n",
+        "memory.stat": "inactive_file 0\n",
+        "memory.max": "max\n",
+        "cpu.max": "max 100000\n",
+        "memory.events": "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n",
+        "pids.current": "17\n",
+    }.items():
+        (d / name).write_text(text)
+    net = tmp_path / "net_dev"
+    net.write_text("h1\nh2\n")
+    handles = _Handles(CgroupDirs(2, str(d), str(d), str(d), str(d)), str(net))
+    try:
+        assert handles.oom >= 0 and handles.pids >= 0
+        assert os.pread(handles.pids, 64, 0) == b"17\n"
+    finally:
+        handles.close()

@@ -1,0 +1,11 @@
+"""Events: a durable journal of what happened to each site, and who hears about it.
+
+journal.py     the SQLite journal (WAL): one writer (the collector process), every worker reads
+follower.py    the engine's event stream → journal events (who asked for a stop, crashes,
+               restarts by policy), resumed from a stored cursor, de-duplicated
+oom.py         the cgroup's OOM-kill counter, so a process killed inside a living container shows
+waiting.py     long-polls: parked requests share one watcher per worker process
+webhooks.py    signed POSTs of every event, in order, from the journal as a durable outbox
+logs.py        a container's recent output, demultiplexed and merged in time order
+runner.py      starts the follower and the webhook sender beside the stats collector
+"""

@@ -1,0 +1,59 @@
+"""What the hosting operations call into this capability, so their edits stay one line each:
+the limits that protect the host at create, the listing's exit fields, and the note that a
+stop was asked through dockerlink."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from ..config import Config
+from ..engine import ContainerDetails
+from ..ownership import LABEL
+from .journal import Journal, oom_counter
+
+__all__ = ["host_protection", "exit_fields", "note_request"]
+
+log = logging.getLogger("dockerlink.events")
+
+
+def host_protection(config: Config) -> dict[str, Any]:
+    """ContainerSpec fields that keep one site from filling the host's process table or
+    disk: a pids limit (0 = none) and json-file logs rotated at `log_max_size` ×
+    `log_max_files`. An update (resize) leaves both as they are."""
+    return {
+        "pids_limit": config.pids_limit or None,
+        "log_driver": "json-file",
+        "log_options": {"max-size": config.log_max_size, "max-file": str(config.log_max_files)},
+    }
+
+
+def exit_fields(config: Config, c: ContainerDetails) -> dict[str, Any]:
+    """Extra listing fields: restarts by the policy, whether the last exit was an OOM kill,
+    that exit's code and time (null when it never exited), and the processes the OOM
+    killer took since the container started (the engine marks only an exit as OOM-killed;
+    a php-fpm killed under a living sshd shows here, from the cgroup counter the collector
+    last read)."""
+    last = None if c.finished_at is None else {"code": c.last_exit_code, "at": round(c.finished_at, 3)}
+    fields = {"restart_count": c.restart_count, "oom_killed": c.oom_killed, "last_exit": last, "oom_kills": 0}
+    if c.running and c.labels.get(LABEL) is not None:
+        try:
+            fields["oom_kills"] = _journal(config.events_path).counter(c.id, oom_counter(c.started_at)) or 0
+        except Exception:  # noqa: BLE001 - a detail of the listing; never fail it
+            log.warning("could not read the event journal", exc_info=True)
+    return fields
+
+
+@functools.cache
+def _journal(path: str) -> Journal:
+    return Journal(path)
+
+
+def note_request(config: Config, container_id: str, action: str) -> None:
+    """Before a stop/restart/delete reaches the engine: the journal's `stopped` then says
+    `by: dockerlink`. A journal that cannot be written never fails the operation."""
+    try:
+        _journal(config.events_path).note_request(container_id, action)
+    except Exception:  # noqa: BLE001 - the event's `by` is a detail; the stop is the job
+        log.warning("could not note the %s of %s in the event journal", action, container_id[:12], exc_info=True)

@@ -1,0 +1,222 @@
+"""The journal: one SQLite file (WAL, `events_db`) that only the collector process writes
+and every worker reads.
+
+- `events`: the journal itself. `seq` is AUTOINCREMENT, so it only ever grows, even after
+  pruning; `key` (unique) names the engine event an entry came from, which is how an event
+  read twice (a replay after a restart of the collector or of dockerd) is written once.
+- `state`: the follower's cursor in the engine's event log and the webhook outbox's
+  progress (last delivered seq, failed attempts, next try), written in the same
+  transaction as what they describe.
+- `counters`: per container, the last restart count and cgroup OOM-kill count seen.
+- `requests`: stops/restarts/deletes asked through dockerlink, written by the workers (the
+  one table they write), so a `stopped` event can say who asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Event", "Journal", "oom_counter"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+    type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT UNIQUE
+);
+CREATE INDEX IF NOT EXISTS events_by_id ON events (id, seq);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    id TEXT NOT NULL, counter TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (id, counter)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS requests (id TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS requests_by_id ON requests (id, at);
+"""
+_COLUMNS = "seq, time, id, name, type, detail"
+
+
+def oom_counter(started_at: int | None) -> str:
+    """The `counters` name of a container's cgroup OOM-kill count in one life (start)."""
+    return f"oom_kills@{started_at}"
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    time: float
+    id: str
+    name: str
+    type: str
+    detail: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Event:
+        return cls(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+
+class Journal:
+    """The journal file; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: str) -> None:
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+        #: Set after each append (the webhook sender in the same process waits on it).
+        self.appended = threading.Event()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing (the collector process) --
+
+    def append(
+        self,
+        time_: float,
+        container_id: str,
+        name: str,
+        type_: str,
+        detail: dict[str, Any],
+        *,
+        key: str | None = None,
+        state: dict[str, str] | None = None,
+    ) -> Event | None:
+        """Add one event (and set `state` in the same transaction); None when `key` is
+        already in the journal (the state is still set)."""
+        body = json.dumps(detail, separators=(",", ":"), sort_keys=True)
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO events (time, id, name, type, detail, key) VALUES (?,?,?,?,?,?)",
+                (time_, container_id, name, type_, body, key),
+            )
+            seq = cur.lastrowid if cur.rowcount == 1 else None
+            self._set_state(state or {})
+        if seq is None:
+            return None
+        self.appended.set()
+        return Event(seq, time_, container_id, name, type_, detail)
+
+    def seen(self, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM events WHERE key = ?", (key,)).fetchone() is not None
+
+    def set_state(self, **values: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._set_state(values)
+
+    def _set_state(self, values: dict[str, str]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", list(values.items()))
+
+    def state(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def counter(self, container_id: str, counter: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM counters WHERE id = ? AND counter = ?", (container_id, counter)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_counter(self, container_id: str, counter: str, value: int) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO counters (id, counter, value) VALUES (?, ?, ?)", (container_id, counter, value)
+            )
+
+    def forget_counters(self, container_id: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM counters WHERE id = ?", (container_id,))
+
+    def prune(self, before: float) -> int:
+        """Forget events (and requests) older than `before`; returns how many events went."""
+        with self._lock, self._db:
+            n = self._db.execute("DELETE FROM events WHERE time < ?", (before,)).rowcount
+            self._db.execute("DELETE FROM requests WHERE at < ?", (min(before, time.time() - 3600),))
+        return n
+
+    # -- written by the workers --
+
+    def note_request(self, container_id: str, action: str, at: float | None = None) -> None:
+        """Record that `action` (stop, restart, delete) was asked through dockerlink."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO requests (id, action, at) VALUES (?, ?, ?)",
+                (container_id, action, time.time() if at is None else at),
+            )
+
+    def requested(self, container_id: str, after: float) -> str | None:
+        """The latest action asked for this container at or after `after`, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT action FROM requests WHERE id = ? AND at >= ? ORDER BY at DESC LIMIT 1",
+                (container_id, after),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    # -- reading --
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def read(
+        self,
+        since: int = 0,
+        *,
+        ref: str | None = None,
+        types: Iterable[str] = (),
+        limit: int = 100,
+    ) -> list[Event]:
+        """Events after `since` in seq order; `ref` a full id, id prefix or name."""
+        where = ["seq > ?"]
+        args: list[Any] = [since]
+        if ref:
+            where.append("(id = ? OR name = ? OR (length(?) >= 4 AND substr(id, 1, length(?)) = ?))")
+            args += [ref, ref.lstrip("/"), ref, ref, ref]
+        types = list(types)
+        if types:
+            where.append(f"type IN ({','.join('?' * len(types))})")
+            args += types
+        sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit)).fetchall()
+        return [Event.from_row(r) for r in rows]
+
+    def undelivered(self, after: int, limit: int = 1) -> list[Event]:
+        return self.read(after, limit=limit)
+
+    def backlog(self, delivered: int) -> tuple[int, float | None]:
+        """(events after `delivered`, time of the oldest of them or None)."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*), MIN(time) FROM events WHERE seq > ?", (delivered,)).fetchone()
+        n, oldest = row
+        return int(n), oldest

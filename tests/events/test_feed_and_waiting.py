@@ -1,0 +1,70 @@
+"""`GET /v1/events`: cursor, filters, long-poll wake-up, slots."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from dockerlink.events.feed import Feed
+from dockerlink.events.journal import Journal
+from dockerlink.events.waiting import Busy, Waiters
+
+ID = "a" * 64
+
+
+@pytest.fixture
+def journal(tmp_path) -> Journal:
+    return Journal(str(tmp_path / "events.sqlite3"))
+
+
+def test_next_moves_past_events_that_do_not_match(journal):
+    journal.append(1.0, ID, "site1", "started", {})
+    journal.append(2.0, ID, "site1", "died", {})
+    feed = Feed(journal, Waiters(journal.last_seq, 2))
+    page = feed.read(0, types=["died"])
+    assert [e.type for e in page.events] == ["died"] and page.next == 2
+    page = feed.read(0, types=["oom"])
+    assert page.events == [] and page.next == 2
+
+
+def test_a_full_page_stops_at_its_last_event(journal):
+    for i in range(5):
+        journal.append(float(i), ID, "site1", "started", {})
+    page = Feed(journal, Waiters(journal.last_seq, 2)).read(0, limit=2)
+    assert [e.seq for e in page.events] == [1, 2] and page.next == 2
+
+
+def test_a_parked_wait_answers_when_a_matching_event_arrives(journal, tmp_path):
+    journal.append(1.0, ID, "site1", "started", {})
+    feed = Feed(journal, Waiters(journal.last_seq, 2, poll=0.02))
+    writer = Journal(journal.path)  # another connection, as the collector's
+
+    def later() -> None:
+        time.sleep(0.2)
+        writer.append(2.0, "b" * 64, "site2", "started", {})  # not the one waited for
+        time.sleep(0.2)
+        writer.append(3.0, ID, "site1", "died", {"exit_code": 3})
+
+    threading.Thread(target=later).start()
+    started = time.monotonic()
+    page = feed.read(1, ref="site1", wait=20)
+    assert [e.type for e in page.events] == ["died"]
+    assert time.monotonic() - started < 10  # woke on the event, not at the end of the wait
+
+
+def test_a_wait_with_nothing_coming_ends_empty_at_its_deadline(journal):
+    page = Feed(journal, Waiters(journal.last_seq, 1, poll=0.02)).read(0, wait=0.3)
+    assert page.events == [] and page.next == 0
+
+
+def test_past_the_slots_a_wait_is_refused_at_once(journal):
+    waiters = Waiters(journal.last_seq, 1, poll=0.02)
+    parked = threading.Thread(target=waiters.wait_beyond, args=(0, 1.0))
+    parked.start()
+    time.sleep(0.1)
+    with pytest.raises(Busy):
+        waiters.wait_beyond(0, 1.0)
+    parked.join()
+    assert waiters.wait_beyond(0, 0.05) is False  # the slot is free again

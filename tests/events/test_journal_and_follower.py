@@ -1,0 +1,202 @@
+"""The journal and the engine-event translation, over plain values (no daemon)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from dockerlink.engine.models import EngineEvent
+from dockerlink.events.follower import CURSOR, Follower, Translator
+from dockerlink.events.journal import Journal
+from dockerlink.events.oom import OomCount
+from tests.fakes import FakeEngine
+
+ID = "a" * 64
+
+
+@pytest.fixture
+def journal(tmp_path) -> Journal:
+    return Journal(str(tmp_path / "events.sqlite3"))
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    e = FakeEngine()
+    e.containers.add("site1", labels={"dockerlink": "0.1.0"})
+    return e
+
+
+def ev(action: str, t: float, cid: str = ID, **attrs: str) -> EngineEvent:
+    return EngineEvent("container", action, cid, t, {"name": "site1", **attrs}, time_nano=int(t * 1e9))
+
+
+def types(journal: Journal) -> list[tuple[str, dict]]:
+    return [(e.type, e.detail) for e in journal.read(0, limit=1000)]
+
+
+class Inspector:
+    """inspect() answers a container with the restart count the test sets."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.restart_count = 0
+
+    def inspect(self, ref: str):  # noqa: ANN201
+        c = next(iter(self.engine.containers.by_id.values()))
+        return replace(c, id=ID, restart_count=self.restart_count)
+
+
+def test_seq_strictly_increases_and_a_key_is_written_once(journal):
+    first = journal.append(1.0, ID, "site1", "started", {}, key="k1")
+    again = journal.append(1.0, ID, "site1", "started", {}, key="k1")
+    second = journal.append(2.0, ID, "site1", "died", {"exit_code": 3}, key="k2")
+    assert again is None
+    assert first.seq < second.seq
+    journal.prune(1.5)
+    third = journal.append(3.0, ID, "site1", "started", {}, key="k3")
+    assert third.seq > second.seq  # never reused, even after pruning
+    assert [e.seq for e in journal.read(0)] == [second.seq, third.seq]
+
+
+def test_read_filters_by_id_prefix_name_and_type(journal):
+    journal.append(1.0, ID, "site1", "started", {})
+    journal.append(2.0, "b" * 64, "site2", "died", {})
+    assert [e.name for e in journal.read(0, ref="aaaa")] == ["site1"]
+    assert [e.name for e in journal.read(0, ref="site2")] == ["site2"]
+    assert [e.name for e in journal.read(0, types=["died"])] == ["site2"]
+    assert journal.read(0, ref="aa") == []  # too short a prefix matches nothing
+
+
+def test_a_die_after_a_kill_is_no_crash_and_a_bare_die_is(journal, engine):
+    t = Translator(journal, Inspector(engine))
+    for e in (ev("start", 1), ev("kill", 2, signal="15"), ev("die", 3, exitCode="0"), ev("stop", 3.1)):
+        t.handle(e)
+    t.handle(ev("start", 4))
+    t.handle(ev("die", 5, exitCode="3"))
+    assert types(journal) == [
+        ("started", {}),
+        ("died", {"exit_code": 0, "crash": False, "oom_killed": False}),
+        ("stopped", {"by": "other"}),
+        ("started", {}),
+        ("died", {"exit_code": 3, "crash": True, "oom_killed": False}),
+    ]
+
+
+def test_a_stop_asked_through_dockerlink_says_so(journal, engine):
+    t = Translator(journal, Inspector(engine))
+    journal.note_request(ID, "stop", at=9.0)
+    t.handle(ev("kill", 10))
+    t.handle(ev("die", 10.5, exitCode="143"))
+    t.handle(ev("stop", 11))
+    assert types(journal)[-1] == ("stopped", {"by": "dockerlink"})
+
+
+def test_a_start_with_a_higher_restart_count_is_a_restart_by_policy(journal, engine):
+    inspector = Inspector(engine)
+    t = Translator(journal, inspector)
+    t.handle(ev("start", 1))
+    t.handle(ev("die", 2, exitCode="3"))
+    inspector.restart_count = 1
+    t.handle(ev("start", 3))
+    assert types(journal)[-1] == ("restarted", {"count": 1})
+
+
+def test_an_oom_before_the_die_marks_it(journal, engine):
+    t = Translator(journal, Inspector(engine))
+    t.handle(ev("oom", 1))
+    t.handle(ev("die", 1.1, exitCode="137"))
+    assert types(journal) == [
+        ("oom", {"source": "engine"}),
+        ("died", {"exit_code": 137, "crash": True, "oom_killed": True}),
+    ]
+
+
+def test_the_cgroup_counter_adds_the_kills_the_engine_did_not_report(journal, engine):
+    t = Translator(journal, Inspector(engine))
+    assert t.oom_counts([OomCount(ID, "site1", 100, 0)], 10.0) == []  # the baseline
+    made = t.oom_counts([OomCount(ID, "site1", 100, 2)], 20.0)
+    assert [(e.type, e.detail) for e in made] == [("oom", {"source": "cgroup", "kills": 2, "total": 2})]
+    t.handle(ev("oom", 25))  # the engine saw this one
+    assert t.oom_counts([OomCount(ID, "site1", 100, 3)], 30.0) == []
+    assert t.oom_counts([OomCount(ID, "site1", 100, 3)], 40.0) == []  # no rise, nothing
+    # A new life of the container starts its counter again from 0.
+    made = t.oom_counts([OomCount(ID, "site1", 200, 1)], 50.0)
+    assert [e.detail["kills"] for e in made] == [1]
+
+
+class Stream:
+    """An engine event log: follow() answers the events in [since, until]."""
+
+    def __init__(self, events: list[EngineEvent]) -> None:
+        self.events = events
+        self.asked: list[float] = []
+
+    def follow(self, since, until, filters=None):  # noqa: ANN001, ANN201
+        self.asked.append(since)
+        return iter([e for e in self.events if since <= e.time <= until])
+
+
+def test_a_restarted_follower_replays_without_doubling_or_losing(journal, engine, tmp_path):
+    log = [ev("start", 1000), ev("kill", 1001), ev("die", 1002, exitCode="0"), ev("stop", 1002.5)]
+    stream = Stream(log[:2])
+    now = [1001.5]
+    Follower(stream, Translator(journal, Inspector(engine)), journal, clock=lambda: now[0], window=0).window_once()
+    assert journal.state(CURSOR) == str(int(1001e9))
+    # Killed; meanwhile the container stopped. A new follower (new memory) resumes.
+    stream.events = log
+    now[0] = 1010.0
+    fresh = Journal(journal.path)
+    Follower(stream, Translator(fresh, Inspector(engine)), fresh, clock=lambda: now[0], window=0).window_once()
+    assert types(fresh) == [
+        ("started", {}),
+        ("died", {"exit_code": 0, "crash": False, "oom_killed": False}),  # the replayed kill still counts
+        ("stopped", {"by": "other"}),
+    ]
+    assert stream.asked[-1] <= 1001.0 - 60  # read again from well before the cursor
+
+
+def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exits(engine, tmp_path):
+    from dockerlink.config import Config
+    from dockerlink.engine import ContainerDetails
+    from dockerlink.events.hooks import exit_fields, host_protection
+
+    protection = host_protection(Config(pids_limit=512, log_max_size="5m", log_max_files=2))
+    assert protection == {
+        "pids_limit": 512,
+        "log_driver": "json-file",
+        "log_options": {"max-size": "5m", "max-file": "2"},
+    }
+    c = ContainerDetails.from_api(
+        {
+            "Id": ID,
+            "RestartCount": 2,
+            "State": {"Running": True, "OOMKilled": True, "ExitCode": 137, "FinishedAt": "2026-01-01T00:00:00.5Z"},
+        }
+    )
+    config = Config(stats_db=str(tmp_path / "stats.sqlite3"))
+    assert exit_fields(config, c) == {
+        "restart_count": 2,
+        "oom_killed": True,
+        "last_exit": {"code": 137, "at": 1767225600.5},
+        "oom_kills": 0,
+    }
+    never = ContainerDetails.from_api({"Id": ID, "State": {"FinishedAt": "0001-01-01T00:00:00Z"}})
+    assert exit_fields(config, never)["last_exit"] is None
+
+
+def test_the_listing_counts_oom_kills_of_a_living_container_from_the_cgroup_counter(journal, engine, tmp_path):
+    from dockerlink.config import Config
+    from dockerlink.engine import ContainerDetails
+    from dockerlink.events.hooks import exit_fields
+
+    config = Config(stats_db=str(tmp_path / "stats.sqlite3"), events_db=journal.path)
+    Translator(journal, Inspector(engine)).oom_counts([OomCount(ID, "site1", 1767225600, 2)], 10.0)
+    c = ContainerDetails.from_api(
+        {
+            "Id": ID,
+            "Config": {"Labels": {"dockerlink": "0.1.0"}},
+            "State": {"Running": True, "StartedAt": "2026-01-01T00:00:00Z"},
+        }
+    )
+    assert exit_fields(config, c)["oom_kills"] == 2
