@@ -249,7 +249,7 @@ class FakeExecs:
     def _next_result(self, argv, **kw) -> ExecResult:  # noqa: ANN001
         return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
 
-    def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None) -> ExecResult:  # noqa: ANN001
+    def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None, max_output=None) -> ExecResult:  # noqa: ANN001, E501
         c = self._e.containers._resolve(container)
         if not c.running:
             raise Conflict(409, f"Container {c.id} is not running")

@@ -15,7 +15,7 @@ from dockerlink.config import Config
 from dockerlink.engine import ContainerDetails, ExecResult
 from dockerlink.errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 
-PREFIX = ["git", "-c", "safe.directory=*"]
+PREFIX = git.container_argv(Config().instance)
 
 # --- branch names -----------------------------------------------------------------------
 
@@ -133,8 +133,15 @@ def test_each_operation_runs_one_git_command_as_an_argv(operation, args):
     assert runner.calls == [(args, "/srv/r")]
 
 
-def test_in_a_container_git_trusts_any_owner():
-    assert git.container_argv("pull") == PREFIX + ["pull"]
+def test_in_a_container_git_trusts_any_owner_and_carries_the_instance_mark():
+    assert git.container_argv("vm/127.0.0.1:7200", "pull") == [
+        "git",
+        "-c",
+        "safe.directory=*",
+        "-c",
+        "dockerlink.instance=vm/127.0.0.1:7200",
+        "pull",
+    ]
 
 
 def test_switch_refuses_an_option_before_running_anything():
@@ -307,12 +314,11 @@ def service(engine=None, **config) -> git.Git:
     return git.Git(engine or FakeEngine(), Config(**config))
 
 
-def test_in_a_container_git_runs_through_exec_with_env_workdir_and_timeout():
+def test_in_a_container_git_runs_through_exec_with_env_workdir_timeout_and_output_cap():
     engine = FakeEngine()
-    service(engine, git_timeout=33).head("site", None)
-    assert engine.execs.calls == [
-        ("c" * 64, PREFIX + ["log", "-1"], {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33})
-    ]
+    service(engine, git_timeout=33, git_output_max=5000).head("site", None)
+    expected = {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33, "max_output": 5000}
+    assert engine.execs.calls == [("c" * 64, PREFIX + ["log", "-1"], expected)]
 
 
 class SteppingClock:
@@ -341,20 +347,26 @@ class KilledEngine:
 
 
 def test_a_sigkill_after_the_limit_is_a_timeout():
-    runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(15))
+    runner = git.ContainerRunner(
+        KilledEngine(137), "c", timeout=10, instance="i", output_max=1 << 20, clock=SteppingClock(15)
+    )
     with pytest.raises(GitTimeout):
         git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_a_sigkill_before_the_limit_is_a_failure_not_a_timeout():
     # e.g. the out-of-memory killer in a memory-limited container
-    runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(1))
+    runner = git.ContainerRunner(
+        KilledEngine(137), "c", timeout=10, instance="i", output_max=1 << 20, clock=SteppingClock(1)
+    )
     with pytest.raises(GitFailed, match="killed .*before git_timeout"):
         git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_exit_124_is_a_timeout_whatever_the_clock_says():
-    runner = git.ContainerRunner(KilledEngine(124), "c", timeout=10, clock=SteppingClock(1))
+    runner = git.ContainerRunner(
+        KilledEngine(124), "c", timeout=10, instance="i", output_max=1 << 20, clock=SteppingClock(1)
+    )
     with pytest.raises(GitTimeout):
         git_on(runner, "/srv/r").pull(None, None)
 

@@ -218,10 +218,15 @@ class ExecInfo:
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command's outcome. `truncated`: its output passed the reader's limit and was cut
+    there, unread past it (the command may still be running; `exit_code` is then -1)."""
+
     exit_code: int
     stdout: bytes
     stderr: bytes
     timed_out: bool = False
+    truncated: bool = False
+    exec_id: str = ""
 
     @property
     def output(self) -> str:

@@ -8,12 +8,12 @@ from falcon import testing
 from dockerlink.app import create_app
 from dockerlink.config import Config
 from dockerlink.engine import ExecResult, FrameError, ServerError
-from dockerlink.git import GIT_ENV
+from dockerlink.git import GIT_ENV, container_argv
 from dockerlink.resources import git as git_resources
 from dockerlink.services import Services
 from tests.fakes import FakeEngine, FakeStore
 
-PREFIX = ["git", "-c", "safe.directory=*"]
+PREFIX = container_argv(Config().instance)
 FULL_ID = "c" * 64
 TOKEN = "t" * 32
 OWNED = {"dockerlink": "0.1"}
@@ -89,7 +89,7 @@ def test_get_branches_with_fetch_fetches_first(client, engine):
     answer(engine, 0, "refs/heads/main\t\n")
     r = client.simulate_get("/v1/git/branches", params={"id": "site", "fetch": "true"})
     assert r.json == ["main"]
-    assert [c["argv"][3:] for c in engine.execs.calls] == [
+    assert [c["argv"][len(PREFIX) :] for c in engine.execs.calls] == [
         ["fetch", "--all", "--prune"],
         ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
     ]
