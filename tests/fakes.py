@@ -256,6 +256,9 @@ class FakeExecs:
         self.calls.append({"container": c.id, "argv": list(argv), "env": env, "workdir": workdir, "timeout": timeout})
         return self.handler(list(argv), env=env, workdir=workdir, timeout=timeout)
 
+    def inspect(self, exec_id: str):  # noqa: ANN201 - the fake keeps no exec once it answered
+        raise NotFound(404, f"No such exec instance: {exec_id}")
+
 
 BASE_PASSWD = "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/var/www:/bin/bash\n"
 BASE_SHADOW = "root:*:20000:0:99999:7:::\nadmin:*:20000:0:99999:7:::\n"
