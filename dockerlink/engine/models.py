@@ -35,6 +35,8 @@ def unix_time(stamp: str | None) -> float | None:
         return None
     zone = "+00:00" if m[3] == "Z" else m[3]
     return datetime.fromisoformat(m[1] + zone).timestamp() + float("0" + (m[2] or ""))
+
+
 def _int_or_none(value: float | None) -> int | None:
     return None if value is None else int(value)
 
@@ -164,9 +166,7 @@ class ContainerSpec:
                 pb.setdefault(b.key, []).append({"HostIp": b.host_ip, "HostPort": str(b.host_port)})
             host["PortBindings"] = pb
         if self.volumes:
-            host["Mounts"] = [
-                {"Type": "volume", "Source": name, "Target": dest} for name, dest in self.volumes.items()
-            ]
+            host["Mounts"] = [{"Type": "volume", "Source": name, "Target": dest} for name, dest in self.volumes.items()]
         for key, value in (
             ("Memory", self.memory),
             ("MemorySwap", self.memory_swap),
