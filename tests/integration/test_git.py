@@ -33,7 +33,8 @@ git switch -qc feature && echo f > feature.txt && git add feature.txt && git com
 git switch -q main
 git remote add origin /srv/origin.git
 git push -q origin main feature
-git clone -q /srv/origin.git /var/www/html
+# the base image gives /var/www/html to its user admin; the clone is root's, as before
+chown root:root /var/www/html && git clone -q /srv/origin.git /var/www/html
 """
 
 
