@@ -6,6 +6,7 @@ import ipaddress
 import os
 import re
 import shlex
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from .engine import TLSConfig, base_url, check_image_ref, socket_path
 from .errors import ConfigError
 
 __all__ = ["Config", "ConfigError"]
+
+
+_INSTANCE = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 
 
 def _checked(name: str, check: Callable[[str], object], raw: str) -> str:
@@ -152,6 +156,8 @@ class Config:
     pids_limit: int = 1024
     log_max_size: str = "10m"
     log_max_files: int = 3
+    git_output_max: int = 8 << 20
+    instance_id: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -238,6 +244,12 @@ class Config:
                 raise ConfigError(f"tls: expected one of {', '.join(TLS_MODES)}, got {raw!r}")
             kw["site_tls"] = raw
         kw.update(_events_settings(get))
+        if (raw := get("git_output_max")) is not None:
+            kw["git_output_max"] = _int("git_output_max", raw, 4096, 1 << 30)
+        if (raw := get("instance_id")) is not None:
+            if not _INSTANCE.fullmatch(raw):
+                raise ConfigError(f"instance_id: expected 1-128 of [A-Za-z0-9_.:/-], got {raw[:40]!r}")
+            kw["instance_id"] = raw
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:
@@ -268,6 +280,13 @@ class Config:
     def log_max_bytes(self) -> int:
         """`log_max_size` in bytes."""
         return int(self.log_max_size[:-1]) * _SIZE_UNITS[self.log_max_size[-1]]
+
+    @property
+    def instance(self) -> str:
+        """What marks this service's git execs, so that its shutdown kills only those: the
+        `instance_id` setting, else `<hostname>/<bind>` (two services sharing an engine never
+        have both; the same service after a restart keeps it)."""
+        return self.instance_id or f"{socket.gethostname()}/{self.bind}"
 
     @property
     def bind_host(self) -> str:

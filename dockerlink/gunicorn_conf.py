@@ -39,6 +39,9 @@ timeout = int(_config.git_timeout) + 30
 # Seconds in-flight requests get to finish on SIGTERM; git left running after that is killed
 # by on_exit below (closing an exec's connection never stops it).
 graceful_timeout = int(os.environ.get("DOCKERLINK_GRACEFUL_TIMEOUT", "30"))
+# gunicorn 27's control socket defaults to one fixed path ($HOME/.gunicorn/gunicorn.ctl)
+# that every instance on the host would share; dockerlink does not use it.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("DOCKERLINK_LOGLEVEL", "info")
@@ -69,4 +72,4 @@ def on_exit(server):  # noqa: ANN001, ANN201
 
     stop_collector()
     with Engine(_config.docker_sock, tls=_config.tls) as engine:
-        stop_orphan_git_execs(engine)
+        stop_orphan_git_execs(engine, _config.instance)  # this instance's, not another's

@@ -275,12 +275,15 @@ class FakeExecs:
     def _next_result(self, argv, **kw) -> ExecResult:  # noqa: ANN001
         return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
 
-    def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None) -> ExecResult:  # noqa: ANN001
+    def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None, max_output=None) -> ExecResult:  # noqa: ANN001, E501
         c = self._e.containers._resolve(container)
         if not c.running:
             raise Conflict(409, f"Container {c.id} is not running")
         self.calls.append({"container": c.id, "argv": list(argv), "env": env, "workdir": workdir, "timeout": timeout})
         return self.handler(list(argv), env=env, workdir=workdir, timeout=timeout)
+
+    def inspect(self, exec_id: str):  # noqa: ANN201 - the fake keeps no exec once it answered
+        raise NotFound(404, f"No such exec instance: {exec_id}")
 
 
 BASE_PASSWD = "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/var/www:/bin/bash\n"

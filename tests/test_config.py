@@ -47,6 +47,9 @@ def test_docker_host_is_used_when_docker_sock_is_unset():
         ({"stats_interval": "0"}, "stats_interval"),
         ({"git_host_root": "relative/dir"}, "git_host_root"),
         ({"git_timeout": "forever"}, "git_timeout"),
+        ({"git_output_max": "10"}, "git_output_max"),
+        ({"git_output_max": "lots"}, "git_output_max"),
+        ({"instance_id": "a b"}, "instance_id"),
     ],
 )
 def test_a_malformed_value_is_refused_with_one_line_naming_the_field(env, field):
@@ -121,3 +124,16 @@ def test_event_and_limit_defaults_and_the_secret_stays_out_of_the_repr():
     assert c.webhook_host == "panel.example"
     assert "0123456789abcdef" not in repr(c)
     assert Config(stats_db="/var/lib/dl/stats.sqlite3").events_path == "/var/lib/dl/dockerlink-events.sqlite3"
+
+
+def test_git_output_max_defaults_to_8_mib_and_is_read():
+    assert Config.from_env({}, env_file=None).git_output_max == 8 << 20
+    assert Config.from_env({"git_output_max": "65536"}, env_file=None).git_output_max == 65536
+
+
+def test_two_services_on_one_host_have_different_instances_and_a_restart_keeps_its_own():
+    a = Config.from_env({"bind": "127.0.0.1:7200"}, env_file=None)
+    b = Config.from_env({"bind": "127.0.0.1:7300"}, env_file=None)
+    assert a.instance != b.instance
+    assert a.instance == Config.from_env({"bind": "127.0.0.1:7200"}, env_file=None).instance
+    assert Config.from_env({"instance_id": "panel-eu-1"}, env_file=None).instance == "panel-eu-1"

@@ -5,6 +5,8 @@ subprocesses, no git)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from dockerlink.config import Config
 from dockerlink.engine import ContainerDetails, ExecResult
 from dockerlink.errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 
-PREFIX = ["git", "-c", "safe.directory=*"]
+PREFIX = git.container_argv(Config().instance)
 
 # --- branch names -----------------------------------------------------------------------
 
@@ -133,8 +135,15 @@ def test_each_operation_runs_one_git_command_as_an_argv(operation, args):
     assert runner.calls == [(args, "/srv/r")]
 
 
-def test_in_a_container_git_trusts_any_owner():
-    assert git.container_argv("pull") == PREFIX + ["pull"]
+def test_in_a_container_git_trusts_any_owner_and_carries_the_instance_mark():
+    assert git.container_argv("vm/127.0.0.1:7200", "pull") == [
+        "git",
+        "-c",
+        "safe.directory=*",
+        "-c",
+        "dockerlink.instance=vm/127.0.0.1:7200",
+        "pull",
+    ]
 
 
 def test_switch_refuses_an_option_before_running_anything():
@@ -307,12 +316,11 @@ def service(engine=None, **config) -> git.Git:
     return git.Git(engine or FakeEngine(), Config(**config))
 
 
-def test_in_a_container_git_runs_through_exec_with_env_workdir_and_timeout():
+def test_in_a_container_git_runs_through_exec_with_env_workdir_timeout_and_output_cap():
     engine = FakeEngine()
-    service(engine, git_timeout=33).head("site", None)
-    assert engine.execs.calls == [
-        ("c" * 64, PREFIX + ["log", "-1"], {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33})
-    ]
+    service(engine, git_timeout=33, git_output_max=5000).head("site", None)
+    expected = {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33, "max_output": 5000}
+    assert engine.execs.calls == [("c" * 64, PREFIX + ["log", "-1"], expected)]
 
 
 class SteppingClock:
@@ -341,20 +349,26 @@ class KilledEngine:
 
 
 def test_a_sigkill_after_the_limit_is_a_timeout():
-    runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(15))
+    runner = git.ContainerRunner(
+        KilledEngine(137), "c", timeout=10, instance="i", output_max=1 << 20, clock=SteppingClock(15)
+    )
     with pytest.raises(GitTimeout):
         git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_a_sigkill_before_the_limit_is_a_failure_not_a_timeout():
     # e.g. the out-of-memory killer in a memory-limited container
-    runner = git.ContainerRunner(KilledEngine(137), "c", timeout=10, clock=SteppingClock(1))
+    runner = git.ContainerRunner(
+        KilledEngine(137), "c", timeout=10, instance="i", output_max=1 << 20, clock=SteppingClock(1)
+    )
     with pytest.raises(GitFailed, match="killed .*before git_timeout"):
         git_on(runner, "/srv/r").pull(None, None)
 
 
 def test_exit_124_is_a_timeout_whatever_the_clock_says():
-    runner = git.ContainerRunner(KilledEngine(124), "c", timeout=10, clock=SteppingClock(1))
+    runner = git.ContainerRunner(
+        KilledEngine(124), "c", timeout=10, instance="i", output_max=1 << 20, clock=SteppingClock(1)
+    )
     with pytest.raises(GitTimeout):
         git_on(runner, "/srv/r").pull(None, None)
 
@@ -551,3 +565,111 @@ def test_the_openapi_document_uses_the_branch_rule():
 
     (branch,) = [p for p in OPENAPI_PATHS["/v1/git/branch"]["post"]["parameters"] if p["name"] == "branch"]
     assert branch["schema"]["pattern"] == git.BRANCH_PATTERN
+
+
+# --- output past git_output_max, and a stalled exec stream ------------------------------
+
+
+class StreamEngine:
+    """execs.run answers `result` or raises `error`; inspect shows the exec running as `pid`."""
+
+    address = "/var/run/docker.sock"
+
+    def __init__(self, result: ExecResult | None = None, error: Exception | None = None, pid: int = 0) -> None:
+        from types import SimpleNamespace
+
+        from dockerlink.engine import ExecInfo
+
+        self.result, self.error = result, error
+        self.execs = SimpleNamespace(
+            run=self._run,
+            inspect=lambda exec_id: ExecInfo(exec_id, "c", True, None, pid, ("timeout",)),
+        )
+
+    def _run(self, *args, **kw):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _group_leader() -> subprocess.Popen:
+    return subprocess.Popen(["sleep", "60"], start_new_session=True)
+
+
+def test_a_stalled_exec_stream_is_a_timeout_and_the_exec_is_killed():
+    from dockerlink.engine import ExecStalled
+
+    victim = _group_leader()
+    try:
+        engine = StreamEngine(error=ExecStalled("no answer", "e" * 64), pid=victim.pid)
+        runner = git.ContainerRunner(engine, "c", timeout=10, instance="i", output_max=1 << 20)
+        with pytest.raises(GitTimeout, match="ran past git_timeout"):
+            git_on(runner).pull(None, None)
+        assert victim.wait(timeout=5) == -9
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+
+
+def test_output_cut_in_a_container_answers_what_fit_with_a_last_line_and_stops_the_exec():
+    victim = _group_leader()
+    try:
+        cut = ExecResult(-1, b"x" * 100, b"", truncated=True, exec_id="e" * 64)
+        runner = git.ContainerRunner(StreamEngine(cut, pid=victim.pid), "c", timeout=10, instance="i", output_max=100)
+        out = git_on(runner).head(None, None)
+        assert out == "x" * 100 + "\n[dockerlink: output cut at 100 bytes (git_output_max); the command was stopped]\n"
+        assert victim.wait(timeout=5) == -9
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+
+
+def test_host_runner_stops_reading_and_the_command_past_output_max(tmp_path):
+    pid_file = tmp_path / "pid"
+    script = f"echo $$ > {pid_file}; head -c 20000000 /dev/zero; sleep 60"
+    result = git.HostRunner(timeout=60, output_max=65536).run(["sh", "-c", script], str(tmp_path))
+    assert result.truncated and not result.timed_out
+    assert len(result.stdout) + len(result.stderr) == 65536
+    assert _ends(int(pid_file.read_text()))
+
+
+def test_host_runner_within_output_max_keeps_everything(tmp_path):
+    result = git.HostRunner(timeout=30, output_max=65536).run(["sh", "-c", "head -c 65536 /dev/zero"], str(tmp_path))
+    assert (len(result.stdout), result.truncated, result.exit_code) == (65536, False, 0)
+
+
+RSS_CHILD = """
+import os, resource, subprocess, sys, tempfile
+from pathlib import Path
+from dockerlink.config import Config
+from dockerlink.git import Git
+
+base = Path(tempfile.mkdtemp(prefix="dltest-rss-", dir=sys.argv[1]))
+repo = base / "site"
+repo.mkdir()
+env = {"PATH": os.environ["PATH"], "HOME": str(base)}
+message = base / "message"
+message.write_bytes(b"a huge commit message line\\n" * (48 << 20 >> 5))  # about 40 MiB
+for argv in (["git", "init", "-q"], ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q",
+             "--allow-empty", "-F", str(message)]):
+    subprocess.run(argv, cwd=repo, env=env, check=True)
+git = Git(engine=None, config=Config(git_host_root=str(base), git_output_max=int(sys.argv[2])))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = git.head(None, str(repo))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before, after, len(out))
+"""
+
+
+def test_a_huge_git_output_leaves_the_workers_rss_flat(tmp_path):
+    """A 40 MiB `git log -1` with git_output_max = 1 MiB: the process's peak RSS grows by
+    little more than the cap (before the cap, by several times the output)."""
+    run = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD, str(tmp_path), str(1 << 20)], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    before, after, length = (int(v) for v in run.stdout.split())
+    assert length < (1 << 20) + 200
+    assert after - before < 24 * 1024, f"peak RSS grew by {(after - before) // 1024} MiB"  # ru_maxrss is KiB

@@ -24,8 +24,8 @@ from .errors import (
     NotFound,
     ServerError,
 )
-from .execs import KILL_AFTER, TIMEOUT_EXIT_CODES
-from .frames import FrameDecoder, demultiplex, iter_frames
+from .execs import KILL_AFTER, READ_GRACE, TIMEOUT_EXIT_CODES
+from .frames import Demultiplexer, FrameDecoder, demultiplex, iter_frames
 from .models import (
     ContainerDetails,
     ContainerSpec,
@@ -68,6 +68,8 @@ __all__ = [
     # exec
     "KILL_AFTER",
     "TIMEOUT_EXIT_CODES",
+    "READ_GRACE",
+    "Demultiplexer",
     "demultiplex",
     "iter_frames",
     "FrameDecoder",

@@ -18,7 +18,7 @@ def default_address() -> str:
 def socket_path(address: str) -> str | None:
     """The unix socket path of an address, or None for a TCP one."""
     if address.startswith("unix://"):
-        return address[len("unix://"):]
+        return address[len("unix://") :]
     if "://" not in address:
         return address
     return None

@@ -57,9 +57,7 @@ class Containers:
 
     def restart(self, ref: str, t: int | None = None) -> None:
         params = {"t": str(t)} if t is not None else None
-        self._t.request(
-            "POST", ["containers", check_container_ref(ref), "restart"], params=params, timeout=_long(t)
-        )
+        self._t.request("POST", ["containers", check_container_ref(ref), "restart"], params=params, timeout=_long(t))
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """Remove; `volumes` drops anonymous volumes only (named ones are removed by name)."""
@@ -111,8 +109,9 @@ class Containers:
         if since is not None:
             params["since"] = f"{since:.9f}"
         decoder = FrameDecoder()
-        for chunk in self._t.stream(["containers", check_container_ref(ref), "logs"], params=params):
-            yield from decoder.feed(chunk)
+        with self._t.stream("GET", ["containers", check_container_ref(ref), "logs"], params=params) as chunks:
+            for chunk in chunks:
+                yield from decoder.feed(chunk)
         yield from decoder.close()
 
     def stats_many(

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .frames import demultiplex
+from .errors import EngineTimeout, ExecStalled
+from .frames import Demultiplexer
 from .models import ExecInfo, ExecResult
 from .refs import check_container_ref, check_exec_id
 from .transport import DEFAULT_TIMEOUT, Transport
 
-__all__ = ["Execs", "TIMEOUT_EXIT_CODES", "KILL_AFTER"]
+__all__ = ["Execs", "TIMEOUT_EXIT_CODES", "KILL_AFTER", "READ_GRACE"]
 
 #: Exit codes of `timeout -k`: 124 when the command was stopped by TERM, 137 by KILL.
 TIMEOUT_EXIT_CODES = frozenset({124, 137})
 #: Seconds between TERM and KILL for a command past its timeout.
 KILL_AFTER = 5
+#: Seconds the stream's read timeout allows beyond the timeout and KILL_AFTER: past them the
+#: in-container `timeout` could not act (missing, or a process it cannot kill), and the exec
+#: is reported stalled instead of the engine unreachable.
+READ_GRACE = 15.0
 
 
 class Execs:
@@ -75,16 +80,35 @@ class Execs:
         workdir: str | None = None,
         user: str | None = None,
         timeout: float | None = None,
+        max_output: int | None = None,
     ) -> ExecResult:
         """Run `argv` to completion. With `timeout`, it runs under coreutils `timeout` inside
-        the container (which the image must have) and `timed_out` tells if it was killed."""
+        the container (which the image must have) and `timed_out` tells if it was killed; a
+        stream still open `KILL_AFTER + READ_GRACE` seconds later raises ExecStalled. With
+        `max_output`, reading stops past that many bytes: the result is `truncated`, with
+        what fit, and the command may still be running (ask `exec_id`'s inspect)."""
         if timeout is not None:
             argv = ["timeout", "-k", str(KILL_AFTER), f"{timeout:g}", *argv]
-            read_timeout = timeout + KILL_AFTER + 15
+            read_timeout = timeout + KILL_AFTER + READ_GRACE
         else:
-            read_timeout = None
+            read_timeout = DEFAULT_TIMEOUT[1]
         exec_id = self.create(container, argv, env=env, workdir=workdir, user=user)
-        stdout, stderr = demultiplex(self.start(exec_id, read_timeout))
+        output = Demultiplexer(max_output)
+        try:
+            with self._t.stream(
+                "POST",
+                ["exec", check_exec_id(exec_id), "start"],
+                json={"Detach": False, "Tty": False},
+                timeout=(DEFAULT_TIMEOUT[0], read_timeout),
+            ) as chunks:
+                for chunk in chunks:
+                    if not output.feed(chunk):
+                        break
+        except EngineTimeout as exc:
+            raise ExecStalled(f"exec {exec_id[:12]} sent nothing for {read_timeout:g} s", exec_id) from exc
+        stdout, stderr = output.close()
+        if output.truncated:
+            return ExecResult(-1, stdout, stderr, truncated=True, exec_id=exec_id)
         code = self.inspect(exec_id).exit_code
         exit_code = int(code) if code is not None else -1
         return ExecResult(
@@ -92,4 +116,5 @@ class Execs:
             stdout=stdout,
             stderr=stderr,
             timed_out=timeout is not None and exit_code in TIMEOUT_EXIT_CODES,
+            exec_id=exec_id,
         )

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from .errors import FrameError
 
-__all__ = ["FrameError", "iter_frames", "demultiplex", "FrameDecoder"]
+__all__ = ["FrameError", "Demultiplexer", "FrameDecoder", "iter_frames", "demultiplex"]
 
 _HEADER = struct.Struct(">BxxxL")
 
@@ -87,3 +87,59 @@ class FrameDecoder:
         if self._buffer:
             raise FrameError("truncated frame at the end of the stream")
         return []
+
+
+class Demultiplexer:
+    """The same, fed chunk by chunk as the stream arrives, keeping at most `limit` payload
+    bytes (stdout and stderr together; None: all). Memory stays within the limit whatever
+    the frame sizes: payloads are consumed as they come, never buffered whole."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.truncated = False
+        self._out = bytearray()
+        self._err = bytearray()
+        self._header = bytearray()
+        self._stream = 1
+        self._remaining = 0
+        self._offset = 0  # bytes of the stream consumed, for error messages
+
+    def feed(self, chunk: bytes) -> bool:
+        """Consume `chunk`; False once past the limit (read no more)."""
+        view = memoryview(chunk)
+        pos = 0
+        while pos < len(view) and not self.truncated:
+            if self._remaining == 0:
+                take = min(_HEADER.size - len(self._header), len(view) - pos)
+                self._header += view[pos : pos + take]
+                pos += take
+                if len(self._header) < _HEADER.size:
+                    break
+                stream, self._remaining = _HEADER.unpack(self._header)
+                if stream not in (0, 1, 2):
+                    raise FrameError(f"unknown stream type {stream} at byte {self._offset}")
+                self._header.clear()
+                self._stream = stream
+                self._offset += _HEADER.size
+                continue
+            take = min(self._remaining, len(view) - pos)
+            self._keep(view[pos : pos + take])
+            pos += take
+            self._remaining -= take
+            self._offset += take
+        return not self.truncated
+
+    def _keep(self, payload: memoryview) -> None:
+        if self.limit is not None:
+            room = self.limit - len(self._out) - len(self._err)
+            if len(payload) > room:
+                payload = payload[:room]
+                self.truncated = True
+        (self._err if self._stream == 2 else self._out).extend(payload)
+
+    def close(self) -> tuple[bytes, bytes]:
+        """(stdout, stderr); a stream that ended inside a frame is a FrameError (unless cut)."""
+        if not self.truncated and (self._header or self._remaining):
+            part = "header" if self._header else "payload"
+            raise FrameError(f"truncated frame {part} at byte {self._offset}")
+        return bytes(self._out), bytes(self._err)

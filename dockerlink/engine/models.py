@@ -179,9 +179,7 @@ class ContainerSpec:
                 pb.setdefault(b.key, []).append({"HostIp": b.host_ip, "HostPort": str(b.host_port)})
             host["PortBindings"] = pb
         if self.volumes:
-            host["Mounts"] = [
-                {"Type": "volume", "Source": name, "Target": dest} for name, dest in self.volumes.items()
-            ]
+            host["Mounts"] = [{"Type": "volume", "Source": name, "Target": dest} for name, dest in self.volumes.items()]
         for key, value in (
             ("Memory", self.memory),
             ("MemorySwap", self.memory_swap),
@@ -236,10 +234,15 @@ class ExecInfo:
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command's outcome. `truncated`: its output passed the reader's limit and was cut
+    there, unread past it (the command may still be running; `exit_code` is then -1)."""
+
     exit_code: int
     stdout: bytes
     stderr: bytes
     timed_out: bool = False
+    truncated: bool = False
+    exec_id: str = ""
 
     @property
     def output(self) -> str:

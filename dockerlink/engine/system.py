@@ -55,11 +55,12 @@ class System:
         # The read timeout is per read: the stream may be silent for the whole window (or forever).
         timeout = (3.0, None if until is None else max(0.0, until - time.time()) + 30.0)
         pending = b""
-        for chunk in self._t.stream(["events"], params=params, timeout=timeout, chunk=4096):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    yield EngineEvent.from_api(json.loads(line))
+        with self._t.stream("GET", ["events"], params=params, timeout=timeout, chunk_size=4096) as chunks:
+            for chunk in chunks:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield EngineEvent.from_api(json.loads(line))
         if pending.strip():
             yield EngineEvent.from_api(json.loads(pending))

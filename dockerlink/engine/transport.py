@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -24,7 +25,7 @@ from requests_unixsocket.adapters import UnixHTTPConnectionPool
 
 from . import fanout
 from .address import base_url, display_name, socket_path
-from .errors import EngineError, EngineUnavailable, error_from_response
+from .errors import EngineError, EngineTimeout, EngineUnavailable, error_from_response
 from .response import Response
 from .tls import TLSConfig, describe_tls_error
 
@@ -39,6 +40,16 @@ Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 def encode_filters(filters: Mapping[str, Sequence[str]]) -> str:
     """The `filters` query value the engine reads: a JSON object of lists."""
     return json.dumps({k: list(v) for k, v in filters.items()})
+
+
+_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError)
+
+
+def _read_timed_out(exc: BaseException) -> bool:
+    """The engine took the request, then sent nothing within the read timeout."""
+    return isinstance(exc, (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError)) or any(
+        isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in getattr(exc, "args", ())
+    )
 
 
 class _SocketPool(UnixHTTPConnectionPool):
@@ -141,8 +152,8 @@ class Transport:
                 allow_redirects=False,
             )
             content = r.content
-        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise EngineUnavailable(self._unavailable(exc)) from exc
+        except _NETWORK_ERRORS as exc:
+            raise self._unavailable(exc) from exc
         finally:
             if self.observer is not None:
                 self.observer(method, segments, time.perf_counter() - started)
@@ -150,28 +161,45 @@ class Transport:
             return Response(r.status_code, r.headers, content)
         raise error_from_response(r.status_code, content, r.headers.get("Location"))
 
+    @contextmanager
     def stream(
         self,
+        method: str,
         segments: Sequence[str],
         *,
         params: Params = None,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        chunk: int = 65536,
-    ) -> Iterator[bytes]:
-        """GET a streamed answer (events, logs) and yield its body in chunks as they come;
-        an error status raises before the first chunk, a broken stream EngineUnavailable."""
-        url = self.url(segments)
+        json: Any = None,
+        timeout: Timeout | tuple[float, None] = DEFAULT_TIMEOUT,
+        chunk_size: int = 1 << 16,
+    ) -> Iterator[Iterator[bytes]]:
+        """Send one request and yield its body as chunks as they arrive (a 200 only, else
+        raised); leaving the block closes the connection, read to its end or not. The read
+        timeout is per chunk: a body that stops coming raises EngineTimeout."""
         try:
-            r = self._session.get(url, params=params, timeout=timeout, allow_redirects=False, stream=True)
-        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise EngineUnavailable(self._unavailable(exc)) from exc
-        with r:
+            r = self._session.request(
+                method,
+                self.url(segments),
+                params=params,
+                json=json,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                headers={"Accept-Encoding": "identity"},  # chunks are read raw, never decoded
+            )
+        except _NETWORK_ERRORS as exc:
+            raise self._unavailable(exc) from exc
+        try:
             if r.status_code != 200:
                 raise error_from_response(r.status_code, r.content, r.headers.get("Location"))
-            try:
-                yield from r.iter_content(chunk)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise EngineUnavailable(self._unavailable(exc)) from exc
+            yield self._chunks(r, chunk_size)
+        finally:
+            r.close()
+
+    def _chunks(self, r: requests.Response, size: int) -> Iterator[bytes]:
+        try:
+            yield from r.raw.stream(size, decode_content=False)
+        except _NETWORK_ERRORS as exc:
+            raise self._unavailable(exc) from exc
 
     def get_many(
         self, calls: Sequence[tuple[Sequence[str], Params]], *, timeout: float = 30.0
@@ -185,13 +213,15 @@ class Transport:
 
     _tls_context: ssl.SSLContext | None = None
 
-    def _unavailable(self, exc: Exception) -> str:
+    def _unavailable(self, exc: Exception) -> EngineUnavailable:
         where = display_name(self.address)
         if self.tls is not None and (message := describe_tls_error(where, self.tls, _innermost(exc))):
-            return message
-        if isinstance(exc, requests.Timeout):
-            return f"the Docker engine at {where} did not answer in time"
-        return f"the Docker engine at {where} is unreachable"
+            return EngineUnavailable(message)
+        if _read_timed_out(exc):
+            return EngineTimeout(f"the Docker engine at {where} did not answer in time")
+        if isinstance(exc, requests.Timeout):  # the connection itself timed out
+            return EngineUnavailable(f"the Docker engine at {where} did not answer in time")
+        return EngineUnavailable(f"the Docker engine at {where} is unreachable")
 
     def close(self) -> None:
         self._session.close()

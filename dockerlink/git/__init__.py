@@ -13,13 +13,24 @@ batch-mode ssh, so nothing ever waits for a password.
 
 from .orphans import stop_orphan_git_execs
 from .rules import BRANCH_PATTERN, check_branch, check_path
-from .runners import GIT_ENV, ContainerRunner, HostRunner, Runner, container_argv, is_git_exec
+from .runners import (
+    GIT_ENV,
+    HOST_OPTIONS,
+    ContainerRunner,
+    HostRunner,
+    Runner,
+    container_argv,
+    cut_notice,
+    is_git_exec,
+    kill_exec,
+)
 from .service import DEFAULT_PATH, Git, Workdir, parse_refs
 
 __all__ = [
     "BRANCH_PATTERN",
     "DEFAULT_PATH",
     "GIT_ENV",
+    "HOST_OPTIONS",
     "ContainerRunner",
     "Git",
     "HostRunner",
@@ -28,7 +39,9 @@ __all__ = [
     "check_branch",
     "check_path",
     "container_argv",
+    "cut_notice",
     "is_git_exec",
+    "kill_exec",
     "parse_refs",
     "stop_orphan_git_execs",
 ]

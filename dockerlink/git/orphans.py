@@ -3,7 +3,9 @@
 Closing an exec's connection never stops it, so when gunicorn stops (or kills a worker
 stuck past its graceful timeout) a `git pull` hanging on a remote would run on until its
 `timeout` fires. On the engine's host the exec's pid is known to the engine: its whole
-process group (`timeout` makes one, with git and ssh in it) is killed here.
+process group (`timeout` makes one, with git and ssh in it) is killed here. Only this
+service's execs (marked `-c dockerlink.instance=<instance>`): another dockerlink on the same
+engine keeps its own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import signal
 from collections.abc import Iterator
 
-from ..engine import Engine, EngineError, ExecInfo, NotFound
+from ..engine import Engine, EngineError, ExecInfo, NotFound, socket_path
 from ..ownership import LABEL
 from .runners import is_git_exec
 
@@ -22,11 +24,14 @@ __all__ = ["stop_orphan_git_execs"]
 log = logging.getLogger("dockerlink.orphans")
 
 
-def stop_orphan_git_execs(engine: Engine) -> int:
-    """Kill every running git exec dockerlink started in its containers; returns how many."""
+def stop_orphan_git_execs(engine: Engine, instance: str) -> int:
+    """Kill every running git exec this instance started in its containers; returns how many.
+    Nothing with a remote engine: its pids are not this host's."""
+    if socket_path(engine.address) is None:
+        return 0
     killed = 0
     try:
-        for container, info in _running_git_execs(engine):
+        for container, info in _running_git_execs(engine, instance):
             try:
                 os.killpg(info.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError) as exc:
@@ -40,12 +45,12 @@ def stop_orphan_git_execs(engine: Engine) -> int:
     return killed
 
 
-def _running_git_execs(engine: Engine) -> Iterator[tuple[str, ExecInfo]]:
-    """(container name, exec) of every running git exec with a pid, in dockerlink's running
-    containers; an EngineError on the way is the caller's."""
+def _running_git_execs(engine: Engine, instance: str) -> Iterator[tuple[str, ExecInfo]]:
+    """(container name, exec) of every running git exec of `instance` with a pid, in
+    dockerlink's running containers; an EngineError on the way is the caller's."""
     for summary in engine.containers.list(all=False, filters={"label": [LABEL]}):
         for info in _execs(engine, summary.id):
-            if info.running and info.pid and is_git_exec(info.argv):
+            if info.running and info.pid and is_git_exec(info.argv, instance):
                 yield summary.name, info
 
 

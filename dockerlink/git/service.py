@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import Config
@@ -26,7 +26,7 @@ from ..errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 from ..hosting import WORKDIR
 from ..ownership import require_owned
 from .rules import check_branch, check_path
-from .runners import ContainerRunner, HostRunner, Runner
+from .runners import ContainerRunner, HostRunner, Runner, cut_notice
 
 __all__ = ["DEFAULT_PATH", "Git", "Workdir", "parse_refs"]
 
@@ -96,7 +96,14 @@ class Git:
             if details.state != "running":
                 name = details.name or details.id[:12]
                 raise Conflicting(f"container {name} is {details.state or 'not running'}: start it to run git in it")
-            runner = ContainerRunner(self.engine, details.id, self.config.git_timeout, self._clock)
+            runner = ContainerRunner(
+                self.engine,
+                details.id,
+                self.config.git_timeout,
+                self.config.instance,
+                self.config.git_output_max,
+                self._clock,
+            )
             return Workdir(runner, path or details.working_dir or DEFAULT_PATH)
         if self.config.git_host_root is None:
             raise Forbidden(
@@ -108,13 +115,16 @@ class Git:
         resolved = Path(path).resolve()
         if not resolved.is_relative_to(root):
             raise Forbidden(f"path {path} resolves outside git_host_root ({root})")
-        return Workdir(HostRunner(self.config.git_timeout), str(resolved))
+        return Workdir(HostRunner(self.config.git_timeout, str(root), self.config.git_output_max), str(resolved))
 
     @staticmethod
     def _run(where: Workdir, *args: str, cwd: str | None = None, ok: tuple[int, ...] = (0,)) -> ExecResult:
         """Run `git <args>`; a timeout, a missing directory or an exit code not in `ok` is its error."""
         cwd = cwd or where.path
         result = where.runner.git(args, cwd)
+        if result.truncated:
+            # What fit, and a last line saying so; the exit code is unknown (it was stopped).
+            return replace(result, stderr=result.stderr + cut_notice(where.runner.output_max))
         if result.timed_out:
             raise GitTimeout(f"git {args[0]} ran past git_timeout ({where.runner.timeout:g} s) and was killed")
         if result.exit_code == 126 and "chdir" in result.output:

@@ -120,7 +120,7 @@ _ERRORS = {
     "also a working directory that does not exist",
     "401": "missing or wrong token",
     "403": "a container dockerlink did not create; id-less git while git_host_root is unset; "
-    "a path resolving outside git_host_root",
+    "a path, or the repository git finds there, resolving outside git_host_root",
     "404": "no such container",
     "409": "the container is not running",
     "412": "git exited non-zero; the body is its output",
@@ -140,7 +140,13 @@ def _operation(summary: str, ok: dict, extra_params: tuple[dict, ...] = ()) -> d
     }
 
 
-_TEXT_OK = {"200": {"description": "git's output (stdout, then stderr)", "content": TEXT_PLAIN}}
+_TEXT_OK = {
+    "200": {
+        "description": "git's output (stdout, then stderr); past git_output_max bytes it is cut there, "
+        "the command stopped, and a last line says so",
+        "content": TEXT_PLAIN,
+    }
+}
 
 OPENAPI_PATHS = {
     "/v1/git": {

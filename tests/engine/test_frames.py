@@ -64,3 +64,50 @@ def test_truncated_payload_raises_frame_error():
 def test_unknown_stream_type_raises_frame_error(stream: int):
     with pytest.raises(FrameError, match=f"unknown stream type {stream}"):
         demultiplex(frame(1, b"ok") + frame(stream, b"?"))
+
+
+# --- fed as it arrives, with a limit -----------------------------------------------------
+
+from dockerlink.engine import Demultiplexer  # noqa: E402
+
+
+def _stream() -> bytes:
+    return frame(1, b"out-1\n") + frame(2, b"err-1\n") + frame(1, b"") + frame(1, b"out-2\n" * 50) + frame(2, b"e")
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 8, 9, 64, 10_000])
+def test_fed_in_chunks_of_any_size_it_demultiplexes_as_the_whole(size):
+    data = _stream()
+    d = Demultiplexer()
+    for i in range(0, len(data), size):
+        assert d.feed(data[i : i + size])
+    assert d.close() == demultiplex(data)
+    assert not d.truncated
+
+
+def test_past_its_limit_it_keeps_what_fits_and_asks_for_no_more():
+    d = Demultiplexer(limit=10)
+    assert d.feed(frame(1, b"0123456")) is True
+    assert d.feed(frame(2, b"789abc") + frame(1, b"never")) is False
+    assert d.truncated
+    assert d.close() == (b"0123456", b"789")
+
+
+def test_one_huge_frame_is_never_held_past_the_limit():
+    d = Demultiplexer(limit=1000)
+    header = struct.pack(">BxxxL", 1, 50_000_000)  # a 50 MB frame announced
+    assert d.feed(header + b"x" * 600) is True
+    assert d.feed(b"x" * 600) is False
+    assert d.close() == (b"x" * 1000, b"")
+
+
+def test_a_stream_ending_inside_a_frame_is_a_frame_error():
+    d = Demultiplexer()
+    d.feed(frame(1, b"abcdef")[:-2])
+    with pytest.raises(FrameError, match="truncated frame payload"):
+        d.close()
+
+
+def test_an_unknown_stream_type_is_a_frame_error():
+    with pytest.raises(FrameError, match="unknown stream type 7"):
+        Demultiplexer().feed(frame(7, b"x"))

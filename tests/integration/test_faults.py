@@ -3,6 +3,7 @@ gunicorn stopped with a git command in flight. Nothing is lost, nothing is left 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -14,9 +15,12 @@ import pytest
 import requests
 
 from bench.loadgen import process_tree
+from dockerlink.git import GIT_ENV, container_argv
 
 from .dockerd import dockerd_pid, ensure_dockerd, lives_on_its_own
 from .live import live_service
+
+OTHER_INSTANCE = "another-dockerlink/127.0.0.1:7399"
 
 
 def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
@@ -159,7 +163,8 @@ def test_collector_killed_mid_round_leaves_an_intact_database_and_is_restarted(f
     assert kept <= after
 
 
-def test_sigterm_stops_gunicorn_cleanly_with_no_git_left_running(engine, tmp_path, unique_name):
+def test_sigterm_stops_gunicorn_cleanly_with_no_git_of_its_own_left_running(engine, tmp_path, unique_name):
+    """...and a git command of another dockerlink on the same engine keeps running."""
     with live_service(
         tmp_path,
         publish_ip="127.0.0.1",
@@ -172,8 +177,8 @@ def test_sigterm_stops_gunicorn_cleanly_with_no_git_left_running(engine, tmp_pat
         try:
             # /var/www/html is the site user's: git as root needs safe.directory, as dockerlink's own runs have.
             script = (
-                "git config --global safe.directory '*' && "
-                "git init -q --bare /srv/origin.git && cd /var/www/html && git init -q "
+                "git init -q --bare /srv/origin.git && chown root:root /var/www/html "
+                "&& cd /var/www/html && git init -q "
                 "&& git remote add origin /srv/origin.git && git config remote.origin.uploadpack 'sleep 613;:'"
             )
             assert engine.execs.run(cid, ["sh", "-c", script]).exit_code == 0
@@ -184,15 +189,27 @@ def test_sigterm_stops_gunicorn_cleanly_with_no_git_left_running(engine, tmp_pat
                 except requests.RequestException:
                     pass  # the worker is stopped under it: no answer is the expected end
 
-            pull = threading.Thread(target=hung_pull, daemon=True)
-            pull.start()
-            wait_until(lambda: b"sleep 613" in engine.execs.run(cid, ["ps", "-eo", "args"]).stdout, 30, "the hung pull")
+            def foreign_pull() -> None:
+                argv = ["timeout", "-k", "5", "600", *container_argv(OTHER_INSTANCE, "pull")]
+                with contextlib.suppress(Exception):  # ends when the container is removed
+                    engine.execs.run(cid, argv, env=GIT_ENV, workdir="/var/www/html")
+
+            theirs = f"dockerlink.instance={OTHER_INSTANCE}"
+
+            def both_hang() -> bool:
+                ps = engine.execs.run(cid, ["ps", "-eo", "args"]).stdout.decode()
+                return theirs in ps and ps.count("dockerlink.instance=") > ps.count(theirs)
+
+            for target in (hung_pull, foreign_pull):
+                threading.Thread(target=target, daemon=True).start()
+            wait_until(both_hang, 30, "both hung pulls")
             collector = wait_until(lambda: collector_pid(svc), 10, "the collector process")
             svc.process.send_signal(signal.SIGTERM)
             assert svc.process.wait(timeout=120) == 0
             assert not Path(f"/proc/{collector}").exists(), "the collector stopped with the service"
             processes = engine.execs.run(cid, ["ps", "-eo", "args"]).stdout.decode()
-            assert "sleep 613" not in processes and "git" not in processes, processes
+            assert theirs in processes, processes  # theirs still running...
+            assert processes.count("dockerlink.instance=") == processes.count(theirs), processes  # ...ours not
         finally:
             engine.containers.remove(cid, force=True)
             try:

@@ -33,7 +33,8 @@ git switch -qc feature && echo f > feature.txt && git add feature.txt && git com
 git switch -q main
 git remote add origin /srv/origin.git
 git push -q origin main feature
-git clone -q /srv/origin.git /var/www/html
+# the base image gives /var/www/html to its user admin; the clone is root's, as before
+chown root:root /var/www/html && git clone -q /srv/origin.git /var/www/html
 """
 
 
@@ -257,3 +258,36 @@ def test_a_hanging_host_pull_is_killed_with_its_process_group(short_service, hos
     r = short_service.get("/v1/git", params={"path": str(repo)})
     assert r.status_code == 504, r.text
     assert _host_processes_mentioning("sleep 619") == []
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.fixture(scope="module")
+def capped_service(engine, tmp_path_factory):
+    """A live service reading at most 1 MiB of a git command's output."""
+    with live_service(tmp_path_factory.mktemp("git-capped"), git_output_max=str(1 << 20)) as s:
+        yield s
+
+
+def test_a_64_mib_git_log_leaves_the_workers_rss_flat_and_answers_what_fit(capped_service, site):
+    """Without the cap a worker's peak RSS grew by 147 MiB here; with it, by a few."""
+    from bench.loadgen import process_tree
+
+    site.sh(
+        "yes 'a huge commit message line' | head -c 67108864 > /tmp/message "
+        f"&& git -C {WORKDIR} commit -q --allow-empty -F /tmp/message && rm /tmp/message"
+    )
+    capped_service.get("/v1/git/branch", params={"id": site.name})  # every worker warmed up once or more
+    workers = [p for p in process_tree(capped_service.process.pid) if p != capped_service.process.pid]
+    before = {pid: _peak_rss_kib(pid) for pid in workers}
+    r = capped_service.get("/v1/git/head", params={"id": site.name}, timeout=120)
+    assert r.status_code == 200, r.text[:200]
+    assert r.text.endswith("[dockerlink: output cut at 1048576 bytes (git_output_max); the command was stopped]\n")
+    assert len(r.content) < (1 << 20) + 200
+    growth_mib = max(_peak_rss_kib(pid) - before[pid] for pid in workers) / 1024
+    assert growth_mib < 32, f"a worker's peak RSS grew by {growth_mib:.0f} MiB for a 64 MiB output"

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerlink.engine import ContainerSpec, Engine, EngineUnavailable, NotFound, TLSConfig
-from dockerlink.engine.address import socket_path
-from dockerlink.engine.errors import EngineError
+from dockerlink.engine import ContainerSpec, Engine, EngineError, EngineUnavailable, NotFound, TLSConfig, socket_path
 
 from .live import free_port, live_service
 

@@ -7,13 +7,13 @@ from falcon import testing
 
 from dockerlink.app import create_app
 from dockerlink.config import Config
-from dockerlink.engine import ExecResult, FrameError, ServerError
-from dockerlink.git import GIT_ENV
+from dockerlink.engine import ExecResult, ExecStalled, FrameError, ServerError
+from dockerlink.git import GIT_ENV, container_argv
 from dockerlink.resources import git as git_resources
 from dockerlink.services import Services
 from tests.fakes import FakeEngine, FakeStore
 
-PREFIX = ["git", "-c", "safe.directory=*"]
+PREFIX = container_argv(Config().instance)
 FULL_ID = "c" * 64
 TOKEN = "t" * 32
 OWNED = {"dockerlink": "0.1"}
@@ -89,7 +89,7 @@ def test_get_branches_with_fetch_fetches_first(client, engine):
     answer(engine, 0, "refs/heads/main\t\n")
     r = client.simulate_get("/v1/git/branches", params={"id": "site", "fetch": "true"})
     assert r.json == ["main"]
-    assert [c["argv"][3:] for c in engine.execs.calls] == [
+    assert [c["argv"][len(PREFIX) :] for c in engine.execs.calls] == [
         ["fetch", "--all", "--prune"],
         ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
     ]
@@ -279,3 +279,21 @@ def test_a_corrupt_exec_stream_is_a_502_not_a_500(client, engine):
     r = client.simulate_get("/v1/git/head", params={"id": "site"})
     assert r.status_code == 502
     assert r.text == "the Docker engine sent a corrupt exec stream: truncated frame header at byte 0\n"
+
+
+def test_output_past_git_output_max_is_a_200_with_what_fit_and_a_last_line_saying_so(client, engine):
+    engine.execs.results.append(ExecResult(-1, b"commit abc\n" + b"x" * 50, b"", truncated=True, exec_id="e" * 64))
+    r = client.simulate_get("/v1/git/head", params={"id": "site"})
+    assert r.status_code == 200
+    assert r.text.endswith("\n[dockerlink: output cut at 8388608 bytes (git_output_max); the command was stopped]\n")
+    assert engine.execs.calls[0]["argv"][-2:] == ["log", "-1"]
+
+
+def test_an_exec_stream_that_stalls_past_its_limit_is_a_504_not_a_503(client, engine):
+    def stalled(argv, **kw):
+        raise ExecStalled("exec eeeeeeeeeeee sent nothing for 65 s", "e" * 64)
+
+    engine.execs.handler = stalled
+    r = client.simulate_get("/v1/git", params={"id": "site"})
+    assert r.status_code == 504
+    assert r.text == "git pull ran past git_timeout (45 s) and was killed\n"
