@@ -56,6 +56,30 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
 
 
+def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
+    """Backups and disk use (SPEC §6.3)."""
+    kw: dict[str, object] = {}
+    if (raw := get("backup_dir")) is not None:
+        if not Path(raw).is_absolute():
+            raise ConfigError(f"backup_dir: must be an absolute path, got {raw!r}")
+        kw["backup_dir"] = str(Path(raw))
+    if (raw := get("backup_keep")) is not None:
+        kw["backup_keep"] = _int("backup_keep", raw, 1, 1000)
+    if (raw := get("backup_max")) is not None:
+        kw["backup_max"] = int(_float("backup_max", raw, 0.001, 10_000) * 2**30)  # GiB
+    if (raw := get("backup_on_delete")) is not None:
+        kw["backup_on_delete"] = _bool("backup_on_delete", raw)
+    if (raw := get("backup_deleted_days")) is not None:
+        kw["backup_deleted_days"] = _int("backup_deleted_days", raw, 0, 3650)
+    if (raw := get("disk_interval")) is not None:
+        kw["disk_interval"] = _float("disk_interval", raw, 5, 86400)
+    if (raw := get("disk_enforce")) is not None:
+        if raw not in ("none", "stop"):
+            raise ConfigError(f"disk_enforce: expected none or stop, got {raw!r}")
+        kw["disk_enforce"] = raw
+    return kw
+
+
 def _bind(raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
@@ -110,6 +134,13 @@ class Config:
     nginx_reload: tuple[str, ...] = ("nginx", "-s", "reload")
     site_tls: str = "none"  # setting `tls` (`tls` is the engine connection's TLSConfig)
     certbot_cmd: tuple[str, ...] = ("certbot", "--nginx", "--non-interactive", "--agree-tos")
+    backup_dir: str = "/var/lib/dockerlink/backups"
+    backup_keep: int = 7
+    backup_max: int = 50 * 2**30
+    backup_on_delete: bool = True
+    backup_deleted_days: int = 7
+    disk_interval: float = 300.0
+    disk_enforce: str = "none"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -193,6 +224,7 @@ class Config:
             if raw not in TLS_MODES:
                 raise ConfigError(f"tls: expected one of {', '.join(TLS_MODES)}, got {raw!r}")
             kw["site_tls"] = raw
+        kw.update(_backup_settings(get))
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:

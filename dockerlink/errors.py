@@ -11,6 +11,9 @@
     ├── GitFailed(output, exit_code)   git exited non-zero; the message is its output
     ├── GitTimeout                     git ran past git_timeout (or its stream stalled) and was killed
     ├── ProxyError                     nginx refused a site file (its check or reload failed)
+    ├── NoSuchBackup                   no such backup of that site (or it is not finished)
+    ├── TooLarge                       an uploaded backup over backup_max
+    ├── BackupFailed                   a backup or restore could not complete; nothing was changed
     ├── EngineFault                    the engine answered an error we did not expect, or a corrupt stream
     └── EngineDown                     nothing answered at the engine address, or not in time
 
@@ -42,6 +45,9 @@ __all__ = [
     "GitFailed",
     "GitTimeout",
     "ProxyError",
+    "NoSuchBackup",
+    "TooLarge",
+    "BackupFailed",
     "EngineFault",
     "EngineDown",
     "ConfigError",
@@ -92,6 +98,18 @@ class GitTimeout(DockerlinkError):
 
 class ProxyError(DockerlinkError):
     """nginx refused a site file or could not reload; the message carries its complaint."""
+
+
+class NoSuchBackup(DockerlinkError):
+    pass
+
+
+class TooLarge(DockerlinkError):
+    pass
+
+
+class BackupFailed(DockerlinkError):
+    pass
 
 
 class EngineFault(DockerlinkError):

@@ -25,6 +25,15 @@ class System:
     def version(self) -> EngineVersion:
         return EngineVersion.from_api(self._t.request("GET", ["version"], versioned=False).json())
 
+    def volume_usage(self) -> dict[str, int]:
+        """Bytes used by each local volume (`/system/df`; -1 where the engine has not
+        measured it). The engine walks every volume to answer: call it rarely."""
+        r = self._t.request("GET", ["system", "df"], params={"type": "volume"}, timeout=(3.0, 300.0))
+        usage = {}
+        for v in (r.json() or {}).get("Volumes") or []:
+            usage[v["Name"]] = int((v.get("UsageData") or {}).get("Size", -1))
+        return usage
+
     def events(
         self, since: float, until: float, filters: Mapping[str, Sequence[str]] | None = None
     ) -> list[EngineEvent]:

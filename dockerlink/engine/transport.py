@@ -13,7 +13,8 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -28,11 +29,14 @@ from .errors import EngineError, EngineUnavailable, error_from_response
 from .response import Response
 from .tls import TLSConfig, describe_tls_error
 
-__all__ = ["Transport", "Response", "DEFAULT_TIMEOUT", "Timeout", "encode_filters"]
+__all__ = ["Transport", "Response", "Stream", "DEFAULT_TIMEOUT", "Timeout", "encode_filters"]
 
 Timeout = tuple[float, float]
 #: (connect, read) seconds for ordinary calls; long calls pass their own.
 DEFAULT_TIMEOUT: Timeout = (3.0, 60.0)
+#: Bytes read per chunk of a streamed body, and at most this much of an error body is kept.
+CHUNK = 1 << 20
+_ERROR_BODY_MAX = 64 * 1024
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
 
@@ -77,6 +81,23 @@ class _SocketAdapter(requests_unixsocket.UnixAdapter):
 
 #: Told of every call: (method, path segments, seconds), e.g. to time calls by operation.
 Observer = Callable[[str, Sequence[str], float], None]
+
+
+class Stream:
+    """An answer whose body is read chunk by chunk (never whole), with its status and headers."""
+
+    def __init__(self, response: requests.Response, unavailable: Exception) -> None:
+        self.status = response.status_code
+        self.headers = response.headers
+        self._r = response
+        self._unavailable = unavailable
+
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
+        """The body; a connection lost mid-way raises EngineUnavailable."""
+        try:
+            yield from self._r.iter_content(size)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise EngineUnavailable(str(self._unavailable)) from exc
 
 
 class Transport:
@@ -149,6 +170,42 @@ class Transport:
         if r.status_code in ok:
             return Response(r.status_code, r.headers, content)
         raise error_from_response(r.status_code, content, r.headers.get("Location"))
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        segments: Sequence[str],
+        *,
+        params: Params = None,
+        body: Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        ok: Sequence[int] = (200,),
+    ) -> Iterator[Stream]:
+        """One request whose request body (`body`, sent chunked) and answer body are both
+        streamed: memory stays at one chunk whatever their size. Errors raise as `request`'s."""
+        url = self.url(segments)
+        try:
+            r = self._session.request(
+                method,
+                url,
+                params=params,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise EngineUnavailable(self._unavailable(exc)) from exc
+        try:
+            if r.status_code not in ok:
+                content = r.raw.read(_ERROR_BODY_MAX, decode_content=True) or b""
+                raise error_from_response(r.status_code, content, r.headers.get("Location"))
+            yield Stream(r, EngineUnavailable(self._unavailable(ConnectionError())))
+        finally:
+            r.close()
 
     def get_many(
         self, calls: Sequence[tuple[Sequence[str], Params]], *, timeout: float = 30.0
