@@ -145,10 +145,12 @@ def test_a_restore_killed_half_way_leaves_the_old_tree_or_the_new_one(engine, tm
             target=lambda: _quiet(s.request, "POST", "/v1/container/restore", params={"id": cid, "backup": backup}),
             daemon=True,
         ).start()
+        # Kill once the engine is writing the archive into the staging directory.
+        staging = engine.volumes.inspect(f"dockerlink-{unique_name}-www").mountpoint + "/.dockerlink-restore/www/html"
         deadline = time.monotonic() + 60
-        while not (journal.exists() and '"extracting"' in journal.read_text()):
+        while not (os.path.isdir(staging) and len(os.listdir(staging)) > 1):
             assert time.monotonic() < deadline, "the restore never started extracting"
-            time.sleep(0.02)
+            time.sleep(0.01)
         os.killpg(s.process.pid, signal.SIGKILL)
         s.process.wait()
     assert not engine.containers.inspect(cid).running  # stopped for the restore, and left so
