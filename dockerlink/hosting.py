@@ -12,7 +12,7 @@ import fcntl
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -202,10 +202,13 @@ def _port_conflicts() -> Iterator[None]:
 class Hosting:
     """Operations on hosting containers; only dockerlink's own are ever changed."""
 
-    def __init__(self, engine: Engine, config: Config, store: Any) -> None:
+    def __init__(
+        self, engine: Engine, config: Config, store: Any, before_remove: Callable[[ContainerDetails], Any] | None = None
+    ) -> None:
         self.engine = engine
         self.config = config
         self.store = store
+        self.before_remove = before_remove  # the final backup (dockerlink.backups): raises to keep the site
         self._info: EngineInfo | None = None
         self.access = Access(engine, config)
         self._create_lock = threading.Lock()
@@ -355,6 +358,8 @@ class Hosting:
         """Stop and remove, with the /var/www volume unless `volumes` is False: a name given
         later to another user must not hand them the previous owner's files."""
         c = self.owned(ref)
+        if volumes and self.before_remove and c.volumes.get(WWW):
+            self.before_remove(c)
         self.engine.containers.remove(c.id, force=True)
         self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):

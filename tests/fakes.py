@@ -8,6 +8,7 @@ engine's 500 text; exec in a stopped container is a Conflict.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -43,6 +44,20 @@ class FakeStore:
 
     def forget(self, container_id: str) -> None:
         self.forgotten.append(container_id)
+
+
+def _dir_info(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info
+
+
+class _FakeStream:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def chunks(self, size: int = 1 << 20):  # noqa: ANN201
+        yield self._body
 
 
 class FakeContainers:
@@ -163,6 +178,17 @@ class FakeContainers:
     def restart(self, ref: str, t: int | None = None) -> None:
         c = self._resolve(ref)
         self._set(c, running=True, state="running", exit_code=None, started_at=1_700_000_200, pid=1000)
+
+    @contextlib.contextmanager
+    def get_archive(self, ref: str, path: str):  # noqa: ANN201
+        """A tar of an empty `www/` (or `archive_error`, raised as the engine would)."""
+        self._resolve(ref)
+        if getattr(self, "archive_error", None):
+            raise self.archive_error
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.addfile(_dir_info("www"))
+        yield {}, _FakeStream(buf.getvalue())
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self._resolve(ref)

@@ -11,6 +11,15 @@ remote engine; memory stays at a chunk or two whatever a site's size.
 
 from .catalog import BACKUP_ID_PATTERN, Catalog, Record, check_backup_id
 from .restore import Restorer
-from .service import Backups, Download
+from .service import Backups, Download, final_backup
 
-__all__ = ["BACKUP_ID_PATTERN", "Backups", "Catalog", "Download", "Record", "Restorer", "check_backup_id"]
+__all__ = [
+    "BACKUP_ID_PATTERN",
+    "Backups",
+    "Catalog",
+    "Download",
+    "Record",
+    "Restorer",
+    "check_backup_id",
+    "final_backup",
+]

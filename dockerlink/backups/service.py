@@ -17,7 +17,7 @@ from ..ownership import require_owned
 from .archive import CHUNK, CorruptArchive, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 
-__all__ = ["Backups", "Download", "WWW"]
+__all__ = ["Backups", "Download", "WWW", "final_backup"]
 
 log = logging.getLogger("dockerlink.backups")
 
@@ -109,10 +109,13 @@ class Backups:
             os.replace(part, self.catalog.archive_path(c.name, record.backup))
             _fsync_dir(part.parent)
             record.state, record.size, record.sha256, record.read = "done", written.size, written.sha256, written.plain
-        except (EngineError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - in a background thread: recorded, never lost
             part.unlink(missing_ok=True)
             record.state, record.error = "failed", str(exc)[:500]
-            log.warning("backup %s of %s failed: %s", record.backup, c.name, exc)
+            if isinstance(exc, (EngineError, OSError)):
+                log.warning("backup %s of %s failed: %s", record.backup, c.name, exc)
+            else:
+                log.exception("backup %s of %s failed", record.backup, c.name)
         record.finished = time.time()
         self.catalog.save(record)
         self.notify("backup_done" if record.state == "done" else "backup_failed", c.name, record.public())
@@ -164,6 +167,14 @@ class Backups:
 
     def remove(self, name: str, backup: str) -> None:
         self.catalog.remove(name, backup)
+
+
+def final_backup(engine: Engine, config: Config) -> Callable[[ContainerDetails], Record] | None:
+    """The hook a delete that removes a site's files calls first (`backup_on_delete`): a
+    backup written before it returns, or BackupFailed (502) and the delete does nothing."""
+    if not config.backup_on_delete:
+        return None
+    return Backups(engine, config).take_now
 
 
 class _Tee:

@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from ..backups import final_backup
 from ..config import Config
 from ..engine import CONTAINER_PATTERN, IMAGE_PATTERN
 from ..errors import InvalidInput
@@ -68,7 +69,7 @@ class ContainerAction:
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
-    hosting = Hosting(services.engine, services.config, services.store)
+    hosting = Hosting(services.engine, services.config, services.store, final_backup(services.engine, services.config))
     return [
         ("/v1/container", ContainerCollection(hosting)),
         *((f"/v1/container/{a}", ContainerAction(hosting, a)) for a in ("start", "stop", "restart")),

@@ -20,7 +20,9 @@ def fake_store() -> FakeStore:
 
 @pytest.fixture
 def config(tmp_path) -> Config:
-    return Config(stats_db=str(tmp_path / "stats.sqlite3"), publish_ip="127.0.0.1")
+    return Config(
+        stats_db=str(tmp_path / "stats.sqlite3"), publish_ip="127.0.0.1", backup_dir=str(tmp_path / "backups")
+    )
 
 
 @pytest.fixture
