@@ -170,3 +170,25 @@ def _quiet(fn, *args, **kw):  # noqa: ANN001, ANN002, ANN003
         fn(*args, **kw)
     except Exception:  # noqa: BLE001 - the service is killed under this request
         pass
+
+
+def test_a_deleted_site_comes_back_from_its_final_backup(engine, bservice, unique_name):
+    cid = _create(bservice, unique_name, 52500)
+    _sh(
+        engine,
+        cid,
+        "mkdir -p /var/www/html && printf 'kept' > /var/www/html/kept.txt && chown 1000 /var/www/html/kept.txt",
+    )
+    assert bservice.request("DELETE", "/v1/container", params={"id": cid}).status_code == 204
+    backups = bservice.get("/v1/container/backups", params={"name": unique_name}).json()["backups"]
+    final = [b for b in backups if b["kind"] == "final"]
+    assert final and final[0]["state"] == "done"
+
+    again = _create(bservice, unique_name, 52500)
+    assert again != cid
+    assert _sh(engine, again, "ls /var/www/html") == b""
+    r = bservice.request("POST", "/v1/container/restore", params={"id": again, "backup": final[0]["backup"]})
+    assert r.status_code == 200, r.text
+    assert _sh(engine, again, "stat -c '%u %n' /var/www/html/kept.txt; cat /var/www/html/kept.txt") == (
+        b"1000 /var/www/html/kept.txt\nkept"
+    )
