@@ -192,3 +192,31 @@ def test_a_deleted_site_comes_back_from_its_final_backup(engine, bservice, uniqu
     assert _sh(engine, again, "stat -c '%u %n' /var/www/html/kept.txt; cat /var/www/html/kept.txt") == (
         b"1000 /var/www/html/kept.txt\nkept"
     )
+
+
+def test_a_site_over_its_disk_quota_raises_disk_over(engine, tmp_path, unique_name):
+    (tmp_path / "q").mkdir()
+    with live_service(
+        tmp_path / "q",
+        publish_ip="127.0.0.1",
+        port_area_size="500",
+        disk_interval="5",
+        stats_interval="10",
+        backup_dir=str(tmp_path / "qb"),
+        DOCKERLINK_LOGLEVEL="info",
+    ) as s:
+        r = s.request(
+            "PUT",
+            "/v1/container",
+            params={"start": "true"},
+            json={"name": unique_name, "host_port_root": 53000, "memory": 0.5, "cpulimit": 1, "disk": 0.01},
+        )
+        assert r.status_code == 200, r.text
+        cid = r.json()["Id"]
+        _sh(engine, cid, "head -c 20000000 /dev/urandom > /var/www/fill.bin")
+        deadline = time.monotonic() + 30
+        while "disk_over " + cid[:12] not in s.log.read_text():
+            assert time.monotonic() < deadline, "no disk_over within 30 s"
+            time.sleep(0.5)
+        entry = s.get("/v1/container", params={"id": cid}).json()["success"][cid]
+        assert entry["disk"]["used"] > 0.01 and entry["disk"]["files"] >= 1
