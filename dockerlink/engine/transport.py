@@ -186,6 +186,9 @@ class Transport:
         """One request whose request body (`body`, sent chunked) and answer body are both
         streamed: memory stays at one chunk whatever their size. Errors raise as `request`'s."""
         url = self.url(segments)
+        # requests asks for gzip by default, and the engine then gzips an archive on one
+        # core (~30 MB/s here, against ~500 MB/s plain over the socket).
+        headers = {"Accept-Encoding": "identity", **(headers or {})}
         try:
             r = self._session.request(
                 method,
