@@ -36,6 +36,7 @@ __all__ = [
     "usage_path",
     "read_usage",
     "with_disk",
+    "with_latest_disk",
     "parse_quota",
     "start_meter",
 ]
@@ -118,6 +119,18 @@ def with_disk(listing: dict[str, Any], usage: dict[str, dict[str, Any]]) -> dict
         if measured:
             entry["disk"] = {k: measured.get(k) for k in ("used", "files", "at")}
     return listing
+
+
+def with_latest_disk(history_json: str, measured: dict[str, Any] | None) -> str:
+    """A stats history (JSON text) whose latest sample carries the site's last disk measure
+    (disk is measured every `disk_interval`, not every sample: only the latest holds it)."""
+    if not measured:
+        return history_json
+    samples = json.loads(history_json)
+    if not samples:
+        return history_json
+    samples[next(reversed(samples))]["disk"] = {k: measured.get(k) for k in ("used", "files", "at")}
+    return json.dumps(samples, separators=(",", ":"))
 
 
 def parse_quota(value: object) -> float | None:

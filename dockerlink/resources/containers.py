@@ -228,6 +228,15 @@ OPENAPI_SCHEMAS = {
                 "properties": {"site": {"type": "string"}, "terminal": {"type": "string"}},
             },
             "tls": {"type": "string", "description": "none, pending, ok or failed: <reason>"},
+            "disk": {
+                "type": "object",
+                "description": "last measure of /var/www (every disk_interval): GiB, entries, unix time",
+                "properties": {
+                    "used": {"type": "number"},
+                    "files": {"type": ["integer", "null"]},
+                    "at": {"type": "integer"},
+                },
+            },
         },
     },
     "ContainerList": {

@@ -61,3 +61,13 @@ def test_crossing_a_quota_raises_disk_over_then_disk_ok_and_can_stop_the_site(tm
     (volume / "big").unlink()
     meter.measure_all()
     assert events == [("disk_over", c.id), ("disk_ok", c.id)]
+
+
+def test_the_listing_and_the_latest_stats_sample_show_the_last_disk_measure():
+    measured = {"used": 1.5, "files": 12, "at": 1_800_000_000, "over": False}
+    listing = disk.with_disk({"error": {}, "success": {"site1": {"id": "abc"}, "b": {"id": "def"}}}, {"abc": measured})
+    assert listing["success"]["site1"]["disk"] == {"used": 1.5, "files": 12, "at": 1_800_000_000}
+    assert "disk" not in listing["success"]["b"]
+    history = disk.with_latest_disk('{"10":{"cpu":{}},"20":{"cpu":{}}}', measured)
+    assert history == '{"10":{"cpu":{}},"20":{"cpu":{},"disk":{"used":1.5,"files":12,"at":1800000000}}}'
+    assert disk.with_latest_disk("{}", measured) == "{}"
