@@ -171,7 +171,8 @@ OPENAPI_PATHS = {
             },
         },
         "delete": {
-            "summary": "Stop and remove a container and its /var/www volume",
+            "summary": "Stop and remove a container and its /var/www volume (after a final backup when "
+            "backup_on_delete; 502 and nothing deleted if that backup fails)",
             "description": "The volume is kept with `volumes=false` or `deletevolume=false`.",
             "parameters": [
                 _ID_REQUIRED,
