@@ -48,21 +48,6 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     from dockerlink.stats.supervisor import start_collector
 
     start_collector(server.log)
-    _recover_restores()
-
-
-def _recover_restores() -> None:
-    """Finish or roll back restores a stopped service left half-way, before sites are used."""
-    import threading
-
-    from dockerlink.backups import Catalog, Restorer
-    from dockerlink.engine import Engine
-
-    def run() -> None:
-        with Engine(_config.docker_sock) as engine:
-            Restorer(engine, Catalog(_config.backup_dir)).recover()
-
-    threading.Thread(target=run, name="restore-recovery", daemon=True).start()
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201

@@ -18,16 +18,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
+from ..config import Config
 from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
 from ..errors import BackupFailed, Conflicting
 from .archive import CorruptArchive, read_plain
 from .catalog import Catalog
 from .service import WWW
 
-__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL"]
+__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "start_recovery"]
 
 log = logging.getLogger("dockerlink.backups")
 
@@ -169,3 +171,16 @@ class Restorer:
     def _remove_helpers(self, entry: dict) -> None:
         for s in self.engine.containers.list(all=True, filters={"label": [f"{HELPER_LABEL}={entry['container']}"]}):
             self.engine.containers.remove(s.id, force=True)
+
+
+def start_recovery(config: Config) -> threading.Thread:
+    """Recover interrupted restores on a thread of the collector's process (one per service,
+    started with it; never in gunicorn's master, which forks workers)."""
+
+    def run() -> None:
+        with Engine(config.docker_sock) as engine:
+            Restorer(engine, Catalog(config.backup_dir)).recover()
+
+    thread = threading.Thread(target=run, name="dockerlink-restore-recovery", daemon=True)
+    thread.start()
+    return thread

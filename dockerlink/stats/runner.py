@@ -152,6 +152,7 @@ def _lock(path: str, stop: _StopFlag) -> int | None:
 def run_forever(config: Config, *, parent: int | None = None) -> int:
     """Collect every `stats_interval` seconds until SIGTERM/SIGINT; returns the exit code."""
     from ..backups.disk import start_meter
+    from ..backups.restore import start_recovery
     from .collector import Collector
     from .sampler import PRIME_AHEAD, build_sampler
     from .store import StatsStore
@@ -170,6 +171,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
     start_meter(config, stop.wait)  # disk use: its own thread and rate, never in the round
+    start_recovery(config)  # restores a stopped service left half-way: finished or rolled back
     try:
         return Loop(
             collector.collect_once,
