@@ -40,7 +40,7 @@ class Backups:
         self.engine = engine
         self.config = config
         self.catalog = Catalog(config.backup_dir)
-        self.notify = notify or (lambda kind, name, details: None)
+        self.notify = notify or _log_event
 
     # -- which site ----------------------------------------------------------------------------
 
@@ -167,6 +167,11 @@ class Backups:
 
     def remove(self, name: str, backup: str) -> None:
         self.catalog.remove(name, backup)
+
+
+def _log_event(kind: str, name: str, details: dict) -> None:
+    """Until the event journal takes these: one log line."""
+    log.info("%s %s %s", kind, name, details.get("backup"))
 
 
 def final_backup(engine: Engine, config: Config) -> Callable[[ContainerDetails], Record] | None:
