@@ -61,6 +61,30 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
 
 
+def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
+    """Backups and disk use (SPEC §6.3)."""
+    kw: dict[str, object] = {}
+    if (raw := get("backup_dir")) is not None:
+        if not Path(raw).is_absolute():
+            raise ConfigError(f"backup_dir: must be an absolute path, got {raw!r}")
+        kw["backup_dir"] = str(Path(raw))
+    if (raw := get("backup_keep")) is not None:
+        kw["backup_keep"] = _int("backup_keep", raw, 1, 1000)
+    if (raw := get("backup_max")) is not None:
+        kw["backup_max"] = int(_float("backup_max", raw, 0.001, 10_000) * 2**30)  # GiB
+    if (raw := get("backup_on_delete")) is not None:
+        kw["backup_on_delete"] = _bool("backup_on_delete", raw)
+    if (raw := get("backup_deleted_days")) is not None:
+        kw["backup_deleted_days"] = _int("backup_deleted_days", raw, 0, 3650)
+    if (raw := get("disk_interval")) is not None:
+        kw["disk_interval"] = _float("disk_interval", raw, 5, 86400)
+    if (raw := get("disk_enforce")) is not None:
+        if raw not in ("none", "stop"):
+            raise ConfigError(f"disk_enforce: expected none or stop, got {raw!r}")
+        kw["disk_enforce"] = raw
+    return kw
+
+
 def _bind(raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
@@ -158,6 +182,13 @@ class Config:
     log_max_files: int = 3
     git_output_max: int = 8 << 20
     instance_id: str | None = None
+    backup_dir: str = "/var/lib/dockerlink/backups"
+    backup_keep: int = 7
+    backup_max: int = 50 * 2**30
+    backup_on_delete: bool = True
+    backup_deleted_days: int = 7
+    disk_interval: float = 300.0
+    disk_enforce: str = "none"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -250,6 +281,7 @@ class Config:
             if not _INSTANCE.fullmatch(raw):
                 raise ConfigError(f"instance_id: expected 1-128 of [A-Za-z0-9_.:/-], got {raw[:40]!r}")
             kw["instance_id"] = raw
+        kw.update(_backup_settings(get))
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:

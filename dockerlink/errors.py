@@ -12,6 +12,9 @@
     ├── GitTimeout                     git ran past git_timeout (or its stream stalled) and was killed
     ├── ProxyError                     nginx refused a site file (its check or reload failed)
     ├── Busy(retry_after)              every long-poll slot of this worker is taken: try again soon
+    ├── NoSuchBackup                   no such backup of that site (or it is not finished)
+    ├── TooLarge                       an uploaded backup over backup_max
+    ├── BackupFailed                   a backup or restore could not complete; nothing was changed
     ├── EngineFault                    the engine answered an error we did not expect, or a corrupt stream
     └── EngineDown                     nothing answered at the engine address, or not in time
 
@@ -44,6 +47,9 @@ __all__ = [
     "GitTimeout",
     "ProxyError",
     "Busy",
+    "NoSuchBackup",
+    "TooLarge",
+    "BackupFailed",
     "EngineFault",
     "EngineDown",
     "ConfigError",
@@ -100,6 +106,18 @@ class GitTimeout(DockerlinkError):
 
 class ProxyError(DockerlinkError):
     """nginx refused a site file or could not reload; the message carries its complaint."""
+
+
+class NoSuchBackup(DockerlinkError):
+    pass
+
+
+class TooLarge(DockerlinkError):
+    pass
+
+
+class BackupFailed(DockerlinkError):
+    pass
 
 
 class EngineFault(DockerlinkError):

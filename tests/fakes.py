@@ -8,6 +8,7 @@ engine's 500 text; exec in a stopped container is a Conflict.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -49,6 +50,20 @@ class FakeStore:
 
     def last_reset(self) -> dict | None:
         return None
+
+
+def _dir_info(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info
+
+
+class _FakeStream:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def chunks(self, size: int = 1 << 20):  # noqa: ANN201
+        yield self._body
 
 
 class FakeContainers:
@@ -185,6 +200,17 @@ class FakeContainers:
             pid=1000,
         )
 
+    @contextlib.contextmanager
+    def get_archive(self, ref: str, path: str):  # noqa: ANN201
+        """A tar of an empty `www/` (or `archive_error`, raised as the engine would)."""
+        self._resolve(ref)
+        if getattr(self, "archive_error", None):
+            raise self.archive_error
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.addfile(_dir_info("www"))
+        yield {}, _FakeStream(buf.getvalue())
+
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self._resolve(ref)
         if c.running and not force:
@@ -275,7 +301,9 @@ class FakeExecs:
     def _next_result(self, argv, **kw) -> ExecResult:  # noqa: ANN001
         return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
 
-    def run(self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None, max_output=None) -> ExecResult:  # noqa: ANN001, E501
+    def run(
+        self, container: str, argv, *, env=None, workdir=None, user=None, timeout=None, max_output=None
+    ) -> ExecResult:  # noqa: ANN001, E501
         c = self._e.containers._resolve(container)
         if not c.running:
             raise Conflict(409, f"Container {c.id} is not running")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import base64
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from .errors import EngineError, InvalidReference
 from .frames import FrameDecoder
 from .models import ContainerDetails, ContainerSpec, ContainerSummary, StatsSnapshot
 from .refs import check_container_ref
-from .transport import DEFAULT_TIMEOUT, Response, Transport, encode_filters
+from .transport import DEFAULT_TIMEOUT, Response, Stream, Transport, encode_filters
 
 __all__ = ["Containers"]
 
 _ONE_SHOT = {"stream": "false", "one-shot": "true"}
 _GRACE = 15.0  # seconds the engine may need beyond a stop's `t` before it answers
+#: An archive may pause between chunks while the engine reads a big tree or a slow disk.
+_ARCHIVE_TIMEOUT = (DEFAULT_TIMEOUT[0], 600.0)
 
 
 class Containers:
@@ -87,6 +92,35 @@ class Containers:
         r = self._t.request("POST", ["containers", check_container_ref(ref), "update"], json=body)
         return list((r.json() or {}).get("Warnings") or [])
 
+    @contextmanager
+    def get_archive(self, ref: str, path: str) -> Iterator[tuple[dict, Stream]]:
+        """A tar of `path` in the container (running or not), streamed: the engine's stat of
+        `path` (from its X-Docker-Container-Path-Stat header) and the answer to read."""
+        with self._t.stream(
+            "GET", ["containers", check_container_ref(ref), "archive"], params={"path": path}, timeout=_ARCHIVE_TIMEOUT
+        ) as stream:
+            yield _path_stat(stream.headers.get("X-Docker-Container-Path-Stat", "")), stream
+
+    def put_archive(self, ref: str, path: str, tar: Iterable[bytes]) -> None:
+        """Extract a tar stream (plain, gzip, bzip2 or xz) under `path`, an existing directory
+        of the container (running or not); owners and modes are the archive's."""
+        with self._t.stream(
+            "PUT",
+            ["containers", check_container_ref(ref), "archive"],
+            params={"path": path},
+            body=tar,
+            headers={"Content-Type": "application/x-tar"},
+            timeout=_ARCHIVE_TIMEOUT,
+        ):
+            pass
+
+    def wait(self, ref: str, timeout: float = 600.0) -> int:
+        """Wait until the container stops; its exit code."""
+        r = self._t.request(
+            "POST", ["containers", check_container_ref(ref), "wait"], timeout=(DEFAULT_TIMEOUT[0], timeout)
+        )
+        return int((r.json() or {}).get("StatusCode", -1))
+
     def stats(self, ref: str) -> StatsSnapshot:
         """One-shot stats (no streaming, no second sample)."""
         r = self._t.request(
@@ -109,8 +143,8 @@ class Containers:
         if since is not None:
             params["since"] = f"{since:.9f}"
         decoder = FrameDecoder()
-        with self._t.stream("GET", ["containers", check_container_ref(ref), "logs"], params=params) as chunks:
-            for chunk in chunks:
+        with self._t.stream("GET", ["containers", check_container_ref(ref), "logs"], params=params) as answer:
+            for chunk in answer.chunks(1 << 16):
                 yield from decoder.feed(chunk)
         yield from decoder.close()
 
@@ -135,6 +169,14 @@ class Containers:
             answer = ref if isinstance(ref, InvalidReference) else next(answers)
             details.append(answer if isinstance(answer, EngineError) else ContainerDetails.from_api(answer.json()))
         return snapshots, details
+
+
+def _path_stat(header: str) -> dict:
+    """The engine's stat of an archived path (base64 JSON), or {} when absent or unreadable."""
+    try:
+        return json.loads(base64.b64decode(header)) if header else {}
+    except ValueError:
+        return {}
 
 
 def _checked(ref: str) -> str | InvalidReference:

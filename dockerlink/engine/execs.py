@@ -100,8 +100,8 @@ class Execs:
                 ["exec", check_exec_id(exec_id), "start"],
                 json={"Detach": False, "Tty": False},
                 timeout=(DEFAULT_TIMEOUT[0], read_timeout),
-            ) as chunks:
-                for chunk in chunks:
+            ) as answer:
+                for chunk in answer.chunks(1 << 16):
                     if not output.feed(chunk):
                         break
         except EngineTimeout as exc:

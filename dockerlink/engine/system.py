@@ -26,6 +26,15 @@ class System:
     def version(self) -> EngineVersion:
         return EngineVersion.from_api(self._t.request("GET", ["version"], versioned=False).json())
 
+    def volume_usage(self) -> dict[str, int]:
+        """Bytes used by each local volume (`/system/df`; -1 where the engine has not
+        measured it). The engine walks every volume to answer: call it rarely."""
+        r = self._t.request("GET", ["system", "df"], params={"type": "volume"}, timeout=(3.0, 300.0))
+        usage = {}
+        for v in (r.json() or {}).get("Volumes") or []:
+            usage[v["Name"]] = int((v.get("UsageData") or {}).get("Size", -1))
+        return usage
+
     def events(
         self, since: float, until: float, filters: Mapping[str, Sequence[str]] | None = None
     ) -> list[EngineEvent]:
@@ -55,8 +64,8 @@ class System:
         # The read timeout is per read: the stream may be silent for the whole window (or forever).
         timeout = (3.0, None if until is None else max(0.0, until - time.time()) + 30.0)
         pending = b""
-        with self._t.stream("GET", ["events"], params=params, timeout=timeout, chunk_size=4096) as chunks:
-            for chunk in chunks:
+        with self._t.stream("GET", ["events"], params=params, timeout=timeout) as answer:
+            for chunk in answer.chunks(4096):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:

@@ -12,7 +12,7 @@ import fcntl
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -97,10 +97,19 @@ def _port_conflicts() -> Iterator[None]:
 class Hosting:
     """Operations on hosting containers; only dockerlink's own are ever changed."""
 
-    def __init__(self, engine: Engine, config: Config, store: History, *, cache: DetailsCache | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        store: History,
+        before_remove: Callable[[ContainerDetails], Any] | None = None,
+        *,
+        cache: DetailsCache | None = None,
+    ) -> None:
         self.engine = engine
         self.config = config
         self.store = store
+        self.before_remove = before_remove  # the final backup (dockerlink.backups): raises to keep the site
         self._info: EngineInfo | None = None
         self.access = Access(engine, config)
         self._create_lock = threading.Lock()
@@ -288,6 +297,8 @@ class Hosting:
         """Stop and remove, with the /var/www volume unless `volumes` is False: a name given
         later to another user must not hand them the previous owner's files."""
         c = self.owned(ref)
+        if volumes and self.before_remove and c.volumes.get(WWW):
+            self.before_remove(c)  # the final backup: raises, and nothing is deleted, when it fails
         note_request(self.config, c.id, "delete")
         self.engine.containers.remove(c.id, force=True)
         self.access.remove_site(c.name)

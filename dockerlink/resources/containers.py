@@ -7,6 +7,8 @@ from typing import Any
 
 import falcon
 
+from ..backups import final_backup
+from ..backups.disk import Quotas, parse_quota, read_usage, with_disk
 from ..config import Config
 from ..engine import CONTAINER_PATTERN, IMAGE_PATTERN
 from ..errors import InvalidInput
@@ -26,16 +28,20 @@ MAX_STOP_SECONDS = 600
 class ContainerCollection:
     def __init__(self, hosting: Hosting) -> None:
         self._hosting = hosting
+        self._quotas = Quotas(hosting.config)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         ids = req.get_param_as_list("id") or []
         if len(ids) > MAX_IDS:
             raise InvalidInput("id", f"at most {MAX_IDS} ids per request")
-        resp.media = self._hosting.describe_many(ids, running=params.flag(req, "running", default=None))
+        listing = self._hosting.describe_many(ids, running=params.flag(req, "running", default=None))
+        resp.media = with_disk(listing, read_usage(self._hosting.config))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        request = parse_create(params.json_object(req), self._hosting.config)
+        body = params.json_object(req)
+        request, quota = parse_create(body, self._hosting.config), parse_quota(body.get("disk"))
         container_id, warnings, extra = self._hosting.create(request, start=bool(params.flag(req, "start")))
+        self._quotas.set(container_id, quota)
         resp.status = falcon.HTTP_200  # the original's; the PHP panel takes anything else for a failure
         resp.media = {"Id": container_id, "warning": warnings, **extra}
 
@@ -45,9 +51,13 @@ class ContainerCollection:
         resp.status = falcon.HTTP_204
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
-        ref = params.container_id(req)
-        resize = parse_resize(params.json_object(req))
-        resp.media = {"warning": self._hosting.resize(ref, resize)}
+        ref, body = params.container_id(req), params.json_object(req)
+        quota = parse_quota(body["disk"]) if "disk" in body else None
+        limits = body.get("memory") is not None or body.get("cpulimit") is not None
+        warnings = self._hosting.resize(ref, parse_resize(body)) if limits or "disk" not in body else []
+        if "disk" in body:
+            self._quotas.set(self._hosting.owned(ref).id, quota)
+        resp.media = {"warning": warnings}
 
 
 class ContainerAction:
@@ -68,7 +78,7 @@ class ContainerAction:
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
-    hosting = Hosting(services.engine, services.config, services.store)
+    hosting = Hosting(services.engine, services.config, services.store, final_backup(services.engine, services.config))
     return [
         ("/v1/container", ContainerCollection(hosting)),
         *((f"/v1/container/{a}", ContainerAction(hosting, a)) for a in ("start", "stop", "restart")),
@@ -161,7 +171,8 @@ OPENAPI_PATHS = {
             },
         },
         "delete": {
-            "summary": "Stop and remove a container and its /var/www volume",
+            "summary": "Stop and remove a container and its /var/www volume (after a final backup when "
+            "backup_on_delete; 502 and nothing deleted if that backup fails)",
             "description": "The volume is kept with `volumes=false` or `deletevolume=false`.",
             "parameters": [
                 _ID_REQUIRED,
@@ -226,6 +237,15 @@ OPENAPI_SCHEMAS = {
                 "description": "the last exit: code and unix time; null if it never exited",
                 "properties": {"code": {"type": ["integer", "null"]}, "at": {"type": "number"}},
             },
+            "disk": {
+                "type": "object",
+                "description": "last measure of /var/www (every disk_interval): GiB, entries, unix time",
+                "properties": {
+                    "used": {"type": "number"},
+                    "files": {"type": ["integer", "null"]},
+                    "at": {"type": "integer"},
+                },
+            },
         },
     },
     "ContainerList": {
@@ -250,6 +270,14 @@ OPENAPI_SCHEMAS = {
         "required": ["warning"],
         "properties": {"warning": {"type": "array", "items": {"type": "string"}}},
     },
+}
+
+
+_DISK = {
+    "type": ["number", "null"],
+    "minimum": 0,
+    "maximum": 1_000_000,
+    "description": "disk quota, GiB (0 or null: none); crossing it raises disk_over, then disk_ok",
 }
 
 
@@ -287,6 +315,7 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
                     },
                 },
                 "image": {"type": "string", "pattern": f"^(?:{IMAGE_PATTERN})$"},
+                "disk": _DISK,
                 "commands": {
                     "type": "array",
                     "maxItems": MAX_COMMANDS,
@@ -302,6 +331,6 @@ def openapi_schemas(bounds: Mapping[str, Any]) -> dict[str, Any]:
         "Resize": {
             "type": "object",
             "minProperties": 1,
-            "properties": {"memory": memory, "cpulimit": cpulimit},
+            "properties": {"memory": memory, "cpulimit": cpulimit, "disk": _DISK},
         },
     }

@@ -11,6 +11,7 @@ import falcon
 
 from ..engine import EngineError
 from ..errors import (
+    BackupFailed,
     Busy,
     Conflicting,
     DockerlinkError,
@@ -20,8 +21,10 @@ from ..errors import (
     GitFailed,
     GitTimeout,
     InvalidInput,
+    NoSuchBackup,
     NoSuchContainer,
     ProxyError,
+    TooLarge,
     from_engine,
 )
 
@@ -34,9 +37,12 @@ STATUS: dict[type[DockerlinkError], int] = {
     InvalidInput: 400,
     Forbidden: 403,
     NoSuchContainer: 404,
+    NoSuchBackup: 404,
     Conflicting: 409,
     GitFailed: 412,
     ProxyError: 502,
+    TooLarge: 413,
+    BackupFailed: 502,
     EngineFault: 502,
     EngineDown: 503,
     GitTimeout: 504,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from ..backups.disk import read_usage, with_latest_disk
 from ..engine import CONTAINER_PATTERN
 from ..openapi import TEXT_PLAIN
 from ..services import Services
@@ -18,6 +19,7 @@ class ContainerStats:
     def __init__(self, services: Services) -> None:
         self._containers = services.engine.containers
         self._store = services.store
+        self._config = services.config
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         ref = params.container_id(req)
@@ -25,7 +27,8 @@ class ContainerStats:
         scale = parse_scale(params.text(req, "scale"))
         container_id = resolve(self._containers, self._store, ref)
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = self._store.history_json(container_id, since=since, scale=scale)
+        history = self._store.history_json(container_id, since=since, scale=scale)
+        resp.text = with_latest_disk(history, read_usage(self._config).get(container_id))
 
 
 def routes(services: Services) -> list[tuple[str, object]]:

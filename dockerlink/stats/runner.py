@@ -151,6 +151,8 @@ def _lock(path: str, stop: _StopFlag) -> int | None:
 
 def run_forever(config: Config, *, parent: int | None = None) -> int:
     """Collect every `stats_interval` seconds until SIGTERM/SIGINT; returns the exit code."""
+    from ..backups.disk import start_meter
+    from ..backups.restore import start_recovery
     from .collector import Collector
     from .sampler import PRIME_AHEAD, build_sampler
     from .store import StatsStore
@@ -173,6 +175,8 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     # Events (journal, webhooks) run beside the rounds in their own threads, under the same lock.
     start_event_threads(config, stop.wait, cgroups=sampler.cgroup_source is not None)
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
+    start_meter(config, stop.wait)  # disk use: its own thread and rate, never in the round
+    start_recovery(config)  # restores a stopped service left half-way: finished or rolled back
     try:
         return Loop(
             collector.collect_once,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import struct
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -90,7 +91,7 @@ def test_the_streams_read_timeout_outlasts_the_timeout_and_its_kill_grace():
         @contextmanager
         def stream(self, method, segments, *, json=None, timeout=None):  # noqa: ANN001, ANN201
             self.timeouts.append(timeout)
-            yield iter([frame(1, b"ok")])
+            yield SimpleNamespace(chunks=lambda size: iter([frame(1, b"ok")]))
 
     transport = RecordingTransport()
     execs_module.Execs(transport).run("site", ["git", "pull"], timeout=120)

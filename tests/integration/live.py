@@ -50,6 +50,7 @@ def live_service(tmp_dir: Path, **settings: str):
         {
             "bind": f"127.0.0.1:{port}",
             "stats_db": str(tmp_dir / "stats.sqlite3"),
+            "backup_dir": str(tmp_dir / "backups"),  # final backups before deletes stay with the test
             "DOCKERLINK_WORKERS": "2",
             "DOCKERLINK_LOGLEVEL": "warning",
         }

@@ -21,7 +21,10 @@ def fake_store() -> FakeStore:
 @pytest.fixture
 def config(tmp_path) -> Config:
     return Config(
-        stats_db=str(tmp_path / "stats.sqlite3"), create_lock=str(tmp_path / "create.lock"), publish_ip="127.0.0.1"
+        stats_db=str(tmp_path / "stats.sqlite3"),
+        create_lock=str(tmp_path / "create.lock"),
+        publish_ip="127.0.0.1",
+        backup_dir=str(tmp_path / "backups"),
     )
 
 

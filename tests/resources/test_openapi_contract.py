@@ -13,6 +13,7 @@ import schemathesis
 from falcon.testing import TestClient
 from hypothesis import HealthCheck, given, reject, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 
 from dockerlink.app import create_app
 from dockerlink.config import Config
@@ -28,7 +29,12 @@ def _app(tmp_dir: str) -> falcon.App:
     engine.containers.add("foreign")
     base = engine.images.known["dockerlink/base:latest"]
     engine.images.inspect = lambda ref: base  # any well-formed image exists: the contract is ours
-    config = Config(stats_db=f"{tmp_dir}/stats.sqlite3", create_lock=f"{tmp_dir}/create.lock", api_token=TOKEN)
+    config = Config(
+        stats_db=f"{tmp_dir}/stats.sqlite3",
+        create_lock=f"{tmp_dir}/create.lock",
+        api_token=TOKEN,
+        backup_dir=f"{tmp_dir}/backups",
+    )
     return create_app(config, engine=engine, store=StatsStore(config.stats_db))
 
 
@@ -111,6 +117,12 @@ def contract_schema(tmp_path):
     feed.MAX_WAIT = saved
 
 
+#: A backup upload's schema is "binary": it cannot say "a zstd tar of www/", so generated
+#: bytes are rightly refused (400) though schema-valid. Restore's generated ids hit an id
+#: prefix that several of the fake's containers share (400, SPEC §3).
+_SOME_VALID_INPUT_REFUSED = {("/v1/container/backup", "put"), ("/v1/container/restore", "post")}
+
+
 def _run(schema, path: str, method: str, mode: GenerationMode) -> Counter:  # noqa: ANN001
     """Call the operation with generated cases (fixed seed, bounded count), validating each
     answer with every default check; the statuses seen, counted."""
@@ -127,10 +139,14 @@ def _run(schema, path: str, method: str, mode: GenerationMode) -> Counter:  # no
         database=None,
     )
     def check(case) -> None:  # noqa: ANN001
-        # A blank optional query value is the parameter left out (params.text): not negative.
-        if mode is GenerationMode.NEGATIVE and any((case.query or {}).get(name) == "" for name in blank_is_absent):
+        # A blank optional query value (also {} or [], sent as "name=") is the parameter left out
+        # (params.text): not negative.
+        if mode is GenerationMode.NEGATIVE and any(
+            (case.query or {}).get(name) in ("", {}, []) for name in blank_is_absent
+        ):
             reject()
-        statuses[case.call_and_validate().status_code] += 1
+        excluded = [positive_data_acceptance] if (path, method) in _SOME_VALID_INPUT_REFUSED else []
+        statuses[case.call_and_validate(excluded_checks=excluded).status_code] += 1
 
     check()
     print(f"{method.upper()} {path} {mode.value}: {statuses.total()} cases, statuses {dict(sorted(statuses.items()))}")

@@ -1,0 +1,25 @@
+"""Site data: backups of /var/www and restore in place (SPEC §6.3).
+
+    archive.py   the tar stream through zstd to a file and back; member checks
+    catalog.py   where backups live on disk, their records, retention, the per-site lock
+    service.py   Backups: take (background or before a delete), list, download, upload
+    restore.py   Restorer: staging, the crash-safe swap, recovery at start
+
+Everything goes through the engine's archive API, so it works for a stopped site and for a
+remote engine; memory stays at a chunk or two whatever a site's size.
+"""
+
+from .catalog import BACKUP_ID_PATTERN, Catalog, Record, check_backup_id
+from .restore import Restorer
+from .service import Backups, Download, final_backup
+
+__all__ = [
+    "BACKUP_ID_PATTERN",
+    "Backups",
+    "Catalog",
+    "Download",
+    "Record",
+    "Restorer",
+    "check_backup_id",
+    "final_backup",
+]

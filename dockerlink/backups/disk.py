@@ -1,0 +1,245 @@
+"""Disk use of each site's /var/www volume, measured at a low rate, and per-site quotas.
+
+One meter runs in the stats collector's process, on its own thread, every `disk_interval`
+seconds: it never delays the 10 s sampling round. On the engine's host (a local socket and
+a readable volume mountpoint) it walks the volume itself: never following symlinks, hard
+links counted once, sleeping briefly every few thousand entries so it yields the disk and
+the CPU, and stopping at a per-site time budget (the result then says `partial`). Elsewhere
+it asks the engine's `/system/df` (bytes only). Results go to one JSON file that every
+worker reads for the listing; quotas (GiB, set at create or PATCH) to another.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..engine import Engine, EngineError
+from ..errors import InvalidInput
+from ..ownership import LABEL
+
+__all__ = [
+    "Walk",
+    "walk",
+    "DiskMeter",
+    "Quotas",
+    "usage_path",
+    "read_usage",
+    "with_disk",
+    "with_latest_disk",
+    "parse_quota",
+    "start_meter",
+]
+
+log = logging.getLogger("dockerlink.disk")
+
+GIB = 2**30
+WWW = "/var/www"
+#: Entries read between two short sleeps of a walk.
+YIELD_EVERY = 2000
+YIELD_SECONDS = 0.005
+#: Seconds one site's walk may take before it stops (and is reported partial).
+SITE_BUDGET = 60.0
+
+#: (event type, container id, details); the event journal's hook.
+Notify = Callable[[str, str, dict], None]
+
+
+@dataclass(frozen=True)
+class Walk:
+    bytes: int
+    files: int
+    complete: bool
+
+
+def walk(root: str, budget: float = SITE_BUDGET, clock: Callable[[], float] = time.monotonic) -> Walk:
+    """Bytes allocated (as du counts them) and entries under `root`, without following a
+    symlink or crossing into another file system; hard links counted once."""
+    start = clock()
+    used = files = seen = 0
+    inodes: set[tuple[int, int]] = set()
+    try:
+        root_dev = os.lstat(root).st_dev
+    except OSError:
+        return Walk(0, 0, False)
+    stack = [root]
+    while stack:
+        path = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen % YIELD_EVERY == 0:
+                        time.sleep(YIELD_SECONDS)
+                        if clock() - start > budget:
+                            return Walk(used, files, False)
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    files += 1
+                    if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                        if (st.st_dev, st.st_ino) in inodes:
+                            continue
+                        inodes.add((st.st_dev, st.st_ino))
+                    used += st.st_blocks * 512
+                    if stat.S_ISDIR(st.st_mode) and st.st_dev == root_dev:
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return Walk(used, files, True)
+
+
+def usage_path(config: Config) -> Path:
+    return Path(os.path.abspath(config.stats_db) + ".disk.json")
+
+
+def read_usage(config: Config) -> dict[str, dict[str, Any]]:
+    """The last measure of each site, by container id (`{}` before the first)."""
+    try:
+        return json.loads(usage_path(config).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def with_disk(listing: dict[str, Any], usage: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A listing's entries with `disk: {"used": GiB, "files": n, "at": unix}` where measured."""
+    for entry in listing.get("success", {}).values():
+        measured = usage.get(entry.get("id"))
+        if measured:
+            entry["disk"] = {k: measured.get(k) for k in ("used", "files", "at")}
+    return listing
+
+
+def with_latest_disk(history_json: str, measured: dict[str, Any] | None) -> str:
+    """A stats history (JSON text) whose latest sample carries the site's last disk measure
+    (disk is measured every `disk_interval`, not every sample: only the latest holds it)."""
+    if not measured:
+        return history_json
+    samples = json.loads(history_json)
+    if not samples:
+        return history_json
+    samples[next(reversed(samples))]["disk"] = {k: measured.get(k) for k in ("used", "files", "at")}
+    return json.dumps(samples, separators=(",", ":"))
+
+
+def parse_quota(value: object) -> float | None:
+    """`disk` in a create or PATCH body: GiB > 0, or 0 / null for no quota."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1_000_000:
+        raise InvalidInput("disk", "expected a quota in GiB (0 for none)")
+    return float(value)
+
+
+class Quotas:
+    """Per-site quotas in GiB, by container id, in one JSON file shared by every worker."""
+
+    def __init__(self, config: Config) -> None:
+        self.path = Path(os.path.abspath(config.stats_db) + ".quotas.json")
+
+    def all(self) -> dict[str, float]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def set(self, container_id: str, gib: float | None) -> None:
+        with open(str(self.path) + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            quotas = self.all()
+            if gib:
+                quotas[container_id] = gib
+            else:
+                quotas.pop(container_id, None)
+            _write_json(self.path, quotas)
+
+
+class DiskMeter:
+    def __init__(self, engine: Engine, config: Config, notify: Notify | None = None) -> None:
+        self.engine = engine
+        self.config = config
+        self.quotas = Quotas(config)
+        self.notify = notify or _log_event
+        self.local = not engine.address.startswith("tcp://")  # the volumes are on this host
+
+    def measure_all(self, now: float | None = None) -> dict[str, dict[str, Any]]:
+        """Measure every dockerlink site once, record it, raise quota events."""
+        previous = read_usage(self.config)
+        df: dict[str, int] | None = None
+        results: dict[str, dict[str, Any]] = {}
+        for summary in self.engine.containers.list(all=True, filters={"label": [LABEL]}):
+            try:
+                c = self.engine.containers.inspect(summary.id)
+                volume = c.volumes.get(WWW)
+                if not volume:
+                    continue
+                mountpoint = self.engine.volumes.inspect(volume).mountpoint if self.local else ""
+                if mountpoint and os.path.isdir(mountpoint):
+                    w = walk(mountpoint)
+                    entry: dict[str, Any] = {"used": round(w.bytes / GIB, 6), "files": w.files}
+                    if not w.complete:
+                        entry["partial"] = True
+                        log.warning("disk use of %s: walk stopped at its %g s budget", c.name, SITE_BUDGET)
+                else:
+                    if df is None:
+                        df = self.engine.system.volume_usage()
+                    entry = {"used": round(max(df.get(volume, 0), 0) / GIB, 6), "files": None}
+            except EngineError as exc:
+                log.warning("disk use of %s: %s", summary.name, exc)
+                continue
+            entry["at"] = int(now or time.time())
+            results[c.id] = entry
+            self._check_quota(c, entry, previous.get(c.id, {}))
+        _write_json(usage_path(self.config), results)
+        return results
+
+    def _check_quota(self, c: Any, entry: dict[str, Any], before: dict[str, Any]) -> None:  # noqa: ANN401
+        quota = self.quotas.all().get(c.id)
+        over = bool(quota) and entry["used"] > quota
+        entry["over"] = over
+        if over and not before.get("over"):
+            self.notify("disk_over", c.id, {"name": c.name, "used": entry["used"], "quota": quota})
+            if self.config.disk_enforce == "stop" and c.running:
+                self.engine.containers.stop(c.id, t=10)
+        elif not over and before.get("over"):
+            self.notify("disk_ok", c.id, {"name": c.name, "used": entry["used"], "quota": quota})
+
+
+def _log_event(kind: str, container_id: str, details: dict) -> None:
+    log.warning("%s %s %s", kind, container_id[:12], json.dumps(details))
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def start_meter(config: Config, wait: Callable[[float], bool], notify: Notify | None = None) -> threading.Thread:
+    """The meter's thread: a measure now, then every `disk_interval` until `wait` says stop."""
+
+    def run() -> None:
+        with Engine(config.docker_sock) as engine:
+            meter = DiskMeter(engine, config, notify)
+            while True:
+                try:
+                    meter.measure_all()
+                except (EngineError, OSError) as exc:
+                    log.warning("disk use not measured: %s", exc)
+                if wait(config.disk_interval):
+                    return
+
+    thread = threading.Thread(target=run, name="dockerlink-disk", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,186 @@
+"""Restore in place: the site keeps its container (and id); /var/www ends up holding exactly
+the archive's tree, or — if anything stops half-way, the service included — exactly what it
+held before. Never a mix.
+
+How: the site is stopped; the archive is extracted by the engine (PUT archive) into a
+staging directory on the same volume, `/var/www/.dockerlink-restore/www`; only once the
+whole archive is there and its sha256 checked is a `commit` marker written. From the
+marker on, the swap rolls forward (move the old tree aside, move the new one in, drop the
+old); without it, the staging directory is dropped. The swap and the clean-up are one
+idempotent script run in a short-lived helper container that mounts the volume, so running
+it again after a crash, at any point, finishes the job. A journal in `backup_dir/.restores`
+names the restores in flight; `recover()` (at service start) runs the script for each and
+starts the site again if it was running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from ..config import Config
+from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
+from ..errors import BackupFailed, Conflicting
+from .archive import CorruptArchive, read_plain
+from .catalog import Catalog
+from .service import WWW
+
+__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "start_recovery"]
+
+log = logging.getLogger("dockerlink.backups")
+
+STAGING = ".dockerlink-restore"
+HELPER_LABEL = "dockerlink.restore"
+#: One script, three phases: `prepare` (finish any earlier restore, then a fresh staging
+#: directory), `commit` (mark, then swap) and `recover` (swap if marked, else drop staging).
+#: Each step can be re-run after a crash at any point.
+SWAP_SCRIPT = r"""
+set -eu
+cd /var/www
+S=.dockerlink-restore
+if [ -d "$S" ] && [ "$1" = commit ] && [ -d "$S/www" ]; then : > "$S/commit"; sync; fi
+if [ -f "$S/commit" ]; then
+  if [ ! -f "$S/moved" ]; then
+    mkdir -p "$S/old"
+    for f in * .[!.]* ..?*; do
+      if [ -e "$f" ] || [ -L "$f" ]; then [ "$f" = "$S" ] || mv -f -- "$f" "$S/old/"; fi
+    done
+    : > "$S/moved"; sync
+  fi
+  for f in "$S"/www/* "$S"/www/.[!.]* "$S"/www/..?*; do
+    if [ -e "$f" ] || [ -L "$f" ]; then mv -f -- "$f" ./; fi
+  done
+  chown "$(stat -c %u:%g "$S/www")" . ; chmod "$(stat -c %a "$S/www")" .
+  sync
+fi
+rm -rf -- "$S"
+if [ "$1" = prepare ]; then mkdir -m 700 "$S"; fi
+"""
+
+
+class Restorer:
+    def __init__(self, engine: Engine, catalog: Catalog) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.journal = Path(catalog.root) / ".restores"
+
+    def restore(self, c: ContainerDetails, backup: str) -> bool:
+        """Restore `backup` of the site into it; True when the site was running (and is again)."""
+        record = self.catalog.done(c.name, backup)
+        archive = str(self.catalog.archive_path(c.name, backup))
+        volume = c.volumes.get(WWW)
+        if not volume:
+            raise Conflicting(f"{c.name} has no /var/www volume to restore into")
+        with self.catalog.locked(c.name):
+            entry = {
+                "container": c.id,
+                "name": c.name,
+                "volume": volume,
+                "image": c.image,
+                "running": c.running,
+                "backup": backup,
+                "phase": "stopping",
+                "at": time.time(),
+            }
+            self._journal(entry)
+            if c.running:
+                self.engine.containers.stop(c.id, t=10)
+            try:
+                self._helper(entry, "prepare")
+                entry["phase"] = "extracting"
+                self._journal(entry)
+                errors: list[Exception] = []
+                self.engine.containers.put_archive(c.id, f"{WWW}/{STAGING}", read_plain(archive, record.sha256, errors))
+                if errors:
+                    raise errors[0]
+                entry["phase"] = "swapping"
+                self._journal(entry)
+                self._helper(entry, "commit")
+            except (EngineError, CorruptArchive, BackupFailed) as exc:
+                self._abandon(entry)
+                raise BackupFailed(f"restore of {c.name} from {backup} failed, the site is unchanged: {exc}") from None
+            self._finish(entry)
+        return c.running
+
+    def recover(self) -> list[str]:
+        """Finish or roll back every restore a stopped service left in flight; the names."""
+        done = []
+        for path in sorted(self.journal.glob("*.json")) if self.journal.is_dir() else []:
+            try:
+                entry = json.loads(path.read_text())
+                with self.catalog.locked(entry["name"], wait=True):
+                    self._remove_helpers(entry)
+                    self._helper(entry, "recover")
+                    self._finish(entry)
+                done.append(entry["name"])
+                log.warning("restore of %s (%s) was interrupted: recovered", entry["name"], entry["backup"])
+            except NotFound:
+                path.unlink(missing_ok=True)  # the site is gone
+            except (EngineError, ValueError, KeyError, OSError) as exc:
+                log.error("cannot recover the restore journalled in %s: %s", path.name, exc)
+        return done
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _journal(self, entry: dict) -> None:
+        self.journal.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.journal / f"{entry['container']}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entry))
+        with open(tmp) as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _abandon(self, entry: dict) -> None:
+        try:
+            self._helper(entry, "recover")
+            self._finish(entry)
+        except EngineError as exc:  # the journal stays: recover() finishes at the next start
+            log.error("restore of %s: cannot clean up now (%s); left for the next start", entry["name"], exc)
+
+    def _finish(self, entry: dict) -> None:
+        if entry["running"]:
+            self.engine.containers.start(entry["container"])
+        (self.journal / f"{entry['container']}.json").unlink(missing_ok=True)
+
+    def _helper(self, entry: dict, phase: str) -> None:
+        """Run SWAP_SCRIPT's `phase` in a throw-away container mounting the site's volume."""
+        spec = ContainerSpec(
+            image=entry["image"],
+            entrypoint=("/bin/sh", "-c", SWAP_SCRIPT, "dockerlink-restore"),
+            cmd=(phase,),
+            labels={HELPER_LABEL: entry["container"]},
+            volumes={entry["volume"]: WWW},
+        )
+        helper, _ = self.engine.containers.create(spec)
+        try:
+            self.engine.containers.start(helper)
+            code = self.engine.containers.wait(helper)
+        finally:
+            try:
+                self.engine.containers.remove(helper, force=True)
+            except NotFound:
+                pass
+        if code != 0:
+            raise BackupFailed(f"the restore step {phase} exited {code}")
+
+    def _remove_helpers(self, entry: dict) -> None:
+        for s in self.engine.containers.list(all=True, filters={"label": [f"{HELPER_LABEL}={entry['container']}"]}):
+            self.engine.containers.remove(s.id, force=True)
+
+
+def start_recovery(config: Config) -> threading.Thread:
+    """Recover interrupted restores on a thread of the collector's process (one per service,
+    started with it; never in gunicorn's master, which forks workers)."""
+
+    def run() -> None:
+        with Engine(config.docker_sock) as engine:
+            Restorer(engine, Catalog(config.backup_dir)).recover()
+
+    thread = threading.Thread(target=run, name="dockerlink-restore-recovery", daemon=True)
+    thread.start()
+    return thread

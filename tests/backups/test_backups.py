@@ -1,0 +1,158 @@
+"""Backups without a daemon: paths never leave backup_dir, retention, upload checks and cap,
+the final backup before a delete (and a delete that does nothing when it fails)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+import pytest
+import zstandard
+from falcon.testing import TestClient
+
+from dockerlink.app import create_app
+from dockerlink.backups import Catalog, Record
+from dockerlink.backups.archive import CorruptArchive, check_members
+from dockerlink.config import Config
+from dockerlink.engine import ServerError
+from dockerlink.errors import InvalidInput
+from tests.fakes import FakeEngine, FakeStore
+
+LABELS = {"dockerlink": "0.1.0", "dockerlink.host_port_root": "10000"}
+
+
+def _tar(*members: tuple[str, bytes | None], link: tuple[str, str] | None = None, device: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link[0])
+            info.type, info.linkname = tarfile.LNKTYPE, link[1]
+            tar.addfile(info)
+        if device:
+            info = tarfile.TarInfo(device)
+            info.type = tarfile.CHRTYPE
+            tar.addfile(info)
+    return zstandard.ZstdCompressor().compress(buf.getvalue())
+
+
+GOOD = _tar(("www", None), ("www/html", None), ("www/html/index.html", b"hi"))
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "../etc", "/abs", "-x", ""])
+def test_a_site_name_that_could_leave_backup_dir_is_refused(tmp_path, name):
+    with pytest.raises(InvalidInput):
+        Catalog(tmp_path).site_dir(name)
+
+
+@pytest.mark.parametrize("backup", ["../x", "20260101T000000Z-0123abcd/../..", "x", "20260101T000000Z-0123ABCD"])
+def test_a_backup_id_that_is_not_one_is_refused(tmp_path, backup):
+    with pytest.raises(InvalidInput):
+        Catalog(tmp_path).archive_path("site1", backup)
+
+
+def test_an_archive_is_accepted_only_if_every_member_stays_under_www():
+    assert check_members(io.BytesIO(GOOD)) == 3
+    for bad in (
+        _tar(("www", None), ("etc/passwd", b"x")),
+        _tar(("www", None), ("www/../../x", b"x")),
+        _tar(("www", None), link=("www/l", "etc/shadow")),
+        _tar(("www", None), device="www/dev"),
+        b"not zstd at all",
+        GOOD[: len(GOOD) // 2],
+    ):
+        with pytest.raises(CorruptArchive):
+            check_members(io.BytesIO(bad))
+
+
+def test_retention_keeps_the_newest_and_final_backups_for_their_days(tmp_path):
+    catalog = Catalog(tmp_path)
+    catalog.site_dir("site1", create=True)
+    now = time.time()
+    for i in range(5):
+        catalog.save(
+            Record(
+                backup=f"2026010{i + 1}T000000Z-0000000{i}",
+                name="site1",
+                kind="manual",
+                state="done",
+                started=now - 100 + i,
+            )
+        )
+    catalog.save(
+        Record(backup="20251201T000000Z-000000ff", name="site1", kind="final", state="done", started=now - 10 * 86400)
+    )
+    catalog.save(Record(backup="20251202T000000Z-000000fe", name="site1", kind="final", state="done", started=now))
+    removed = catalog.prune("site1", keep=2, deleted_days=7, now=now)
+    assert sorted(removed) == ["20251201T000000Z-000000ff", *(f"2026010{i + 1}T000000Z-0000000{i}" for i in range(3))]
+    assert [r.backup for r in catalog.records("site1")] == [
+        "20251202T000000Z-000000fe",
+        "20260104T000000Z-00000003",
+        "20260105T000000Z-00000004",
+    ]
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    e = FakeEngine()
+    e.containers.add("site1", labels=LABELS, volumes={"/var/www": "dockerlink-site1-www"})
+    return e
+
+
+def _client(tmp_path, engine, **settings) -> TestClient:
+    config = Config(stats_db=str(tmp_path / "s.sqlite3"), backup_dir=str(tmp_path / "b"), **settings)
+    return TestClient(create_app(config, engine=engine, store=FakeStore()))
+
+
+def test_an_upload_is_stored_listed_and_downloaded_byte_for_byte(tmp_path, engine):
+    client = _client(tmp_path, engine)
+    up = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=GOOD)
+    assert up.status_code == 201, up.text
+    record = up.json
+    listed = client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"]
+    assert [b["backup"] for b in listed] == [record["backup"]]
+    down = client.simulate_get("/v1/container/backup", params={"name": "site1", "backup": record["backup"]})
+    assert down.content == GOOD
+    assert down.headers["X-Backup-Sha256"] == record["sha256"]
+    assert client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=b"junk").status_code == 400
+    gone = client.simulate_delete("/v1/container/backup", params={"name": "site1", "backup": record["backup"]})
+    assert gone.status_code == 204
+    assert client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"] == []
+
+
+def test_an_upload_over_backup_max_is_refused_while_it_streams(tmp_path, engine):
+    client = _client(tmp_path, engine, backup_max=1000 / 2**30)
+    big = _tar(("www", None), ("www/big", bytes(range(256)) * 40_000))
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=big)
+    assert r.status_code == 413
+    assert not list((tmp_path / "b" / "site1").glob("*.zst*"))
+
+
+def test_delete_takes_a_final_backup_listed_by_name_after_the_site_is_gone(tmp_path, engine):
+    client = _client(tmp_path, engine)
+    assert client.simulate_delete("/v1/container", params={"id": "site1"}).status_code == 204
+    assert not engine.containers.by_id
+    backups = client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"]
+    assert [(b["kind"], b["state"]) for b in backups] == [("final", "done")]
+
+
+def test_a_delete_whose_final_backup_fails_answers_502_and_deletes_nothing(tmp_path, engine):
+    engine.containers.archive_error = ServerError(500, "archive failed")
+    client = _client(tmp_path, engine)
+    r = client.simulate_delete("/v1/container", params={"id": "site1"})
+    assert r.status_code == 502
+    assert len(engine.containers.by_id) == 1
+
+
+def test_without_backup_on_delete_no_backup_is_taken(tmp_path, engine):
+    client = _client(tmp_path, engine, backup_on_delete=False)
+    assert client.simulate_delete("/v1/container", params={"id": "site1"}).status_code == 204
+    assert client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"] == []
