@@ -246,11 +246,11 @@
   }
 
   function visibleSites() {
-    const bottom = window.innerHeight + 200;
+    const bottom = window.innerHeight;
     const out = [];
     for (const site of state.sites.values()) {
       const r = site.row.getBoundingClientRect();
-      if (site.row.isConnected && r.bottom > -200 && r.top < bottom) out.push(site);
+      if (site.row.isConnected && r.bottom > 0 && r.top < bottom) out.push(site);
     }
     return out;
   }
