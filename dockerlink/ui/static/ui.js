@@ -511,7 +511,7 @@
   // -- formatting -------------------------------------------------------------------------
 
   function round(x) {
-    return x >= 10 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2);
+    return x === 0 ? "0" : x >= 10 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2);
   }
   function pct(x) {
     return round(x) + " %";
