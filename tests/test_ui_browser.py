@@ -4,8 +4,10 @@ store holding a day of history. `scripts/bootstrap.sh test` installs chromium.""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -143,3 +145,20 @@ def test_a_sites_row_opens_its_events_and_log_or_says_they_are_not_available(tmp
         asked = [r["url"] for r in browser.requests()]
         assert any("/v1/events?" in u and "limit=" in u for u in asked)
         assert any("/v1/container/logs?" in u and "tail=100" in u for u in asked)
+
+
+def test_a_scoped_token_sees_its_one_site(tmp_path):
+    app, _, _ = fake_host(tmp_path, TOKEN, sites=3)
+    with serve(app) as base, Browser(tmp_path / "profile") as browser:
+        mint = urllib.request.Request(
+            base + "/v1/token",
+            data=json.dumps({"id": "site2", "scopes": ["stats"]}).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        scoped = json.load(urllib.request.urlopen(mint, timeout=10))["token"]
+        browser.open(base + "/ui/")
+        browser.type_token(scoped)
+        _loaded(browser, 1)  # /v1/env is the panel's: refused to this token, the page goes on without it
+        assert browser.evaluate("document.querySelector('tr.site td').textContent") == "site2"
+        assert browser.evaluate("document.querySelector('#message').hidden") is True
