@@ -5,7 +5,6 @@ from __future__ import annotations
 import falcon
 
 from .. import ui
-from ..openapi import TEXT_PLAIN
 from ..services import Services
 
 __all__ = ["routes", "OPENAPI_PATHS"]
@@ -27,14 +26,27 @@ class Page:
 
 
 class Asset:
-    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        if name == ui.PAGE or name not in ui.ASSETS:
-            raise falcon.HTTPNotFound(title="404 Not Found", description=f"no such file: {name[:80]!r}")
-        _serve(resp, name)
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        _serve(resp, self._name)
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
-    return [(ui.PREFIX, Page()), (ui.PREFIX + "/{name}", Asset())]
+    # One fixed route per asset: no path is ever built from the request.
+    assets = [(f"{ui.PREFIX}/{name}", Asset(name)) for name in ui.ASSETS if name != ui.PAGE]
+    return [(ui.PREFIX, Page()), *assets]
+
+
+def _asset_doc(name: str, media: str) -> dict:
+    return {
+        "get": {
+            "summary": f"The page's {name} (no token needed)",
+            "security": [],
+            "responses": {"200": {"description": name, "content": {media: {"schema": {"type": "string"}}}}},
+        }
+    }
 
 
 OPENAPI_PATHS = {
@@ -53,22 +65,6 @@ OPENAPI_PATHS = {
             },
         }
     },
-    "/ui/{name}": {
-        "get": {
-            "summary": "The page's stylesheet and script (no token needed)",
-            "security": [],
-            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {
-                "200": {
-                    "description": "ui.css or ui.js",
-                    "content": {
-                        "text/css": {"schema": {"type": "string"}},
-                        "text/javascript": {"schema": {"type": "string"}},
-                    },
-                },
-                "401": {"description": "any other name: not a page asset, so a token is asked", "content": TEXT_PLAIN},
-                "404": {"description": "no such asset", "content": TEXT_PLAIN},
-            },
-        }
-    },
+    "/ui/ui.css": _asset_doc("ui.css", "text/css"),
+    "/ui/ui.js": _asset_doc("ui.js", "text/javascript"),
 }
