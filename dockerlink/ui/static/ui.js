@@ -1,7 +1,7 @@
 /* dockerlink's operator page: the host, its sites and their last day, from the API.
 
    Plain script: no dependency, no build step, no request to any other host. The
-   sparklines are inline SVG paths drawn below (about 30 lines): a vendored chart library
+   sparklines are inline SVG paths drawn below (about 40 lines): a vendored chart library
    would be tens of kilobytes to review and keep up to date for three small lines a row.
 
    Requests: every refresh (each `stats_interval` seconds, never two at once: every
