@@ -162,3 +162,20 @@ def test_a_scoped_token_sees_its_one_site(tmp_path):
         _loaded(browser, 1)  # /v1/env is the panel's: refused to this token, the page goes on without it
         assert browser.evaluate("document.querySelector('tr.site td').textContent") == "site2"
         assert browser.evaluate("document.querySelector('#message').hidden") is True
+
+
+def test_an_unreachable_service_is_one_line_over_the_last_figures_until_it_answers_again(tmp_path):
+    app, _, _ = fake_host(tmp_path, TOKEN, sites=3, stats_interval=0.5)
+    with Browser(tmp_path / "profile") as browser:
+        with serve(app) as base:
+            browser.open(base + "/ui/")
+            browser.type_token(TOKEN)
+            _loaded(browser, 3)
+        message = browser.wait_for(
+            "!document.querySelector('#message').hidden && document.querySelector('#message').textContent"
+        )
+        assert message.startswith("dockerlink did not answer")
+        assert browser.evaluate(ROWS) == 3 and browser.evaluate(SPARKLINES_DRAWN)  # the last figures stay
+        with serve(app, port=int(urlsplit(base).port)):
+            browser.wait_for("document.querySelector('#message').hidden")  # the next refresh clears it
+            _loaded(browser, 3)

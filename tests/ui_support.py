@@ -98,9 +98,9 @@ class _Quiet(WSGIRequestHandler):
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """The app on 127.0.0.1 (a free port) in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, server_class=_Threading, handler_class=_Quiet)
+def serve(app: Any, port: int = 0) -> Iterator[str]:
+    """The app on 127.0.0.1 (`port`, or a free one) in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", port, app, server_class=_Threading, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
