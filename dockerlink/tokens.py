@@ -80,7 +80,12 @@ ENDPOINT_SCOPES: Mapping[tuple[str, str], Access] = {
     ("GET", "/v1/git/branches"): Access("git"),
     ("GET", "/v1/git/branch"): Access("git"),
     ("POST", "/v1/git/branch"): Access("git"),
-    # logs, events, backup: one line each here when their endpoints exist.
+    ("GET", "/v1/container/logs"): Access("logs"),
+    ("GET", "/v1/events"): Access("events", absent_id_is_own=True),
+    # Backups by id only: the name-keyed ones (download, upload, delete, list by name) could
+    # name another site, so they stay the panel's.
+    ("POST", "/v1/container/backup"): Access("backup"),
+    ("POST", "/v1/container/restore"): Access("backup"),
 }
 
 

@@ -18,7 +18,7 @@ extra=""
 [ "${1:-}" = test ] && extra="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extra"
 
-# Tools the tests drive (systemd-analyze, prometheus/promtool, socat, nginx, sshpass, ssh),
+# Tools the tests drive (systemd-analyze, prometheus/promtool, socat, nginx, sshpass, ssh, chromium),
 # installed only when missing.
 if [ "${1:-}" = test ]; then
   missing=""
@@ -28,6 +28,7 @@ if [ "${1:-}" = test ]; then
   command -v nginx >/dev/null || missing="$missing nginx"
   command -v sshpass >/dev/null || missing="$missing sshpass"
   command -v ssh >/dev/null || missing="$missing openssh-client"
+  command -v chromium >/dev/null || missing="$missing chromium"   # the operator page's browser test
   if [ -n "$missing" ]; then
     echo "bootstrap: installing$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null

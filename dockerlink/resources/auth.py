@@ -7,6 +7,7 @@ import hmac
 
 import falcon
 
+from .. import ui
 from ..config import Config
 from ..engine import BadRequest, Engine, InvalidReference, NotFound
 from ..errors import Forbidden
@@ -14,8 +15,9 @@ from ..tokens import ENDPOINT_SCOPES, Grant, InvalidToken, ScopedTokens
 
 __all__ = ["middleware", "TokenAuth", "OPEN_PATHS"]
 
-#: Paths answered without a token.
-OPEN_PATHS = frozenset({"/v1/health"})
+#: Paths answered without a token: health, and the operator's page and its two assets
+#: (exactly those paths: they hold no data; the page asks for the token).
+OPEN_PATHS = frozenset({"/v1/health"}) | ui.PUBLIC_PATHS
 
 
 def _unauthorized(description: str) -> falcon.HTTPUnauthorized:

@@ -36,7 +36,12 @@ class Host:
         self.site2 = self.engine.containers.add("site2", labels={**OWNED, "dockerlink.host_port_root": "20000"})
         self.foreign = self.engine.containers.add("db")
         self.clock = Clock()
-        config = Config(stats_db=f"{tmp_dir}/stats.sqlite3", api_token=api_token)
+        config = Config(
+            stats_db=f"{tmp_dir}/stats.sqlite3",
+            create_lock=f"{tmp_dir}/create.lock",
+            backup_dir=f"{tmp_dir}/backups",
+            api_token=api_token,
+        )
         tokens = ScopedTokens(api_token, SQLiteRevocations(config.stats_db, self.clock), clock=self.clock)
         self.app = create_app(config, engine=self.engine, store=FakeStore(), tokens=tokens)
         self.client = TestClient(self.app)
