@@ -82,7 +82,12 @@ def live_service(tmp_dir: Path, **settings: str):
             time.sleep(0.1)
         yield service
     finally:
-        if proc.poll() is None:
+        if proc.poll() is not None:  # it died under the tests: say why, in the failing tests' output
+            print(
+                f"gunicorn exited by itself ({proc.returncode}); its log ends:\n{log.read_text()[-4000:]}",
+                file=sys.stderr,
+            )
+        else:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=40)
