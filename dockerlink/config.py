@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -20,6 +21,7 @@ from .errors import ConfigError
 __all__ = ["Config", "ConfigError"]
 
 
+_N = TypeVar("_N", int, float)
 _INSTANCE = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 
 
@@ -32,22 +34,22 @@ def _checked(name: str, check: Callable[[str], object], raw: str) -> str:
     return raw
 
 
-def _int(name: str, raw: str, lo: int, hi: int) -> int:
+def _parsed(name: str, raw: str, parse: Callable[[str], _N], expected: str) -> _N:
+    """`parse(raw)`; a refusal names the field and what it expected."""
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
-    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: expected {expected}, got {raw!r}") from None
+
+
+def _int(name: str, raw: str, lo: int, hi: int) -> int:
+    if not lo <= (value := _parsed(name, raw, int, "an integer")) <= hi:
         raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
     return value
 
 
 def _float(name: str, raw: str, lo: float, hi: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
-    if not lo <= value <= hi:
+    if not lo <= (value := _parsed(name, raw, float, "a number")) <= hi:
         raise ConfigError(f"{name}: must be between {lo:g} and {hi:g}, got {raw}")
     return value
 

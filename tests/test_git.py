@@ -561,9 +561,9 @@ def test_the_openapi_pattern_and_check_branch_agree_on_random_names():
 
 
 def test_the_openapi_document_uses_the_branch_rule():
-    from dockerlink.resources.git import OPENAPI_PATHS
+    from dockerlink.openapi.git import PATHS
 
-    (branch,) = [p for p in OPENAPI_PATHS["/v1/git/branch"]["post"]["parameters"] if p["name"] == "branch"]
+    (branch,) = [p for p in PATHS["/v1/git/branch"]["post"]["parameters"] if p["name"] == "branch"]
     assert branch["schema"]["pattern"] == git.BRANCH_PATTERN
 
 

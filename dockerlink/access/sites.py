@@ -38,6 +38,16 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
 
 
+#: What both locations (the site, its terminal) tell the upstream about the request.
+_PROXY_HEADERS = """\
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header Upgrade $http_upgrade;"""
+
+
 def server_file(name: str, domain: str, listen: str, upstream_ip: str, site_port: int, terminal_port: int) -> str:
     """The server file's text. Every input is validated before it gets here (the name as a
     DNS label, the domain and listen address by Config, the ports as integers)."""
@@ -50,12 +60,7 @@ server {{
     server_name {name}.{domain};
     location / {{
         proxy_pass http://{upstream_ip}:{site_port};
-        proxy_http_version 1.1;
-        proxy_set_header Host $host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header Upgrade $http_upgrade;
+{_PROXY_HEADERS}
         proxy_set_header Connection $http_connection;
     }}
 }}
@@ -66,12 +71,7 @@ server {{
         # The terminal long-polls (shellinabox) or upgrades (websocket terminals): no
         # buffering, and an idle session may wait an hour.
         proxy_pass http://{upstream_ip}:{terminal_port};
-        proxy_http_version 1.1;
-        proxy_set_header Host $host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header Upgrade $http_upgrade;
+{_PROXY_HEADERS}
         proxy_set_header Connection "upgrade";
         proxy_buffering off;
         proxy_cache off;

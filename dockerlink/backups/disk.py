@@ -27,6 +27,7 @@ from ..config import Config
 from ..engine import Engine, EngineError
 from ..errors import InvalidInput
 from ..ownership import LABEL
+from .service import WWW, Notify
 
 __all__ = [
     "Walk",
@@ -44,15 +45,11 @@ __all__ = [
 log = logging.getLogger("dockerlink.disk")
 
 GIB = 2**30
-WWW = "/var/www"
 #: Entries read between two short sleeps of a walk.
 YIELD_EVERY = 2000
 YIELD_SECONDS = 0.005
 #: Seconds one site's walk may take before it stops (and is reported partial).
 SITE_BUDGET = 60.0
-
-#: (event type, container id, details); the event journal's hook.
-Notify = Callable[[str, str, dict], None]
 
 
 @dataclass(frozen=True)

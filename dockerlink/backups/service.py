@@ -17,14 +17,15 @@ from ..ownership import require_owned
 from .archive import CHUNK, CorruptArchive, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 
-__all__ = ["Backups", "Download", "WWW", "final_backup"]
+__all__ = ["Backups", "Download", "Notify", "WWW", "final_backup"]
 
 log = logging.getLogger("dockerlink.backups")
 
 WWW = "/var/www"
 HEARTBEAT = 2.0
 
-#: Called with (event type, site name, details) when a backup ends; the event journal's hook.
+#: Called with (event type, site name or container id, details) when a backup ends or a disk
+#: quota is crossed (backups/disk.py); the event journal's hook.
 Notify = Callable[[str, str, dict], None]
 
 

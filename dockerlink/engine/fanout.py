@@ -22,8 +22,8 @@ import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .address import display_name, socket_path
@@ -37,6 +37,7 @@ __all__ = ["get_all"]
 #: must not run out of file descriptors).
 MAX_OPEN = 512
 _CHUNK = 65536
+_T = TypeVar("_T")
 
 
 class _Bytes:
@@ -186,6 +187,19 @@ def get_all(
         call.handshaking = False
         sel.modify(call.sock, selectors.EVENT_WRITE, call)
 
+    def attempt(call: _Call, operation: Callable[[], _T], lost: str) -> _T | None:
+        """`operation()`'s result; None when the socket would block, or when it failed (the call is
+        then finished: a TLS error, or the engine unreachable, `lost` saying how)."""
+        try:
+            return operation()
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            return None
+        except ssl.SSLError as exc:
+            finish(call, tls_failed(exc))
+        except OSError:
+            finish(call, _unavailable(where, lost))
+        return None
+
     def send(call: _Call) -> None:
         if not isinstance(call.sock, ssl.SSLSocket):
             err = call.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -195,30 +209,17 @@ def get_all(
             if tls is not None:
                 start_tls(call)
                 return
-        try:
-            call.unsent = call.unsent[call.sock.send(call.unsent) :]
-        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+        sent = attempt(call, lambda: call.sock.send(call.unsent), "is unreachable")
+        if sent is None:
             return
-        except ssl.SSLError as exc:
-            finish(call, tls_failed(exc))
-            return
-        except OSError:
-            finish(call, _unavailable(where, "is unreachable"))
-            return
+        call.unsent = call.unsent[sent:]
         if not call.unsent:
             sel.modify(call.sock, selectors.EVENT_READ, call)
 
     def receive(call: _Call) -> None:
         while True:
-            try:
-                data = call.sock.recv(_CHUNK)
-            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                return
-            except ssl.SSLError as exc:
-                finish(call, tls_failed(exc))
-                return
-            except OSError:
-                finish(call, _unavailable(where, "closed the connection"))
+            data = attempt(call, lambda: call.sock.recv(_CHUNK), "closed the connection")
+            if data is None:
                 return
             if not data:
                 if not call.received and isinstance(call.sock, ssl.SSLSocket):  # closed on us after the handshake

@@ -161,26 +161,14 @@ class Transport:
         """Send one request; statuses in `ok` (and 304 when listed) return, others raise."""
         url = self.url(segments, versioned)
         started = time.perf_counter()
-        try:
-            r = self._session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-            )
-            content = r.content
-        except _NETWORK_ERRORS as exc:
-            raise self._unavailable(exc) from exc
+        try:  # not streamed: the body is read before _send returns
+            r = self._send(method, url, params=params, json=json, data=data, headers=headers, timeout=timeout)
         finally:
             if self.observer is not None:
                 self.observer(method, segments, time.perf_counter() - started)
         if r.status_code in ok:
-            return Response(r.status_code, r.headers, content)
-        raise error_from_response(r.status_code, content, r.headers.get("Location"))
+            return Response(r.status_code, r.headers, r.content)
+        raise error_from_response(r.status_code, r.content, r.headers.get("Location"))
 
     @contextmanager
     def stream(
@@ -202,20 +190,8 @@ class Transport:
         # requests asks for gzip by default, and the engine then gzips an archive on one
         # core (~30 MB/s here, against ~500 MB/s plain over the socket); chunks are raw.
         headers = {"Accept-Encoding": "identity", **(headers or {})}
-        try:
-            r = self._session.request(
-                method,
-                self.url(segments),
-                params=params,
-                json=json,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-        except _NETWORK_ERRORS as exc:
-            raise self._unavailable(exc) from exc
+        url = self.url(segments)
+        r = self._send(method, url, params=params, json=json, data=body, headers=headers, timeout=timeout, stream=True)
         try:
             if r.status_code not in ok:
                 content = r.raw.read(_ERROR_BODY_MAX, decode_content=True) or b""
@@ -235,6 +211,14 @@ class Transport:
         return fanout.get_all(self.address, targets, timeout=timeout, tls=self._tls_context, tls_config=self.tls)
 
     _tls_context: ssl.SSLContext | None = None
+
+    def _send(self, method: str, url: str, **options: Any) -> requests.Response:
+        """One request on the session, never following a redirect; a network failure raises
+        EngineUnavailable (or EngineTimeout)."""
+        try:
+            return self._session.request(method, url, allow_redirects=False, **options)
+        except _NETWORK_ERRORS as exc:
+            raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: Exception) -> EngineUnavailable:
         where = display_name(self.address)

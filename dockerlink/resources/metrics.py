@@ -9,10 +9,9 @@ import falcon
 from falcon.routing import CompiledRouter
 
 from ..metrics import CONTENT_TYPE, ServiceMetrics
-from ..openapi import TEXT_PLAIN
 from ..services import Services
 
-__all__ = ["routes", "RequestMetrics", "OPENAPI_PATHS"]
+__all__ = ["routes", "RequestMetrics"]
 
 #: The route label of a request that matched no route (bounded: not its path).
 UNMATCHED = "unmatched"
@@ -56,26 +55,3 @@ class Metrics:
 def routes(services: Services) -> list[tuple[str, object]]:
     resource = Metrics(services.metrics)
     return [("/v1/metrics", resource), ("/metrics", resource)]
-
-
-_GET = {
-    "get": {
-        "summary": "Prometheus metrics: per site (id, name) and of the service",
-        "description": (
-            "Text exposition format 0.0.4. Per site: dockerlink_site_cpu_seconds_total, "
-            "dockerlink_site_memory_used_bytes, dockerlink_site_memory_limit_bytes, "
-            "dockerlink_site_network_receive_bytes_total, dockerlink_site_network_transmit_bytes_total, "
-            "dockerlink_site_running. Service: dockerlink_http_requests_total, "
-            "dockerlink_http_request_duration_seconds, dockerlink_engine_call_duration_seconds, "
-            "dockerlink_collector_round_duration_seconds, dockerlink_collector_last_success_timestamp_seconds. "
-            "Panel token only."
-        ),
-        "responses": {
-            "200": {"description": "the metrics", "content": TEXT_PLAIN},
-            "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
-            "403": {"description": "a scoped token", "content": TEXT_PLAIN},
-        },
-    }
-}
-
-OPENAPI_PATHS = {"/v1/metrics": _GET, "/metrics": _GET}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import falcon
 
@@ -15,6 +16,7 @@ __all__ = ["MAX_BODY", "container_id", "optional_container_id", "flag", "integer
 #: Bodies over this size are refused (413) before being read.
 MAX_BODY = 1 << 20
 MAX_PARAM = 4096
+_N = TypeVar("_N", int, float)
 
 
 def text(req: falcon.Request, name: str, required: bool = False) -> str | None:
@@ -63,13 +65,17 @@ def integer(req: falcon.Request, name: str, default: int | None = None, lo: int 
     value = text(req, name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput(name, f"expected an integer, got {value[:40]!r}") from None
-    if not lo <= number <= hi:
+    if not lo <= (parsed := _parsed(name, value, int, "an integer")) <= hi:
         raise InvalidInput(name, f"must be between {lo} and {hi}")
-    return number
+    return parsed
+
+
+def _parsed(name: str, value: str, parse: Callable[[str], _N], expected: str) -> _N:
+    """`parse(value)`; a refusal names the parameter and what it expected."""
+    try:
+        return parse(value)
+    except ValueError:
+        raise InvalidInput(name, f"expected {expected}, got {value[:40]!r}") from None
 
 
 def _body(req: falcon.Request) -> bytes:
@@ -95,13 +101,9 @@ def number(req: falcon.Request, name: str, lo: float = 0.0, hi: float = 1e12) ->
     value = text(req, name)
     if value is None:
         return None
-    try:
-        result = float(value)
-    except ValueError:
-        raise InvalidInput(name, f"expected a number, got {value[:40]!r}") from None
-    if not lo <= result <= hi:  # also refuses nan
+    if not lo <= (parsed := _parsed(name, value, float, "a number")) <= hi:  # also refuses nan
         raise InvalidInput(name, f"must be between {lo:g} and {hi:g}")
-    return result
+    return parsed
 
 
 def json_object(req: falcon.Request) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import falcon
 from .. import __version__
 from ..engine import Engine, EngineError
 from ..events.webhooks import outbox_status
-from ..openapi import TEXT_PLAIN
+from ..openapi import document
 from ..services import Services
 
-__all__ = ["routes", "OPENAPI_PATHS"]
+__all__ = ["routes"]
 
 
 class Health:
@@ -111,8 +111,6 @@ class OpenAPI:
         self._services = services
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from ..openapi import document
-
         resp.media = document({"port_area_size": self._services.config.port_area_size})
 
 
@@ -131,83 +129,3 @@ def routes(services: Services) -> list[tuple[str, object]]:
         ("/v1/env", Env(services)),
         ("/v1/openapi.json", OpenAPI(services)),
     ]
-
-
-OPENAPI_PATHS = {
-    "/v1/health": {
-        "get": {
-            "summary": "Engine version, age of the last stats sample, what is wrong if anything (no token needed)",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "healthy",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
-                },
-                "503": {
-                    "description": "engine unreachable, stats collector stopped or hung, or stats history unreadable",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
-                },
-            },
-        }
-    },
-    "/v1/env": {
-        "get": {
-            "summary": "Settings a panel needs to plan containers",
-            "responses": {
-                "200": {
-                    "description": "settings",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Env"}}},
-                },
-                "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
-            },
-        }
-    },
-    "/v1/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "responses": {
-                "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
-            },
-        }
-    },
-}
-
-OPENAPI_SCHEMAS = {
-    "Health": {
-        "type": "object",
-        "required": ["dockerlink", "engine", "status", "last_sample_age"],
-        "properties": {
-            "dockerlink": {"type": "string"},
-            "engine": {"type": ["string", "null"]},
-            "status": {"type": "string"},
-            "message": {"type": "string"},
-            "last_sample_age": {"type": ["number", "null"]},
-            "reasons": {"type": "array", "items": {"type": "string"}},
-            "stats_reset": {
-                "type": "object",
-                "description": "the stats history restarted empty after corruption; the old file is kept",
-                "properties": {"at": {"type": "number"}, "moved_to": {"type": "string"}},
-            },
-            "events": {"type": "object", "properties": {"last_seq": {"type": "integer"}}},
-            "webhooks": {
-                "type": "object",
-                "description": "with webhook_url set: events not yet delivered, and the age in seconds of the oldest",
-                "properties": {"backlog": {"type": "integer"}, "oldest_age": {"type": ["number", "null"]}},
-            },
-        },
-    },
-    "Env": {
-        "type": "object",
-        "required": ["port_area_size", "base_image", "stats_interval", "version"],
-        "properties": {
-            "port_area_size": {"type": "integer"},
-            "base_image": {"type": "string"},
-            "stats_interval": {"type": "number"},
-            "publish_ip": {"type": "string"},
-            "git_host": {"type": "boolean"},
-            "git_timeout": {"type": "number"},
-            "version": {"type": "string"},
-        },
-    },
-}

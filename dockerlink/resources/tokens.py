@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import falcon
 
-from ..engine import CONTAINER_PATTERN
 from ..errors import Forbidden
-from ..openapi import TEXT_PLAIN
 from ..ownership import require_owned
 from ..services import Services
-from ..tokens import DEFAULT_TTL, MAX_TTL, SCOPES, parse_token_request
+from ..tokens import parse_token_request
 from . import params
 
-__all__ = ["routes", "OPENAPI_PATHS", "OPENAPI_SCHEMAS"]
+__all__ = ["routes"]
 
 
 class Tokens:
@@ -39,66 +37,3 @@ class Tokens:
 
 def routes(services: Services) -> list[tuple[str, object]]:
     return [("/v1/token", Tokens(services))]
-
-
-_ERRORS = {
-    "400": {"description": "malformed field (named)", "content": TEXT_PLAIN},
-    "401": {"description": "missing or wrong token", "content": TEXT_PLAIN},
-    "403": {"description": "a scoped token, or api_token unset", "content": TEXT_PLAIN},
-}
-
-OPENAPI_PATHS = {
-    "/v1/token": {
-        "post": {
-            "summary": "Mint a short-lived token for one container and some scopes (panel token only)",
-            "description": (
-                "The token is accepted only on the endpoints of its scopes (stats: stats; power: start, stop, "
-                "restart; git: the git endpoints with this id; every scope: the listing, narrowed to this "
-                "container) and only for its container. Changing api_token revokes every token."
-            ),
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenRequest"}}},
-            },
-            "responses": {
-                "200": {
-                    "description": "the token",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}},
-                },
-                **_ERRORS,
-                "404": {"description": "no such container", "content": TEXT_PLAIN},
-                "413": {"description": "body over 1 MiB", "content": TEXT_PLAIN},
-            },
-        },
-        "delete": {
-            "summary": "Revoke a scoped token (panel token only)",
-            "parameters": [
-                {
-                    "name": "jti",
-                    "in": "query",
-                    "required": True,
-                    "description": "the token's jti claim",
-                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
-                }
-            ],
-            "responses": {"204": {"description": "revoked"}, **_ERRORS},
-        },
-    }
-}
-
-OPENAPI_SCHEMAS = {
-    "TokenRequest": {
-        "type": "object",
-        "required": ["id", "scopes"],
-        "properties": {
-            "id": {"type": "string", "pattern": f"^{CONTAINER_PATTERN}$"},
-            "scopes": {"type": "array", "minItems": 1, "items": {"enum": list(SCOPES)}},
-            "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL, "default": DEFAULT_TTL},
-        },
-    },
-    "Token": {
-        "type": "object",
-        "required": ["token", "expires"],
-        "properties": {"token": {"type": "string"}, "expires": {"type": "integer"}},
-    },
-}

@@ -9,6 +9,7 @@ from dockerlink.app import create_app
 from dockerlink.config import Config
 from dockerlink.engine import ExecResult, ExecStalled, FrameError, ServerError
 from dockerlink.git import GIT_ENV, container_argv
+from dockerlink.openapi import git as git_openapi
 from dockerlink.resources import git as git_resources
 from dockerlink.services import Services
 from tests.fakes import FakeEngine, FakeStore
@@ -253,7 +254,7 @@ def test_a_command_past_git_timeout_is_a_504(client, engine):
 
 
 def test_openapi_declares_exactly_the_routes_and_their_methods(engine):
-    declared = {path: set(item) for path, item in git_resources.OPENAPI_PATHS.items()}
+    declared = {path: set(item) for path, item in git_openapi.PATHS.items()}
     served = {
         path: {name[3:] for name in dir(resource) if name.startswith("on_")}
         for path, resource in git_resources.routes(Services(Config(), engine, FakeStore()))
@@ -261,9 +262,9 @@ def test_openapi_declares_exactly_the_routes_and_their_methods(engine):
     assert declared == served
 
 
-@pytest.mark.parametrize("path, method", [(p, m) for p, item in git_resources.OPENAPI_PATHS.items() for m in item])
+@pytest.mark.parametrize("path, method", [(p, m) for p, item in git_openapi.PATHS.items() for m in item])
 def test_openapi_declares_every_status_a_git_endpoint_answers(path, method):
-    responses = git_resources.OPENAPI_PATHS[path][method]["responses"]
+    responses = git_openapi.PATHS[path][method]["responses"]
     success = "204" if (path, method) == ("/v1/git", "put") else "200"
     assert set(responses) == {success, "400", "401", "403", "404", "409", "412", "502", "503", "504"}
     for code, response in responses.items():

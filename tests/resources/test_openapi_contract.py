@@ -165,3 +165,20 @@ def test_every_endpoint_refuses_invalid_input_with_a_declared_4xx(contract_schem
     """Schema-violating parameters and bodies are refused (4xx), never a 5xx or a 2xx."""
     statuses = _run(contract_schema, path, method, GenerationMode.NEGATIVE)
     assert statuses.total() >= MIN_EXAMPLES
+
+
+def test_the_document_is_built_without_importing_the_app():
+    import subprocess
+    import sys
+
+    code = "import sys, dockerlink.openapi as o; o.document(); print('dockerlink.app' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_the_shared_error_table_gives_each_status_its_words_unless_an_endpoint_narrows_them():
+    from dockerlink.openapi.statuses import STATUSES, TEXT_PLAIN, errors
+
+    answered = errors(409, 401, narrower={409: "the container is not running"})
+    assert list(answered) == ["409", "401"]
+    assert answered["401"] == {"description": STATUSES[401], "content": TEXT_PLAIN}
+    assert answered["409"]["description"] == "the container is not running"

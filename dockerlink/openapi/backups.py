@@ -1,0 +1,159 @@
+"""The backup paths: take, list, download, upload, delete, restore."""
+
+from __future__ import annotations
+
+from ..backups import BACKUP_ID_PATTERN
+from ..engine import CONTAINER_PATTERN
+from ..hosting import NAME_PATTERN
+from ..resources.backups import SHA256_HEADER
+from .statuses import errors
+
+__all__ = ["PATHS", "SCHEMAS"]
+
+#: What a backup endpoint's errors mean, where narrower than the shared table's.
+_NARROWER = {
+    400: "malformed input, or an upload that is not a site backup (the message says which)",
+    404: "no such container or backup",
+    409: "a backup or restore of this site is already running",
+    413: "upload over backup_max",
+    502: "the backup or restore failed (nothing was changed), or an unexpected engine error",
+}
+
+
+def _errors(*codes: int) -> dict[str, dict]:
+    return errors(*codes, narrower=_NARROWER)
+
+
+def _param(name: str, pattern: str, required: bool, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", "pattern": f"^{pattern}$"},
+    }
+
+
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_BACKUP_SCHEMA = {
+    "type": "object",
+    "required": ["backup", "name", "kind", "state", "started"],
+    "properties": {
+        "backup": {"type": "string"},
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["manual", "final", "uploaded"]},
+        "state": {"type": "string", "enum": ["running", "done", "failed"]},
+        "container": {"type": ["string", "null"]},
+        "started": {"type": "number"},
+        "finished": _NULLABLE_NUMBER,
+        "size": {"type": ["integer", "null"], "description": "bytes of the compressed file"},
+        "sha256": {"type": ["string", "null"]},
+        "read": {"type": "integer", "description": "bytes of the site's tar read so far"},
+        "error": {"type": ["string", "null"]},
+        "compression": {"type": "string"},
+    },
+}
+
+_ID = _param("id", CONTAINER_PATTERN, True, "full id, unique prefix, or name of the site")
+_ID_OR_NAME = [
+    _param("id", CONTAINER_PATTERN, False, "the site (a live one)"),
+    _param("name", NAME_PATTERN, False, "the site's name (also of a deleted site); neither: every site's"),
+]
+_NAME = [_param("name", NAME_PATTERN, True, "the site's name (also of a deleted site)")]
+_BACKUP = _param("backup", BACKUP_ID_PATTERN, True, "backup id")
+_RECORD = {"application/json": {"schema": _BACKUP_SCHEMA}}
+
+PATHS = {
+    "/v1/container/backup": {
+        "post": {
+            "summary": "Start a backup of the site's /var/www (in the background; see /v1/container/backups)",
+            "parameters": [_ID],
+            "responses": {
+                "202": {
+                    "description": "started",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["backup"],
+                                "properties": {"backup": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                **_errors(400, 401, 403, 404, 409, 502, 503),
+            },
+        },
+        "get": {
+            "summary": f"Download a backup (zstd-compressed tar; its sha256 in {SHA256_HEADER})",
+            "parameters": [*_NAME, _BACKUP],
+            "responses": {
+                "200": {"description": "the archive", "content": {"application/zstd": {"schema": {"type": "string"}}}},
+                **_errors(400, 401, 403, 404, 503),
+            },
+        },
+        "put": {
+            "summary": "Upload a backup (a zstd-compressed tar of www/, as downloaded), e.g. from another host",
+            "parameters": _NAME,
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "responses": {
+                "201": {"description": "stored", "content": _RECORD},
+                **_errors(400, 401, 403, 404, 413, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete a backup",
+            "parameters": [*_NAME, _BACKUP],
+            "responses": {"204": {"description": "removed"}, **_errors(400, 401, 403, 404, 503)},
+        },
+    },
+    "/v1/container/backups": {
+        "get": {
+            "summary": "A site's backups (or every site's), newest first, with the progress of one running",
+            "parameters": _ID_OR_NAME,
+            "responses": {
+                "200": {
+                    "description": "the backups",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["backups"],
+                                "properties": {
+                                    "backups": {"type": "array", "items": _BACKUP_SCHEMA},
+                                },
+                            }
+                        }
+                    },
+                },
+                **_errors(400, 401, 403, 404, 503),
+            },
+        },
+    },
+    "/v1/container/restore": {
+        "post": {
+            "summary": "Restore a backup into the site, in place (same id); stopped meanwhile, started again if it ran",
+            "parameters": [_ID, _BACKUP],
+            "responses": {
+                "200": {
+                    "description": "restored",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["restored", "running"],
+                                "properties": {"restored": {"type": "string"}, "running": {"type": "boolean"}},
+                            }
+                        }
+                    },
+                },
+                **_errors(400, 401, 403, 404, 409, 502, 503),
+            },
+        },
+    },
+}
+
+SCHEMAS: dict = {}
