@@ -4,7 +4,9 @@ Where each figure comes from, so it is right under several gunicorn workers:
 - per site (labels `id`, `name`): the last round in the stats store, which every worker
   reads; names from one engine listing, kept a minute (re-listed at once when an unknown
   id appears). `SITE_METRICS` is the table: a figure the store starts to keep (pids, OOM
-  kills, disk use) plugs in there and is exposed as soon as its column is in the rows.
+  kills) plugs in there and is exposed as soon as its column is in the rows. Disk use is
+  measured by the collector's disk meter (every `disk_interval`, into a file beside the
+  store): its last measure joins each row as `disk_bytes`.
 - the collector's last round duration and last success time: the store too (the collector
   may be a child of the gunicorn master or `dockerlink collect` on its own).
 - requests, request latency and engine call latency: counted in each worker; with
@@ -27,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .backups.disk import GIB, read_usage_file, usage_file
 from .engine import EngineError
 from .ownership import LABEL
 
@@ -99,13 +102,42 @@ def engine_operation(method: str, segments: Iterable[str]) -> str:
     return f"{method} {'/'.join(parts)}"
 
 
-class SiteCollector:
-    """A prometheus-client collector reading the store at each scrape."""
+#: Disk use as the meter records it, by container id (`used` in GiB, see backups.disk).
+DiskUsage = Callable[[], Mapping[str, Mapping[str, Any]]]
 
-    def __init__(self, store: Any, engine: Any, clock: Callable[[], float] = time.monotonic) -> None:
+
+def _disk_beside(store: Any) -> DiskUsage:
+    """The meter's last measures, from the file beside the stats database (none without one)."""
+    path = getattr(store, "path", None)
+    if not isinstance(path, str):
+        return dict
+    file = usage_file(path)
+    return lambda: read_usage_file(file)
+
+
+def with_disk_bytes(rows: list[dict[str, Any]], usage: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with `disk_bytes` where the site's disk use was measured (the meter keeps GiB)."""
+    out = []
+    for row in rows:
+        used = (usage.get(str(row.get("container"))) or {}).get("used")
+        out.append({**row, "disk_bytes": round(float(used) * GIB)} if isinstance(used, (int, float)) else row)
+    return out
+
+
+class SiteCollector:
+    """A prometheus-client collector reading the store (and the disk meter's file) at each scrape."""
+
+    def __init__(
+        self,
+        store: Any,
+        engine: Any,
+        clock: Callable[[], float] = time.monotonic,
+        disk: DiskUsage | None = None,
+    ) -> None:
         self._store = store
         self._engine = engine
         self._clock = clock
+        self._disk = disk or _disk_beside(store)
         self._names: dict[str, str] = {}
         self._listed_at = float("-inf")
         self._lock = threading.Lock()
@@ -123,7 +155,7 @@ class SiteCollector:
             return self._names
 
     def collect(self) -> Iterator[Metric]:
-        rows = self._store.latest_round()
+        rows = with_disk_bytes(self._store.latest_round(), self._disk())
         names = self._names_of(str(row["container"]) for row in rows)
         for spec in SITE_METRICS:
             family_cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily

@@ -3,6 +3,7 @@ token rules, and an exposition that promtool accepts."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -11,6 +12,7 @@ from falcon.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from dockerlink.app import create_app
+from dockerlink.backups.disk import usage_file
 from dockerlink.config import Config
 from dockerlink.metrics import SITE_METRICS, SiteCollector, engine_operation
 from dockerlink.stats.samples import Reading, derive
@@ -233,3 +235,16 @@ def test_a_scrape_of_200_sites_has_200_series_per_figure(tmp_path):
     m = host.scrape()
     assert len(m["dockerlink_site_memory_used_bytes"]) == 200
     assert len({s.labels["name"] for s in m["dockerlink_site_cpu_seconds"]}) == 200
+
+
+def test_disk_use_the_meter_measured_is_exposed_in_bytes_and_only_for_measured_sites(tmp_path):
+    host = Host(tmp_path)
+    host.record()
+    assert "dockerlink_site_disk_used_bytes" not in host.scrape()  # nothing measured yet
+    # What the collector's disk meter writes beside the store: GiB, by container id.
+    usage = {host.web.id: {"used": 1.5, "files": 120, "at": 1_800_000_000, "over": False}}
+    usage_file(host.store.path).write_text(json.dumps(usage))
+    m = host.scrape()
+    family = m["dockerlink_site_disk_used_bytes"]
+    assert _value(family, "dockerlink_site_disk_used_bytes", id=host.web.id, name="web") == 1.5 * GIB
+    assert {s.labels["id"] for s in family} == {host.web.id}  # `off` was never measured

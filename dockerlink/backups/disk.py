@@ -36,6 +36,8 @@ __all__ = [
     "Quotas",
     "usage_path",
     "read_usage",
+    "read_usage_file",
+    "usage_file",
     "with_disk",
     "with_latest_disk",
     "parse_quota",
@@ -98,15 +100,25 @@ def walk(root: str, budget: float = SITE_BUDGET, clock: Callable[[], float] = ti
 
 
 def usage_path(config: Config) -> Path:
-    return Path(os.path.abspath(config.stats_db) + ".disk.json")
+    return usage_file(config.stats_db)
+
+
+def usage_file(stats_db: str) -> Path:
+    """Where the measures of the stats database at `stats_db` are kept (beside it)."""
+    return Path(os.path.abspath(stats_db) + ".disk.json")
 
 
 def read_usage(config: Config) -> dict[str, dict[str, Any]]:
     """The last measure of each site, by container id (`{}` before the first)."""
+    return read_usage_file(usage_path(config))
+
+
+def read_usage_file(path: Path) -> dict[str, dict[str, Any]]:
     try:
-        return json.loads(usage_path(config).read_text())
+        usage = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return usage if isinstance(usage, dict) else {}
 
 
 def with_disk(listing: dict[str, Any], usage: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import BinaryIO
 from ..config import Config
 from ..engine import ContainerDetails, Engine, EngineError
 from ..errors import BackupFailed, InvalidInput, TooLarge
+from ..events.hooks import backup_events
 from ..ownership import require_owned
 from .archive import CHUNK, CorruptArchive, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
@@ -25,7 +26,8 @@ WWW = "/var/www"
 HEARTBEAT = 2.0
 
 #: Called with (event type, site name or container id, details) when a backup ends or a disk
-#: quota is crossed (backups/disk.py); the event journal's hook.
+#: quota is crossed (backups/disk.py); for backups, by default `events.hooks.backup_events`,
+#: which hands it to the collector for the journal.
 Notify = Callable[[str, str, dict], None]
 
 
@@ -41,7 +43,7 @@ class Backups:
         self.engine = engine
         self.config = config
         self.catalog = Catalog(config.backup_dir)
-        self.notify = notify or _log_event
+        self.notify = notify or backup_events(config)
 
     # -- which site ----------------------------------------------------------------------------
 
@@ -168,11 +170,6 @@ class Backups:
 
     def remove(self, name: str, backup: str) -> None:
         self.catalog.remove(name, backup)
-
-
-def _log_event(kind: str, name: str, details: dict) -> None:
-    """Until the event journal takes these: one log line."""
-    log.info("%s %s %s", kind, name, details.get("backup"))
 
 
 def final_backup(engine: Engine, config: Config) -> Callable[[ContainerDetails], Record] | None:

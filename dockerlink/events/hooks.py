@@ -1,11 +1,14 @@
-"""What the hosting operations call into this capability, so their edits stay one line each:
-the limits that protect the host at create, the listing's exit fields, and the note that a
-stop was asked through dockerlink."""
+"""What the hosting operations (and backups, and the disk meter) call into this capability,
+so their edits stay one line each: the limits that protect the host at create, the listing's
+exit fields, the note that a stop was asked through dockerlink, and the journal events of
+a backup ended (handed off by a worker) and of a disk quota crossed (in the collector)."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
@@ -13,7 +16,19 @@ from ..engine import ContainerDetails
 from ..ownership import LABEL
 from .journal import Journal, oom_counter
 
-__all__ = ["host_protection", "exit_fields", "note_request"]
+__all__ = [
+    "host_protection",
+    "exit_fields",
+    "note_request",
+    "backup_events",
+    "disk_events",
+    "BACKUP_TYPES",
+    "DISK_TYPES",
+]
+
+#: Journal event types of backups (handed off by the worker that ran one) and of disk quotas.
+BACKUP_TYPES = ("backup_done", "backup_failed")
+DISK_TYPES = ("disk_over", "disk_ok")
 
 log = logging.getLogger("dockerlink.events")
 
@@ -57,3 +72,39 @@ def note_request(config: Config, container_id: str, action: str) -> None:
         _journal(config.events_path).note_request(container_id, action)
     except Exception:  # noqa: BLE001 - the event's `by` is a detail; the stop is the job
         log.warning("could not note the %s of %s in the event journal", action, container_id[:12], exc_info=True)
+
+
+def backup_events(config: Config) -> Callable[[str, str, dict], None]:
+    """`Backups`' notify: (backup_done | backup_failed, site name, the backup's record) →
+    handed off to the collector, which journals it (the journal keeps one writer). A journal
+    that cannot be written never fails the backup: the event is then a log line."""
+
+    def notify(type_: str, name: str, record: dict[str, Any]) -> None:
+        detail = {"backup": record.get("backup"), "kind": record.get("kind")}
+        if type_ == "backup_done":
+            detail.update(size=record.get("size"), sha256=record.get("sha256"))
+        else:
+            detail["error"] = record.get("error")
+        at = record.get("finished") or time.time()
+        try:
+            _journal(config.events_path).hand_off(
+                at, record.get("container") or "", name, type_, detail, key=f"backup/{record.get('backup')}"
+            )
+        except Exception:  # noqa: BLE001 - the backup is the job; its event a report of it
+            log.warning("could not hand %s %s of %s to the event journal", type_, detail["backup"], name, exc_info=True)
+
+    return notify
+
+
+def disk_events(journal: Journal) -> Callable[[str, str, dict], None]:
+    """The disk meter's notify (in the collector, the journal's writer): (disk_over |
+    disk_ok, container id, {name, used, quota}) → a journal event, used and quota in GiB."""
+
+    def notify(type_: str, container_id: str, details: dict[str, Any]) -> None:
+        detail = {"used": details.get("used"), "quota": details.get("quota")}
+        try:
+            journal.append(time.time(), container_id, details.get("name", ""), type_, detail)
+        except Exception:  # noqa: BLE001 - the meter must go on measuring
+            log.warning("could not journal %s of %s", type_, container_id[:12], exc_info=True)
+
+    return notify

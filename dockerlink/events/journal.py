@@ -8,8 +8,12 @@ and every worker reads.
   progress (last delivered seq, failed attempts, next try), written in the same
   transaction as what they describe.
 - `counters`: per container, the last restart count and cgroup OOM-kill count seen.
-- `requests`: stops/restarts/deletes asked through dockerlink, written by the workers (the
-  one table they write), so a `stopped` event can say who asked.
+- `requests`: stops/restarts/deletes asked through dockerlink, written by the workers, so a
+  `stopped` event can say who asked.
+- `handoff`: events that happen in a worker (a backup done or failed), written there (the
+  other table workers write) and moved into `events` by the collector, oldest first, each
+  in one transaction (insert, delete): the journal keeps one writer, and a row waits in the
+  file across any restart until the collector has journaled it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS requests (id TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS requests_by_id ON requests (id, at);
+CREATE TABLE IF NOT EXISTS handoff (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+    type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT
+);
 """
 _COLUMNS = "seq, time, id, name, type, detail"
 
@@ -180,6 +188,39 @@ class Journal:
                 (container_id, after),
             ).fetchone()
         return None if row is None else row[0]
+
+    def hand_off(
+        self, time_: float, container_id: str, name: str, type_: str, detail: dict[str, Any], *, key: str | None = None
+    ) -> None:
+        """A worker's event, for the collector to journal (`take_handoffs`); `key` makes a
+        second hand-off of the same event a no-op there."""
+        body = json.dumps(detail, separators=(",", ":"), sort_keys=True)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO handoff (time, id, name, type, detail, key) VALUES (?, ?, ?, ?, ?, ?)",
+                (time_, container_id, name, type_, body, key),
+            )
+
+    def take_handoffs(self, limit: int = 100) -> list[Event]:
+        """(The collector) journal the oldest handed-off events, in the order they were
+        handed off, removing them in the same transaction; the events written."""
+        made = []
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            rows = self._db.execute(
+                "SELECT n, time, id, name, type, detail, key FROM handoff ORDER BY n LIMIT ?", (limit,)
+            ).fetchall()
+            for n, time_, cid, name, type_, body, key in rows:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO events (time, id, name, type, detail, key) VALUES (?,?,?,?,?,?)",
+                    (time_, cid, name, type_, body, key),
+                )
+                if cur.rowcount == 1:
+                    made.append(Event(cur.lastrowid, time_, cid, name, type_, json.loads(body)))
+                self._db.execute("DELETE FROM handoff WHERE n = ?", (n,))
+        if made:
+            self.appended.set()
+        return made
 
     # -- reading --
 

@@ -1,6 +1,7 @@
 """The events side of the collector process: the follower (engine events and cgroup OOM
-counters → journal) and, with `webhook_url` set, the webhook sender, each in its own
-daemon thread so neither ever delays a sampling round."""
+counters → journal), the relay of events the workers handed off (backups) and, with
+`webhook_url` set, the webhook sender, each in its own daemon thread so none ever delays
+a sampling round."""
 
 from __future__ import annotations
 
@@ -15,9 +16,27 @@ from .journal import Journal
 from .oom import OomWatch
 from .webhooks import Sender
 
-__all__ = ["start_event_threads"]
+__all__ = ["start_event_threads", "relay_handoffs"]
 
 log = logging.getLogger("dockerlink.events")
+
+
+#: Seconds between two looks at the events the workers handed off (one indexed read).
+HANDOFF_EVERY = 1.0
+HANDOFF_BATCH = 100
+
+
+def relay_handoffs(journal: Journal, stopped: Callable[[float], bool], every: float = HANDOFF_EVERY) -> None:
+    """Journal what the workers handed off (a backup's end), oldest first, until stopped."""
+    while True:
+        try:
+            for _ in range(10):  # a backlog is worked off batch by batch, a bounded number a turn
+                if len(journal.take_handoffs(HANDOFF_BATCH)) < HANDOFF_BATCH:
+                    break
+        except Exception:  # noqa: BLE001 - the relay must outlive any one failure; rows wait in the file
+            log.warning("could not journal the events handed off by the workers", exc_info=True)
+        if stopped(every):
+            return
 
 
 def start_event_threads(config: Config, stopped: Callable[[float], bool], *, cgroups: bool = True) -> Journal:
@@ -34,6 +53,7 @@ def start_event_threads(config: Config, stopped: Callable[[float], bool], *, cgr
         keep_days=config.events_days,
     )
     threading.Thread(target=follower.run, args=(stopped,), name="dockerlink-events", daemon=True).start()
+    threading.Thread(target=relay_handoffs, args=(journal, stopped), name="dockerlink-handoff", daemon=True).start()
     if config.webhook_url and config.webhook_secret:
         sender = Sender(journal, config.webhook_url, config.webhook_secret)
         threading.Thread(target=sender.run, args=(stopped,), name="dockerlink-webhooks", daemon=True).start()

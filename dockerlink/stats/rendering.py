@@ -65,7 +65,7 @@ def render(s: Sample) -> str:
 
 def with_counts(rendered: str, pids: int, oom_kills: int) -> str:
     """A rendered sample with the container's process count and its OOM kills since it
-    started (extra fields; every-sample tier only: the coarse points do not carry them)."""
+    started (extra fields; a coarse point carries its window's most processes and last count)."""
     return f'{rendered[:-1]},"pids":{int(pids)},"oom_kills":{int(oom_kills)}}}'
 
 

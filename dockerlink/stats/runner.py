@@ -164,6 +164,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     lock = _lock(os.path.abspath(config.stats_db) + ".lock", stop)
     if lock is None:
         return 0
+    from ..events.hooks import disk_events
     from ..events.runner import start_event_threads
 
     engine = Engine(config.docker_sock, tls=config.tls)
@@ -173,9 +174,9 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     # Events (journal, webhooks) run beside the rounds in their own threads, under the same lock.
-    start_event_threads(config, stop.wait, cgroups=sampler.cgroup_source is not None)
+    journal = start_event_threads(config, stop.wait, cgroups=sampler.cgroup_source is not None)
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
-    start_meter(config, stop.wait)  # disk use: its own thread and rate, never in the round
+    start_meter(config, stop.wait, disk_events(journal))  # disk use: its own thread and rate, never in the round
     start_recovery(config)  # restores a stopped service left half-way: finished or rolled back
     try:
         return Loop(

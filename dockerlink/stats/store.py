@@ -121,16 +121,22 @@ _POINTS = "SELECT {columns} FROM points WHERE cid = ? AND tier = ? AND ts > ? AN
 _FIRST_POINT = "SELECT MIN(ts) FROM points WHERE cid = ? AND tier = ?"
 _LAST_POINT = "SELECT MAX(ts) FROM points WHERE cid = ? AND tier = ?"
 # Per coarse window: mean CPU and memory, summed deltas, and (SQLite's bare columns beside
-# the single max()) the limits and cumulative counters of the window's last sample.
+# the single max()) the limits and cumulative counters of the window's last sample, OOM
+# kills included; the most processes any sample saw (the figure to hold against a pids
+# limit: a mean would hide the burst that reached it).
 _ROLLUP = """
-SELECT cid, window, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down
+SELECT cid, window, cpu, cpu_limit, mem_used, mem_limit, net_up, net_down, delta_up, delta_down, top.pids, oom_kills
 FROM (
     SELECT cid, CAST(ts / :width AS INTEGER) * :width AS window, MAX(ts), AVG(cpu) AS cpu, cpu_limit,
            AVG(mem_used) AS mem_used, mem_limit, net_up, net_down,
-           SUM(delta_up) AS delta_up, SUM(delta_down) AS delta_down
+           SUM(delta_up) AS delta_up, SUM(delta_down) AS delta_down, oom_kills
     FROM recent WHERE ts >= :lo AND ts < :hi
     GROUP BY cid, window
-)
+) JOIN (
+    SELECT cid, CAST(ts / :width AS INTEGER) * :width AS window, MAX(pids) AS pids
+    FROM recent WHERE ts >= :lo AND ts < :hi
+    GROUP BY cid, window
+) top USING (cid, window)
 """
 # The last round's row of each container (the primary key (ts, cid) makes it one range).
 _LATEST = (
@@ -362,7 +368,11 @@ class StatsStore:
         if hi <= lo:
             return
         windows = db.execute(_ROLLUP, {"width": tier.width, "lo": lo, "hi": hi}).fetchall()
-        points = [(cid, tier.level, *s, render(s)) for cid, *values in windows for s in [Sample(*values)]]
+        points = [
+            (cid, tier.level, *s, with_counts(render(s), pids, oom_kills))
+            for cid, *values, pids, oom_kills in windows
+            for s in [Sample(*values)]
+        ]
         db.executemany(_INSERT_POINT, points)
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, hi))
 

@@ -60,6 +60,12 @@ def _wait_backup(service, name: str, backup: str) -> dict:
     raise AssertionError("backup still running after 120 s")
 
 
+def _events(service, type_: str, cid: str) -> list[dict]:
+    r = service.get("/v1/events", params={"type": type_, "id": cid})
+    assert r.status_code == 200, r.text
+    return r.json()["events"]
+
+
 @pytest.fixture(scope="module")
 def backup_root(tmp_path_factory):
     return tmp_path_factory.mktemp("backups")
@@ -183,6 +189,12 @@ def test_a_deleted_site_comes_back_from_its_final_backup(engine, bservice, uniqu
     backups = bservice.get("/v1/container/backups", params={"name": unique_name}).json()["backups"]
     final = [b for b in backups if b["kind"] == "final"]
     assert final and final[0]["state"] == "done"
+    # Its end, handed off by the worker, is journaled by the collector within a second or so.
+    deadline = time.monotonic() + 20
+    while not (done := _events(bservice, "backup_done", cid)):
+        assert time.monotonic() < deadline, "no backup_done in /v1/events within 20 s"
+        time.sleep(0.3)
+    assert done[0]["detail"] == {k: final[0][k] for k in ("backup", "kind", "size", "sha256")}
 
     again = _create(bservice, unique_name, 52500)
     assert again != cid
@@ -215,8 +227,9 @@ def test_a_site_over_its_disk_quota_raises_disk_over(engine, tmp_path, unique_na
         cid = r.json()["Id"]
         _sh(engine, cid, "head -c 20000000 /dev/urandom > /var/www/fill.bin")
         deadline = time.monotonic() + 30
-        while "disk_over " + cid[:12] not in s.log.read_text():
-            assert time.monotonic() < deadline, "no disk_over within 30 s"
+        while not (over := _events(s, "disk_over", cid)):
+            assert time.monotonic() < deadline, "no disk_over in /v1/events within 30 s"
             time.sleep(0.5)
+        assert over[0]["name"] == unique_name and over[0]["detail"]["quota"] == 0.01
         entry = s.get("/v1/container", params={"id": cid}).json()["success"][cid]
         assert entry["disk"]["used"] > 0.01 and entry["disk"]["files"] >= 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from dockerlink.stats.rendering import fill_cpu_ceiling, join, render
 from dockerlink.stats.samples import Reading, derive
 from dockerlink.stats.store import StatsStore
 
@@ -38,4 +39,29 @@ def test_a_file_from_before_the_counts_gains_their_columns(tmp_path):
     reading = Reading(ID, 10.0, True, memory_limit=1 << 30, pids=3)
     store.record_round(10.0, [(reading, derive(None, reading, 10.0))])
     assert store.latest_round()[0]["pids"] == 3
+    store.close()
+
+
+def test_coarse_points_carry_the_most_processes_and_the_last_oom_count_of_their_window(tmp_path):
+    store = StatsStore(str(tmp_path / "s.sqlite3"))
+    t0 = 1_800_000_000.0 - 1_800_000_000.0 % 1200  # a 20-minute boundary
+    # One sample a minute for 20 minutes: pids peak at 50 in the first 2-minute window's
+    # first sample, then sit at 5; the OOM-kill counter rises 0, 1, ... over time.
+    previous = None
+    for i in range(20):
+        pids = 50 if i == 0 else 5
+        reading = Reading(ID, t0 + 60 * i, True, memory_limit=1 << 30, pids=pids, oom_kills=i // 3)
+        store.record_round(reading.read_at, [(reading, derive(previous, reading, reading.read_at))])
+        previous = reading
+    store.maintain(t0 + 1200 + 1)
+    day = json.loads(store.history_json(ID, scale="day"))
+    first, second = day[str(int(t0))], day[str(int(t0 + 120))]
+    assert (first["pids"], first["oom_kills"]) == (50, 0)  # the max, not the mean 27.5; last count of 0, 0
+    assert (second["pids"], second["oom_kills"]) == (5, 1)  # samples 2 and 3: counts 0 then 1
+    [week] = json.loads(store.history_json(ID, scale="week")).values()
+    assert (week["pids"], week["oom_kills"]) == (50, 19 // 3)
+    # Every other field is what it was: the point's own rendering, plus the two counts.
+    point = next(s for s in store.history(ID, scale="day") if s.ts == t0)
+    alone = fill_cpu_ceiling(join([render(point)]), store.host_cpus() * 100.0)
+    assert json.loads(alone)[str(int(t0))] == {k: v for k, v in first.items() if k not in ("pids", "oom_kills")}
     store.close()
