@@ -29,6 +29,9 @@ class LiveService:
         self.log = log
         self.env = env
         self.session = requests.Session()
+        # A fresh connection per request: a kept-alive one that the server closed while the
+        # test was busy elsewhere (its keep-alive timeout) fails the next call for nothing.
+        self.session.headers["Connection"] = "close"
         token = env.get("api_token")
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
