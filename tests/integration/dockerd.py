@@ -1,7 +1,7 @@
 """Stopping and restoring the real dockerd, for the tests that need an engine to go away.
 
-Only under the integration lock (/tmp/dl-integration.lock): every helper's tests share
-this one daemon. A dockerd that comes back is started by scripts/ensure_dockerd.sh, as
+Every integration run on this machine shares this one daemon: when several run at once,
+hold /tmp/dl-integration.lock around them. A dockerd that comes back is started by scripts/ensure_dockerd.sh, as
 the run and test commands start it: on its own (systemd unit, or `setsid`), never in the
 process group or session of the test run, so a signal to the run's group cannot reach it.
 """

@@ -18,21 +18,9 @@ from bench.loadgen import process_tree
 from dockerlink.git import GIT_ENV, container_argv
 
 from .dockerd import dockerd_pid, ensure_dockerd, lives_on_its_own
-from .live import live_service
+from .live import live_service, wait_until
 
 OTHER_INSTANCE = "another-dockerlink/127.0.0.1:7399"
-
-
-def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
-    """Poll `predicate` until it returns a truthy value (the suite never asserts on time:
-    the bound only keeps a broken run from hanging)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def engine_answers(engine) -> bool:  # noqa: ANN001

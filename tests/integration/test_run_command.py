@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 import requests
@@ -20,20 +19,10 @@ import requests
 from dockerlink.engine import ContainerSpec
 
 from .dockerd import dockerd_pid, ensure_dockerd, stop_dockerd
-from .live import ROOT, free_port
+from .live import ROOT, free_port, wait_until
 
 CTRL_C = b"\x03"
 DOCKERD_LOG = "/var/log/dockerlink-dockerd.log"  # ensure_dockerd.sh's default
-
-
-def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def answers(url: str) -> int | None:
