@@ -7,6 +7,7 @@ deliveries, and small limits (pids, log size) so the tests stay quick.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from dockerlink.engine import ContainerSpec, Engine
+from dockerlink.engine import ContainerSpec, Engine, EngineError, EngineEvent
 from dockerlink.events.oom import OomWatch
 from dockerlink.events.webhooks import verify
 
+from .dockerd import dockerd_pid, ensure_dockerd, stop_dockerd
 from .live import free_port, live_service
 
 SECRET = "integration-webhook-secret"
@@ -333,3 +335,49 @@ def test_webhooks_reach_a_receiver_that_failed_and_was_down_once_each_in_order(
     assert seqs == journal_seqs  # none missing
     health = events_service.get("/v1/health").json()
     assert health["webhooks"]["backlog"] >= 0
+
+
+def test_a_dockerd_restart_loses_and_doubles_nothing_the_engine_reports(
+    events_service, engine, unique_name, base_image
+):
+    """Runs last in the module: every container of the engine stops with dockerd."""
+    if os.geteuid() != 0 or dockerd_pid() is None:
+        pytest.fail("this test restarts dockerd: it needs root and a dockerd process (scripts/test.sh starts one)")
+    since = time.time() - 1
+    cid = labelled(engine, unique_name, base_image, restart_policy="unless-stopped")  # sshd: stops on SIGTERM
+    engine.containers.start(cid)
+    engine.containers.stop(cid, t=5)
+    engine.containers.start(cid)
+    until(lambda: len(journal(events_service, cid, "started")) == 2, 30, "both starts journalled")
+    filters = {"type": ["container"], "container": [cid], "event": list(EXPECTED)}
+    before: list[EngineEvent] = []  # the old daemon's events, followed to its end (its log dies with it)
+
+    def follow_old_daemon() -> None:
+        with contextlib.suppress(EngineError):
+            before.extend(engine.system.follow(since, None, filters))
+
+    follower = threading.Thread(target=follow_old_daemon, daemon=True)
+    follower.start()
+    until(lambda: len(before) >= 5, 10, "the old daemon's events so far")  # create, start, die, stop, start
+    stop_dockerd()
+    try:
+        follower.join(30)
+        time.sleep(2)  # the collector meets the outage
+    finally:
+        ensure_dockerd()
+    until(lambda: engine_running(engine, cid), 60, "the site restarted by its policy")
+    engine.containers.stop(cid, t=5)
+    engine.containers.start(cid)
+    engine.containers.remove(cid, force=True)
+    wait_for(events_service, cid, "deleted")
+    after = engine.system.events(since, time.time(), filters)  # the new daemon's, from its start
+    expected = [EXPECTED[e.action] for e in [*before, *after]]
+    got = [e["type"] for e in journal(events_service, cid) if e["type"] in EXPECTED.values()]
+    assert got == expected, [(e["type"], e["detail"]) for e in journal(events_service, cid)]
+
+
+def engine_running(engine: Engine, cid: str) -> bool:
+    try:
+        return engine.containers.inspect(cid).running
+    except Exception:  # noqa: BLE001 - not answering yet is "not yet"
+        return False
