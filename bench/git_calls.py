@@ -1,12 +1,15 @@
 """Bench: `GET /v1/git/head` through gunicorn against a raw exec round trip on the engine
-socket and against `docker exec <c> git log -1`, in one run, as ratios of medians.
+socket and against `docker exec <c> git -c safe.directory=* log -1`, in one run, as ratios of medians.
 
     .venv/bin/python bench/git_calls.py [-n 40]
 
-It makes one dockerlink-labelled container from the base image (removed at the end), a
-repository with one commit in its working directory, and a live gunicorn on a free port.
-The raw round trip is the three engine calls dockerlink makes (exec create, start, inspect)
-with the same argv, over a bare `http.client` connection: what is left is dockerlink's cost.
+It makes one dockerlink-labelled container from the base image with a volume at /var/www,
+as a site has (removed at the end), the same one-commit repository in /var/www/html and in
+/srv/repo, and a live gunicorn on a free port. The head of /var/www/html is read on this
+host and answered again while unchanged (dockerlink/git/heads.py); /srv/repo is in no
+mount, so every head of it runs git through the exec: the row to compare with the raw
+round trip, which is the three engine calls dockerlink makes (exec create, start, inspect)
+with the same argv over a bare `http.client` connection: what is left is dockerlink's cost.
 """
 
 from __future__ import annotations
@@ -31,22 +34,24 @@ from tests.integration.live import live_service  # noqa: E402
 SOCKET = "/var/run/docker.sock"
 IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
 GIT_TIMEOUT = 120
+INSTANCE = "dlbench/127.0.0.1:0"  # the mark the raw round trip passes, as dockerlink passes its own
 SETUP = (
-    "set -e; cd /var/www/html; git init -q; echo hi > index.html; git add index.html;"
-    " git -c user.email=bench@example.invalid -c user.name=bench commit -qm 'bench commit'"
+    "set -e; for d in /var/www/html /srv/repo; do mkdir -p $d; cd $d; git init -q; echo hi > index.html;"
+    " git -c safe.directory='*' add index.html;"
+    " git -c safe.directory='*' -c user.email=bench@example.invalid -c user.name=bench commit -qm 'bench commit'; done"
 )
 
 
 def raw_exec(raw: RawEngine, container: str) -> int:
     """exec create, start (the framed output, read whole), inspect: as dockerlink does."""
-    argv = ["timeout", "-k", str(KILL_AFTER), str(GIT_TIMEOUT), *container_argv("log", "-1")]
+    argv = ["timeout", "-k", str(KILL_AFTER), str(GIT_TIMEOUT), *container_argv(INSTANCE, "log", "-1")]
     body = {
         "Cmd": argv,
         "AttachStdout": True,
         "AttachStderr": True,
         "Tty": False,
         "Env": [f"{k}={v}" for k, v in GIT_ENV.items()],
-        "WorkingDir": "/var/www/html",
+        "WorkingDir": "/srv/repo",
     }
     exec_id = raw.json("POST", f"/containers/{container}/exec", body)["Id"]
     raw.call("POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": False})
@@ -62,7 +67,9 @@ def main() -> None:
     # Not `dltest-`/`dockerlink.test`: a test session running meanwhile would sweep it away.
     name = f"dlbench-{uuid.uuid4().hex[:8]}"
     labels = {"dockerlink": "bench", "dockerlink.bench": "1"}
-    cid, _ = engine.containers.create(ContainerSpec(image=IMAGE, labels=labels), name=name)
+    volume = f"{name}-www"
+    spec = ContainerSpec(image=IMAGE, labels=labels, volumes={volume: "/var/www"})
+    cid, _ = engine.containers.create(spec, name=name)
     try:
         engine.containers.start(cid)
         setup = engine.execs.run(cid, ["sh", "-c", SETUP])
@@ -70,6 +77,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, live_service(Path(tmp), git_timeout=str(GIT_TIMEOUT)) as service:
 
             def through_dockerlink() -> None:
+                r = service.get("/v1/git/head", params={"id": name, "path": "/srv/repo"})
+                assert r.status_code == 200 and "bench commit" in r.text, r.text
+
+            def unchanged_site() -> None:
                 r = service.get("/v1/git/head", params={"id": name})
                 assert r.status_code == 200 and "bench commit" in r.text, r.text
 
@@ -79,16 +90,19 @@ def main() -> None:
                 assert raw_exec(engine_socket, cid) == 0
 
             def cli() -> None:
-                subprocess.run(["docker", "exec", name, "git", "log", "-1"], check=True, capture_output=True)
+                argv = ["docker", "exec", "-w", "/srv/repo", name, "git", "-c", "safe.directory=*", "log", "-1"]
+                subprocess.run(argv, check=True, capture_output=True)
 
             results = {
                 "GET /v1/git/head (gunicorn)": median_ms(through_dockerlink, args.n),
+                "same, /var/www/html unchanged": median_ms(unchanged_site, args.n),
                 "raw exec round trip (socket)": median_ms(raw, args.n),
                 "docker exec <c> git log -1": median_ms(cli, args.n),
             }
             engine_socket.close()
     finally:
         engine.containers.remove(cid, force=True, volumes=True)
+        engine.volumes.remove(volume, force=True)
         engine.close()
 
     ours = results["GET /v1/git/head (gunicorn)"]

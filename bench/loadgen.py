@@ -28,16 +28,25 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     by_status: dict[int, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # latencies per kind of request
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return _percentile(self.latencies_ms, p)
+
+
+def _percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _kind(path: str, params: dict) -> str:
+    return f"{path}?id" if path == "/v1/container" and params else path
 
 
 #: The request mix: one entry per kind; a client picks among them at random.
@@ -64,6 +73,7 @@ def run_load(
         if token:
             session.headers["Authorization"] = f"Bearer {token}"
         local: list[float] = []
+        kinds: dict[str, list[float]] = {}
         statuses: dict[int, int] = {}
         errors: list[str] = []
         while time.monotonic() < deadline:
@@ -80,6 +90,7 @@ def run_load(
                 status = 0
                 errors.append(f"{path}: {exc}")
             local.append((time.perf_counter() - t0) * 1000)
+            kinds.setdefault(_kind(path, params), []).append(local[-1])
             statuses[status] = statuses.get(status, 0) + 1
         session.close()
         with lock:
@@ -87,6 +98,8 @@ def run_load(
             result.requests += len(local)
             result.errors += len(errors)
             result.error_samples.extend(errors[:3])
+            for kind, values in kinds.items():
+                result.by_kind.setdefault(kind, []).extend(values)
             for s, c in statuses.items():
                 result.by_status[s] = result.by_status.get(s, 0) + c
 
@@ -172,4 +185,7 @@ def summary(result: LoadResult) -> str:
         f"{result.requests} requests in {result.seconds:.1f} s = {result.rate:.0f} req/s; "
         f"p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
         f"mean {statistics.fmean(lat) if lat else 0:.1f} ms; errors {result.errors}; statuses {result.by_status}"
+    ) + "".join(
+        f"\n  {kind:<22} {len(v):>6} requests; p50 {_percentile(v, 50):.1f} ms, p99 {_percentile(v, 99):.1f} ms"
+        for kind, v in sorted(result.by_kind.items())
     )

@@ -307,6 +307,8 @@ class FakeExecs:
 
 
 class FakeEngine:
+    address = "/var/run/docker.sock"
+
     def __init__(self, found: ContainerDetails | None = None) -> None:
         self.containers = FakeContainers(found or details())
         self.execs = FakeExecs()

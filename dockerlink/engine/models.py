@@ -103,6 +103,7 @@ class ContainerDetails:
     finished_at: float | None = None  # unix seconds of the last exit; None if it never exited
     last_exit_code: int | None = None  # that exit's code, running or not
     pids_limit: int | None = None
+    mounts: dict[str, str] = field(default_factory=dict)  # mount destination -> source on the engine's host
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -147,6 +148,7 @@ class ContainerDetails:
             finished_at=unix_time(state.get("FinishedAt")),
             last_exit_code=state.get("ExitCode") if unix_time(state.get("FinishedAt")) is not None else None,
             pids_limit=int(host["PidsLimit"]) if host.get("PidsLimit") else None,
+            mounts={m["Destination"]: m["Source"] for m in data.get("Mounts") or [] if m.get("Source")},
         )
 
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import Config
-from ..engine import Engine, ExecResult
+from ..engine import Engine, ExecResult, socket_path
 from ..errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 from ..hosting import WORKDIR
 from ..ownership import require_owned
+from .heads import HeadCache, HostView, host_view
 from .rules import check_branch, check_path
 from .runners import ContainerRunner, HostRunner, Runner, cut_notice
 
@@ -37,10 +38,12 @@ _LIST_REFS = ("for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "
 
 @dataclass(frozen=True)
 class Workdir:
-    """A working directory and the runner that reaches it."""
+    """A working directory, the runner that reaches it, and (a container's, on a local
+    engine) where it is on this host."""
 
     runner: Runner
     path: str
+    view: HostView | None = None
 
 
 class Git:
@@ -51,6 +54,7 @@ class Git:
         self.engine = engine
         self.config = config
         self._clock = clock
+        self.heads = HeadCache()
 
     def pull(self, ref: str | None, path: str | None) -> str:
         return self._run(self.workdir(ref, path), "pull").output
@@ -61,7 +65,9 @@ class Git:
         self._run(where, "init", "--", where.path, cwd="/")
 
     def head(self, ref: str | None, path: str | None) -> str:
-        return self._run(self.workdir(ref, path), "log", "-1").output
+        """`git log -1`; in a container, the last answer again while its repository is unchanged (heads.py)."""
+        where = self.workdir(ref, path)
+        return self.heads.head(where.view, lambda: self._run(where, "log", "-1").output)
 
     def branches(self, ref: str | None, path: str | None, fetch: bool = False) -> list[str]:
         where = self.workdir(ref, path)
@@ -104,7 +110,10 @@ class Git:
                 self.config.git_output_max,
                 self._clock,
             )
-            return Workdir(runner, path or details.working_dir or DEFAULT_PATH)
+            where = path or details.working_dir or DEFAULT_PATH
+            local = socket_path(self.engine.address) is not None  # mount sources are paths on this host
+            view = host_view(details.id, details.started_at, details.mounts, where) if local else None
+            return Workdir(runner, where, view)
         if self.config.git_host_root is None:
             raise Forbidden(
                 "git without id runs on the host and is disabled: set git_host_root to a directory to enable it"

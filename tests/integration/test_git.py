@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -291,3 +292,46 @@ def test_a_64_mib_git_log_leaves_the_workers_rss_flat_and_answers_what_fit(cappe
     assert len(r.content) < (1 << 20) + 200
     growth_mib = max(_peak_rss_kib(pid) - before[pid] for pid in workers) / 1024
     assert growth_mib < 32, f"a worker's peak RSS grew by {growth_mib:.0f} MiB for a 64 MiB output"
+
+
+def git_execs(engine: Engine, cid: str, since: float, until: float) -> int:
+    """How many git execs the engine started in the container between two instants."""
+    log = engine.system.events(since, until, {"type": ["container"], "container": [cid], "event": ["exec_create"]})
+    return sum(" git " in f" {e.action} " for e in log)
+
+
+def test_head_of_an_unchanged_site_repository_runs_no_exec_and_a_commit_shows_at_once(service, engine, unique_name):
+    """The head cache (dockerlink/git/heads.py) on a real site: the volume read on the host."""
+    body = {"name": unique_name, "host_port_root": 46000, "memory": 0.25, "cpulimit": 0.5}
+    r = service.request("PUT", "/v1/container", params={"start": "true"}, json=body)
+    assert r.status_code == 200, r.text
+    cid = r.json()["Id"]
+    try:
+
+        def commit(message: str) -> str:
+            """A commit by the site's user, as in its terminal; returns its hash."""
+            script = (
+                "cd /var/www/html && { [ -d .git ] || git init -q; } "
+                f"&& git -c user.name=site -c user.email=site@example.invalid commit -q --allow-empty -m '{message}' "
+                "&& git rev-parse HEAD"
+            )
+            result = engine.execs.run(cid, ["sh", "-c", script], user="admin")
+            assert result.exit_code == 0, result.output
+            return result.stdout.decode().strip()
+
+        first = commit("first")
+        assert service.get("/v1/git/head", params={"id": cid}).text.startswith(f"commit {first}\n")
+        since = time.time()
+        answers = {service.get("/v1/git/head", params={"id": cid}).text for _ in range(12)}
+        until_ = time.time() + 0.01
+        assert len(answers) == 1 and answers.pop().startswith(f"commit {first}\n")
+        # Two workers, a cache each: the one that did not answer the first fills its own once.
+        assert git_execs(engine, cid, since, until_) <= 1
+        assert git_execs(engine, cid, since - 60, until_) >= 1  # the count sees dockerlink's git execs
+        second = commit("second")
+        since = time.time()
+        for _ in range(3):  # the next request, whichever worker answers it
+            assert service.get("/v1/git/head", params={"id": cid}).text.startswith(f"commit {second}\n")
+        assert 1 <= git_execs(engine, cid, since, time.time() + 0.01) <= 2  # once per worker at most
+    finally:
+        service.request("DELETE", "/v1/container", params={"id": cid})
