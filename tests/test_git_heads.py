@@ -260,3 +260,11 @@ def test_reading_the_state_leaves_no_descriptor_open(repo, tmp_path):
         for view in views:
             repo_state(view)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_long_answer_is_not_kept(repo):
+    git(repo.path, "commit", "-q", "--allow-empty", "-m", "x" * 70_000)
+    cache = HeadCache()
+    cache.head(repo.view, repo.log)
+    cache.head(repo.view, repo.log)
+    assert repo.runs == 2

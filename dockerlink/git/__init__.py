@@ -6,6 +6,8 @@
                  HostRunner (a subprocess in its own session, its group killed at the timeout)
     service.py   Git(engine, config): one method per endpoint; how outcomes become errors
     orphans.py   at shutdown, kill the git execs still running (closing an exec never stops it)
+    heads.py     the `git log -1` answer kept per working directory while the repository's
+                 state, read on this host through the site's volume, is unchanged: no exec
 
 Every command is an argv list, never a shell string, with `GIT_TERMINAL_PROMPT=0` and a
 batch-mode ssh, so nothing ever waits for a password.

@@ -36,6 +36,7 @@ __all__ = ["HostView", "HeadCache", "host_view", "repo_state"]
 
 _SMALL = 64 * 1024  # HEAD, a loose ref, config
 _PACKED = 4 * 1024 * 1024  # packed-refs, read only to find HEAD's commit when its ref is packed
+_KEPT = 64 * 1024  # a longer answer (a huge commit message) is not kept: 512 entries stay small
 _REF = re.compile(r"refs/[A-Za-z0-9._/+-]+")
 _HASH = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 #: Config text that can change what `git log -1` prints, or make it read files not watched.
@@ -234,6 +235,7 @@ class HeadCache:
             and after.key == before.key
             and after.commit is not None
             and output.startswith("commit " + after.commit.decode("ascii"))
+            and len(output) <= _KEPT
         ):
             with self._lock:
                 self._entries[where] = (after.key, output)
