@@ -25,7 +25,6 @@ from typing import Any
 
 from ..config import Config
 from ..engine import Engine, EngineError
-from ..errors import InvalidInput
 from ..ownership import LABEL
 from .service import WWW, Notify
 
@@ -40,7 +39,6 @@ __all__ = [
     "usage_file",
     "with_disk",
     "with_latest_disk",
-    "parse_quota",
     "start_meter",
 ]
 
@@ -140,15 +138,6 @@ def with_latest_disk(history_json: str, measured: dict[str, Any] | None) -> str:
         return history_json
     samples[next(reversed(samples))]["disk"] = {k: measured.get(k) for k in ("used", "files", "at")}
     return json.dumps(samples, separators=(",", ":"))
-
-
-def parse_quota(value: object) -> float | None:
-    """`disk` in a create or PATCH body: GiB > 0, or 0 / null for no quota."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1_000_000:
-        raise InvalidInput("disk", "expected a quota in GiB (0 for none)")
-    return float(value)
 
 
 class Quotas:

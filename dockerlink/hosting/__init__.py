@@ -12,7 +12,7 @@ stats use it too).
 """
 
 from .limits import cpu_quota, memory_bytes
-from .operations import WORKDIR, WWW, History, Hosting, start_script, volume_name
+from .operations import WORKDIR, WWW, History, Hosting, QuotaBook, start_script, volume_name
 from .panel import describe, port_root
 from .parsing import (
     MAX_COMMAND_LENGTH,
@@ -20,6 +20,7 @@ from .parsing import (
     NAME_PATTERN,
     CreateRequest,
     Resize,
+    disk_quota,
     parse_create,
     parse_resize,
 )
@@ -27,10 +28,12 @@ from .parsing import (
 __all__ = [
     "Hosting",
     "History",
+    "QuotaBook",
     "CreateRequest",
     "Resize",
     "parse_create",
     "parse_resize",
+    "disk_quota",
     "describe",
     "port_root",
     "start_script",

@@ -94,6 +94,12 @@ def _port_conflicts() -> Iterator[None]:
         raise exc from None
 
 
+class QuotaBook(Protocol):
+    """Where disk quotas are kept (`dockerlink.backups.disk.Quotas`; the disk meter reads them)."""
+
+    def set(self, container_id: str, gib: float | None) -> None: ...
+
+
 class Hosting:
     """Operations on hosting containers; only dockerlink's own are ever changed."""
 
@@ -105,6 +111,7 @@ class Hosting:
         before_remove: Callable[[ContainerDetails], Any] | None = None,
         *,
         cache: DetailsCache | None = None,
+        quotas: QuotaBook | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -116,6 +123,7 @@ class Hosting:
         self._pool = ThreadPoolExecutor(max_workers=INSPECT_CONCURRENCY, thread_name_prefix="dockerlink-inspect")
         self._cache = cache
         self._cache_lock = threading.Lock()
+        self._quotas = quotas
 
     @property
     def host(self) -> EngineInfo:
@@ -246,6 +254,7 @@ class Hosting:
                 self.engine.containers.remove(container_id, force=True)
                 self.access.remove_site(req.name)
                 raise
+        self._set_quota(container_id, req.disk)
         return container_id, ([warning] if warning else []) + warnings, extra
 
     def _volume_exists(self, name: str) -> bool:
@@ -311,8 +320,14 @@ class Hosting:
 
     def resize(self, ref: str, resize: Resize) -> list[str]:
         """Change limits live; 0 removes the CPU limit and sets the host's memory (the
-        engine cannot remove a memory limit: see `limits`)."""
+        engine cannot remove a memory limit: see `limits`). A disk quota given is set after."""
         c = self.owned(ref)
+        warnings = self._update_limits(c.id, resize) if resize.sets_limits else []
+        if resize.sets_disk:
+            self._set_quota(c.id, resize.disk)
+        return warnings
+
+    def _update_limits(self, container_id: str, resize: Resize) -> list[str]:
         warnings: list[str] = []
         memory, quota, period = resize.memory, resize.cpu_quota, None
         if memory == UNLIMITED:
@@ -326,7 +341,7 @@ class Hosting:
             warnings += [warning] if warning else []
         try:
             return warnings + self.engine.containers.update(
-                c.id,
+                container_id,
                 memory=memory,
                 memory_swap=memory,  # the engine refuses a Memory above the current MemorySwap
                 cpu_period=period,
@@ -336,6 +351,12 @@ class Hosting:
             if memory is not None and "memory limit" in exc.message:
                 raise Conflicting(f"memory: {exc.message}") from None
             raise
+
+    def _set_quota(self, container_id: str, quota: float | None) -> None:
+        if self._quotas is not None:
+            self._quotas.set(container_id, quota)
+        elif quota is not None:
+            raise InvalidInput("disk", "this service keeps no disk quotas")
 
     def start(self, ref: str) -> bool:
         return self._start(self.owned(ref).id)

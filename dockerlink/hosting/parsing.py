@@ -22,6 +22,7 @@ __all__ = [
     "MAX_COMMAND_LENGTH",
     "CreateRequest",
     "Resize",
+    "disk_quota",
     "parse_create",
     "parse_resize",
 ]
@@ -43,12 +44,19 @@ class CreateRequest:
     image: str
     commands: tuple[str, ...]
     credentials: Credentials = Credentials()  # the site owner's login (SPEC §6.1)
+    disk: float | None = None  # quota in GiB; None: none
 
 
 @dataclass(frozen=True)
 class Resize:
     memory: int | None
     cpu_quota: int | None
+    disk: float | None = None  # the new quota in GiB (None: none), when `sets_disk`
+    sets_disk: bool = False
+
+    @property
+    def sets_limits(self) -> bool:
+        return self.memory is not None or self.cpu_quota is not None
 
 
 def _commands(value: object) -> tuple[str, ...]:
@@ -90,15 +98,27 @@ def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
         ports=parse_ports(body.get("ports"), config.port_area_size),
         image=image,
         commands=_commands(body.get("commands")),
+        disk=disk_quota(body.get("disk")),
         credentials=parse_credentials(body, generate=True),
     )
 
 
 def parse_resize(body: dict[str, Any]) -> Resize:
     """Validate a resize body; 0 (no limit) stays 0 here, `Hosting.resize` says what it means."""
-    if body.get("memory") is None and body.get("cpulimit") is None:
-        raise InvalidInput("body", "give cpulimit, memory or both")
+    if body.get("memory") is None and body.get("cpulimit") is None and "disk" not in body:
+        raise InvalidInput("body", "give cpulimit, memory or both (or disk)")
     return Resize(
         memory=None if body.get("memory") is None else memory_bytes(body["memory"]),
         cpu_quota=None if body.get("cpulimit") is None else cpu_quota(body["cpulimit"]),
+        disk=disk_quota(body.get("disk")),
+        sets_disk="disk" in body,
     )
+
+
+def disk_quota(value: object) -> float | None:
+    """`disk` in a create or PATCH body: GiB > 0, or 0 / null for no quota."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1_000_000:
+        raise InvalidInput("disk", "expected a quota in GiB (0 for none)")
+    return float(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import falcon
 
 from ..backups import final_backup
-from ..backups.disk import Quotas, parse_quota, read_usage, with_disk
+from ..backups.disk import Quotas, read_usage, with_disk
 from ..errors import InvalidInput
 from ..hosting import Hosting, parse_create, parse_resize
 from ..services import Services
@@ -20,7 +20,6 @@ MAX_STOP_SECONDS = 600
 class ContainerCollection:
     def __init__(self, hosting: Hosting) -> None:
         self._hosting = hosting
-        self._quotas = Quotas(hosting.config)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         ids = req.get_param_as_list("id") or []
@@ -31,9 +30,8 @@ class ContainerCollection:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = params.json_object(req)
-        request, quota = parse_create(body, self._hosting.config), parse_quota(body.get("disk"))
+        request = parse_create(body, self._hosting.config)
         container_id, warnings, extra = self._hosting.create(request, start=bool(params.flag(req, "start")))
-        self._quotas.set(container_id, quota)
         resp.status = falcon.HTTP_200  # the original's; the PHP panel takes anything else for a failure
         resp.media = {"Id": container_id, "warning": warnings, **extra}
 
@@ -44,12 +42,7 @@ class ContainerCollection:
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
         ref, body = params.container_id(req), params.json_object(req)
-        quota = parse_quota(body["disk"]) if "disk" in body else None
-        limits = body.get("memory") is not None or body.get("cpulimit") is not None
-        warnings = self._hosting.resize(ref, parse_resize(body)) if limits or "disk" not in body else []
-        if "disk" in body:
-            self._quotas.set(self._hosting.owned(ref).id, quota)
-        resp.media = {"warning": warnings}
+        resp.media = {"warning": self._hosting.resize(ref, parse_resize(body))}
 
 
 class ContainerAction:
@@ -70,7 +63,13 @@ class ContainerAction:
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
-    hosting = Hosting(services.engine, services.config, services.store, final_backup(services.engine, services.config))
+    hosting = Hosting(
+        services.engine,
+        services.config,
+        services.store,
+        final_backup(services.engine, services.config),
+        quotas=Quotas(services.config),
+    )
     return [
         ("/v1/container", ContainerCollection(hosting)),
         *((f"/v1/container/{a}", ContainerAction(hosting, a)) for a in ("start", "stop", "restart")),

@@ -405,3 +405,34 @@ def test_listing_by_id_puts_only_missing_or_malformed_ids_in_error(client, fake_
     assert r.status_code == 200
     assert list(r.json["success"]) == [ok.id]
     assert set(r.json["error"]) == {"f" * 64, "a/b"}
+
+
+def test_a_disk_quota_given_at_create_and_changed_by_patch_is_what_the_disk_meter_reads(client, fake_engine, config):
+    from dockerlink.backups.disk import Quotas
+
+    cid = create(client, body={"name": "site1", "host_port_root": 20000, "memory": 1, "cpulimit": 1, "disk": 2}).json[
+        "Id"
+    ]
+    assert Quotas(config).all() == {cid: 2.0}
+    r = client.simulate_patch("/v1/container", params={"id": cid}, json={"disk": 0.5})
+    assert r.status_code == 200 and r.json == {"warning": []}
+    assert Quotas(config).all() == {cid: 0.5}
+    limits = (fake_engine.containers.by_id[cid].memory, fake_engine.containers.by_id[cid].cpu_quota)
+    client.simulate_patch("/v1/container", params={"id": cid}, json={"memory": 2, "disk": None})
+    assert Quotas(config).all() == {}  # null: no quota
+    assert fake_engine.containers.by_id[cid].memory == 2 << 30 != limits[0]  # the limits changed too
+
+
+@pytest.mark.parametrize("disk", [-1, "1", True, 2_000_000])
+def test_a_bad_disk_quota_is_a_400_before_anything_is_created_or_changed(client, fake_engine, config, disk):
+    from dockerlink.backups.disk import Quotas
+
+    body = {"name": "site1", "host_port_root": 20000, "memory": 1, "cpulimit": 1, "disk": disk}
+    r = client.simulate_put("/v1/container", json=body)
+    assert r.status_code == 400 and r.text.startswith("disk:")
+    assert not fake_engine.containers.by_id
+    cid = create(client).json["Id"]
+    memory = fake_engine.containers.by_id[cid].memory
+    r = client.simulate_patch("/v1/container", params={"id": cid}, json={"memory": 2, "disk": disk})
+    assert r.status_code == 400 and r.text.startswith("disk:")
+    assert fake_engine.containers.by_id[cid].memory == memory and Quotas(config).all() == {}
