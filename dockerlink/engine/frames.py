@@ -14,6 +14,15 @@ from .errors import FrameError
 __all__ = ["FrameError", "Demultiplexer", "FrameDecoder", "iter_frames", "demultiplex"]
 
 _HEADER = struct.Struct(">BxxxL")
+_STREAMS = (0, 1, 2)
+
+
+def _header(buffer: bytes | bytearray | memoryview, pos: int, at: int) -> tuple[int, int]:
+    """(stream, payload length) of the header at `pos`; `at` is its byte in the whole stream."""
+    stream, length = _HEADER.unpack_from(buffer, pos)
+    if stream not in _STREAMS:
+        raise FrameError(f"unknown stream type {stream} at byte {at}")
+    return stream, length
 
 
 def iter_frames(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -23,9 +32,7 @@ def iter_frames(data: bytes) -> Iterator[tuple[int, bytes]]:
     while pos < len(view):
         if len(view) - pos < _HEADER.size:
             raise FrameError(f"truncated frame header at byte {pos}")
-        stream, length = _HEADER.unpack_from(view, pos)
-        if stream not in (0, 1, 2):
-            raise FrameError(f"unknown stream type {stream} at byte {pos}")
+        stream, length = _header(view, pos, pos)
         start = pos + _HEADER.size
         end = start + length
         if end > len(view):
@@ -50,6 +57,7 @@ class FrameDecoder:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._consumed = 0  # bytes of the stream before the buffer, for error messages
         self.raw: bool | None = None  # decided by the first bytes
 
     def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
@@ -60,7 +68,7 @@ class FrameDecoder:
             if len(self._buffer) < _HEADER.size:
                 return []
             head = self._buffer[: _HEADER.size]
-            self.raw = head[0] not in (0, 1, 2) or head[1:4] != b"\0\0\0"
+            self.raw = head[0] not in _STREAMS or head[1:4] != b"\0\0\0"
             if self.raw:
                 data, self._buffer = bytes(self._buffer), bytearray()
                 return [(1, data)]
@@ -68,15 +76,14 @@ class FrameDecoder:
         pos = 0
         view = self._buffer
         while len(view) - pos >= _HEADER.size:
-            stream, length = _HEADER.unpack_from(view, pos)
-            if stream not in (0, 1, 2):
-                raise FrameError(f"unknown stream type {stream}")
+            stream, length = _header(view, pos, self._consumed + pos)
             end = pos + _HEADER.size + length
             if end > len(view):
                 break
             frames.append((stream, bytes(view[pos + _HEADER.size : end])))
             pos = end
         del self._buffer[:pos]
+        self._consumed += pos
         return frames
 
     def close(self) -> list[tuple[int, bytes]]:
@@ -115,9 +122,7 @@ class Demultiplexer:
                 pos += take
                 if len(self._header) < _HEADER.size:
                     break
-                stream, self._remaining = _HEADER.unpack(self._header)
-                if stream not in (0, 1, 2):
-                    raise FrameError(f"unknown stream type {stream} at byte {self._offset}")
+                stream, self._remaining = _header(self._header, 0, self._offset)
                 self._header.clear()
                 self._stream = stream
                 self._offset += _HEADER.size

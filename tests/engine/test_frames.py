@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from dockerlink.engine.frames import FrameError, demultiplex, iter_frames
+from dockerlink.engine.frames import FrameDecoder, FrameError, demultiplex, iter_frames
 
 
 def frame(stream: int, payload: bytes) -> bytes:
@@ -111,3 +111,19 @@ def test_a_stream_ending_inside_a_frame_is_a_frame_error():
 def test_an_unknown_stream_type_is_a_frame_error():
     with pytest.raises(FrameError, match="unknown stream type 7"):
         Demultiplexer().feed(frame(7, b"x"))
+
+
+@pytest.mark.parametrize("parser", ["iter_frames", "Demultiplexer", "FrameDecoder"])
+def test_each_parser_names_the_byte_of_a_bad_header_in_the_whole_stream(parser):
+    """One header rule for the three: the second frame's header starts at byte 8 + 3."""
+    data = frame(1, b"abc") + frame(9, b"x")
+    with pytest.raises(FrameError, match="unknown stream type 9 at byte 11$"):
+        if parser == "iter_frames":
+            list(iter_frames(data))
+        elif parser == "Demultiplexer":
+            Demultiplexer().feed(data)
+        else:
+            decoder = FrameDecoder()
+            decoder.feed(data[:5])  # in pieces: the position counts what earlier feeds consumed
+            decoder.feed(data[5:12])
+            decoder.feed(data[12:])
