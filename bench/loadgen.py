@@ -159,7 +159,8 @@ def prepare_sites(
     service_url: str, engine, names: Sequence[str], root_base: int, token: str | None = None
 ) -> list[str]:  # noqa: ANN001
     """Create and start one site per name through the API, each with a one-commit repository
-    (port areas 500 apart: run the service with port_area_size=500)."""
+    (port areas 500 apart: run the service with port_area_size=500); returns once every site
+    runs its sshd."""
     session = requests.Session()
     if token:
         session.headers["Authorization"] = f"Bearer {token}"
@@ -176,6 +177,15 @@ def prepare_sites(
     )
     for cid in ids:
         engine.execs.run(cid, ["sh", "-c", script])
+    # Steady state: a new site first makes its ssh host keys, which at a 0.1-CPU limit takes
+    # seconds; a load started meanwhile measures that start-up, not the service.
+    deadline = time.monotonic() + 180
+    waiting = list(ids)
+    while waiting:
+        waiting = [cid for cid in waiting if engine.execs.run(cid, ["pgrep", "-x", "sshd"]).exit_code != 0]
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"{len(waiting)} sites did not start sshd within 180 s")
+        time.sleep(0.5 if waiting else 0)
     return ids
 
 

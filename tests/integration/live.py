@@ -64,6 +64,9 @@ def live_service(tmp_dir: Path, **settings: str):
     env = {k: v for k, v in os.environ.items() if k not in ("api_token", "bind")}
     env.update(
         {
+            # This checkout's code, not whichever one the venv's editable install points at
+            # (a worktree sharing another checkout's venv would serve that one's code).
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "bind": f"127.0.0.1:{port}",
             "stats_db": str(tmp_dir / "stats.sqlite3"),
             "backup_dir": str(tmp_dir / "backups"),  # final backups before deletes stay with the test
