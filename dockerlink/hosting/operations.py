@@ -41,7 +41,7 @@ from .panel import describe, port_root
 from .parsing import CreateRequest, Resize
 from .ports import overlaps
 
-__all__ = ["Hosting", "History", "WWW", "WORKDIR", "start_script", "volume_name"]
+__all__ = ["Hosting", "History", "QuotaBook", "WWW", "WORKDIR", "start_script", "volume_name"]
 
 log = logging.getLogger("dockerlink.hosting")
 
