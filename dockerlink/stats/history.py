@@ -1,4 +1,5 @@
-"""Answering a history query: which container an `id` means, and its parameters.
+"""Answering a history query: which container an `id` means, its parameters, and the
+stand-in sample of a site that has none.
 
 How an `id` resolves: a full 64-hex id with stored history answers from the store alone
 (the container may be gone, the engine need not answer). Anything else, a name or an id
@@ -22,7 +23,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from ..engine import ContainerDetails, EngineInfo, NotFound
@@ -53,13 +53,10 @@ class HostInfo(Protocol):
 class History:
     """`GET /v1/container/stats`'s answer: the stored history, or the stand-in (see above)."""
 
-    def __init__(
-        self, containers: Inspector, store: StatsStore, host: HostInfo, clock: Callable[[], float] | None = None
-    ) -> None:
+    def __init__(self, containers: Inspector, store: StatsStore, host: HostInfo) -> None:
         self._containers = containers
         self._store = store
         self._host = host
-        self._clock = clock
         self._host_memory: int | None = None  # asked once, when a stand-in first needs it
 
     def answer(self, ref: str, since: float, scale: str | None) -> tuple[str, str]:
@@ -76,7 +73,7 @@ class History:
             details = self._containers.inspect(container_id)
         except NotFound:
             return EMPTY  # deleted meanwhile
-        now = math.floor(time.time() if self._clock is None else self._clock())
+        now = math.floor(time.time())
         if not is_owned(details) or now <= since:
             return EMPTY  # another container is not sampled: nothing to stand in for
         if self._host_memory is None:
