@@ -6,10 +6,10 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, listen_addresses
 
 __all__ = ["main"]
 
@@ -31,9 +31,27 @@ def _check(args: argparse.Namespace) -> int:
     from .engine import Engine
 
     config = Config.from_env()
+    for warning in warnings(config, Config.read_env()):
+        print(f"dockerlink: warning: {warning}", file=sys.stderr)
     version = Engine(config.docker_sock, tls=config.tls).system.version()
     print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
     return 0
+
+
+def warnings(config: Config, raw: Mapping[str, str]) -> list[str]:
+    """What an operator should settle, though the service starts without it; `raw`: the
+    settings as given (to tell a default from a value set to the same)."""
+    found = []
+    if not (raw.get("port_area_size") or "").strip():
+        found.append(
+            f"port_area_size is unset (default {config.port_area_size}): set it to your panel's own "
+            "(the insa Next.js panel's PORT_AREA_SIZE is 500), or its roots overlap and every create "
+            "but the first is a 409 that the panel does not retry"
+        )
+    listening = listen_addresses(config)
+    if len(listening) < len(config.binds):
+        found.append(f"no IPv6 loopback on this host: the default bind listens on {', '.join(listening)} only")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

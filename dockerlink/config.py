@@ -18,7 +18,12 @@ from dotenv import dotenv_values
 from .engine import TLSConfig, base_url, check_image_ref, socket_path
 from .errors import ConfigError
 
-__all__ = ["Config", "ConfigError"]
+__all__ = ["Config", "ConfigError", "DEFAULT_BIND", "ipv6_loopback_usable", "listen_addresses"]
+
+#: Both loopbacks: a panel calls `http://localhost:7200/v1`, and a client that resolves
+#: `localhost` to `::1` first (Debian's /etc/hosts lists it; Node before 20 does not fall
+#: back to 127.0.0.1) must find the service there too.
+DEFAULT_BIND = "127.0.0.1:7200,[::1]:7200"
 
 
 _N = TypeVar("_N", int, float)
@@ -91,8 +96,37 @@ def _bind(raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
         raise ConfigError(f"bind: expected host:port, got {raw!r}")
-    host = host.strip("[]")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:  # gunicorn would cut an unbracketed IPv6 address at its first colon
+        raise ConfigError(f"bind: write an IPv6 address in brackets, e.g. [::1]:7200, got {raw!r}")
     return host, _int("bind", port, 1, 65535)
+
+
+def _binds(raw: str) -> tuple[str, ...]:
+    """`host:port[,host:port…]`, each checked; as given otherwise (gunicorn reads them)."""
+    binds = tuple(b.strip() for b in raw.split(","))
+    for b in binds:
+        _bind(b)
+    return binds
+
+
+def ipv6_loopback_usable() -> bool:
+    """Whether this host can listen on `::1` (not with IPv6 disabled or not built in)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def listen_addresses(config: Config, ipv6_loopback: Callable[[], bool] = ipv6_loopback_usable) -> list[str]:
+    """What gunicorn binds: `bind` as given; the default without `[::1]` on a host where
+    it cannot be (gunicorn would retry it for 5 s, then refuse to start)."""
+    if config.bind == DEFAULT_BIND and not ipv6_loopback():
+        return [b for b in config.binds if ":" not in _bind(b)[0]]
+    return list(config.binds)
 
 
 def _is_loopback(host: str) -> bool:
@@ -157,13 +191,13 @@ class Config:
     docker_sock: str = "/var/run/docker.sock"
     port_area_size: int = 5000
     base_image: str = "dockerlink/base:latest"
-    bind: str = "127.0.0.1:7200"
+    bind: str = DEFAULT_BIND
     api_token: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
     publish_ip: str = "0.0.0.0"
     stats_db: str = "./dockerlink-stats.sqlite3"
     create_lock: str = "./dockerlink-create.lock"
-    stats_interval: float = 10.0
+    stats_interval: float = 15.0  # the original's code sleeps 15 s (its README says 10)
     git_host_root: str | None = None
     git_timeout: float = 120.0
     docker_tls_verify: bool = False
@@ -195,11 +229,18 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
         """Settings from `environ` (default: os.environ) over those of `env_file` if it exists."""
+        return cls.from_mapping(cls.read_env(environ, env_file))
+
+    @staticmethod
+    def read_env(
+        environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env"
+    ) -> dict[str, str]:
+        """The raw settings `from_env` reads: `env_file`'s, under the environment's."""
         values: dict[str, str] = {}
         if env_file is not None and Path(env_file).is_file():
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if environ is None else environ)
-        return cls.from_mapping(values)
+        return values
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Config:
@@ -217,8 +258,7 @@ class Config:
         if (raw := get("base_image")) is not None:
             kw["base_image"] = _checked("base_image", check_image_ref, raw)
         if (raw := get("bind")) is not None:
-            _bind(raw)
-            kw["bind"] = raw
+            kw["bind"] = ",".join(_binds(raw))
         if (raw := get("api_token")) is not None:
             if len(raw) < 16:
                 raise ConfigError("api_token: must be at least 16 characters")
@@ -320,17 +360,26 @@ class Config:
         """What marks this service's git execs, so that its shutdown kills only those: the
         `instance_id` setting, else `<hostname>/<bind>` (two services sharing an engine never
         have both; the same service after a restart keeps it)."""
-        return self.instance_id or f"{socket.gethostname()}/{self.bind}"
+        return self.instance_id or f"{socket.gethostname()}/{self.binds[0]}"
+
+    @property
+    def binds(self) -> tuple[str, ...]:
+        """Each address of `bind` (several, comma-separated)."""
+        return tuple(b.strip() for b in self.bind.split(","))
 
     @property
     def bind_host(self) -> str:
-        return _bind(self.bind)[0]
+        """The first bind's host."""
+        return _bind(self.binds[0])[0]
 
     @property
     def bind_port(self) -> int:
-        return _bind(self.bind)[1]
+        """The first bind's port."""
+        return _bind(self.binds[0])[1]
 
     def check_exposure(self) -> None:
-        """Refuse to listen beyond loopback without a token: the socket is root on this host."""
-        if not _is_loopback(self.bind_host) and not self.api_token:
-            raise ConfigError(f"api_token: required when bind ({self.bind}) is not a loopback address")
+        """Refuse to listen beyond loopback without a token: the socket is root on this host.
+        Every address of `bind` counts: one public among loopbacks exposes the service."""
+        exposed = [b for b in self.binds if not _is_loopback(_bind(b)[0])]
+        if exposed and not self.api_token:
+            raise ConfigError(f"api_token: required when bind ({exposed[0]}) is not a loopback address")

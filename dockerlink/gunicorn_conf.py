@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from dockerlink.config import Config
+from dockerlink.config import Config, listen_addresses
 
 _config = Config.from_env()
 
@@ -27,7 +28,11 @@ else:
         _stale.unlink()
 
 wsgi_app = "dockerlink.app:create_app()"
-bind = [_config.bind]
+# Every address of `bind`; the default is both loopbacks, 127.0.0.1 alone on a host
+# without IPv6 (said once below, and by `dockerlink check`).
+bind = listen_addresses(_config)
+if len(bind) < len(_config.binds):
+    print("dockerlink: no IPv6 loopback on this host: listening on " + ", ".join(bind), file=sys.stderr)
 # gthread, but a request is read whole by the event loop before a thread takes it: slow
 # clients cannot hold the threads (dockerlink/serving/worker.py).
 worker_class = "dockerlink.serving.worker.BufferingWorker"

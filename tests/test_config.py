@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlink.config import Config, ConfigError
+from dockerlink.config import Config, ConfigError, listen_addresses
 
 
 def test_defaults_are_the_embedded_quick_start():
     c = Config.from_env({}, env_file=None)
     assert (c.docker_sock, c.port_area_size, c.base_image) == ("/var/run/docker.sock", 5000, "dockerlink/base:latest")
-    assert (c.bind, c.api_token, c.stats_interval, c.git_host_root) == ("127.0.0.1:7200", None, 10.0, None)
+    assert (c.bind, c.api_token, c.stats_interval, c.git_host_root) == ("127.0.0.1:7200,[::1]:7200", None, 15.0, None)
+    assert c.binds == ("127.0.0.1:7200", "[::1]:7200")  # a panel's `localhost` may resolve to ::1 first
 
 
 def test_the_environment_wins_over_the_env_file(tmp_path):
@@ -41,6 +42,9 @@ def test_docker_host_is_used_when_docker_sock_is_unset():
         ({"base_image": "Bad Image"}, "base_image"),
         ({"bind": "nohostport"}, "bind"),
         ({"bind": "127.0.0.1:99999"}, "bind"),
+        ({"bind": "::1:7200"}, "bind"),
+        ({"bind": "127.0.0.1:7200,"}, "bind"),
+        ({"bind": "127.0.0.1:7200,[::1]:x"}, "bind"),
         ({"api_token": "short"}, "api_token"),
         ({"cors_origins": "example.com"}, "cors_origins"),
         ({"publish_ip": "localhost"}, "publish_ip"),
@@ -66,9 +70,32 @@ def test_a_public_bind_without_a_token_is_refused():
     assert c.bind_host == "0.0.0.0" and c.bind_port == 7200
 
 
-@pytest.mark.parametrize("bind", ["127.0.0.1:7200", "localhost:1", "[::1]:7200", "127.9.9.9:80"])
+@pytest.mark.parametrize(
+    "bind", ["127.0.0.1:7200", "localhost:1", "[::1]:7200", "127.9.9.9:80", "127.0.0.1:7300,[::1]:7300"]
+)
 def test_loopback_binds_need_no_token(bind):
     assert Config.from_env({"bind": bind}, env_file=None).bind == bind
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:7200,0.0.0.0:7200", "[::1]:7200, [::]:7200", "[2001:db8::1]:80"])
+def test_one_public_address_among_several_needs_the_token(bind):
+    with pytest.raises(ConfigError, match="^api_token: .*not a loopback"):
+        Config.from_env({"bind": bind}, env_file=None)
+    assert Config.from_env({"bind": bind, "api_token": "x" * 32}, env_file=None).binds == tuple(
+        b.strip() for b in bind.split(",")
+    )
+
+
+def test_gunicorn_gets_every_address_of_bind():
+    c = Config.from_env({"bind": " 127.0.0.1:7300 , [::1]:7301"}, env_file=None)
+    assert listen_addresses(c, ipv6_loopback=lambda: True) == ["127.0.0.1:7300", "[::1]:7301"]
+    assert listen_addresses(c, ipv6_loopback=lambda: False) == ["127.0.0.1:7300", "[::1]:7301"]  # as asked
+
+
+def test_the_default_bind_keeps_to_127_0_0_1_on_a_host_without_ipv6():
+    c = Config.from_env({}, env_file=None)
+    assert listen_addresses(c, ipv6_loopback=lambda: True) == ["127.0.0.1:7200", "[::1]:7200"]
+    assert listen_addresses(c, ipv6_loopback=lambda: False) == ["127.0.0.1:7200"]
 
 
 def test_the_token_is_not_in_the_repr():
@@ -137,3 +164,5 @@ def test_two_services_on_one_host_have_different_instances_and_a_restart_keeps_i
     assert a.instance != b.instance
     assert a.instance == Config.from_env({"bind": "127.0.0.1:7200"}, env_file=None).instance
     assert Config.from_env({"instance_id": "panel-eu-1"}, env_file=None).instance == "panel-eu-1"
+    # The default bind's instance is its first address's, as before the second loopback.
+    assert Config.from_env({}, env_file=None).instance == a.instance

@@ -17,7 +17,10 @@ PATHS = {
                 "20 minutes for a week (a point holds the mean CPU and memory of its window and the sum of its net "
                 "deltas). Keys are unix seconds, ascending. Only containers dockerlink created are sampled. A name "
                 "or id prefix is resolved by the engine to the container that has it now; the history of a "
-                "container that no longer exists is answered for its full id only."
+                "container that no longer exists is answered for its full id only. Never `{}` for a site dockerlink "
+                "created: with no sample in the asked range (a site not sampled yet), one sample at the current "
+                "second with zero use and net and the container's limits; with `since` > 0, `{}` while the range "
+                "holds samples."
             ),
             "parameters": [
                 {

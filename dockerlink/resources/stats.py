@@ -6,7 +6,7 @@ import falcon
 
 from ..backups.disk import read_usage, with_latest_disk
 from ..services import Services
-from ..stats.history import parse_scale, parse_since, resolve
+from ..stats.history import History, parse_scale, parse_since
 from . import params
 
 __all__ = ["routes"]
@@ -14,17 +14,15 @@ __all__ = ["routes"]
 
 class ContainerStats:
     def __init__(self, services: Services) -> None:
-        self._containers = services.engine.containers
-        self._store = services.store
+        self._history = History(services.engine.containers, services.store, services.engine.system)
         self._config = services.config
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         ref = params.container_id(req)
         since = parse_since(params.text(req, "since"))
         scale = parse_scale(params.text(req, "scale"))
-        container_id = resolve(self._containers, self._store, ref)
+        container_id, history = self._history.answer(ref, since, scale)
         resp.content_type = falcon.MEDIA_JSON
-        history = self._store.history_json(container_id, since=since, scale=scale)
         resp.text = with_latest_disk(history, read_usage(self._config).get(container_id))
 
 

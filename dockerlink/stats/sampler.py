@@ -57,6 +57,7 @@ __all__ = [
     "SAMPLED_STATES",
     "PRIME_AHEAD",
     "build_sampler",
+    "cfs_limit",
 ]
 
 log = logging.getLogger("dockerlink.stats")
@@ -379,7 +380,7 @@ class EngineSource:
             if d is None or not d.running:
                 self._limits.pop(container_id, None)  # gone or stopped: no reading this round
             else:
-                self._limits[container_id] = (now, *_cpu_limit(d))
+                self._limits[container_id] = (now, *cfs_limit(d))
         readings = []
         for container_id, s in zip(container_ids, stats, strict=True):
             snapshot, limits = _usable(container_id, s), self._limits.get(container_id)
@@ -405,8 +406,9 @@ def _usable(container_id: str, result: _T | EngineError) -> _T | None:
     return result
 
 
-def _cpu_limit(details: ContainerDetails) -> tuple[int | None, int | None]:
-    """CFS quota and period from HostConfig (NanoCpus means a quota over 100 ms)."""
+def cfs_limit(details: ContainerDetails) -> tuple[int | None, int | None]:
+    """CFS quota and period from HostConfig (NanoCpus means a quota over 100 ms); (None, None)
+    when unlimited."""
     if details.cpu_quota > 0:
         return details.cpu_quota, details.cpu_period or DEFAULT_CFS_PERIOD
     if details.nano_cpus > 0:

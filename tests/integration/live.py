@@ -57,17 +57,26 @@ class LiveService:
         return self.request("GET", path, **kw)
 
 
+#: Where the service listens with no `bind` set, as the panels call it.
+DEFAULT_PORT = 7200
+
+
 @contextmanager
-def live_service(tmp_dir: Path, **settings: str):
-    """Start gunicorn with dockerlink's config and `settings` as environment; stop it after."""
-    port = free_port()
+def live_service(tmp_dir: Path, *, default_bind: bool = False, **settings: str):
+    """Start gunicorn with dockerlink's config and `settings` as environment; stop it after.
+
+    On a free loopback port; with `default_bind`, with `bind` unset (both loopbacks, port
+    7200: the caller makes sure no other test holds it) and reached at `[::1]`, as a client
+    that resolves `localhost` to ::1 first."""
+    port = DEFAULT_PORT if default_bind else free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("api_token", "bind")}
+    if not default_bind:
+        env["bind"] = f"127.0.0.1:{port}"
     env.update(
         {
             # This checkout's code, not whichever one the venv's editable install points at
             # (a worktree sharing another checkout's venv would serve that one's code).
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-            "bind": f"127.0.0.1:{port}",
             "stats_db": str(tmp_dir / "stats.sqlite3"),
             "backup_dir": str(tmp_dir / "backups"),  # final backups before deletes stay with the test
             "DOCKERLINK_WORKERS": "2",
@@ -85,7 +94,7 @@ def live_service(tmp_dir: Path, **settings: str):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    service = LiveService(f"http://127.0.0.1:{port}", proc, log, env)
+    service = LiveService(f"http://[::1]:{port}" if default_bind else f"http://127.0.0.1:{port}", proc, log, env)
     try:
         deadline = time.monotonic() + 30
         while True:

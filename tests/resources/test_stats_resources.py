@@ -5,7 +5,7 @@ from falcon import testing
 
 from dockerlink.app import create_app
 from dockerlink.config import Config
-from dockerlink.engine import EngineUnavailable
+from dockerlink.engine import ContainerDetails, EngineInfo, EngineUnavailable
 from dockerlink.openapi import document
 from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
@@ -18,9 +18,34 @@ TOKEN = "t" * 32
 T0 = 1_700_000_400.0  # a multiple of 120
 
 
+class FakeSystem:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def info(self) -> EngineInfo:
+        self.asked += 1
+        return EngineInfo(cpus=2, memory_total=4 << 30, cgroup_version="2", cgroup_driver="systemd")
+
+
 class FakeEngine:
     def __init__(self) -> None:
         self.containers = FakeContainers()
+        self.system = FakeSystem()
+
+
+def site(
+    container_id: str, *, state: str = "created", memory: int = 0, quota: int = 0, labels=None
+) -> ContainerDetails:
+    """A dockerlink site as the engine describes it (never sampled yet)."""
+    return ContainerDetails.from_api(
+        {
+            "Id": container_id,
+            "Name": "/fresh",
+            "State": {"Status": state, "Running": state == "running"},
+            "Config": {"Labels": {"dockerlink": "0.1.0"} if labels is None else labels},
+            "HostConfig": {"Memory": memory, "MemorySwap": memory, "CpuQuota": quota, "CpuPeriod": 100000},
+        }
+    )
 
 
 def sample(ts: float, cpu: float) -> Sample:
@@ -121,7 +146,77 @@ def test_a_deleted_container_is_a_404_by_prefix(client):
     assert r.headers["content-type"].startswith("text/plain")
 
 
-def test_a_container_without_history_yet_is_an_empty_object(client):
+NOW = 1_700_003_333.75
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    monkeypatch.setattr("dockerlink.stats.history.time.time", lambda: NOW)
+
+
+def add(engine, name: str, d: ContainerDetails) -> None:
+    """Known to the fake engine by name and by id, as to the real one."""
+    engine.containers.details[name] = engine.containers.details[d.id] = d
+
+
+@pytest.mark.parametrize("state", ["created", "exited", "running"])
+@pytest.mark.parametrize("scale", [None, "instant", "hour", "4hours", "day", "week"])
+def test_a_site_without_samples_answers_one_sample_now_with_its_limits(client, engine, clock, state, scale):
+    """Both panels crash on `{}` (SPEC §3.0): a site created, or stopped, before its first round."""
+    add(engine, "fresh", site(FRESH, state=state, memory=3 << 28, quota=150000))
+    query = {"id": "fresh", "since": "0"} | ({"scale": scale} if scale else {})
+    r = client.simulate_get("/v1/container/stats", params=query)
+    assert r.status_code == 200
+    assert r.json == {
+        "1700003333": {
+            "memory": {"used": 0.0, "limit": 0.75},
+            "cpu": {"usage_percent": 0.0, "limit": 150.0},
+            "net": {"up": 0.0, "down": 0.0, "delta_up": 0.0, "delta_down": 0.0},
+            "pids": 0,
+            "oom_kills": 0,
+        }
+    }
+
+
+def test_a_site_without_limits_shows_the_hosts_memory_and_cores_as_sampled_ones_do(client, engine, clock, store):
+    add(engine, "fresh", site(FRESH))
+    store.record_round(T0, [], host_cpus=3)  # the collector saw 3 cores; the engine's info says 2
+    r = client.simulate_get("/v1/container/stats", params={"id": "fresh", "since": "0"})
+    point = r.json["1700003333"]
+    assert (point["memory"]["limit"], point["cpu"]["limit"]) == (4.0, 300.0)
+    client.simulate_get("/v1/container/stats", params={"id": "fresh", "since": "0"})
+    assert engine.system.asked == 1  # the host's memory is asked once
+
+
+def test_since_past_the_newest_sample_is_still_an_empty_object(client, clock):
+    last = str(int(T0 + 120))
+    r = client.simulate_get("/v1/container/stats", params={"id": SITE, "since": last})
+    assert (r.status_code, r.json) == (200, {})
+
+
+def test_since_without_any_sample_gets_the_stand_in_only_when_it_is_after_since(client, engine, clock):
+    add(engine, "fresh", site(FRESH))
+    before = client.simulate_get("/v1/container/stats", params={"id": "fresh", "since": "1700003332"})
+    assert list(before.json) == ["1700003333"]
+    assert client.simulate_get("/v1/container/stats", params={"id": "fresh", "since": "1700003333"}).json == {}
+
+
+def test_a_scale_whose_tier_is_empty_gets_the_stand_in(tmp_path, engine, clock):
+    """Samples only in the coarse tier (the collector was down for hours): `instant` holds none."""
+    s = StatsStore(str(tmp_path / "coarse.sqlite3"))
+    s.record_round(T0, [(Reading(FRESH, T0, True), sample(T0, 1.0))])
+    s.maintain(T0 + 5 * 3600)  # rolled up, then the 4-hour tier pruned
+    add(engine, "fresh", site(FRESH, memory=1 << 30))
+    c = testing.TestClient(create_app(Config(), engine=engine, store=s))
+    assert list(c.simulate_get("/v1/container/stats", params={"id": "fresh", "scale": "day"}).json) == [str(int(T0))]
+    instant = c.simulate_get("/v1/container/stats", params={"id": "fresh", "scale": "instant"}).json
+    assert list(instant) == ["1700003333"] and instant["1700003333"]["memory"]["limit"] == 1.0
+    s.close()
+
+
+def test_a_container_dockerlink_did_not_create_has_no_stand_in(client, engine, clock):
+    """It is never sampled: a made-up zero would be false for a running database."""
+    add(engine, "fresh", site(FRESH, state="running", labels={}))
     r = client.simulate_get("/v1/container/stats", params={"id": "fresh", "since": "0"})
     assert (r.status_code, r.json) == (200, {})
 

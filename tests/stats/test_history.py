@@ -1,8 +1,8 @@
 import pytest
 
 from dockerlink.errors import InvalidInput, NoSuchContainer
-from dockerlink.stats.history import parse_scale, parse_since, resolve
-from dockerlink.stats.samples import Reading
+from dockerlink.stats.history import parse_scale, parse_since, resolve, stand_in
+from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
 
 from .trees import FakeContainers, details, point
@@ -58,3 +58,10 @@ def test_a_deleted_container_is_not_found_by_prefix_or_name(store):
 def test_an_unknown_full_id_without_history_is_not_found(store):
     with pytest.raises(NoSuchContainer):
         resolve(FakeContainers(), store, "3" * 64)
+
+
+def test_the_stand_in_reads_limits_as_the_sampler_does():
+    """NanoCpus (docker run --cpus) is a quota over 100 ms; no memory limit shows the host's."""
+    d = details(LIVE, 7, running=False, nano_cpus=1_500_000_000)
+    assert stand_in(d, 100.0, 8 << 30) == Sample(100.0, 0.0, 150.0, 0, 8 << 30, 0, 0, 0, 0)
+    assert stand_in(details(LIVE, 7, running=False), 100.0, 8 << 30).cpu_limit is None  # the host's cores, later

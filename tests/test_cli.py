@@ -1,0 +1,58 @@
+"""`dockerlink check`: the warnings an operator gets for settings the service starts without."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockerlink import cli
+from dockerlink.config import Config
+
+
+class Version:
+    version, api_version = "24.0.0-fake", "1.43"
+
+
+class FakeEngine:
+    def __init__(self, *args: object, **kw: object) -> None:
+        self.system = self
+
+    def version(self) -> Version:
+        return Version()
+
+
+@pytest.fixture
+def check(monkeypatch, tmp_path, capsys):
+    """Run `dockerlink check` with `env` as the whole environment, in an empty directory."""
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setattr("dockerlink.engine.Engine", FakeEngine)
+
+    def run(env: dict[str, str]) -> tuple[int, str, str]:
+        monkeypatch.setattr("os.environ", dict(env))
+        code = cli.main(["check"])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_check_warns_while_port_area_size_is_unset_naming_the_insa_panels_500(check):
+    code, out, err = check({})
+    assert code == 0 and "engine 24.0.0-fake" in out
+    assert "warning: port_area_size is unset" in err and "500" in err
+
+
+def test_check_says_nothing_of_port_area_size_once_it_is_set(check, tmp_path):
+    assert "port_area_size" not in check({"port_area_size": "500"})[2]
+    (tmp_path / ".env").write_text("port_area_size=500\n")
+    assert "port_area_size" not in check({})[2]  # set in .env counts too
+
+
+def test_a_value_equal_to_the_default_counts_as_set():
+    assert not any("port_area_size" in w for w in cli.warnings(Config(), {"port_area_size": "5000"}))
+
+
+def test_check_warns_when_the_default_bind_cannot_listen_on_ipv6(monkeypatch):
+    no_ipv6 = cli.listen_addresses
+    monkeypatch.setattr(cli, "listen_addresses", lambda c: no_ipv6(c, ipv6_loopback=lambda: False))
+    found = cli.warnings(Config(), {"port_area_size": "500"})
+    assert found == ["no IPv6 loopback on this host: the default bind listens on 127.0.0.1:7200 only"]
