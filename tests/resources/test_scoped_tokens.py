@@ -10,6 +10,7 @@ import pytest
 from falcon.testing import TestClient
 
 from dockerlink.app import create_app
+from dockerlink.backups import Catalog, Record
 from dockerlink.config import Config
 from dockerlink.events.journal import Journal
 from dockerlink.resources.auth import OPEN_PATHS
@@ -259,3 +260,21 @@ def test_a_scoped_token_reads_only_its_containers_events_never_an_earlier_ones_o
         assert [(e["seq"], e["id"]) for e in r.json["events"]] == [(3, host.site1.id)], params
     for other in (old, "site2"):
         assert host.client.simulate_get("/v1/events", params={"id": other}, headers=headers).status_code == 403
+
+
+def test_a_scoped_token_never_restores_another_containers_backup(tmp_path):
+    """site1's name had an earlier container, whose final backup is still listed under it."""
+    host = Host(str(tmp_path))
+    catalog = Catalog(host.config.backup_dir)
+    catalog.site_dir("site1", create=True)
+    old = "20260101T000000Z-0000000a"
+    catalog.archive_path("site1", old).write_bytes(b"an earlier site1's files")
+    catalog.save(Record(backup=old, name="site1", kind="final", state="done", started=1.0, container="0" * 64))
+    headers = {"Authorization": f"Bearer {host.mint(['backup'])}"}
+    for params in ({"backup": old}, {"backup": old, "from": "site1"}, {"backup": old, "id": host.site1.id}):
+        r = host.client.simulate_post("/v1/container/restore", params={"id": "site1", **params}, headers=headers)
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"].startswith("text/plain") and r.text.count("\n") == 1
+    assert host.engine.containers.by_id[host.site1.id].running  # never stopped for a restore
+    r = host.client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": old}, headers=PANEL)
+    assert r.status_code == 409 and "from=site1" in r.text  # the panel is told how to say so
