@@ -1,5 +1,6 @@
 """Where backups live: `<backup_dir>/<site name>/<backup id>.tar.zst`, each beside a
-`<backup id>.json` record (state, size, sha256, kind), written atomically.
+`<backup id>.json` record (state, size, sha256, kind, the full id of the container it belongs
+to), written atomically.
 
 Every gunicorn worker reads the same directory, so a backup taken by one worker is listed by
 all. Site names and backup ids are checked against strict patterns, and every path is
