@@ -50,7 +50,7 @@ class Backups:
     def site(self, ref: str) -> ContainerDetails:
         return require_owned(self.engine.containers.inspect(ref))
 
-    def owner_now(self, name: str) -> str | None:
+    def _owner_now(self, name: str) -> str | None:
         """The full id of the dockerlink container named `name` now; None when none is."""
         try:
             c = self.engine.containers.inspect(check_site_name(name))
@@ -148,7 +148,7 @@ class Backups:
         limit = self.config.backup_max
         if length is not None and length > limit:
             raise TooLarge(f"body: {length} bytes is over backup_max ({limit} bytes)")
-        owner = self.owner_now(name)
+        owner = self._owner_now(name)
         self.catalog.site_dir(name, create=True)
         record = Record(
             backup=new_backup_id(), name=name, kind="uploaded", state="running", started=time.time(), container=owner

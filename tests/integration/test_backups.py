@@ -196,7 +196,8 @@ def test_the_next_owner_of_a_reused_name_gets_nothing_of_the_previous_ones(engin
         _sh(
             engine,
             cid,
-            "mkdir -p /var/www/html && printf 's3cret' > /var/www/html/secret.txt && chown 1000 /var/www/html/secret.txt",
+            "mkdir -p /var/www/html && printf 's3cret' > /var/www/html/secret.txt"
+            " && chown 1000 /var/www/html/secret.txt",
         )
         assert s.request("DELETE", "/v1/container", params={"id": cid}).status_code == 204
         [final] = s.get("/v1/container/backups", params={"name": unique_name}).json()["backups"]
