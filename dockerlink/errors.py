@@ -4,10 +4,12 @@
     DockerlinkError                    one line, safe to show the caller
     ├── InvalidInput(field, message)   the request is malformed; the message names the field
     ├── Forbidden                      a container dockerlink did not create; id-less git while
-    │                                  disabled, outside git_host_root, or as a user it cannot be
+    │                                  disabled, outside git_host_root, or as a user it cannot be;
+    │                                  a scoped token restoring another container's backup
     ├── NoSuchContainer                the engine knows no such container; no stats history either
     ├── Conflicting                    port area overlap, host port in use, memory limit below use,
-    │                                  a name in use, git in a container that is not running
+    │                                  a name in use, git in a container that is not running,
+    │                                  another container's backup restored without `from`
     ├── GitFailed(output, exit_code)   git exited non-zero; the message is its output
     ├── GitTimeout                     git ran past git_timeout (or its stream stalled) and was killed
     ├── ProxyError                     nginx refused a site file (its check or reload failed)

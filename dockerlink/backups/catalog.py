@@ -1,5 +1,6 @@
 """Where backups live: `<backup_dir>/<site name>/<backup id>.tar.zst`, each beside a
-`<backup id>.json` record (state, size, sha256, kind), written atomically.
+`<backup id>.json` record (state, size, sha256, kind, the full id of the container it belongs
+to), written atomically.
 
 Every gunicorn worker reads the same directory, so a backup taken by one worker is listed by
 all. Site names and backup ids are checked against strict patterns, and every path is
@@ -39,9 +40,9 @@ def check_backup_id(value: str) -> str:
     return value
 
 
-def check_site_name(value: str) -> str:
+def check_site_name(value: str, field: str = "name") -> str:
     if not isinstance(value, str) or not _SITE_NAME.fullmatch(value):
-        raise InvalidInput("name", "expected a site name, [a-zA-Z0-9][a-zA-Z0-9_.-]+")
+        raise InvalidInput(field, "expected a site name, [a-zA-Z0-9][a-zA-Z0-9_.-]+")
     return value
 
 
@@ -53,7 +54,9 @@ def new_backup_id(now: float | None = None) -> str:
 @dataclass
 class Record:
     """One backup, as listed. `state`: running, done or failed; `kind`: manual, final (taken
-    before a delete), uploaded."""
+    before a delete), uploaded. `container`: the full id of the container it belongs to (it
+    was taken from, or uploaded for); None for an upload made while no site had its name:
+    a backup of no container, which only the panel restores, naming it (`Restorer.find`)."""
 
     backup: str
     name: str
@@ -140,7 +143,7 @@ class Catalog:
         return r
 
     def records(self, name: str) -> list[Record]:
-        """Every backup of a site, oldest first."""
+        """Every backup listed under a site name, oldest first: of each container that had it."""
         d = self.site_dir(name)
         if not d.is_dir():
             return []

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from ..config import Config
 from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
-from ..errors import BackupFailed, Conflicting
+from ..errors import BackupFailed, Conflicting, Forbidden
 from .archive import CorruptArchive, read_plain
-from .catalog import Catalog
+from .catalog import Catalog, Record
 from .service import WWW
 
 __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "start_recovery"]
@@ -68,10 +68,11 @@ class Restorer:
         self.catalog = catalog
         self.journal = Path(catalog.root) / ".restores"
 
-    def restore(self, c: ContainerDetails, backup: str) -> bool:
-        """Restore `backup` of the site into it; True when the site was running (and is again)."""
-        record = self.catalog.done(c.name, backup)
-        archive = str(self.catalog.archive_path(c.name, backup))
+    def restore(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> bool:
+        """Restore `backup` into the site (`find` says which backups may be); True when the
+        site was running (and is again)."""
+        record = self.find(c, backup, source, scoped=scoped)
+        archive = str(self.catalog.archive_path(record.name, backup))
         volume = c.volumes.get(WWW)
         if not volume:
             raise Conflicting(f"{c.name} has no /var/www volume to restore into")
@@ -105,6 +106,24 @@ class Restorer:
                 raise BackupFailed(f"restore of {c.name} from {backup} failed, the site is unchanged: {exc}") from None
             self._finish(entry)
         return c.running
+
+    def find(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> Record:
+        """The finished backup to restore into `c`. Its own: taken from (or uploaded for) `c`,
+        by full id, never by name. Any other (an earlier site's of the same name, another
+        site's, an upload for no site) only on the panel's word: `source`, the site name it
+        is listed under. A scoped token never restores another's (403); the panel without
+        `source` is told to name it (409)."""
+        if source is not None and scoped:
+            raise Forbidden("from: a scoped token restores only its own container's backups")
+        record = self.catalog.done(source or c.name, backup)
+        if source is None and record.container != c.id:
+            if scoped:
+                raise Forbidden(f"backup {backup} is not this container's")
+            whose = f"container {record.container[:12]}" if record.container else "no container (an upload)"
+            raise Conflicting(
+                f"backup {backup} belongs to {whose}, not to {c.name}: restore it with from={record.name}"
+            )
+        return record
 
     def recover(self) -> list[str]:
         """Finish or roll back every restore a stopped service left in flight; the names."""

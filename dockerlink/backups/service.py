@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..config import Config
-from ..engine import ContainerDetails, Engine, EngineError
+from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, NotFound
 from ..errors import BackupFailed, InvalidInput, TooLarge
 from ..events.hooks import backup_events
-from ..ownership import require_owned
+from ..ownership import is_owned, require_owned
 from .archive import CHUNK, CorruptArchive, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 
@@ -50,13 +50,13 @@ class Backups:
     def site(self, ref: str) -> ContainerDetails:
         return require_owned(self.engine.containers.inspect(ref))
 
-    def site_name(self, ref: str | None, name: str | None) -> str:
-        """The site's name from its id (a live site) or as given (also a deleted one)."""
-        if ref:
-            return self.site(ref).name
-        if not name:
-            raise InvalidInput("name", "give id or name")
-        return check_site_name(name)
+    def _owner_now(self, name: str) -> str | None:
+        """The full id of the dockerlink container named `name` now; None when none is."""
+        try:
+            c = self.engine.containers.inspect(check_site_name(name))
+        except (NotFound, AmbiguousReference):  # no container has the name (it is no prefix of one)
+            return None
+        return c.id if c.name == name and is_owned(c) else None
 
     # -- taking --------------------------------------------------------------------------------
 
@@ -128,9 +128,12 @@ class Backups:
 
     # -- reading, uploading, deleting -------------------------------------------------------------
 
-    def list(self, name: str) -> list[dict]:
+    def list(self, name: str, container: str | None = None) -> list[dict]:
+        """The backups listed under a site name, newest first; with `container` (a full id),
+        that container's only, never an earlier one's that had the name."""
         self.catalog.prune(name, self.config.backup_keep, self.config.backup_deleted_days)
-        return [r.public() for r in reversed(self.catalog.records(name))]
+        records = self.catalog.records(name)
+        return [r.public() for r in reversed(records) if container is None or r.container == container]
 
     def download(self, name: str, backup: str) -> Download:
         r = self.catalog.done(name, backup)
@@ -140,13 +143,16 @@ class Backups:
     def upload(self, name: str, body: BinaryIO, length: int | None) -> Record:
         """Store an uploaded backup (moving a site between hosts): size capped at
         `backup_max` while it streams in, checked member by member; 400 if it is not a
-        site backup, 413 over the cap."""
+        site backup, 413 over the cap. It belongs to the site of that name now (the panel
+        uploads it for that site), or to no container when none has the name."""
         limit = self.config.backup_max
         if length is not None and length > limit:
             raise TooLarge(f"body: {length} bytes is over backup_max ({limit} bytes)")
-        check_site_name(name)
+        owner = self._owner_now(name)
         self.catalog.site_dir(name, create=True)
-        record = Record(backup=new_backup_id(), name=name, kind="uploaded", state="running", started=time.time())
+        record = Record(
+            backup=new_backup_id(), name=name, kind="uploaded", state="running", started=time.time(), container=owner
+        )
         part = self.catalog.partial_path(name, record.backup)
         try:
             with open(part, "wb") as out:

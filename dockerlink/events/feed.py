@@ -1,4 +1,9 @@
-"""What `GET /v1/events` answers: the journal after a cursor, filtered, optionally waited for."""
+"""What `GET /v1/events` answers: the journal after a cursor, filtered, optionally waited for.
+
+Whose events: a container's, by its full id. A name is reused by the next container given
+it, so `container_of` turns a name or id prefix into the full id of the container that has
+it *now* (a name or prefix of none is a 404); only a full id names a deleted container.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..errors import InvalidInput
+from ..engine import ContainerDetails, NotFound
+from ..errors import InvalidInput, NoSuchContainer
 from .journal import Event, Journal
 from .waiting import Waiters
 
-__all__ = ["Feed", "Page", "MAX_WAIT", "MAX_LIMIT", "check_types"]
+__all__ = ["Feed", "Page", "MAX_WAIT", "MAX_LIMIT", "check_types", "container_of"]
 
 MAX_WAIT = 30.0
 MAX_LIMIT = 1000
 _TYPE = re.compile(r"[a-z][a-z_]{0,31}")
+_FULL_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def check_types(values: Sequence[str]) -> list[str]:
@@ -25,6 +32,18 @@ def check_types(values: Sequence[str]) -> list[str]:
         if not _TYPE.fullmatch(t):
             raise InvalidInput("type", f"not an event type: {t[:40]!r}")
     return types
+
+
+def container_of(ref: str, inspect: Callable[[str], ContainerDetails]) -> str:
+    """The full id whose events `ref` asks for: a full id as given (also a deleted
+    container's; the engine is not asked), else the id of the container the engine finds
+    under that name or prefix now; NoSuchContainer (404) when there is none."""
+    if _FULL_ID.fullmatch(ref):
+        return ref
+    try:
+        return inspect(ref).id
+    except NotFound:
+        raise NoSuchContainer(f"no such container: {ref} (a deleted container's events: by its full id)") from None
 
 
 @dataclass(frozen=True)
@@ -43,13 +62,20 @@ class Feed:
         self._clock = clock
 
     def read(
-        self, since: int, *, ref: str | None = None, types: Sequence[str] = (), limit: int = 100, wait: float = 0.0
+        self,
+        since: int,
+        *,
+        container: str | None = None,
+        types: Sequence[str] = (),
+        limit: int = 100,
+        wait: float = 0.0,
     ) -> Page:
-        """Events after `since`; with `wait`, parks until one matches or `wait` seconds pass."""
+        """Events after `since` (of `container`, a full id, when given); with `wait`, parks
+        until one matches or `wait` seconds pass."""
         deadline = self._clock() + min(wait, MAX_WAIT)
         while True:
             latest = self._journal.last_seq()  # before the read: nothing at or below it is skipped
-            events = self._journal.read(since, ref=ref, types=types, limit=limit)
+            events = self._journal.read(since, container=container, types=types, limit=limit)
             if len(events) == limit:
                 return Page(events, events[-1].seq)
             cursor = max(since, latest, events[-1].seq if events else 0)

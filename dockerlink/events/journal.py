@@ -233,16 +233,17 @@ class Journal:
         self,
         since: int = 0,
         *,
-        ref: str | None = None,
+        container: str | None = None,
         types: Iterable[str] = (),
         limit: int = 100,
     ) -> list[Event]:
-        """Events after `since` in seq order; `ref` a full id, id prefix or name."""
+        """Events after `since` in seq order; with `container` (a full id), that container's
+        only: never by name, which an earlier container may have had (`feed.container_of`)."""
         where = ["seq > ?"]
         args: list[Any] = [since]
-        if ref:
-            where.append("(id = ? OR name = ? OR (length(?) >= 4 AND substr(id, 1, length(?)) = ?))")
-            args += [ref, ref.lstrip("/"), ref, ref, ref]
+        if container is not None:
+            where.append("id = ?")
+            args.append(container)
         types = list(types)
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")

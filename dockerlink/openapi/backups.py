@@ -13,8 +13,10 @@ __all__ = ["PATHS", "SCHEMAS"]
 #: What a backup endpoint's errors mean, where narrower than the shared table's.
 _NARROWER = {
     400: "malformed input, or an upload that is not a site backup (the message says which)",
+    403: "not a dockerlink container; or a scoped token restoring a backup that is not its container's",
     404: "no such container or backup",
-    409: "a backup or restore of this site is already running",
+    409: "a backup or restore of this site is already running; or a restore of another container's backup "
+    "without `from`",
     413: "upload over backup_max",
     502: "the backup or restore failed (nothing was changed), or an unexpected engine error",
 }
@@ -43,7 +45,10 @@ _BACKUP_SCHEMA = {
         "name": {"type": "string"},
         "kind": {"type": "string", "enum": ["manual", "final", "uploaded"]},
         "state": {"type": "string", "enum": ["running", "done", "failed"]},
-        "container": {"type": ["string", "null"]},
+        "container": {
+            "type": ["string", "null"],
+            "description": "full id of the container it belongs to (taken from, or uploaded for); null: none",
+        },
         "started": {"type": "number"},
         "finished": _NULLABLE_NUMBER,
         "size": {"type": ["integer", "null"], "description": "bytes of the compressed file"},
@@ -56,9 +61,23 @@ _BACKUP_SCHEMA = {
 
 _ID = _param("id", CONTAINER_PATTERN, True, "full id, unique prefix, or name of the site")
 _ID_OR_NAME = [
-    _param("id", CONTAINER_PATTERN, False, "the site (a live one)"),
-    _param("name", NAME_PATTERN, False, "the site's name (also of a deleted site); neither: every site's"),
+    _param("id", CONTAINER_PATTERN, False, "the site (a live one): its own backups, by full id"),
+    _param(
+        "name",
+        NAME_PATTERN,
+        False,
+        "every backup listed under the name, of each container that had it (a deleted site's too); "
+        "neither: every site's",
+    ),
 ]
+_FROM = _param(
+    "from",
+    NAME_PATTERN,
+    False,
+    "the panel's word that the backup is another container's (an earlier site of the same name, another "
+    "site, an upload made while no site had the name): the site name it is listed under. Without it only "
+    "the site's own backups (taken from its full id) are restored; a scoped token cannot send it (403)",
+)
 _NAME = [_param("name", NAME_PATTERN, True, "the site's name (also of a deleted site)")]
 _BACKUP = _param("backup", BACKUP_ID_PATTERN, True, "backup id")
 _RECORD = {"application/json": {"schema": _BACKUP_SCHEMA}}
@@ -101,7 +120,7 @@ PATHS = {
             },
             "responses": {
                 "201": {"description": "stored", "content": _RECORD},
-                **_errors(400, 401, 403, 404, 413, 503),
+                **_errors(400, 401, 403, 404, 413, 502, 503),
             },
         },
         "delete": {
@@ -136,7 +155,7 @@ PATHS = {
     "/v1/container/restore": {
         "post": {
             "summary": "Restore a backup into the site, in place (same id); stopped meanwhile, started again if it ran",
-            "parameters": [_ID, _BACKUP],
+            "parameters": [_ID, _BACKUP, _FROM],
             "responses": {
                 "200": {
                     "description": "restored",

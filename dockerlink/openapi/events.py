@@ -36,7 +36,11 @@ PATHS = {
                     "name": "id",
                     "in": "query",
                     "required": False,
-                    "description": "full id, id prefix or name",
+                    "description": (
+                        "that container's events only, by its full id: a name or prefix names the container that "
+                        "has it now (never an earlier one's events; 404 when none has it); a full id also names a "
+                        "deleted container. A scoped token: its own container's, also without `id`"
+                    ),
                     "schema": {"type": "string", "pattern": f"^{CONTAINER_PATTERN}$"},
                 },
                 {
@@ -65,7 +69,22 @@ PATHS = {
                     "description": "events and the next cursor",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventPage"}}},
                 },
-                **errors(400, 401, 429, narrower={400: _MALFORMED}),
+                **errors(
+                    400,
+                    401,
+                    403,
+                    404,
+                    429,
+                    502,
+                    503,
+                    narrower={
+                        400: _MALFORMED,
+                        403: "a scoped token naming another container",
+                        404: "no container has that name or prefix now",
+                        502: "unexpected engine error while looking up a name or prefix",
+                        503: "the engine is unreachable (to look up a name or prefix)",
+                    },
+                ),
             },
         }
     },

@@ -13,7 +13,7 @@ from ..engine import BadRequest, Engine, InvalidReference, NotFound
 from ..errors import Forbidden
 from ..tokens import ENDPOINT_SCOPES, Grant, InvalidToken, ScopedTokens
 
-__all__ = ["middleware", "TokenAuth", "OPEN_PATHS"]
+__all__ = ["middleware", "TokenAuth", "OPEN_PATHS", "grant_of"]
 
 #: Paths answered without a token: health, and the operator's page and its two assets
 #: (exactly those paths: they hold no data; the page asks for the token).
@@ -22,6 +22,12 @@ OPEN_PATHS = frozenset({"/v1/health"}) | ui.PUBLIC_PATHS
 
 def _unauthorized(description: str) -> falcon.HTTPUnauthorized:
     return falcon.HTTPUnauthorized(title="401 Unauthorized", description=description, challenges=["Bearer"])
+
+
+def grant_of(req: falcon.Request) -> Grant | None:
+    """The scoped token's grant behind this request; None for the panel's token (or none set).
+    Its `container_id` is the container `process_resource` checked the request's `id` names."""
+    return req.context.get("grant")
 
 
 class TokenAuth:

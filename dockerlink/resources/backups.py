@@ -5,16 +5,19 @@ from __future__ import annotations
 import falcon
 
 from ..backups import Backups, Restorer, check_backup_id
+from ..backups.catalog import check_site_name
 from ..services import Services
 from . import params
+from .auth import grant_of
 
 __all__ = ["routes", "SHA256_HEADER"]
 
 SHA256_HEADER = "X-Backup-Sha256"
 
 
-def _name(req: falcon.Request, backups: Backups) -> str:
-    return backups.site_name(None, params.text(req, "name", required=True))
+def _name(req: falcon.Request, field: str = "name", required: bool = True) -> str | None:
+    value = params.text(req, field, required=required)
+    return None if value is None else check_site_name(value, field)
 
 
 def _backup(req: falcon.Request) -> str:
@@ -30,19 +33,19 @@ class Backup:
         resp.media = {"backup": self._backups.start(params.container_id(req))}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        download = self._backups.download(_name(req, self._backups), _backup(req))
+        download = self._backups.download(_name(req), _backup(req))
         resp.content_type = "application/zstd"
         resp.set_header(SHA256_HEADER, download.sha256)
         resp.downloadable_as = download.path.rsplit("/", 1)[-1]
         resp.set_stream(open(download.path, "rb"), download.size)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        record = self._backups.upload(_name(req, self._backups), req.bounded_stream, req.content_length)
+        record = self._backups.upload(_name(req), req.bounded_stream, req.content_length)
         resp.status = falcon.HTTP_201
         resp.media = record.public()
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._backups.remove(_name(req, self._backups), _backup(req))
+        self._backups.remove(_name(req), _backup(req))
         resp.status = falcon.HTTP_204
 
 
@@ -51,9 +54,16 @@ class BackupList:
         self._backups = backups
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        ref, name = params.optional_container_id(req), params.text(req, "name")
-        names = [self._backups.site_name(ref, name)] if ref or name else self._backups.catalog.names()
-        resp.media = {"backups": [b for n in names for b in self._backups.list(n)]}
+        """`id`: that container's backups; `name`: every backup listed under the name (of each
+        container that had it: a deleted site's); neither: all."""
+        ref, name = params.optional_container_id(req), _name(req, required=False)
+        if ref:
+            site = self._backups.site(ref)
+            listed = self._backups.list(site.name, container=site.id)
+        else:
+            names = [name] if name else self._backups.catalog.names()
+            listed = [b for n in names for b in self._backups.list(n)]
+        resp.media = {"backups": listed}
 
 
 class Restore:
@@ -62,9 +72,12 @@ class Restore:
         self._restorer = restorer
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        site = self._backups.site(params.container_id(req))
-        backup = _backup(req)
-        resp.media = {"restored": backup, "running": self._restorer.restore(site, backup)}
+        """A scoped token restores into the container auth checked (its grant's, by full id)."""
+        grant = grant_of(req)
+        site = self._backups.site(grant.container_id if grant else params.container_id(req))
+        backup, source = _backup(req), _name(req, "from", required=False)
+        running = self._restorer.restore(site, backup, source, scoped=grant is not None)
+        resp.media = {"restored": backup, "running": running}
 
 
 def routes(services: Services) -> list[tuple[str, object]]:

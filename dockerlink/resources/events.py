@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import falcon
 
-from ..events.feed import MAX_LIMIT, MAX_WAIT, Feed, check_types
+from ..events.feed import MAX_LIMIT, MAX_WAIT, Feed, check_types, container_of
 from ..events.logs import MAX_BODY, MAX_TAIL, merge
 from ..events.waiting import Waiters, default_slots
 from ..ownership import require_owned
 from ..services import Services
 from . import params
+from .auth import grant_of
 
 __all__ = ["routes"]
 
@@ -18,16 +19,26 @@ class Events:
     def __init__(self, services: Services) -> None:
         journal = services.journal
         self._feed = Feed(journal, Waiters(journal.last_seq, default_slots()))
+        self._inspect = services.engine.containers.inspect
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         page = self._feed.read(
             params.integer(req, "since", 0) or 0,
-            ref=params.optional_container_id(req),
+            container=self._container(req),
             types=check_types(req.get_param_as_list("type") or []),
             limit=params.integer(req, "limit", 100, lo=1, hi=MAX_LIMIT) or 100,
             wait=float(params.integer(req, "wait", 0, hi=int(MAX_WAIT)) or 0),
         )
         resp.media = page.to_json()
+
+    def _container(self, req: falcon.Request) -> str | None:
+        """Whose events: a scoped token's own container's (the id auth checked, never looked up
+        again by name), else the full id `id` names now; none given: everyone's."""
+        grant = grant_of(req)
+        if grant is not None:
+            return grant.container_id
+        ref = params.optional_container_id(req)
+        return None if ref is None else container_of(ref, self._inspect)
 
 
 class ContainerLogs:

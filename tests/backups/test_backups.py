@@ -3,6 +3,7 @@ the final backup before a delete (and a delete that does nothing when it fails).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 import time
@@ -156,3 +157,95 @@ def test_without_backup_on_delete_no_backup_is_taken(tmp_path, engine):
     client = _client(tmp_path, engine, backup_on_delete=False)
     assert client.simulate_delete("/v1/container", params={"id": "site1"}).status_code == 204
     assert client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"] == []
+
+
+# -- whose a backup is: the container's it was taken from (its full id), never a name's -------
+
+OLD, NEW = "0" * 64, "1" * 64
+
+
+def _stored(catalog: Catalog, name: str, backup: str, container: str | None, kind: str = "final") -> None:
+    catalog.site_dir(name, create=True)
+    catalog.archive_path(name, backup).write_bytes(GOOD)
+    catalog.save(Record(backup=backup, name=name, kind=kind, state="done", started=time.time(), container=container))
+
+
+def _site(name: str, cid: str):  # noqa: ANN202
+    return dataclasses.replace(FakeEngine().containers.add(name, labels=LABELS), id=cid)
+
+
+@pytest.fixture
+def restorer(tmp_path):  # noqa: ANN201
+    from dockerlink.backups import Restorer
+
+    catalog = Catalog(tmp_path)
+    _stored(catalog, "site1", "20260101T000000Z-0000000a", OLD)  # the site1 deleted before
+    _stored(catalog, "site1", "20260102T000000Z-0000000b", NEW, kind="manual")  # the site1 there now
+    _stored(catalog, "site1", "20260103T000000Z-0000000c", None, kind="uploaded")  # for no container
+    _stored(catalog, "site2", "20260104T000000Z-0000000d", "2" * 64)
+    return Restorer(FakeEngine(), catalog)
+
+
+def test_a_site_restores_its_own_backups_by_full_id(restorer):
+    site1 = _site("site1", NEW)
+    assert restorer.find(site1, "20260102T000000Z-0000000b").container == NEW
+    assert restorer.find(site1, "20260102T000000Z-0000000b", scoped=True).container == NEW
+
+
+@pytest.mark.parametrize(
+    ("backup", "whose"),
+    [
+        ("20260101T000000Z-0000000a", "container 000000000000"),
+        ("20260103T000000Z-0000000c", "no container (an upload)"),
+    ],
+)
+def test_another_containers_backup_under_the_same_name_needs_the_panels_from(restorer, backup, whose):
+    from dockerlink.errors import Conflicting, Forbidden
+
+    site1 = _site("site1", NEW)
+    with pytest.raises(Conflicting) as refused:
+        restorer.find(site1, backup)
+    assert str(refused.value) == f"backup {backup} belongs to {whose}, not to site1: restore it with from=site1"
+    with pytest.raises(Forbidden):  # a scoped token: never
+        restorer.find(site1, backup, scoped=True)
+    with pytest.raises(Forbidden):
+        restorer.find(site1, backup, "site1", scoped=True)
+    assert restorer.find(site1, backup, "site1").backup == backup  # the panel, naming the source
+
+
+def test_the_panel_restores_another_sites_backup_only_by_naming_it(restorer):
+    from dockerlink.errors import NoSuchBackup
+
+    site1 = _site("site1", NEW)
+    with pytest.raises(NoSuchBackup):  # looked for under site1's name only
+        restorer.find(site1, "20260104T000000Z-0000000d")
+    assert restorer.find(site1, "20260104T000000Z-0000000d", "site2").name == "site2"
+
+
+def test_a_reused_names_listing_by_id_shows_only_the_live_containers_backups(tmp_path, engine):
+    client = _client(tmp_path, engine)
+    old = engine.containers.inspect("site1").id
+    assert client.simulate_delete("/v1/container", params={"id": "site1"}).status_code == 204
+    new = engine.containers.add("site1", labels=LABELS, volumes={"/var/www": "dockerlink-site1-www"}).id
+    assert client.simulate_get("/v1/container/backups", params={"id": "site1"}).json["backups"] == []
+    [final] = client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"]
+    assert (final["kind"], final["container"]) == ("final", old)
+    mine = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=GOOD).json
+    assert mine["container"] == new  # an upload belongs to the site that has the name now
+    listed = client.simulate_get("/v1/container/backups", params={"id": new}).json["backups"]
+    assert [b["backup"] for b in listed] == [mine["backup"]]
+
+    r = client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": final["backup"]})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("text/plain")
+    assert (
+        r.text
+        == f"backup {final['backup']} belongs to container {old[:12]}, not to site1: restore it with from=site1\n"
+    )
+    r = client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": final["backup"], "from": "../x"})
+    assert r.status_code == 400 and r.text.startswith("from:")
+
+
+def test_an_upload_for_a_name_no_site_has_belongs_to_no_container(tmp_path, engine):
+    client = _client(tmp_path, engine)
+    up = client.simulate_put("/v1/container/backup", params={"name": "later1"}, body=GOOD)
+    assert up.status_code == 201 and up.json["container"] is None

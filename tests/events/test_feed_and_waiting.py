@@ -49,7 +49,7 @@ def test_a_parked_wait_answers_when_a_matching_event_arrives(journal, tmp_path):
 
     threading.Thread(target=later).start()
     started = time.monotonic()
-    page = feed.read(1, ref="site1", wait=20)
+    page = feed.read(1, container=ID, wait=20)
     assert [e.type for e in page.events] == ["died"]
     assert time.monotonic() - started < 10  # woke on the event, not at the end of the wait
 

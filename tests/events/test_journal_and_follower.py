@@ -59,13 +59,24 @@ def test_seq_strictly_increases_and_a_key_is_written_once(journal):
     assert [e.seq for e in journal.read(0)] == [second.seq, third.seq]
 
 
-def test_read_filters_by_id_prefix_name_and_type(journal):
+def test_read_filters_by_full_id_and_type(journal):
     journal.append(1.0, ID, "site1", "started", {})
     journal.append(2.0, "b" * 64, "site2", "died", {})
-    assert [e.name for e in journal.read(0, ref="aaaa")] == ["site1"]
-    assert [e.name for e in journal.read(0, ref="site2")] == ["site2"]
+    assert [e.name for e in journal.read(0, container=ID)] == ["site1"]
+    assert [e.name for e in journal.read(0, container="b" * 64)] == ["site2"]
     assert [e.name for e in journal.read(0, types=["died"])] == ["site2"]
-    assert journal.read(0, ref="aa") == []  # too short a prefix matches nothing
+
+
+def test_a_containers_events_are_its_own_never_an_earlier_ones_of_the_same_name(journal):
+    """A name is reused: `site1` deleted, then created again, is another container."""
+    old, new = "0" * 64, "1" * 64
+    journal.append(1.0, old, "site1", "backup_done", {"backup": "20260101T000000Z-0000000a"})
+    journal.append(2.0, old, "site1", "deleted", {})
+    journal.append(3.0, new, "site1", "created", {})
+    assert [(e.seq, e.type) for e in journal.read(0, container=new)] == [(3, "created")]
+    assert [(e.seq, e.type) for e in journal.read(0, container=old)] == [(1, "backup_done"), (2, "deleted")]
+    for not_an_id in ("site1", "0000", "1111", ""):  # a name or prefix is no container's full id
+        assert journal.read(0, container=not_an_id) == []
 
 
 def test_a_die_after_a_kill_is_no_crash_and_a_bare_die_is(journal, engine):

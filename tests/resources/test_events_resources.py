@@ -87,3 +87,38 @@ def test_a_stop_through_dockerlink_is_noted_for_the_journal(client, fake_engine,
     c = fake_engine.containers.add("site1", labels={"dockerlink": "0.1.0"})
     assert client.simulate_post("/v1/container/stop", params={"id": "site1"}).status_code == 204
     assert journal.requested(c.id, 0) == "stop"
+
+
+OLD = "0" * 64  # an earlier container that was named site1, deleted since
+
+
+def _reused_name(fake_engine, journal) -> str:
+    """site1's journal: an earlier container's backup and delete, then the live site1's create."""
+    new = fake_engine.containers.add("site1", labels={"dockerlink": "0.1.0"}).id
+    journal.append(1.0, OLD, "site1", "backup_done", {"backup": "20260101T000000Z-0000000a", "kind": "final"})
+    journal.append(2.0, OLD, "site1", "deleted", {})
+    journal.append(3.0, new, "site1", "created", {})
+    return new
+
+
+@pytest.mark.parametrize("given", ["name", "prefix", "full id"])
+def test_events_by_id_are_the_live_containers_never_an_earlier_ones_of_its_name(client, fake_engine, journal, given):
+    new = _reused_name(fake_engine, journal)
+    ref = {"name": "site1", "prefix": new[:12], "full id": new}[given]
+    r = client.simulate_get("/v1/events", params={"since": "0", "id": ref})
+    assert r.status_code == 200, r.text
+    assert [(e["seq"], e["id"], e["type"]) for e in r.json["events"]] == [(3, new, "created")]
+
+
+def test_a_deleted_containers_events_are_read_by_its_full_id(client, fake_engine, journal):
+    _reused_name(fake_engine, journal)
+    r = client.simulate_get("/v1/events", params={"since": "0", "id": OLD})
+    assert [(e["seq"], e["type"]) for e in r.json["events"]] == [(1, "backup_done"), (2, "deleted")]
+    assert fake_engine.containers.inspected == []  # a full id is not looked up: the engine need not answer
+
+
+def test_a_name_no_container_has_now_is_a_404_not_its_earlier_owners_events(client, fake_engine, journal):
+    journal.append(1.0, OLD, "gone1", "deleted", {})
+    r = client.simulate_get("/v1/events", params={"since": "0", "id": "gone1"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+    assert "gone1" in r.text and "\n" == r.text[-1] and r.text.count("\n") == 1

@@ -10,7 +10,9 @@ import pytest
 from falcon.testing import TestClient
 
 from dockerlink.app import create_app
+from dockerlink.backups import Catalog, Record
 from dockerlink.config import Config
+from dockerlink.events.journal import Journal
 from dockerlink.resources.auth import OPEN_PATHS
 from dockerlink.tokens import ANY_SCOPE, ENDPOINT_SCOPES, SCOPES, ScopedTokens, SQLiteRevocations
 from tests.fakes import FakeEngine, FakeStore
@@ -42,6 +44,7 @@ class Host:
             backup_dir=f"{tmp_dir}/backups",
             api_token=api_token,
         )
+        self.config = config
         tokens = ScopedTokens(api_token, SQLiteRevocations(config.stats_db, self.clock), clock=self.clock)
         self.app = create_app(config, engine=self.engine, store=FakeStore(), tokens=tokens)
         self.client = TestClient(self.app)
@@ -241,3 +244,37 @@ def test_scoped_tokens_need_api_token(tmp_path):
     client = TestClient(create_app(Config(stats_db=str(tmp_path / "s")), engine=FakeEngine(), store=FakeStore()))
     r = client.simulate_post("/v1/token", json={"id": "site1", "scopes": ["stats"]})
     assert r.status_code == 403 and "api_token" in r.text
+
+
+def test_a_scoped_token_reads_only_its_containers_events_never_an_earlier_ones_of_its_name(tmp_path):
+    host = Host(str(tmp_path))
+    old = "0" * 64  # the container named site1 before this one (deleted)
+    journal = Journal(host.config.events_path)
+    journal.append(1.0, old, "site1", "backup_done", {"backup": "20260101T000000Z-0000000a", "kind": "final"})
+    journal.append(2.0, host.site2.id, "site2", "started", {})
+    journal.append(3.0, host.site1.id, "site1", "created", {})
+    headers = {"Authorization": f"Bearer {host.mint(['events'])}"}
+    for params in ({"since": "0"}, {"since": "0", "id": "site1"}, {"since": "0", "id": host.site1.id[:12]}):
+        r = host.client.simulate_get("/v1/events", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        assert [(e["seq"], e["id"]) for e in r.json["events"]] == [(3, host.site1.id)], params
+    for other in (old, "site2"):
+        assert host.client.simulate_get("/v1/events", params={"id": other}, headers=headers).status_code == 403
+
+
+def test_a_scoped_token_never_restores_another_containers_backup(tmp_path):
+    """site1's name had an earlier container, whose final backup is still listed under it."""
+    host = Host(str(tmp_path))
+    catalog = Catalog(host.config.backup_dir)
+    catalog.site_dir("site1", create=True)
+    old = "20260101T000000Z-0000000a"
+    catalog.archive_path("site1", old).write_bytes(b"an earlier site1's files")
+    catalog.save(Record(backup=old, name="site1", kind="final", state="done", started=1.0, container="0" * 64))
+    headers = {"Authorization": f"Bearer {host.mint(['backup'])}"}
+    for params in ({"backup": old}, {"backup": old, "from": "site1"}, {"backup": old, "id": host.site1.id}):
+        r = host.client.simulate_post("/v1/container/restore", params={"id": "site1", **params}, headers=headers)
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"].startswith("text/plain") and r.text.count("\n") == 1
+    assert host.engine.containers.by_id[host.site1.id].running  # never stopped for a restore
+    r = host.client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": old}, headers=PANEL)
+    assert r.status_code == 409 and "from=site1" in r.text  # the panel is told how to say so
