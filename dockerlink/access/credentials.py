@@ -81,7 +81,9 @@ def _password(value: object) -> str:
     if not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
         raise InvalidInput("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     if not _PRINTABLE.fullmatch(value):
-        raise InvalidInput("password", "must be printable characters (no control or invisible character, no line break)")
+        raise InvalidInput(
+            "password", "must be printable characters (no control or invisible character, no line break)"
+        )
     if not _PASSWORD.fullmatch(value):
         raise InvalidInput("password", "must have a character other than spaces")
     return value

@@ -96,7 +96,15 @@ def test_one_password_set_twice_gives_two_salts_and_two_hashes_each_verified_by_
 
 
 @pytest.mark.parametrize(
-    "password", ["été à la plage", "naïve façade", "Ærøskøbing-København", "пароль-очень-длинный", "密码密码密码密码密码密码", "x" * 128]
+    "password",
+    [
+        "été à la plage",
+        "naïve façade",
+        "Ærøskøbing-København",
+        "пароль-очень-длинный",
+        "密码密码密码密码密码密码",
+        "x" * 128,
+    ],
 )
 def test_the_hash_of_a_non_ascii_password_is_that_of_its_utf8_bytes_as_openssl_makes_it(password):
     assert sha512_crypt(password, "Zk9.aQ2/xY7pLm3N") == _openssl_sha512(password, "Zk9.aQ2/xY7pLm3N")
