@@ -179,3 +179,43 @@ def test_an_unreachable_service_is_one_line_over_the_last_figures_until_it_answe
         with serve(app, port=int(urlsplit(base).port)):
             browser.wait_for("document.querySelector('#message').hidden")  # the next refresh clears it
             _loaded(browser, 3)
+
+
+MARKUP_NAMES = (
+    '<img src=x onerror="window.__injected = (window.__injected || 0) + 1">',
+    '"><svg onload="window.__injected = (window.__injected || 0) + 1"></svg>',
+)
+
+
+def test_names_and_log_lines_with_markup_show_as_text_and_run_nothing(tmp_path):
+    """The fake engine takes any name (the real one refuses these): a name or a log line that
+    is markup must reach the page as text, never as elements or script."""
+    app, engine, store = fake_host(tmp_path, TOKEN, sites=1, stats_interval=1)
+    added = [
+        engine.containers.add(name, labels={"dockerlink": "0.1.0", "dockerlink.host_port_root": str(20000 + 10 * i)})
+        for i, name in enumerate(MARKUP_NAMES)
+    ]
+    fill_history(store, [c.id for c in added], time.time(), hours=2)
+    engine.containers.logged[added[0].id] = [
+        (1, b'2026-01-01T00:00:01Z <img src=y onerror="window.__injected = 99">log line\n')
+    ]
+    with serve(app) as base, Browser(tmp_path / "profile") as browser:
+        browser.open(base + "/ui/")
+        browser.type_token(TOKEN)
+        _loaded(browser, 3)
+        names = browser.evaluate("[...document.querySelectorAll('tr.site td:first-child')].map(td => td.textContent)")
+        assert sorted(names) == sorted(["site1", *MARKUP_NAMES])
+        browser.evaluate(
+            "[...document.querySelectorAll('tr.site')]"
+            f".find(tr => tr.cells[0].textContent === {json.dumps(MARKUP_NAMES[0])}).click()"
+        )
+        log = browser.wait_for(
+            "(() => { const d = document.querySelector('tr.detail');"
+            " return d && d.textContent.includes('log line') && d.textContent; })()"
+        )
+        assert '<img src=y onerror="window.__injected = 99">log line' in log
+        # A later refresh redraws every row: wait for one, then nothing may have run or been made.
+        seen = browser.evaluate("performance.getEntriesByType('resource').length")
+        browser.wait_for(f"performance.getEntriesByType('resource').length > {seen + 3}")
+        assert browser.evaluate("document.querySelectorAll('img, svg[onload], script:not([src])').length") == 0
+        assert browser.evaluate("window.__injected === undefined") is True
