@@ -20,12 +20,19 @@ _config = Config.from_env()
 # emptied at each start (the counters restart from zero, as a restarted process's would).
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _own_metrics_dir = not os.environ.get(_METRICS_ENV)
+
+
+def _clear_metrics_files() -> None:
+    """Only the client's files: the directory may be the operator's (systemd's RuntimeDirectory)."""
+    for stale in Path(os.environ[_METRICS_ENV]).glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
 if _own_metrics_dir:
     os.environ[_METRICS_ENV] = tempfile.mkdtemp(prefix="dockerlink-metrics-")
 else:
     Path(os.environ[_METRICS_ENV]).mkdir(parents=True, exist_ok=True, mode=0o700)
-    for _stale in Path(os.environ[_METRICS_ENV]).glob("*.db"):  # only the client's files
-        _stale.unlink()
+    _clear_metrics_files()
 
 wsgi_app = "dockerlink.app:create_app()"
 # Every address of `bind`; the default is both loopbacks, 127.0.0.1 alone on a host
@@ -69,8 +76,11 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201
 
 
 def on_exit(server):  # noqa: ANN001, ANN201
+    # After SIGTERM or SIGINT the workers are gone: nothing writes these files any more.
     if _own_metrics_dir:
         shutil.rmtree(os.environ[_METRICS_ENV], ignore_errors=True)
+    else:
+        _clear_metrics_files()
     from dockerlink.engine import Engine
     from dockerlink.git import stop_orphan_git_execs
     from dockerlink.stats.supervisor import stop_collector

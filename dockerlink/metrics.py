@@ -33,7 +33,16 @@ from .backups.disk import GIB, read_usage_file, usage_file
 from .engine import EngineError
 from .ownership import LABEL
 
-__all__ = ["CONTENT_TYPE", "SiteMetric", "SITE_METRICS", "ServiceMetrics", "SiteCollector", "engine_operation"]
+__all__ = [
+    "CONTENT_TYPE",
+    "SiteMetric",
+    "SITE_METRICS",
+    "ServiceMetrics",
+    "SiteCollector",
+    "engine_operation",
+    "method_label",
+    "status_label",
+]
 
 log = logging.getLogger("dockerlink.metrics")
 
@@ -93,13 +102,31 @@ COLLECTOR_METRICS = {
 }
 
 
+#: HTTP methods counted under their own name; any other is `other` (a client may send any
+#: token as a method, and each distinct label value is one more series in every scrape).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    """The status code, from the bounded range HTTP defines."""
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
 def engine_operation(method: str, segments: Iterable[str]) -> str:
-    """A bounded label for an engine call: `GET containers/{id}/json`. The second segment of
-    a longer path is always a name or id; of a two-segment path, unless it is a verb."""
+    """A bounded label for an engine call: `GET containers/{id}/json`. Between the first
+    segment and the last (a verb) of a longer path is a name or id, which may hold slashes
+    (an image reference); the second of a two-segment path is one too, unless it is a verb."""
     parts = list(segments)
-    if len(parts) >= 3 or (len(parts) == 2 and parts[1] not in ("create", "json", "prune")):
+    if len(parts) >= 3:
+        parts = [parts[0], "{id}", parts[-1]]
+    elif len(parts) == 2 and parts[1] not in ("create", "json", "prune", "df"):
         parts[1] = "{id}"
-    return f"{method} {'/'.join(parts)}"
+    return f"{method_label(method)} {'/'.join(parts)}"
 
 
 #: Disk use as the meter records it, by container id (`used` in GiB, see backups.disk).
@@ -214,7 +241,9 @@ class ServiceMetrics:
         self.sites = SiteCollector(store, engine)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
+        """`route` is a route template (or `unmatched`), never a path: every label is bounded."""
+        method = method_label(method)
+        self.requests.labels(route, method, status_label(status)).inc()
         self.latency.labels(route, method).observe(seconds)
 
     def observe_engine_call(self, method: str, segments: Iterable[str], seconds: float) -> None:

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dockerlink.app import create_app
 from dockerlink.backups.disk import usage_file
 from dockerlink.config import Config
-from dockerlink.metrics import SITE_METRICS, SiteCollector, engine_operation
+from dockerlink.metrics import SITE_METRICS, SiteCollector, engine_operation, status_label
 from dockerlink.stats.samples import Reading, derive
 from dockerlink.stats.store import StatsStore
 from tests.fakes import FakeEngine
@@ -129,6 +129,45 @@ def test_requests_are_counted_by_route_template_method_and_status(tmp_path):
     assert _value(latency, count, route="/v1/container/stats", method="GET") == 3
 
 
+def _series_count(m: dict[str, list]) -> int:
+    return sum(len(samples) for name, samples in m.items() if name.startswith("dockerlink_http_"))
+
+
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")
+def test_random_methods_and_paths_leave_the_request_series_bounded(tmp_path):
+    """Each distinct label value is one more series in every scrape: a client choosing the
+    method or the path must not choose the labels. A second batch of other random methods
+    and paths adds no series."""
+    import random
+    import string
+
+    host = Host(tmp_path)
+    rng = random.Random(29)
+
+    def batch() -> int:
+        for i in range(200):
+            method = "".join(rng.choice(string.ascii_uppercase) for _ in range(12))
+            path = "/v1/" + "".join(rng.choice(string.ascii_lowercase) for _ in range(10))
+            host.client.simulate_request(method, "/v1/env", headers=PANEL if i % 2 else {})
+            host.client.simulate_request(method, path, headers=PANEL)
+        return _series_count(host.scrape())
+
+    host.scrape()  # a scrape counts itself once answered: its series exists from here on
+    first, second = batch(), batch()
+    m = host.scrape()
+    labels = [s.labels for s in m["dockerlink_http_requests"] if s.name == "dockerlink_http_requests_total"]
+    assert {lb["method"] for lb in labels} == {"GET", "other"}  # GET: the scrapes
+    assert {lb["route"] for lb in labels} == {"/v1/env", "/v1/metrics", "unmatched"}
+    assert {lb["status"] for lb in labels} <= {"200", "400", "401", "404", "405"}
+    assert second == first
+    assert sum(lb_s.value for lb_s in m["dockerlink_http_requests"] if lb_s.labels.get("method") == "other") >= 800
+
+
+@pytest.mark.parametrize(("status", "label"), [(200, "200"), (599, "599"), (99, "other"), (600, "other")])
+def test_a_status_label_is_a_code_from_http_s_range_or_other(status, label):
+    assert status_label(status) == label
+
+
 def test_metrics_need_the_panel_token(tmp_path):
     host = Host(tmp_path)
     assert host.client.simulate_get("/v1/metrics").status_code == 401
@@ -146,6 +185,10 @@ def test_metrics_need_the_panel_token(tmp_path):
         ("DELETE", ["containers", "site1"], "DELETE containers/{id}"),
         ("POST", ["exec", "e1", "start"], "POST exec/{id}/start"),
         ("GET", ["version"], "GET version"),
+        ("GET", ["images", "dockerlink", "base:latest", "json"], "GET images/{id}/json"),
+        ("GET", ["images", "registry.example:5000", "team", "app:1", "json"], "GET images/{id}/json"),
+        ("GET", ["system", "df"], "GET system/df"),
+        ("BREW", ["version"], "other version"),
     ],
 )
 def test_engine_operations_are_bounded_labels(method, segments, operation):

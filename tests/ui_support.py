@@ -191,6 +191,17 @@ class Browser:
         """Every request the page sent so far (CDP Network.requestWillBeSent), in order."""
         return [e["params"]["request"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
 
+    def wait_for_requests(self, predicate: Any, timeout: float = 30.0) -> list[dict]:
+        """Reads the protocol's events until `predicate(self.requests())` is true: a request's
+        event may come after the answer to an evaluation that saw its effect."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.requests()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no such requests after {timeout} s")
+            self.evaluate("1")
+            time.sleep(0.05)
+        return self.requests()
+
     def pump(self, seconds: float) -> None:
         """Reads the protocol's events for `seconds` (the page keeps running meanwhile)."""
         deadline = time.monotonic() + seconds

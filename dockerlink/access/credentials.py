@@ -26,8 +26,19 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 128
 MAX_KEYS = 20
 MAX_KEY_LINE = 16 * 1024
-PASSWORD_PATTERN = r"[\x20-\x7e]+"
+#: What a password may not hold: control characters (C0, DEL, C1), line and paragraph
+#: separators, invisible format characters (soft hyphen, zero-width, bidi controls, BOM),
+#: surrogates, private use and non-characters of the basic plane. Written with escapes that
+#: Python's `re` and ECMA-262 (the OpenAPI document's regex dialect) read alike.
+_UNPRINTABLE = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    r"\ud800-\udfff\ue000-\uf8ff\ufeff\ufff9-\ufffb\ufffe\uffff"
+)
+#: Printable characters, at least one of them not a space.
+PASSWORD_PATTERN = rf"[^{_UNPRINTABLE}]*[^\s{_UNPRINTABLE}][^{_UNPRINTABLE}]*"
 _PASSWORD = re.compile(PASSWORD_PATTERN)
+_PRINTABLE = re.compile(rf"[^{_UNPRINTABLE}]*")
+
 KEY_TYPES = (
     "ssh-ed25519",
     "ssh-rsa",
@@ -62,12 +73,19 @@ def random_password() -> str:
 
 
 def _password(value: object) -> str:
+    """Any printable Unicode (the original panels' users are French: `été` is a letter), counted
+    in characters, not bytes; hashed later from its UTF-8 bytes, as `chpasswd` does. The
+    message never quotes the password."""
     if not isinstance(value, str):
         raise InvalidInput("password", "expected a string")
     if not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
         raise InvalidInput("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    if not _PRINTABLE.fullmatch(value):
+        raise InvalidInput(
+            "password", "must be printable characters (no control or invisible character, no line break)"
+        )
     if not _PASSWORD.fullmatch(value):
-        raise InvalidInput("password", "must be printable ASCII characters (space to ~)")
+        raise InvalidInput("password", "must have a character other than spaces")
     return value
 
 

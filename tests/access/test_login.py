@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from dockerlink.access.credentials import Credentials
@@ -52,3 +55,56 @@ def test_passwd_and_shadow_parsing():
         replace_hash("a:x:1:0:9:7:::\nadmin:*:1:0:9:7:::\n", "admin", "$6$s$h", 5)
         == "a:x:1:0:9:7:::\nadmin:$6$s$h:5:0:9:7:::\n"
     )
+
+
+def _openssl_sha512(password: str, salt: str) -> str:
+    """The hash by an implementation that is not ours: `openssl passwd -6` (Debian's openssl),
+    the password on stdin as UTF-8 bytes, never in argv."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs openssl")
+    done = subprocess.run(
+        [openssl, "passwd", "-6", "-salt", salt, "-stdin"],
+        input=password.encode() + b"\n",
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.decode().strip()
+
+
+def _admin_hash(engine: FakeEngine, ref: str) -> str:
+    data = engine.archives.files[(engine.containers._resolve(ref).id, "/etc/shadow")][0]
+    return next(line for line in data.decode().splitlines() if line.startswith("admin:")).split(":")[1]
+
+
+def test_one_password_set_twice_gives_two_salts_and_two_hashes_each_verified_by_openssl(engine):
+    """A fixed salt would give one hash per password (the same password recognisable across
+    sites, one rainbow table for all): two settings of one password must differ."""
+    engine.containers.add("site2")
+    password = "été à la plage, 2026"
+    Login(engine).apply("site1", Credentials(password=password))
+    Login(engine).apply("site2", Credentials(password=password))
+    first, second = _admin_hash(engine, "site1"), _admin_hash(engine, "site2")
+    assert first != second
+    for hashed in (first, second):
+        prefix, salt = hashed.split("$")[1:3]
+        assert prefix == "6" and len(salt) == 16
+        assert hashed == _openssl_sha512(password, salt)
+    Login(engine).apply("site1", Credentials(password=password))
+    assert _admin_hash(engine, "site1") not in (first, second)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "été à la plage",
+        "naïve façade",
+        "Ærøskøbing-København",
+        "пароль-очень-длинный",
+        "密码密码密码密码密码密码",
+        "x" * 128,
+    ],
+)
+def test_the_hash_of_a_non_ascii_password_is_that_of_its_utf8_bytes_as_openssl_makes_it(password):
+    assert sha512_crypt(password, "Zk9.aQ2/xY7pLm3N") == _openssl_sha512(password, "Zk9.aQ2/xY7pLm3N")

@@ -31,22 +31,41 @@ def http_answer(status: int, body: bytes = b"", headers: dict[str, str] | None =
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
+def _body_complete(headers: list[str], body: bytes) -> bool:
+    """Whether `body` holds the whole request body the headers announce."""
+    fields = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in headers)}
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        return body.endswith(b"0\r\n\r\n")
+    return len(body) >= int(fields.get("content-length") or 0)
+
+
 class _Handler(socketserver.BaseRequestHandler):
+    def _receive(self, data: bytes, until) -> bytes | None:  # noqa: ANN001
+        while not until(data):
+            chunk = self.request.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
     def handle(self) -> None:
         server: FakeServer = self.server.owner  # type: ignore[attr-defined]
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = self.request.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        data = self._receive(b"", lambda d: b"\r\n\r\n" in d)
+        if data is None:
+            return
+        raw_head, _, body = data.partition(b"\r\n\r\n")
+        head = raw_head.decode("latin-1").split("\r\n")
         method, target, _ = head[0].split(" ", 2)
         with server.lock:
             server.requests.append((method, target, head[1:]))
             server.open_now += 1
             server.most_open = max(server.most_open, server.open_now)
         try:
+            # The whole request is read before answering, as dockerd does: a socket closed
+            # with the client's body still unread resets the connection (ECONNRESET), and the
+            # client then loses the end of an answer it had been sent (EngineUnavailable).
+            if self._receive(body, lambda b: _body_complete(head[1:], b)) is None:
+                return
             answer = server.reply(target)
             if answer:
                 self.request.sendall(answer)

@@ -232,6 +232,36 @@ def test_a_password_reset_through_access_makes_the_old_one_fail(site, access_ser
     assert r.returncode == 0 and "uid=1000(admin)" in r.stdout, r.stderr
 
 
+def test_a_non_ascii_password_logs_in_over_ssh_and_the_web_terminal(site, access_service, nginx):
+    """The original panels' users are French: a password with accented letters (and one
+    from another script) is set, then typed over SSH and into the terminal as UTF-8 bytes."""
+    password = "été à la plage — naïve façade 密码"
+    r = access_service.request("POST", "/v1/container/access", params={"id": site["name"]}, json={"password": password})
+    assert r.status_code == 204, r.text
+    r = ssh("id", password=password)
+    assert r.returncode == 0 and "uid=1000(admin)" in r.stdout, r.stderr
+    assert ssh("id", password="ete a la plage — naive facade 密码").returncode != 0  # the accents count
+    term = Terminal(nginx, f"ssh.{site['name']}.{DOMAIN}", "/wetty")
+    assert term.read_until("login:").rstrip().endswith("login:")
+    term.type("admin\r")
+    assert "Password:" in term.read_until("Password:")
+    term.type(password + "\r")
+    term.read_until("$ ")
+    term.type("id\r")
+    assert "uid=1000(admin)" in term.read_until("uid=")
+    assert password not in access_service.log.read_text()
+
+
+@pytest.mark.parametrize("password", [" " * 17, "tab\tinside-password", "é" * 129])
+def test_a_password_outside_the_rules_is_a_400_and_the_old_one_still_works(site, access_service, password):
+    known = "a-known-password-for-admin"
+    r = access_service.request("POST", "/v1/container/access", params={"id": site["name"]}, json={"password": known})
+    assert r.status_code == 204, r.text
+    r = access_service.request("POST", "/v1/container/access", params={"id": site["name"]}, json={"password": password})
+    assert r.status_code == 400 and r.text.startswith("password: "), r.text
+    assert ssh("true", password=known).returncode == 0
+
+
 def test_the_listing_shows_the_site_urls(site, access_service):
     entry = access_service.get("/v1/container", params={"id": site["name"]}).json()["success"][site["name"]]
     assert entry["urls"] == {

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 import signal
+import string
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -164,3 +168,68 @@ scrape_configs:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _request_series(service) -> tuple[int, list[dict]]:
+    text = service.get("/v1/metrics").text
+    samples = [
+        s for f in text_string_to_metric_families(text) if f.name.startswith("dockerlink_http_") for s in f.samples
+    ]
+    return len(samples), [s.labels for s in samples if s.name == "dockerlink_http_requests_total"]
+
+
+def test_random_methods_through_the_real_service_leave_the_series_count_bounded(service):
+    """The attack run's: requests with random 12-letter methods (gunicorn passes any token as
+    a method), half without a token. A second batch adds no series."""
+    rng = random.Random()
+
+    def batch() -> int:
+        with requests.Session() as session:
+            for i in range(150):
+                method = "".join(rng.choice(string.ascii_uppercase) for _ in range(12))
+                headers = {"Authorization": f"Bearer {TOKEN}"} if i % 2 else {}
+                session.request(method, service.url + "/v1/env", headers=headers, timeout=10)
+        return _request_series(service)[0]
+
+    _request_series(service)  # the scrape's own series exists from its first answer on
+    first, second = batch(), batch()
+    assert second == first
+    _, labels = _request_series(service)
+    assert "other" in {lb["method"] for lb in labels}
+    assert {lb["method"] for lb in labels} <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+
+
+def test_sigterm_leaves_no_metrics_files_in_the_operators_directory(tmp_path):
+    metrics_dir = tmp_path / "run-dockerlink-metrics"
+    with live_service(tmp_path, api_token=TOKEN, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as s:
+        assert s.get("/v1/env").status_code == 200
+        assert list(metrics_dir.glob("*.db")), "the workers wrote no metrics files: nothing to test"
+        process = s.process
+    assert process.returncode == 0  # stopped by live_service's SIGTERM, not killed
+    assert metrics_dir.is_dir()  # the operator's (systemd's RuntimeDirectory): kept
+    assert list(metrics_dir.iterdir()) == []
+
+
+def test_sigterm_removes_the_metrics_directory_the_service_made(tmp_path):
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    env = {"TMPDIR": str(own_tmp)}
+    with _without_multiproc_env(), live_service(tmp_path, api_token=TOKEN, **env) as s:
+        assert s.get("/v1/env").status_code == 200
+        made = [p for p in own_tmp.iterdir() if p.name.startswith("dockerlink-metrics-")]
+        assert len(made) == 1 and list(made[0].glob("*.db"))
+        process = s.process
+    assert process.returncode == 0
+    assert not made[0].exists()
+
+
+@contextmanager
+def _without_multiproc_env():
+    """live_service passes this process's environment on: without the variable, gunicorn_conf
+    makes its own directory."""
+    saved = os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved

@@ -21,7 +21,23 @@ def make_client(tmp_path, **settings) -> TestClient:
     "path", ["/v1/container", "/v1/env", "/v1/openapi.json", "/v1/container/stats?id=x", "/v1/git/head"]
 )
 @pytest.mark.parametrize(
-    "header", [None, "Bearer wrong", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN}x", f"Bearer  {TOKEN}"]
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",  # an empty token: a prefix of every token
+        "Bearer s",  # prefixes of the token
+        "Bearer s3cret-token-",
+        "Bearer s3cret-token-012345678",  # all but its last character
+        f"Bearer {TOKEN}x",  # the token and more
+        f"Bearer {TOKEN}{TOKEN}",
+        "Bearer wrong",
+        f"Basic {TOKEN}",
+        TOKEN,
+        f"Bearer  {TOKEN}",
+        f"Bearer {TOKEN.upper()}",
+    ],
 )
 def test_without_the_exact_bearer_token_every_path_is_401(tmp_path, path, header):
     client = make_client(tmp_path, api_token=TOKEN)
