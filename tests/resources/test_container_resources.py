@@ -51,8 +51,8 @@ def test_create_runs_starter_then_commands_then_the_image_keepalive(client, fake
     body = fake_engine.containers.last_create
     assert body["Entrypoint"][:2] == ["/bin/sh", "-c"]
     script = body["Entrypoint"][2]
-    assert script.index("/var/www/starter.sh") < script.index("apt-get update && service nginx start")
-    assert script.endswith('exec "$@"')
+    assert script.index("/var/www/starter.sh") < script.index("sh -c 'apt-get update' && sh -c 'service nginx start'")
+    assert script.endswith(') & exec "$@"')
     assert body["Cmd"] == ["/usr/local/bin/dockerlink-keepalive"]
     assert body["WorkingDir"] == "/var/www/html"
 
@@ -94,6 +94,8 @@ def test_create_is_not_started_unless_asked(client, fake_engine):
         ({"image": "no/such:image"}, "image"),
         ({"commands": "echo hi"}, "commands"),
         ({"commands": [""]}, "commands"),
+        ({"commands": ["echo ok", "sleep 1 & && true"]}, "commands"),
+        ({"commands": ["echo 'unclosed"]}, "commands"),
     ],
 )
 def test_create_refuses_bad_fields_with_400_naming_the_field(client, fake_engine, change, field):
