@@ -41,6 +41,7 @@ from .listing import DetailsCache
 from .panel import describe, port_root
 from .parsing import CreateRequest, Resize
 from .ports import overlaps
+from .privileges import site_privileges
 
 __all__ = ["Hosting", "History", "QuotaBook", "WWW", "WORKDIR", "start_script", "volume_name"]
 
@@ -220,6 +221,7 @@ class Hosting:
                 cpu_quota=_limit(req.cpu_quota),
                 restart_policy=RESTART_POLICY,
                 **host_protection(self.config),
+                **site_privileges(),
             )
             try:
                 container_id, warnings = self.engine.containers.create(spec, name=req.name)

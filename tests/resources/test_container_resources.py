@@ -57,6 +57,24 @@ def test_create_runs_starter_then_commands_then_the_image_keepalive(client, fake
     assert body["WorkingDir"] == "/var/www/html"
 
 
+def test_create_drops_every_capability_but_the_measured_few_and_sets_no_new_privileges(client, fake_engine):
+    create(client)
+    host = fake_engine.containers.last_create["HostConfig"]
+    assert host["CapDrop"] == ["ALL"]
+    assert sorted(host["CapAdd"]) == [
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "KILL",
+        "NET_BIND_SERVICE",
+        "SETGID",
+        "SETUID",
+        "SYS_CHROOT",
+    ]
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]  # and no seccomp=unconfined
+
+
 def test_create_is_not_started_unless_asked(client, fake_engine):
     created = fake_engine.containers.by_id[create(client).json["Id"]]
     assert not created.running
