@@ -14,7 +14,6 @@ areas (5000 wide from 10000 up), so this module runs beside them.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -26,7 +25,7 @@ import pytest
 import requests
 
 from .live import live_service, wait_until
-from .test_access import SSH_OPTS, Terminal
+from .test_access import Terminal, ssh_argv
 from .test_containers import wait_for_ssh_banner
 
 TOKEN = "privileges-test-token-0123456789"
@@ -93,14 +92,7 @@ def key(tmp_path_factory) -> Path:
 
 
 def _ssh_argv(root: int, password: str | None, key: Path | None) -> tuple[list[str], dict | None]:
-    """`ssh admin@127.0.0.1` on the site's port, by password (through SSHPASS, not argv) or key."""
-    if key is not None:
-        argv = ["ssh", *SSH_OPTS, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", str(key)]
-        env = None
-    else:
-        argv = ["sshpass", "-e", "ssh", *SSH_OPTS, "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1"]
-        env = {**os.environ, "SSHPASS": password or ""}
-    return [*argv, "-p", str(root + 22), "admin@127.0.0.1"], env
+    return ssh_argv(root + 22, password, key)
 
 
 def ssh(site: dict, command: str, *, password: str | None = None, key: Path | None = None, stdin: str = ""):  # noqa: ANN201
