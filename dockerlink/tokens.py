@@ -219,11 +219,16 @@ class ScopedTokens:
         scopes = frozenset(scope.split())
         if not scopes <= set(SCOPES):
             raise InvalidToken("invalid token")
-        if exp <= self._clock():
+        return self.check(Grant(sub, scopes, jti, exp))
+
+    def check(self, grant: Grant) -> Grant:
+        """The grant, while it is neither expired nor revoked: asked again by a request that
+        outlasts its token's check at the door (a parked `/v1/events` wait)."""
+        if grant.expires <= self._clock():
             raise InvalidToken("token expired")
-        if self._revocations.is_revoked(jti):
+        if self._revocations.is_revoked(grant.jti):
             raise InvalidToken("token revoked")
-        return Grant(sub, scopes, jti, exp)
+        return grant
 
     def revoke(self, jti: str) -> None:
         """Revoke token `jti`. Its expiry is not known from the id alone, so it is kept for

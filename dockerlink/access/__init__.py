@@ -3,6 +3,7 @@
     credentials.py  password and SSH key rules; a random password when none is given
     sha512crypt.py  the `$6$` hash written into the container's /etc/shadow
     login.py        password hash and authorized_keys into a container (archive API, no exec)
+    sessions.py     ending the live SSH and terminal logins once a credential is taken away
     sites.py        nginx server files: render, write atomically, check, reload, remove
     tls.py          certbot in the background; per-site state pending | ok | failed: …
 
@@ -18,7 +19,8 @@ from ..config import Config
 from ..engine import Engine, PortBinding
 from ..errors import InvalidInput
 from .credentials import Credentials, parse_credentials
-from .login import Login, MissingUser
+from .login import Login, MissingUser, key_ids
+from .sessions import Sessions
 from .sites import DNS_LABEL, SiteFiles, is_dns_label, server_file
 from .tls import Certificates
 
@@ -47,6 +49,7 @@ class Access:
     ) -> None:
         self.config = config
         self.login = Login(engine)
+        self.sessions = Sessions(engine)
         self.sites = sites or SiteFiles(Path(config.nginx_dir), config.nginx_check, config.nginx_reload)
         state_dir = Path(config.stats_db).resolve().parent / "dockerlink-tls"
         self.certificates = certificates or Certificates(config.certbot_cmd, state_dir)
@@ -91,10 +94,17 @@ class Access:
     # -- later -----------------------------------------------------------------------------
 
     def update_login(self, container_id: str, body: dict[str, Any]) -> None:
+        """Set the owner's password and/or keys; a new password or a key taken away then
+        ends the site's live logins, so no session outlives the credential it opened with."""
         creds = parse_credentials(body, generate=False)
         if creds.empty:
             raise InvalidInput("body", "give password, ssh_keys or both")
+        revokes = creds.password is not None
+        if not revokes and creds.ssh_keys is not None:
+            revokes = not self.login.keys(container_id) <= key_ids(creds.ssh_keys)
         self.login.apply(container_id, creds)
+        if revokes:
+            self.sessions.end(container_id)
 
     def remove_site(self, name: str) -> None:
         self.sites.remove(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..engine import Engine, NotFound
@@ -17,7 +18,7 @@ from ..errors import Conflicting
 from .credentials import Credentials
 from .sha512crypt import new_salt, sha512_crypt
 
-__all__ = ["USER", "Login", "MissingUser", "replace_hash", "find_user"]
+__all__ = ["USER", "Login", "MissingUser", "replace_hash", "find_user", "key_ids"]
 
 USER = "admin"
 
@@ -53,6 +54,11 @@ def replace_hash(shadow: str, user: str, hashed: str, today: int) -> str:
             lines[i] = ":".join(fields)
             return "\n".join(lines) + "\n"
     raise Conflicting(f"the container's /etc/shadow has no user {user}")
+
+
+def key_ids(lines: Iterable[str]) -> set[str]:
+    """Each key line's first two fields: what the key is, whatever its comment says."""
+    return {" ".join(line.split()[:2]) for line in lines if line.strip() and not line.lstrip().startswith("#")}
 
 
 def _member(tar_bytes: bytes) -> tuple[tarfile.TarInfo, bytes]:
@@ -99,6 +105,16 @@ class Login:
                 account.home,
                 _tar([_entry(".ssh", 0o700, account), _entry(".ssh/authorized_keys", 0o600, account, keys)]),
             )
+
+    def keys(self, container_id: str) -> set[str]:
+        """The keys authorized now, as `<type> <base64>` (comments aside; a line with an
+        options prefix is kept whole, so it never matches a key the API writes)."""
+        account = self._account(container_id)
+        try:
+            _, data = _member(self.engine.archives.get(container_id, f"{account.home}/.ssh/authorized_keys"))
+        except NotFound:
+            return set()
+        return key_ids(data.decode(errors="replace").splitlines())
 
     def _account(self, container_id: str) -> Account:
         try:

@@ -164,6 +164,11 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     port_bindings: tuple[PortBinding, ...] = ()
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> mount destination
+    # What root in the container may do: capabilities dropped, then added back (Docker's
+    # order), and security options such as "no-new-privileges:true".
+    cap_drop: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
     memory: int | None = None
     memory_swap: int | None = None
     cpu_period: int | None = None
@@ -191,6 +196,9 @@ class ContainerSpec:
         ):
             if value is not None:
                 host[key] = value
+        for key, values in (("CapDrop", self.cap_drop), ("CapAdd", self.cap_add), ("SecurityOpt", self.security_opt)):
+            if values:
+                host[key] = list(values)
         if self.log_driver:
             host["LogConfig"] = {"Type": self.log_driver, "Config": dict(self.log_options)}
         if self.restart_policy:

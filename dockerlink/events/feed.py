@@ -21,6 +21,8 @@ __all__ = ["Feed", "Page", "MAX_WAIT", "MAX_LIMIT", "check_types", "container_of
 
 MAX_WAIT = 30.0
 MAX_LIMIT = 1000
+#: Seconds between two rechecks of a parked wait's caller (`Feed.read`'s `recheck`).
+RECHECK_EVERY = 1.0
 _TYPE = re.compile(r"[a-z][a-z_]{0,31}")
 _FULL_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -56,10 +58,17 @@ class Page:
 
 
 class Feed:
-    def __init__(self, journal: Journal, waiters: Waiters, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        waiters: Waiters,
+        clock: Callable[[], float] = time.monotonic,
+        recheck_every: float = RECHECK_EVERY,
+    ) -> None:
         self._journal = journal
         self._waiters = waiters
         self._clock = clock
+        self._recheck_every = recheck_every
 
     def read(
         self,
@@ -69,9 +78,13 @@ class Feed:
         types: Sequence[str] = (),
         limit: int = 100,
         wait: float = 0.0,
+        recheck: Callable[[], object] | None = None,
     ) -> Page:
         """Events after `since` (of `container`, a full id, when given); with `wait`, parks
-        until one matches or `wait` seconds pass."""
+        until one matches or `wait` seconds pass.
+
+        `recheck` runs before parking and every `recheck_every` seconds while parked; what
+        it raises ends the wait (a scoped token revoked meanwhile: its wait must not outlive it)."""
         deadline = self._clock() + min(wait, MAX_WAIT)
         while True:
             latest = self._journal.last_seq()  # before the read: nothing at or below it is skipped
@@ -82,6 +95,10 @@ class Feed:
             left = deadline - self._clock()
             if events or left <= 0:
                 return Page(events, cursor)
-            if not self._waiters.wait_beyond(cursor, left):
+            if recheck is not None:
+                recheck()
+                left = min(left, self._recheck_every)
+            if self._waiters.wait_beyond(cursor, left):
+                since = cursor
+            elif recheck is None:
                 return Page([], cursor)
-            since = cursor

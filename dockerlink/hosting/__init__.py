@@ -1,6 +1,8 @@
 """dockerlink.hosting — what a hosting container is, and what the panel does with them.
 
     parsing.py     a create or resize request, validated before the engine sees it
+    commands.py    the site's commands: checked at create; the start script they cannot break
+    privileges.py  what root in a site may do: the capabilities kept, no-new-privileges
     ports.py       the port area: which host port each container port is published on
     limits.py      memory and CPU: GiB and cores to the engine's bytes and CFS quota
     panel.py       a container as the panel reads it (`describe`)

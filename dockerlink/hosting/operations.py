@@ -2,8 +2,8 @@
 
 A hosting container has a port area on the host, memory and CPU limits, a named volume
 `dockerlink-<name>-www` at /var/www that is removed with it unless asked otherwise, the
-restart policy `unless-stopped`, and a start command that runs the site's starter script
-and the panel's commands before exec-ing the image's keep-alive process.
+restart policy `unless-stopped`, and a start command that execs the image's keep-alive
+process while the site's starter script and commands run beside it (`commands`).
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ from ..engine import (
 from ..errors import Conflicting, InvalidInput, from_engine
 from ..events.hooks import exit_fields, host_protection, note_request
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
+from .commands import start_script
 from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, memory_warning
 from .listing import DetailsCache
 from .panel import describe, port_root
 from .parsing import CreateRequest, Resize
 from .ports import overlaps
+from .privileges import site_privileges
 
 __all__ = ["Hosting", "History", "QuotaBook", "WWW", "WORKDIR", "start_script", "volume_name"]
 
@@ -62,18 +64,6 @@ class History(Protocol):
 
 def volume_name(container_name: str) -> str:
     return f"dockerlink-{container_name}-www"
-
-
-def start_script(commands: Sequence[str]) -> str:
-    """The `sh -c` script of a hosting container; the keep-alive argv follows as "$@".
-
-    A failing command does not stop the keep-alive: the site's SSH stays reachable so its
-    owner can repair it, instead of a restart loop under `unless-stopped`."""
-    parts = [f"[ -f {WWW}/starter.sh ] && sh {WWW}/starter.sh"]
-    if commands:
-        parts.append("{ " + " && ".join(commands) + "; }")
-    parts.append('exec "$@"')
-    return "; ".join(parts)
 
 
 def _limit(value: int) -> int | None:
@@ -231,6 +221,7 @@ class Hosting:
                 cpu_quota=_limit(req.cpu_quota),
                 restart_policy=RESTART_POLICY,
                 **host_protection(self.config),
+                **site_privileges(),
             )
             try:
                 container_id, warnings = self.engine.containers.create(spec, name=req.name)

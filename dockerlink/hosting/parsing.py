@@ -1,6 +1,7 @@
 """A create or resize request, validated before the engine sees any of it (SPEC §3).
 
-Each rule has one owner: names and commands here, ports in `ports`, limits in `limits`.
+Each rule has one owner: names here, commands in `commands`, ports in `ports`, limits in
+`limits`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ..access import Credentials, check_site_name, parse_credentials
 from ..config import Config
 from ..engine import InvalidReference, check_image_ref
 from ..errors import InvalidInput, from_engine
+from .commands import MAX_COMMAND_LENGTH, MAX_COMMANDS, check_commands
 from .limits import cpu_quota, memory_bytes
 from .ports import ContainerPort, check_root, parse_ports
 
@@ -30,8 +32,6 @@ __all__ = [
 #: A new container's name; also valid as an ECMA-262 pattern, for the OpenAPI document.
 NAME_PATTERN = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,127}"
 _NAME = re.compile(NAME_PATTERN)
-MAX_COMMANDS = 64
-MAX_COMMAND_LENGTH = 8192
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,6 @@ class Resize:
         return self.memory is not None or self.cpu_quota is not None
 
 
-def _commands(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        raise InvalidInput("commands", "expected a list of shell commands (strings)")
-    if len(value) > MAX_COMMANDS:
-        raise InvalidInput("commands", f"at most {MAX_COMMANDS} commands")
-    for c in value:
-        if not c.strip() or len(c) > MAX_COMMAND_LENGTH or "\0" in c:
-            raise InvalidInput("commands", f"each command must be non-empty text under {MAX_COMMAND_LENGTH} characters")
-    return tuple(value)
-
-
 def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
     """Validate a create body (SPEC §3) before the engine sees any of it."""
     for field in ("name", "host_port_root", "memory", "cpulimit"):
@@ -97,7 +84,7 @@ def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
         cpu_quota=cpu_quota(body["cpulimit"]),
         ports=parse_ports(body.get("ports"), config.port_area_size),
         image=image,
-        commands=_commands(body.get("commands")),
+        commands=check_commands(body.get("commands")),
         disk=disk_quota(body.get("disk")),
         credentials=parse_credentials(body, generate=True),
     )

@@ -20,6 +20,10 @@ PATHS = {
     "/v1/container/access": {
         "post": {
             "summary": "Replace the site owner's (user admin) password and/or SSH keys; running or not",
+            "description": (
+                "A new password, or a key list that drops a key, then ends the running site's live SSH "
+                "connections and web terminal logins: no session outlives the credential it opened with."
+            ),
             "parameters": [
                 {
                     "name": "id",

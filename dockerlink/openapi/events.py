@@ -23,7 +23,7 @@ PATHS = {
                 "policy, `count`), resized, deleted. Kept `events_days` days. Pass the answer's `next` as the next "
                 "`since`. With `wait`, the answer comes as soon as a matching event exists, or after `wait` seconds "
                 "with none; each parked wait holds a server thread, so past the worker's free slots the answer is "
-                "429 with Retry-After."
+                "429 with Retry-After. A scoped token revoked or expired while its wait is parked ends it with a 401."
             ),
             "parameters": [
                 {

@@ -27,6 +27,7 @@ from ..errors import (
     TooLarge,
     from_engine,
 )
+from ..tokens import InvalidToken
 
 __all__ = ["STATUS", "install_error_handlers", "status_of"]
 
@@ -86,6 +87,12 @@ def _http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError
         resp.set_header(name, value)
 
 
+def _invalid_token(req: falcon.Request, resp: falcon.Response, ex: InvalidToken, params: dict) -> None:
+    """A scoped token found revoked or expired after the door (a parked wait): 401, as there."""
+    _plain(resp, 401, _one_line(f"401 Unauthorized: {ex}"))
+    resp.set_header("WWW-Authenticate", "Bearer")
+
+
 def _unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:
     log.exception("unhandled error on %s %s", req.method, req.path)
     _plain(resp, 500, "internal error (logged by dockerlink)")
@@ -97,3 +104,4 @@ def install_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(falcon.HTTPError, _http_error)
     app.add_error_handler(EngineError, _engine_error)
     app.add_error_handler(DockerlinkError, _service_error)
+    app.add_error_handler(InvalidToken, _invalid_token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import falcon
 
 from ..events.feed import MAX_LIMIT, MAX_WAIT, Feed, check_types, container_of
@@ -20,14 +22,18 @@ class Events:
         journal = services.journal
         self._feed = Feed(journal, Waiters(journal.last_seq, default_slots()))
         self._inspect = services.engine.containers.inspect
+        self._tokens = services.tokens
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        grant = grant_of(req)
         page = self._feed.read(
             params.integer(req, "since", 0) or 0,
             container=self._container(req),
             types=check_types(req.get_param_as_list("type") or []),
             limit=params.integer(req, "limit", 100, lo=1, hi=MAX_LIMIT) or 100,
             wait=float(params.integer(req, "wait", 0, hi=int(MAX_WAIT)) or 0),
+            # a scoped token's wait ends (401) once the token is revoked or expires
+            recheck=None if grant is None or self._tokens is None else partial(self._tokens.check, grant),
         )
         resp.media = page.to_json()
 

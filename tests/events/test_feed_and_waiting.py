@@ -68,3 +68,29 @@ def test_past_the_slots_a_wait_is_refused_at_once(journal):
         waiters.wait_beyond(0, 1.0)
     parked.join()
     assert waiters.wait_beyond(0, 0.05) is False  # the slot is free again
+
+
+def test_a_parked_wait_runs_its_recheck_while_parked_and_ends_on_what_it_raises(journal):
+    class Gone(Exception):
+        pass
+
+    calls = []
+
+    def recheck() -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            raise Gone
+
+    feed = Feed(journal, Waiters(journal.last_seq, 1, poll=0.02), recheck_every=0.05)
+    with pytest.raises(Gone):
+        feed.read(0, wait=20, recheck=recheck)
+    assert len(calls) == 3 and calls[-1] - calls[0] < 10  # rechecked while parked, not at the deadline
+
+
+def test_a_recheck_that_never_raises_leaves_the_wait_to_its_deadline_or_event(journal):
+    calls = []
+    feed = Feed(journal, Waiters(journal.last_seq, 1, poll=0.02), recheck_every=0.05)
+    assert feed.read(0, wait=0.3, recheck=lambda: calls.append(1)) == feed.read(0)
+    assert len(calls) >= 2
+    journal.append(1.0, ID, "site1", "started", {})
+    assert [e.type for e in feed.read(0, wait=5, recheck=lambda: None).events] == ["started"]

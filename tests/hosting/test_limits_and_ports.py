@@ -109,10 +109,11 @@ def test_areas_overlap_when_they_share_a_port(a, b, hit):
     assert overlaps(a, b, 5000) is hit
 
 
-def test_start_script_runs_starter_then_commands_then_execs_the_keepalive():
-    assert start_script([]) == '[ -f /var/www/starter.sh ] && sh /var/www/starter.sh; exec "$@"'
-    assert (
-        start_script(["a", "b c"]) == '[ -f /var/www/starter.sh ] && sh /var/www/starter.sh; { a && b c; }; exec "$@"'
+def test_start_script_runs_starter_and_commands_beside_the_keepalive_it_execs_at_once():
+    assert start_script([]) == '( [ -f /var/www/starter.sh ] && sh /var/www/starter.sh; ) & exec "$@"'
+    assert start_script(["a", "b c", "it's"]) == (
+        "( [ -f /var/www/starter.sh ] && sh /var/www/starter.sh; "
+        "sh -c a && sh -c 'b c' && sh -c 'it'\"'\"'s'; ) & exec \"$@\""
     )
 
 

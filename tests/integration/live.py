@@ -103,7 +103,7 @@ def live_service(tmp_dir: Path, *, default_bind: bool = False, **settings: str):
             try:
                 if requests.get(service.url + "/v1/health", timeout=2).status_code in (200, 503):
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting, or a loaded machine
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer within 30 s: {log.read_text()[-2000:]}")

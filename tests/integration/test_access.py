@@ -128,17 +128,21 @@ def _wait_for(ok, deadline_s: float = 30) -> None:
         time.sleep(0.2)
 
 
-def ssh(*args: str, password: str | None = None, key: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`ssh admin@127.0.0.1 id` on the site's port, by password (through SSHPASS, not argv) or key."""
+def ssh_argv(port: int, password: str | None = None, key: Path | None = None) -> tuple[list[str], dict | None]:
+    """`ssh admin@127.0.0.1` on `port`, by password (through SSHPASS, not argv) or key; and its env."""
     if key is not None:
         argv = ["ssh", *SSH_OPTS, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", str(key)]
         env = None
     else:
         argv = ["sshpass", "-e", "ssh", *SSH_OPTS, "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1"]
         env = {**os.environ, "SSHPASS": password or ""}
-    return subprocess.run(
-        [*argv, "-p", str(ROOT + 22), "admin@127.0.0.1", *args], capture_output=True, text=True, timeout=60, env=env
-    )
+    return [*argv, "-p", str(port), "admin@127.0.0.1"], env
+
+
+def ssh(*args: str, password: str | None = None, key: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`ssh admin@127.0.0.1 id` on the site's port."""
+    argv, env = ssh_argv(ROOT + 22, password, key)
+    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=60, env=env)
 
 
 class Terminal:

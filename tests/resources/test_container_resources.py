@@ -51,10 +51,28 @@ def test_create_runs_starter_then_commands_then_the_image_keepalive(client, fake
     body = fake_engine.containers.last_create
     assert body["Entrypoint"][:2] == ["/bin/sh", "-c"]
     script = body["Entrypoint"][2]
-    assert script.index("/var/www/starter.sh") < script.index("apt-get update && service nginx start")
-    assert script.endswith('exec "$@"')
+    assert script.index("/var/www/starter.sh") < script.index("sh -c 'apt-get update' && sh -c 'service nginx start'")
+    assert script.endswith(') & exec "$@"')
     assert body["Cmd"] == ["/usr/local/bin/dockerlink-keepalive"]
     assert body["WorkingDir"] == "/var/www/html"
+
+
+def test_create_drops_every_capability_but_the_measured_few_and_sets_no_new_privileges(client, fake_engine):
+    create(client)
+    host = fake_engine.containers.last_create["HostConfig"]
+    assert host["CapDrop"] == ["ALL"]
+    assert sorted(host["CapAdd"]) == [
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "KILL",
+        "NET_BIND_SERVICE",
+        "SETGID",
+        "SETUID",
+        "SYS_CHROOT",
+    ]
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]  # and no seccomp=unconfined
 
 
 def test_create_is_not_started_unless_asked(client, fake_engine):
@@ -94,6 +112,8 @@ def test_create_is_not_started_unless_asked(client, fake_engine):
         ({"image": "no/such:image"}, "image"),
         ({"commands": "echo hi"}, "commands"),
         ({"commands": [""]}, "commands"),
+        ({"commands": ["echo ok", "sleep 1 & && true"]}, "commands"),
+        ({"commands": ["echo 'unclosed"]}, "commands"),
     ],
 )
 def test_create_refuses_bad_fields_with_400_naming_the_field(client, fake_engine, change, field):

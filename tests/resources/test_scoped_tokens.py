@@ -326,3 +326,47 @@ def test_a_scoped_token_never_restores_another_containers_backup(tmp_path):
     assert host.engine.containers.by_id[host.site1.id].running  # never stopped for a restore
     r = host.client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": old}, headers=PANEL)
     assert r.status_code == 409 and "from=site1" in r.text  # the panel is told how to say so
+
+
+def test_a_parked_events_wait_ends_401_once_its_token_is_revoked(tmp_path, monkeypatch):
+    """The wait parks (nothing comes for 30 s); the revocation, through another request,
+    ends it with a 401 well before its deadline: a token's wait does not outlive it."""
+    import threading
+    import time
+
+    import jwt
+
+    from dockerlink.events.waiting import Waiters
+
+    parked = threading.Event()
+    wait_beyond = Waiters.wait_beyond
+
+    def noting(self, seq, timeout):  # noqa: ANN001, ANN202
+        parked.set()
+        return wait_beyond(self, seq, timeout)
+
+    monkeypatch.setattr(Waiters, "wait_beyond", noting)
+    host = Host(str(tmp_path))
+    token = host.mint(["events"])
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    answers: list = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            host.client.simulate_get("/v1/events", params={"wait": "30"}, headers={"Authorization": f"Bearer {token}"})
+        )
+    )
+    started = time.monotonic()
+    waiter.start()
+    assert parked.wait(20)
+    assert host.client.simulate_delete("/v1/token", params={"jti": jti}, headers=PANEL).status_code == 204
+    waiter.join(timeout=25)
+    assert not waiter.is_alive() and time.monotonic() - started < 25  # not the 30 s deadline
+    r = answers[0]
+    assert r.status_code == 401 and r.text == "401 Unauthorized: token revoked\n"
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_parked_events_wait_of_the_panel_token_is_not_cut(tmp_path):
+    host = Host(str(tmp_path))
+    r = host.client.simulate_get("/v1/events", params={"wait": "1"}, headers=PANEL)
+    assert r.status_code == 200 and r.json == {"events": [], "next": 0}
