@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dockerlink.access.credentials import Credentials
-from dockerlink.access.login import Login, MissingUser, find_user, replace_hash
+from dockerlink.access.login import Login, MissingUser, OversizedFile, find_user, replace_hash
 from dockerlink.access.sha512crypt import sha512_crypt
 from tests.access.keys import key_line
 from tests.fakes import FakeEngine
@@ -52,3 +52,13 @@ def test_passwd_and_shadow_parsing():
         replace_hash("a:x:1:0:9:7:::\nadmin:*:1:0:9:7:::\n", "admin", "$6$s$h", 5)
         == "a:x:1:0:9:7:::\nadmin:$6$s$h:5:0:9:7:::\n"
     )
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/shadow"])
+def test_a_passwd_or_shadow_past_its_cap_is_a_409_and_nothing_is_written(engine, path):
+    cid = engine.containers._resolve("site1").id
+    engine.archives.files[(cid, path)] = (b"x" * (2 << 20), 0o644, 0, 0)
+    before = dict(engine.archives.files)
+    with pytest.raises(OversizedFile, match=f"^the container's {path} is over 1 MiB"):
+        Login(engine).apply("site1", Credentials(password="correct horse battery"))
+    assert engine.archives.files == before

@@ -44,20 +44,14 @@ def answer(engine: FakeEngine, code: int = 0, stdout: str = "", stderr: str = ""
 
 
 def test_get_git_pulls_in_the_container_and_answers_its_output(client, engine):
+    answer(engine, 1)  # no remote.*.uploadpack nor receivepack
     answer(engine, 0, "Updating 1..2\nFast-forward\n", "From /srv/origin\n")
     r = client.simulate_get("/v1/git", params={"id": "site"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     assert r.text == "Updating 1..2\nFast-forward\nFrom /srv/origin\n"
-    assert engine.execs.calls == [
-        {
-            "container": FULL_ID,
-            "argv": PREFIX + ["pull"],
-            "env": GIT_ENV,
-            "workdir": "/var/www/html",
-            "timeout": 45,
-        }
-    ]
+    pull = {"container": FULL_ID, "argv": PREFIX + ["pull"], "env": GIT_ENV, "workdir": "/var/www/html"}
+    assert engine.execs.calls[1] == {**pull, "timeout": 45, "user": "admin"}
 
 
 def test_put_git_initialises_the_path_and_answers_204(client, engine):
@@ -86,11 +80,13 @@ def test_get_branches_answers_a_json_list_without_symbolic_refs(client, engine):
 
 
 def test_get_branches_with_fetch_fetches_first(client, engine):
+    answer(engine, 1)
     answer(engine, 0)
     answer(engine, 0, "refs/heads/main\t\n")
     r = client.simulate_get("/v1/git/branches", params={"id": "site", "fetch": "true"})
     assert r.json == ["main"]
     assert [c["argv"][len(PREFIX) :] for c in engine.execs.calls] == [
+        ["config", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"],
         ["fetch", "--all", "--prune"],
         ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
     ]
@@ -295,6 +291,6 @@ def test_an_exec_stream_that_stalls_past_its_limit_is_a_504_not_a_503(client, en
         raise ExecStalled("exec eeeeeeeeeeee sent nothing for 65 s", "e" * 64)
 
     engine.execs.handler = stalled
-    r = client.simulate_get("/v1/git", params={"id": "site"})
+    r = client.simulate_get("/v1/git/head", params={"id": "site"})
     assert r.status_code == 504
-    assert r.text == "git pull ran past git_timeout (45 s) and was killed\n"
+    assert r.text == "git log ran past git_timeout (45 s) and was killed\n"
