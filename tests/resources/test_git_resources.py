@@ -262,7 +262,7 @@ def test_openapi_declares_exactly_the_routes_and_their_methods(engine):
 def test_openapi_declares_every_status_a_git_endpoint_answers(path, method):
     responses = git_openapi.PATHS[path][method]["responses"]
     success = "204" if (path, method) == ("/v1/git", "put") else "200"
-    assert set(responses) == {success, "400", "401", "403", "404", "409", "412", "502", "503", "504"}
+    assert set(responses) == {success, "400", "401", "403", "404", "409", "412", "429", "502", "503", "504"}
     for code, response in responses.items():
         if code.startswith(("4", "5")):
             assert set(response["content"]) == {"text/plain"}
@@ -294,3 +294,27 @@ def test_an_exec_stream_that_stalls_past_its_limit_is_a_504_not_a_503(client, en
     r = client.simulate_get("/v1/git/head", params={"id": "site"})
     assert r.status_code == 504
     assert r.text == "git log ran past git_timeout (45 s) and was killed\n"
+
+
+def test_a_sites_git_past_git_per_site_is_a_429_with_retry_after(engine):
+    import threading
+
+    client = client_for(engine, git_per_site=1)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(argv, **kw):
+        inside.set()
+        release.wait(10)
+        return ExecResult(0, b"refs/heads/main\t\n", b"")
+
+    engine.execs.handler = slow
+    first = threading.Thread(target=client.simulate_get, args=("/v1/git/branches",), kwargs={"params": {"id": "site"}})
+    first.start()
+    assert inside.wait(10)
+    r = client.simulate_get("/v1/git/branch", params={"id": "site"})
+    release.set()
+    first.join()
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "1"
+    assert r.text.startswith("git on ") and "1 already running for it in this worker" in r.text
+    assert client.simulate_get("/v1/git/branch", params={"id": "site"}).status_code == 200  # freed
