@@ -285,6 +285,7 @@ def test_a_flood_of_slow_git_on_one_site_gets_429s_and_the_panel_is_still_answer
     flood = [threading.Thread(target=fetch) for _ in range(20)]
     for t in flood:
         t.start()
+
     def hung() -> int:
         return site.sh("ps -eo args").split("\n").count("sleep 613")
 
