@@ -29,7 +29,7 @@ FORCED = [
     "-c",
     "safe.bareRepository=explicit",
 ]
-REMOTE_COMMANDS = ["config", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"]
+REMOTE_COMMANDS = ["config", "--name-only", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"]
 
 # --- branch names -----------------------------------------------------------------------
 
@@ -166,7 +166,7 @@ def test_pull_first_looks_for_a_repositorys_own_upload_pack_command():
 
 @pytest.mark.parametrize("operation", [lambda g: g.pull(None, None), lambda g: g.branches(None, None, fetch=True)])
 def test_a_repository_naming_its_own_upload_pack_is_refused_before_git_reaches_a_remote(operation):
-    found = b"remote.origin.uploadpack sleep 55; git-upload-pack\nremote.up.receivepack x\n"
+    found = b"remote.origin.uploadpack\nremote.up.receivepack\nremote.origin.uploadpack\n"
     runner = ScriptedRunner(ExecResult(0, found, b""))
     with pytest.raises(Conflicting, match=r"^remote.origin.uploadpack, remote.up.receivepack set: "):
         operation(git_on(runner))

@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_PATH", "Git", "Workdir", "parse_refs"]
 DEFAULT_PATH = WORKDIR
 _LIST_REFS = ("for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes")
 #: Settings that name a command git runs to reach a remote; refused before a pull or fetch.
-_REMOTE_COMMANDS = ("config", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$")
+_REMOTE_COMMANDS = ("config", "--name-only", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$")
 #: `git log -1` reads no user-level config: what it prints then depends only on what the head
 #: cache watches (the repository's files and root's /etc/gitconfig), cached or not.
 _NO_USER_CONFIG = {"GIT_CONFIG_GLOBAL": "/dev/null"}
@@ -153,7 +153,7 @@ class Git:
         """A repository (or the user's config) naming its own upload-pack or receive-pack
         command is refused: git would run it to reach the remote."""
         found = self._run(where, *_REMOTE_COMMANDS, ok=(0, 1))
-        keys = sorted({line.split(" ", 1)[0] for line in found.stdout.decode("utf-8", "replace").split("\n") if line})
+        keys = sorted({name for name in found.stdout.decode("utf-8", "replace").split("\n") if name})
         if found.exit_code == 0 and keys:
             raise Conflicting(
                 f"{', '.join(keys)[:200]} set: dockerlink runs no repository's own upload-pack or receive-pack"

@@ -86,7 +86,7 @@ def test_get_branches_with_fetch_fetches_first(client, engine):
     r = client.simulate_get("/v1/git/branches", params={"id": "site", "fetch": "true"})
     assert r.json == ["main"]
     assert [c["argv"][len(PREFIX) :] for c in engine.execs.calls] == [
-        ["config", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"],
+        ["config", "--name-only", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"],
         ["fetch", "--all", "--prune"],
         ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
     ]
