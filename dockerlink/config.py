@@ -217,6 +217,7 @@ class Config:
     log_max_size: str = "10m"
     log_max_files: int = 3
     git_output_max: int = 8 << 20
+    git_per_site: int = 2
     instance_id: str | None = None
     backup_dir: str = "/var/lib/dockerlink/backups"
     backup_keep: int = 7
@@ -319,6 +320,8 @@ class Config:
         kw.update(_events_settings(get))
         if (raw := get("git_output_max")) is not None:
             kw["git_output_max"] = _int("git_output_max", raw, 4096, 1 << 30)
+        if (raw := get("git_per_site")) is not None:
+            kw["git_per_site"] = _int("git_per_site", raw, 1, 64)
         if (raw := get("instance_id")) is not None:
             if not _INSTANCE.fullmatch(raw):
                 raise ConfigError(f"instance_id: expected 1-128 of [A-Za-z0-9_.:/-], got {raw[:40]!r}")

@@ -1,14 +1,15 @@
-"""The collaborators resources are built from: one engine, one stats store, the config, and
-the scoped tokens' issuer."""
+"""The collaborators resources are built from: one engine, one stats store, the config, the
+scoped tokens' issuer, and the worker's slots for long requests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
 from .engine import Engine
 from .metrics import ServiceMetrics
+from .slots import Slots, default_size
 from .tokens import ScopedTokens, SQLiteRevocations
 
 __all__ = ["Services"]
@@ -22,6 +23,7 @@ class Services:
     tokens: ScopedTokens | None = None  # None while api_token is unset
     metrics: ServiceMetrics | None = None
     journal: Any = None  # dockerlink.events.journal.Journal (read here; the collector writes it)
+    slots: Slots = field(default_factory=lambda: Slots(default_size()))  # event waits and git, together
 
     @classmethod
     def build(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from dockerlink.engine import (
     AmbiguousReference,
+    AnswerTooLarge,
     Conflict,
     ContainerDetails,
     ContainerSpec,
@@ -307,7 +308,8 @@ class FakeExecs:
         c = self._e.containers._resolve(container)
         if not c.running:
             raise Conflict(409, f"Container {c.id} is not running")
-        self.calls.append({"container": c.id, "argv": list(argv), "env": env, "workdir": workdir, "timeout": timeout})
+        call = {"container": c.id, "argv": list(argv), "env": env, "workdir": workdir, "timeout": timeout, "user": user}
+        self.calls.append(call)
         return self.handler(list(argv), env=env, workdir=workdir, timeout=timeout)
 
     def inspect(self, exec_id: str):  # noqa: ANN201 - the fake keeps no exec once it answered
@@ -338,9 +340,11 @@ class FakeArchives:
             return BASE_SHADOW.encode(), 0o640, 0, 42
         raise NotFound(404, f"Could not find the file {path} in container {cid}")
 
-    def get(self, ref: str, path: str) -> bytes:
+    def get(self, ref: str, path: str, max_bytes: int = 1 << 20) -> bytes:
         cid = self._e.containers._resolve(ref).id
         data, mode, uid, gid = self._file(cid, path)
+        if len(data) + 1024 > max_bytes:  # a tar's header and end blocks, at the least
+            raise AnswerTooLarge(f"the archive of {path} is over {max_bytes} bytes")
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             info = tarfile.TarInfo(path.rsplit("/", 1)[-1])

@@ -18,6 +18,18 @@ from dockerlink.engine import ContainerDetails, ExecResult
 from dockerlink.errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 
 PREFIX = git.container_argv(Config().instance)
+#: What every git command gets first, in a container and on the host.
+FORCED = [
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "protocol.ext.allow=never",
+    "-c",
+    "safe.bareRepository=explicit",
+]
+REMOTE_COMMANDS = ["config", "--name-only", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"]
 
 # --- branch names -----------------------------------------------------------------------
 
@@ -104,7 +116,7 @@ class ScriptedRunner:
         self.results = list(results)
         self.calls: list[tuple[list[str], str]] = []
 
-    def git(self, args, cwd):
+    def git(self, args, cwd, env=None):
         self.calls.append((list(args), cwd))
         return self.results.pop(0) if self.results else ExecResult(0, b"", b"")
 
@@ -119,7 +131,6 @@ def git_on(runner, path: str = "/srv/r") -> git.Git:
 @pytest.mark.parametrize(
     "operation, args",
     [
-        (lambda g: g.pull(None, None), ["pull"]),
         (lambda g: g.head(None, None), ["log", "-1"]),
         (
             lambda g: g.branches(None, None),
@@ -138,12 +149,37 @@ def test_each_operation_runs_one_git_command_as_an_argv(operation, args):
 def test_in_a_container_git_trusts_any_owner_and_carries_the_instance_mark():
     assert git.container_argv("vm/127.0.0.1:7200", "pull") == [
         "git",
+        *FORCED,
         "-c",
         "safe.directory=*",
         "-c",
         "dockerlink.instance=vm/127.0.0.1:7200",
         "pull",
     ]
+
+
+def test_pull_first_looks_for_a_repositorys_own_upload_pack_command():
+    runner = ScriptedRunner(ExecResult(1, b"", b""))
+    git_on(runner).pull(None, None)
+    assert runner.calls == [(REMOTE_COMMANDS, "/srv/r"), (["pull"], "/srv/r")]
+
+
+@pytest.mark.parametrize("operation", [lambda g: g.pull(None, None), lambda g: g.branches(None, None, fetch=True)])
+def test_a_repository_naming_its_own_upload_pack_is_refused_before_git_reaches_a_remote(operation):
+    found = b"remote.origin.uploadpack\nremote.up.receivepack\nremote.origin.uploadpack\n"
+    runner = ScriptedRunner(ExecResult(0, found, b""))
+    with pytest.raises(Conflicting, match=r"^remote.origin.uploadpack, remote.up.receivepack set: "):
+        operation(git_on(runner))
+    assert runner.calls == [(REMOTE_COMMANDS, "/srv/r")]
+
+
+def test_head_reads_no_user_level_config():
+    runner = ScriptedRunner(ok("commit abc\n"))
+    calls = []
+    runner_git = runner.git
+    runner.git = lambda args, cwd, env=None: calls.append(env) or runner_git(args, cwd)
+    git_on(runner).head(None, None)
+    assert calls == [{"GIT_CONFIG_GLOBAL": "/dev/null"}]
 
 
 def test_switch_refuses_an_option_before_running_anything():
@@ -187,7 +223,7 @@ def ok(stdout: str = "", stderr: str = "") -> ExecResult:
 
 
 def test_a_timed_out_command_is_a_git_timeout():
-    repo = git_on(ScriptedRunner(ExecResult(124, b"", b"", timed_out=True)))
+    repo = git_on(ScriptedRunner(ExecResult(1, b"", b""), ExecResult(124, b"", b"", timed_out=True)))
     with pytest.raises(GitTimeout, match=r"git pull ran past git_timeout \(7 s\)"):
         repo.pull(None, None)
 
@@ -224,7 +260,7 @@ def test_a_silent_failure_still_says_something():
 
 
 def test_output_is_stdout_then_stderr():
-    repo = git_on(ScriptedRunner(ok("Updating a..b\n", "From /srv/origin\n")))
+    repo = git_on(ScriptedRunner(ExecResult(1, b"", b""), ok("Updating a..b\n", "From /srv/origin\n")))
     assert repo.pull(None, None) == "Updating a..b\nFrom /srv/origin\n"
 
 
@@ -241,9 +277,9 @@ def test_other_commands_run_in_the_repository():
 
 
 def test_branches_with_fetch_fetches_first():
-    runner = ScriptedRunner(ok(), ok("refs/heads/main\t\nrefs/remotes/origin/main\t\n"))
+    runner = ScriptedRunner(ok(), ok(), ok("refs/heads/main\t\nrefs/remotes/origin/main\t\n"))
     assert git_on(runner).branches(None, None, fetch=True) == ["main", "remotes/origin/main"]
-    assert [args[0] for args, _ in runner.calls] == ["fetch", "for-each-ref"]
+    assert [args[0] for args, _ in runner.calls] == ["config", "fetch", "for-each-ref"]
 
 
 def test_branches_ignores_stderr():
@@ -321,7 +357,8 @@ def service(engine=None, **config) -> git.Git:
 def test_in_a_container_git_runs_through_exec_with_env_workdir_timeout_and_output_cap():
     engine = FakeEngine()
     service(engine, git_timeout=33, git_output_max=5000).head("site", None)
-    expected = {"env": git.GIT_ENV, "workdir": "/var/www/html", "timeout": 33, "max_output": 5000}
+    env = {**git.GIT_ENV, "GIT_CONFIG_GLOBAL": "/dev/null"}
+    expected = {"env": env, "user": "admin", "workdir": "/var/www/html", "timeout": 33, "max_output": 5000}
     assert engine.execs.calls == [("c" * 64, PREFIX + ["log", "-1"], expected)]
 
 
@@ -675,3 +712,55 @@ def test_a_huge_git_output_leaves_the_workers_rss_flat(tmp_path):
     before, after, length = (int(v) for v in run.stdout.split())
     assert length < (1 << 20) + 200
     assert after - before < 24 * 1024, f"peak RSS grew by {(after - before) // 1024} MiB"  # ru_maxrss is KiB
+
+
+# --- as the site's user, within the slots -----------------------------------------------
+
+
+def test_an_image_without_the_site_user_is_a_409_naming_it():
+    # What the engine answers for an exec as a user the container's /etc/passwd lacks.
+    found = ExecResult(126, b"unable to find user admin: no matching entries in passwd file\r\n", b"")
+    with pytest.raises(Conflicting, match=r"^the container's image has no user admin: git runs"):
+        git_on(ScriptedRunner(found)).head(None, None)
+
+
+class BlockingRunner:
+    """Holds every git call until `release` is set; counts them."""
+
+    timeout = 7.0
+    output_max = 1 << 20
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+
+    def git(self, args, cwd, env=None):
+        self.started.release()
+        self.release.wait(10)
+        return ExecResult(0, b"refs/heads/main\t\n", b"")
+
+
+def test_a_sites_git_past_git_per_site_and_the_workers_past_its_slots_are_busy():
+    import threading
+
+    from dockerlink.errors import Busy
+    from dockerlink.slots import Slots
+
+    runner = BlockingRunner()
+    g = git.Git(engine=None, config=Config(git_per_site=2), slots=Slots(3))
+    g.workdir = lambda ref, p: git.Workdir(runner, "/srv/r", site=ref)
+    running = [threading.Thread(target=g.branches, args=(site, None)) for site in ("a", "a", "b")]
+    for t in running:
+        t.start()
+    for _ in running:
+        assert runner.started.acquire(timeout=10)
+    with pytest.raises(Busy, match=r"^git on a: 2 already running for it in this worker"):
+        g.branches("a", None)
+    with pytest.raises(Busy, match=r"^too many long requests in this worker \(3\)"):
+        g.branches("c", None)
+    runner.release.set()
+    for t in running:
+        t.join()
+    assert g.branches("a", None) == ["main"]  # all freed

@@ -3,6 +3,8 @@
 Through the engine's archive endpoint, never exec: the password is hashed here and the hash
 is written into /etc/shadow, so neither reaches any process's argv, environment or the
 container's config, and a container that is only created (not started) can be set too.
+/etc/passwd and /etc/shadow belong to the container's root: each is read with a cap
+(`engine.archives`'s 1 MiB), past which the request is a 409, not a worker's memory.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..engine import Engine, NotFound
+from ..engine import AnswerTooLarge, Engine, NotFound
 from ..errors import Conflicting
 from .credentials import Credentials
 from .sha512crypt import new_salt, sha512_crypt
@@ -25,6 +27,10 @@ USER = "admin"
 
 class MissingUser(Conflicting):
     """409: the container's image has no `admin` user."""
+
+
+class OversizedFile(Conflicting):
+    """409: a file read whole (/etc/passwd, /etc/shadow) is past its cap."""
 
 
 @dataclass(frozen=True)
@@ -111,14 +117,23 @@ class Login:
         options prefix is kept whole, so it never matches a key the API writes)."""
         account = self._account(container_id)
         try:
-            _, data = _member(self.engine.archives.get(container_id, f"{account.home}/.ssh/authorized_keys"))
+            _, data = self._read(container_id, f"{account.home}/.ssh/authorized_keys")
         except NotFound:
             return set()
         return key_ids(data.decode(errors="replace").splitlines())
 
+    def _read(self, container_id: str, path: str) -> tuple[tarfile.TarInfo, bytes]:
+        """One file of the container, read with the archive's cap."""
+        try:
+            return _member(self.engine.archives.get(container_id, path))
+        except AnswerTooLarge:
+            raise OversizedFile(
+                f"the container's {path} is over 1 MiB: dockerlink does not read it (a normal one is a few KiB)"
+            ) from None
+
     def _account(self, container_id: str) -> Account:
         try:
-            _, passwd = _member(self.engine.archives.get(container_id, "/etc/passwd"))
+            _, passwd = self._read(container_id, "/etc/passwd")
         except NotFound:
             passwd = b""
         account = find_user(passwd.decode(errors="replace"), USER)
@@ -127,7 +142,7 @@ class Login:
         return account
 
     def _set_hash(self, container_id: str, hashed: str) -> None:
-        info, shadow = _member(self.engine.archives.get(container_id, "/etc/shadow"))
+        info, shadow = self._read(container_id, "/etc/shadow")
         text = replace_hash(shadow.decode(), USER, hashed, int(time.time() // 86400)).encode()
         new = tarfile.TarInfo(info.name)
         new.mode, new.uid, new.gid, new.uname, new.gname = info.mode, info.uid, info.gid, info.uname, info.gname

@@ -12,6 +12,7 @@ from .address import base_url, socket_path
 from .client import DEFAULT_API_VERSION, Engine
 from .errors import (
     AmbiguousReference,
+    AnswerTooLarge,
     BadRequest,
     Conflict,
     EngineAPIError,
@@ -58,6 +59,7 @@ __all__ = [
     "EngineTimeout",
     "ExecStalled",
     "FrameError",
+    "AnswerTooLarge",
     "EngineAPIError",
     "InvalidReference",
     "BadRequest",

@@ -6,6 +6,7 @@ EngineError
 │   └── EngineTimeout     it accepted the request but did not answer in time
 │       └── ExecStalled   an exec's output stopped coming before its end (carries exec_id)
 ├── FrameError            an exec/attach stream that is not well-formed frames
+├── AnswerTooLarge        an answer past the caller's cap (the rest is not read)
 └── EngineAPIError        the engine answered with an error status
     ├── BadRequest        400
     │   └── AmbiguousReference  an id prefix matching several containers (engine: 500)
@@ -25,6 +26,7 @@ __all__ = [
     "EngineTimeout",
     "ExecStalled",
     "FrameError",
+    "AnswerTooLarge",
     "EngineAPIError",
     "BadRequest",
     "AmbiguousReference",
@@ -61,6 +63,10 @@ class ExecStalled(EngineTimeout):
 
 class FrameError(EngineError, ValueError):
     """The stream is not a well-formed sequence of frames."""
+
+
+class AnswerTooLarge(EngineError):
+    """An answer's body went past the size its caller allows; the rest was not read."""
 
 
 class EngineAPIError(EngineError):

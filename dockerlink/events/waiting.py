@@ -5,38 +5,37 @@ worker process asks the journal for its last seq every `poll` seconds while anyb
 parked (one indexed `MAX(seq)`, whatever the number of waiters) and wakes them all when it
 moved. Nobody parked: no thread runs.
 
-Each parked request holds one of gunicorn's gthread threads (`threads`, 8 by default), so
-at most `slots` park at once per worker; the next one is refused at once (`Busy`: 429 with
-`Retry-After`), and the other endpoints keep their threads.
+Each parked request holds one of gunicorn's gthread threads, so it takes one of the
+worker's slots for long requests (`dockerlink.slots`, shared with git): past them the next
+one is refused at once (`Busy`: 429 with `Retry-After`), and the other endpoints keep their
+threads.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 
 from ..errors import Busy
+from ..slots import Slots
 
-__all__ = ["Busy", "Waiters", "default_slots"]
-
-#: gthread threads per worker kept for the other endpoints whatever waits are parked.
-RESERVED_THREADS = 4
-
-
-def default_slots() -> int:
-    """Parked waits per worker: gunicorn's threads (DOCKERLINK_THREADS, see gunicorn_conf)
-    minus RESERVED_THREADS, at least 1."""
-    return max(1, int(os.environ.get("DOCKERLINK_THREADS", "8")) - RESERVED_THREADS)
+__all__ = ["Busy", "Waiters"]
 
 
 class Waiters:
+    """`slots`: the worker's slots for long requests, or how many to make for these alone."""
+
     def __init__(
-        self, last_seq: Callable[[], int], slots: int, *, poll: float = 0.2, clock: Callable[[], float] = time.monotonic
+        self,
+        last_seq: Callable[[], int],
+        slots: Slots | int,
+        *,
+        poll: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._last_seq = last_seq
-        self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._slots = slots if isinstance(slots, Slots) else Slots(slots)
         self._cond = threading.Condition()
         self._poll = poll
         self._clock = clock
@@ -51,9 +50,7 @@ class Waiters:
     def wait_beyond(self, seq: int, timeout: float) -> bool:
         """Park until the journal's last seq is above `seq` or `timeout` passes; True when
         it moved. Raises Busy when no slot is free."""
-        if not self._slots.acquire(blocking=False):
-            raise Busy("too many parked waits in this worker; retry after 1 s", retry_after=1)
-        try:
+        with self._slots.hold("the wait"):
             deadline = self._clock() + timeout
             with self._cond:
                 self._parked += 1
@@ -67,8 +64,6 @@ class Waiters:
                     return True
                 finally:
                     self._parked -= 1
-        finally:
-            self._slots.release()
 
     def _ensure_watcher(self) -> None:
         if self._watcher is None or not self._watcher.is_alive():

@@ -2,8 +2,9 @@
 (under `git_host_root`), for the git endpoints.
 
     rules.py     what git may be given: a branch name (one rule, also the OpenAPI pattern), a path
-    runners.py   where a command runs: ContainerRunner (exec, as root, `timeout -k` inside),
-                 HostRunner (a subprocess in its own session, its group killed at the timeout)
+    runners.py   where a command runs: ContainerRunner (exec, as the site's user, `timeout -k`
+                 inside), HostRunner (a subprocess as the directory's owner, in its own
+                 session, its group killed at the timeout); FORCED_OPTIONS, forced on both
     service.py   Git(engine, config): one method per endpoint; how outcomes become errors
     orphans.py   at shutdown, kill the git execs still running (closing an exec never stops it)
     heads.py     the `git log -1` answer kept per working directory while the repository's
@@ -16,8 +17,9 @@ batch-mode ssh, so nothing ever waits for a password.
 from .orphans import stop_orphan_git_execs
 from .rules import BRANCH_PATTERN, check_branch, check_path
 from .runners import (
+    FORCED_OPTIONS,
     GIT_ENV,
-    HOST_OPTIONS,
+    SITE_USER,
     ContainerRunner,
     HostRunner,
     Runner,
@@ -31,8 +33,9 @@ from .service import DEFAULT_PATH, Git, Workdir, parse_refs
 __all__ = [
     "BRANCH_PATTERN",
     "DEFAULT_PATH",
+    "FORCED_OPTIONS",
     "GIT_ENV",
-    "HOST_OPTIONS",
+    "SITE_USER",
     "ContainerRunner",
     "Git",
     "HostRunner",

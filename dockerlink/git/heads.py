@@ -16,9 +16,10 @@ mailmap, replace or graft settings and which has no grafts and no replace refs; 
 repository always runs git. The commit in the answer must be the commit the state names,
 which also proves the path read here is the container's. Every component is opened
 without following symlinks, every file with a size cap and non-blocking (a FIFO named
-HEAD does not hang a worker): the repository belongs to the site's user. Git's global
-config in the container (`/etc/gitconfig`, `/root/.gitconfig`) is root's, which the
-site's user cannot change; it is not watched.
+HEAD does not hang a worker): the repository belongs to the site's user. `git log -1`
+runs with no user-level config (the service's `GIT_CONFIG_GLOBAL=/dev/null`: git runs as
+the site's user, whose `~/.gitconfig` is not watched); the system's, `/etc/gitconfig`, is
+root's, which the site's user cannot change; it is not watched either.
 """
 
 from __future__ import annotations

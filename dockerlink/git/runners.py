@@ -4,15 +4,17 @@ runs it to completion within its timeout, and reads at most `output_max` bytes o
 output: past that it stops reading, stops the command, and answers what fit
 (`ExecResult.truncated`).
 
-In a container git runs as root with `-c safe.directory=*` (the site's files belong to the
-site's user; the container is the site's own) and `-c dockerlink.instance=<instance>`, the
-mark that lets this service's shutdown kill its own execs and nobody else's.
+Git never runs as root for someone else's repository. In a container it runs as the site's
+user (`SITE_USER`, whose HOME the runtime takes from the container's /etc/passwd), never as
+root: the repository, its config and hooks are that user's, and as root they made the site
+owner root in its own container. It gets `-c safe.directory=*` (a repository may belong to
+another user of the container) and `-c dockerlink.instance=<instance>`, the mark that lets
+this service's shutdown kill its own execs and nobody else's. On the host it runs as the
+owner of the working directory (root only if root owns it); git does not look above
+`git_host_root` for a repository, and the repository it finds must be under it.
 
-On the host git never runs as root for someone else's repository: it runs as the owner of
-the working directory (root only if root owns it), so a repository's config and hooks can
-do no more than its owner could; `core.fsmonitor`, `ext::` remotes and implicit bare
-repositories are refused from the command line whatever the repository says; git does not
-look above `git_host_root` for a repository, and the repository it finds must be under it.
+In both, `FORCED_OPTIONS` come first on the command line, over anything a repository says:
+no fsmonitor command, no hooks, no `ext::` remotes, no implicit bare repositories.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from ..access.login import USER as SITE_USER
 from ..engine import KILL_AFTER, Engine, EngineError, ExecResult, ExecStalled, socket_path
 from ..errors import Forbidden, InvalidInput
 
 __all__ = [
+    "FORCED_OPTIONS",
     "GIT_ENV",
-    "HOST_OPTIONS",
+    "SITE_USER",
     "Runner",
     "ContainerRunner",
     "HostRunner",
@@ -48,10 +52,13 @@ GIT_ENV: Mapping[str, str] = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
 }
-#: Forced on the host's git, over anything a repository's config says.
-HOST_OPTIONS = (
+#: Forced on every git command, in a container and on the host, over anything a
+#: repository's config says: each of these runs a command of the repository's choosing.
+FORCED_OPTIONS = (
     "-c",
     "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
     "-c",
     "protocol.ext.allow=never",
     "-c",
@@ -75,12 +82,12 @@ class Runner(Protocol):
     @property
     def output_max(self) -> int: ...
 
-    def git(self, args: Sequence[str], cwd: str) -> ExecResult: ...
+    def git(self, args: Sequence[str], cwd: str, env: Mapping[str, str] | None = None) -> ExecResult: ...
 
 
 def container_argv(instance: str, *args: str) -> list[str]:
-    """`git -c safe.directory=* -c dockerlink.instance=<instance> <args>`."""
-    return ["git", "-c", "safe.directory=*", "-c", f"dockerlink.instance={instance}", *args]
+    """`git <FORCED_OPTIONS> -c safe.directory=* -c dockerlink.instance=<instance> <args>`."""
+    return ["git", *FORCED_OPTIONS, "-c", "safe.directory=*", "-c", f"dockerlink.instance={instance}", *args]
 
 
 def is_git_exec(argv: Sequence[str], instance: str) -> bool:
@@ -89,12 +96,15 @@ def is_git_exec(argv: Sequence[str], instance: str) -> bool:
     if argv[:1] != ["timeout"] or "git" not in argv:
         return False
     at = argv.index("git")
-    return argv[at : at + 5] == container_argv(instance)
+    mark = container_argv(instance)
+    return argv[at : at + len(mark)] == mark
 
 
 @dataclass(frozen=True)
 class ContainerRunner:
-    """Through the engine's exec, as root, `Tty=false`, under `timeout -k` inside the container."""
+    """Through the engine's exec, as `SITE_USER`, `Tty=false`, under `timeout -k` inside the
+    container. An image without that user: exit code 126 and the runtime's "unable to find
+    user" on the output (the service's `MissingUser`)."""
 
     engine: Engine
     container: str
@@ -103,13 +113,14 @@ class ContainerRunner:
     output_max: int
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
-    def git(self, args: Sequence[str], cwd: str) -> ExecResult:
+    def git(self, args: Sequence[str], cwd: str, env: Mapping[str, str] | None = None) -> ExecResult:
         start = self.clock()
         try:
             result = self.engine.execs.run(
                 self.container,
                 container_argv(self.instance, *args),
-                env=GIT_ENV,
+                env={**GIT_ENV, **(env or {})},
+                user=SITE_USER,
                 workdir=cwd,
                 timeout=self.timeout,
                 max_output=self.output_max,
@@ -140,31 +151,33 @@ class HostRunner:
     output_max: int = 8 << 20
     kill_after: float = KILL_AFTER
 
-    def git(self, args: Sequence[str], cwd: str) -> ExecResult:
-        """`git <HOST_OPTIONS> <args>` in `cwd`, after checking that the repository git finds
+    def git(self, args: Sequence[str], cwd: str, env: Mapping[str, str] | None = None) -> ExecResult:
+        """`git <FORCED_OPTIONS> <args>` in `cwd`, after checking that the repository git finds
         there is under `root` (`init` is checked where it will create or reuse one)."""
         init = list(args[:1]) == ["init"]
         where = args[-1] if init else cwd
         if not init or os.path.lexists(os.path.join(where, ".git")):
-            found = self.run(["git", *HOST_OPTIONS, "rev-parse", "--absolute-git-dir"], where)
+            found = self.run(["git", *FORCED_OPTIONS, "rev-parse", "--absolute-git-dir"], where)
             if found.exit_code != 0 or found.timed_out:
                 return found
             self._check_under_root(found.stdout.decode("utf-8", "replace").strip(), where)
-        return self.run(["git", *HOST_OPTIONS, *args], cwd, owner_of=where)
+        return self.run(["git", *FORCED_OPTIONS, *args], cwd, owner_of=where, env=env)
 
     def _check_under_root(self, git_dir: str, where: str) -> None:
         resolved = Path(git_dir).resolve()
         if not resolved.is_relative_to(Path(self.root).resolve()):
             raise Forbidden(f"the repository of {where} is {resolved}, outside git_host_root ({self.root})")
 
-    def run(self, argv: Sequence[str], cwd: str, owner_of: str | None = None) -> ExecResult:
-        """Run any argv in `cwd` as the owner of `owner_of` (default `cwd`)."""
+    def run(
+        self, argv: Sequence[str], cwd: str, owner_of: str | None = None, env: Mapping[str, str] | None = None
+    ) -> ExecResult:
+        """Run any argv in `cwd` as the owner of `owner_of` (default `cwd`), `env` on top."""
         user = _owner(owner_of or cwd)
         try:
             proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
-                env=self._env(user),
+                env={**self._env(user), **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

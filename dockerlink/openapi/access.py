@@ -40,7 +40,17 @@ PATHS = {
             "responses": {
                 "204": {"description": "set"},
                 **errors(
-                    400, 401, 403, 404, 409, 413, 502, 503, narrower={409: "the container's image has no user admin"}
+                    400,
+                    401,
+                    403,
+                    404,
+                    409,
+                    413,
+                    502,
+                    503,
+                    narrower={
+                        409: "the container's image has no user admin; its /etc/passwd or /etc/shadow is over 1 MiB"
+                    },
                 ),
             },
         }

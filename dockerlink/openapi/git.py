@@ -49,6 +49,7 @@ _ERRORS = errors(
     404,
     409,
     412,
+    429,
     502,
     503,
     504,
@@ -57,7 +58,10 @@ _ERRORS = errors(
         "also a working directory that does not exist",
         403: "a container dockerlink did not create; id-less git while git_host_root is unset; "
         "a path, or the repository git finds there, resolving outside git_host_root",
-        409: "the container is not running",
+        409: "the container is not running; its image has no user admin (git runs as the site's user, "
+        "never root); before a pull or fetch, the repository names its own upload-pack or receive-pack",
+        429: "the worker's slots for long requests (event waits and git together) are taken, or this "
+        "container already runs git_per_site git commands in the worker; Retry-After says when to retry",
         502: "the Docker engine answered with an unexpected error",
         503: "the Docker engine is unreachable",
     },

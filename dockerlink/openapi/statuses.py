@@ -20,7 +20,7 @@ STATUSES = {
     409: "conflict",
     412: "git exited non-zero; the body is its output",
     413: "body over 1 MiB",
-    429: "every long-poll slot of the worker is taken",
+    429: "every slot of the worker for long requests (event waits, git) is taken",
     502: "unexpected engine error",
     503: "engine unreachable",
     504: "git ran past git_timeout and was killed",

@@ -8,7 +8,7 @@ import falcon
 
 from ..events.feed import MAX_LIMIT, MAX_WAIT, Feed, check_types, container_of
 from ..events.logs import MAX_BODY, MAX_TAIL, merge
-from ..events.waiting import Waiters, default_slots
+from ..events.waiting import Waiters
 from ..ownership import require_owned
 from ..services import Services
 from . import params
@@ -20,7 +20,7 @@ __all__ = ["routes"]
 class Events:
     def __init__(self, services: Services) -> None:
         journal = services.journal
-        self._feed = Feed(journal, Waiters(journal.last_seq, default_slots()))
+        self._feed = Feed(journal, Waiters(journal.last_seq, services.slots))
         self._inspect = services.engine.containers.inspect
         self._tokens = services.tokens
 

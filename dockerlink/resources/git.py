@@ -68,7 +68,7 @@ class Branch:
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
-    git = Git(services.engine, services.config)
+    git = Git(services.engine, services.config, slots=services.slots)
     return [
         ("/v1/git", Repository(git)),
         ("/v1/git/head", Head(git)),

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from dockerlink.access.credentials import Credentials
-from dockerlink.access.login import Login, MissingUser, find_user, replace_hash
+from dockerlink.access.login import Login, MissingUser, OversizedFile, find_user, replace_hash
 from dockerlink.access.sha512crypt import sha512_crypt
 from tests.access.keys import key_line
 from tests.fakes import FakeEngine
@@ -108,3 +108,13 @@ def test_one_password_set_twice_gives_two_salts_and_two_hashes_each_verified_by_
 )
 def test_the_hash_of_a_non_ascii_password_is_that_of_its_utf8_bytes_as_openssl_makes_it(password):
     assert sha512_crypt(password, "Zk9.aQ2/xY7pLm3N") == _openssl_sha512(password, "Zk9.aQ2/xY7pLm3N")
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/etc/shadow"])
+def test_a_passwd_or_shadow_past_its_cap_is_a_409_and_nothing_is_written(engine, path):
+    cid = engine.containers._resolve("site1").id
+    engine.archives.files[(cid, path)] = (b"x" * (2 << 20), 0o644, 0, 0)
+    before = dict(engine.archives.files)
+    with pytest.raises(OversizedFile, match=f"^the container's {path} is over 1 MiB"):
+        Login(engine).apply("site1", Credentials(password="correct horse battery"))
+    assert engine.archives.files == before

@@ -9,7 +9,7 @@ import json
 import pytest
 import responses
 
-from dockerlink.engine import Engine, ServerError
+from dockerlink.engine import AnswerTooLarge, Engine, ServerError
 
 BASE = "http://127.0.0.1:2375/v1.41"
 ID = "a" * 64
@@ -40,3 +40,15 @@ def test_put_archive_sends_the_body_as_it_comes_and_a_redirect_is_an_error():
     responses.put(f"{BASE}/containers/{'b' * 64}/archive", status=301, headers={"Location": "/elsewhere"})
     with Engine("tcp://127.0.0.1:2375") as engine, pytest.raises(ServerError):
         engine.containers.put_archive("b" * 64, "/var/www", iter([b"a"]))
+
+
+@responses.activate
+def test_get_reads_a_small_files_tar_and_stops_past_its_cap():
+    responses.get(f"{BASE}/containers/{ID}/archive", body=b"t" * 4096)
+    responses.get(f"{BASE}/containers/{'b' * 64}/archive", body=b"t" * 3_000_000)
+    with Engine("tcp://127.0.0.1:2375") as engine:
+        assert engine.archives.get(ID, "/etc/passwd") == b"t" * 4096
+        with pytest.raises(AnswerTooLarge, match=r"^the archive of /etc/passwd is over 1048576 bytes$"):
+            engine.archives.get("b" * 64, "/etc/passwd")
+        assert engine.archives.get("b" * 64, "/etc/passwd", max_bytes=4_000_000) == b"t" * 3_000_000
+    assert responses.calls[1].request.headers["Accept-Encoding"] == "identity"

@@ -163,13 +163,15 @@ def test_sigterm_stops_gunicorn_cleanly_with_no_git_of_its_own_left_running(engi
     ) as svc:
         cid = create_site(svc, unique_name, 3000)
         try:
-            # /var/www/html is the site user's: git as root needs safe.directory, as dockerlink's own runs have.
+            # The site user's repository; its origin is reached through its own ssh config, whose
+            # ProxyCommand never ends (git runs as admin, with admin's HOME).
             script = (
-                "git init -q --bare /srv/origin.git && chown root:root /var/www/html "
-                "&& cd /var/www/html && git init -q "
-                "&& git remote add origin /srv/origin.git && git config remote.origin.uploadpack 'sleep 613;:'"
+                "mkdir -p -m 700 /var/www/.ssh"
+                " && printf 'Host slowhost\\n  ProxyCommand sleep 613\\n' > /var/www/.ssh/config"
+                " && chmod 600 /var/www/.ssh/config && cd /var/www/html && git init -q"
+                " && git remote add origin slowhost:repo.git"
             )
-            assert engine.execs.run(cid, ["sh", "-c", script]).exit_code == 0
+            assert engine.execs.run(cid, ["sh", "-c", script], user="admin").exit_code == 0
 
             def hung_pull() -> None:
                 try:
@@ -180,7 +182,7 @@ def test_sigterm_stops_gunicorn_cleanly_with_no_git_of_its_own_left_running(engi
             def foreign_pull() -> None:
                 argv = ["timeout", "-k", "5", "600", *container_argv(OTHER_INSTANCE, "pull")]
                 with contextlib.suppress(Exception):  # ends when the container is removed
-                    engine.execs.run(cid, argv, env=GIT_ENV, workdir="/var/www/html")
+                    engine.execs.run(cid, argv, env=GIT_ENV, workdir="/var/www/html", user="admin")
 
             theirs = f"dockerlink.instance={OTHER_INSTANCE}"
 

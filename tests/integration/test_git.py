@@ -15,7 +15,7 @@ import pytest
 from dockerlink.engine import Conflict, ContainerSpec, Engine, NotFound
 from tests.test_git import INVALID_BRANCHES, VALID_BRANCHES
 
-from .live import live_service
+from .live import live_service, wait_until
 
 LABELS = {"dockerlink": "test", "dockerlink.test": "1"}
 WORKDIR = "/var/www/html"
@@ -34,8 +34,10 @@ git switch -qc feature && echo f > feature.txt && git add feature.txt && git com
 git switch -q main
 git remote add origin /srv/origin.git
 git push -q origin main feature
-# the base image gives /var/www/html to its user admin; the clone is root's, as before
-chown root:root /var/www/html && git clone -q /srv/origin.git /var/www/html
+# the site's working directory and origin are its user's (git runs as admin, and a local
+# upload-pack gets no `-c safe.directory`); root, setting up, trusts any owner
+git config --global --add safe.directory '*'
+git clone -q /srv/origin.git /var/www/html && chown -R admin:admin /var/www/html /srv/origin.git
 """
 
 
@@ -45,9 +47,10 @@ class Site:
     name: str
     id: str
 
-    def sh(self, script: str, *args: str) -> str:
-        """Test set-up inside the container (a shell is fine here, never in dockerlink)."""
-        result = self.engine.execs.run(self.id, ["sh", "-c", script, "sh", *args])
+    def sh(self, script: str, *args: str, user: str | None = None) -> str:
+        """Test set-up inside the container (a shell is fine here, never in dockerlink), as
+        root unless `user` says otherwise."""
+        result = self.engine.execs.run(self.id, ["sh", "-c", script, "sh", *args], user=user)
         assert result.exit_code == 0, result.output
         return result.stdout.decode()
 
@@ -126,14 +129,17 @@ def test_current_branch_is_HEAD_when_detached(service, site):
 
 
 def test_init_creates_the_directory_and_an_empty_repository_has_no_head(service, site):
-    path = "/srv/new/site"
+    path = "/var/www/new/site"  # the site user's: git runs as admin
+    # with admin's HOME: its ~/.gitconfig names the first branch (root's says main)
+    site.sh("git config --global init.defaultBranch trunk", user="admin")
     r = service.request("PUT", "/v1/git", params={"id": site.name, "path": path})
     assert r.status_code == 204, r.text
     site.sh(f"test -d {path}/.git")
     head = service.get("/v1/git/head", params={"id": site.name, "path": path})
     assert head.status_code == 412
     assert "does not have any commits" in head.text
-    assert service.get("/v1/git/branch", params={"id": site.name, "path": path}).text == "main"
+    assert service.get("/v1/git/branch", params={"id": site.name, "path": path}).text == "trunk"
+    assert site.sh(f"stat -c %U {path}/.git/HEAD").strip() == "admin"
 
 
 @pytest.mark.parametrize("branch", ["-f", "--orphan=x", "a..b", "a b", "", "--end-of-options"])
@@ -164,7 +170,7 @@ def test_git_in_a_stopped_container_is_a_409(service, site, engine):
 
 def test_a_repository_owned_by_another_user_is_not_refused(service, site):
     site.sh(f"chown -R 65534:65534 {WORKDIR}")
-    plain = site.engine.execs.run(site.id, ["git", "log", "-1"], workdir=WORKDIR)
+    plain = site.engine.execs.run(site.id, ["git", "log", "-1"], workdir=WORKDIR, user="admin")
     assert "dubious ownership" in plain.output  # what safe.directory=* is there for
     r = service.get("/v1/git/head", params={"id": site.name})
     assert r.status_code == 200, r.text
@@ -179,14 +185,120 @@ def test_the_branch_validator_agrees_with_git_check_ref_format(site):
 
 
 def test_a_hanging_pull_is_killed_inside_the_container_at_git_timeout(short_service, site):
-    # origin's upload-pack never answers: `git pull` waits on it forever.
-    site.sh(f"git -C {WORKDIR} config remote.origin.uploadpack 'sleep 617;:'")
+    # The site's own smudge filter never ends: the checkout of what `git pull` brings hangs.
+    site.sh("cd /srv/seed && echo new > new.txt && git add new.txt && git commit -qm new && git push -q origin main")
+    site.sh(
+        f"cd {WORKDIR} && git config filter.slow.smudge 'sleep 617' && echo '* filter=slow' > .git/info/attributes",
+        user="admin",
+    )
     r = short_service.get("/v1/git", params={"id": site.name})
     assert r.status_code == 504, r.text
     assert "git_timeout (2 s)" in r.text
     processes = site.sh("ps -eo args")
     assert "sleep 617" not in processes
     assert "git" not in processes.replace("ps -eo args", "")
+
+
+# --- the site's user, never root (issue 29) --------------------------------------------
+
+# What the site owner plants to become root: it leaves a mark and a setuid shell.
+PAYLOAD = "#!/bin/sh\nid -u > /tmp/dltest-ran-as\ncp /bin/bash /tmp/dltest-rootbash && chmod u+s /tmp/dltest-rootbash\n"
+PLANT = {
+    "fsmonitor": f"git -C {WORKDIR} config core.fsmonitor /var/www/pwn.sh",
+    "post-checkout": f"cp /var/www/pwn.sh {WORKDIR}/.git/hooks/post-checkout",
+}
+
+
+@pytest.mark.parametrize("trap", sorted(PLANT))
+def test_a_site_owners_fsmonitor_or_hook_runs_nothing_and_git_works_as_admin(service, site, trap):
+    site.sh('printf %s "$1" > /var/www/pwn.sh && chmod 755 /var/www/pwn.sh', PAYLOAD, user="admin")
+    site.sh(PLANT[trap], user="admin")
+    r = service.request("POST", "/v1/git/branch", params={"id": site.name, "branch": "feature"})
+    assert r.status_code == 200, r.text
+    assert not {"dltest-ran-as", "dltest-rootbash"} & set(site.sh("ls /tmp").split())  # not even as admin
+    # What git wrote, it wrote as the site's user: the checked-out file and the new HEAD.
+    assert site.sh(f"stat -c %U {WORKDIR}/feature.txt {WORKDIR}/.git/HEAD").split() == ["admin", "admin"]
+
+
+def test_without_the_site_user_git_is_a_409_and_runs_nothing(service, site):
+    site.sh("sed -i '/^admin:/d' /etc/passwd")
+    r = service.get("/v1/git/head", params={"id": site.name})
+    assert r.status_code == 409, r.text
+    assert r.text == "the container's image has no user admin: git runs in a container only as the site's user\n"
+
+
+def test_a_repository_naming_its_own_upload_pack_is_refused_before_a_fetch(service, site):
+    site.sh(f"git -C {WORKDIR} config remote.origin.uploadpack 'touch /tmp/dltest-up; git-upload-pack'", user="admin")
+    for r in (
+        service.get("/v1/git", params={"id": site.name}),
+        service.get("/v1/git/branches", params={"id": site.name, "fetch": "true"}),
+    ):
+        assert r.status_code == 409, r.text
+        assert r.text.startswith("remote.origin.uploadpack set: dockerlink runs no repository's own upload-pack")
+    assert "dltest-up" not in site.sh("ls /tmp").split()
+
+
+def test_init_where_the_site_user_may_not_write_fails_as_git_would_for_it(service, site):
+    r = service.request("PUT", "/v1/git", params={"id": site.name, "path": "/srv/new/site"})
+    assert r.status_code == 412, r.text
+    assert "Permission denied" in r.text
+
+
+def test_an_oversized_passwd_is_refused_and_the_worker_reads_only_its_cap(service, site):
+    from bench.loadgen import process_tree
+
+    site.sh("truncate -s +1G /etc/passwd")  # as root in the container: sparse, a gigabyte to read
+    service.get("/v1/git/branch", params={"id": site.name})  # workers warmed up
+    workers = [p for p in process_tree(service.process.pid) if p != service.process.pid]
+    before = {pid: _peak_rss_kib(pid) for pid in workers}
+    body = {"password": "correct horse battery staple"}
+    r = service.request("POST", "/v1/container/access", params={"id": site.name}, json=body)
+    assert r.status_code == 409, r.text
+    assert r.text.startswith("the container's /etc/passwd is over 1 MiB")
+    growth_mib = max(_peak_rss_kib(pid) - before[pid] for pid in workers) / 1024
+    assert growth_mib < 32, f"a worker's peak RSS grew by {growth_mib:.0f} MiB reading a 1 GiB /etc/passwd"
+
+
+@pytest.fixture(scope="module")
+def per_site_service(engine, tmp_path_factory):
+    """A live service whose sites may run 2 git commands at once per worker (2 workers)."""
+    with live_service(tmp_path_factory.mktemp("git-per-site"), git_per_site="2", git_timeout="20") as s:
+        yield s
+
+
+def test_a_flood_of_slow_git_on_one_site_gets_429s_and_the_panel_is_still_answered(per_site_service, site):
+    """20 fetches that hang (the site's own ssh config: a ProxyCommand that sleeps) took
+    every thread of both workers before the caps; now 2 per worker run, the rest are 429."""
+    import threading
+
+    site.sh(
+        "mkdir -p -m 700 /var/www/.ssh && printf 'Host slowhost\\n  ProxyCommand sleep 613\\n' > /var/www/.ssh/config"
+        f" && chmod 600 /var/www/.ssh/config && git -C {WORKDIR} remote add slow slowhost:repo.git",
+        user="admin",
+    )
+    statuses: list[int] = []
+
+    def fetch() -> None:
+        r = per_site_service.get("/v1/git/branches", params={"id": site.name, "fetch": "true"})
+        statuses.append(r.status_code)
+
+    flood = [threading.Thread(target=fetch) for _ in range(20)]
+    for t in flood:
+        t.start()
+
+    def hung() -> int:
+        return site.sh("ps -eo args").split("\n").count("sleep 613")
+
+    # Either the refusals came back (capped) or 16 fetches hang, every thread of both workers.
+    wait_until(lambda: (len(statuses) >= 16 and hung()) or hung() >= 16, 60, "the 429s or 16 hung fetches")
+    for _ in range(4):
+        env = per_site_service.get("/v1/env", timeout=10)  # a liveness bound: a starved panel hangs
+        assert env.status_code == 200
+    assert hung()  # the fetches were still hanging meanwhile
+    for t in flood:
+        t.join()
+    assert statuses.count(429) >= 16, statuses  # at most 2 per worker, 2 workers
+    assert set(statuses) <= {429, 504}, statuses
 
 
 # --- on the host -------------------------------------------------------------------------
@@ -250,12 +362,20 @@ def _host_processes_mentioning(marker: str) -> list[str]:
 
 
 def test_a_hanging_host_pull_is_killed_with_its_process_group(short_service, host_root, tmp_path):
-    origin = tmp_path / "origin.git"
-    host_git(tmp_path, "init", "-q", "--bare", str(origin))
+    origin = tmp_path / "origin"
+    host_git(tmp_path, "init", "-q", str(origin))
+    (origin / "a.txt").write_text("a\n")
+    host_git(origin, "add", "a.txt")
+    host_git(origin, "commit", "-qm", "one")
     repo = host_root / "hanging"
     host_git(host_root, "init", "-q", str(repo))
     host_git(repo, "remote", "add", "origin", str(origin))
-    host_git(repo, "config", "remote.origin.uploadpack", "sleep 619;:")
+    host_git(repo, "config", "branch.main.remote", "origin")
+    host_git(repo, "config", "branch.main.merge", "refs/heads/main")
+    # The repository's own smudge filter never ends: the checkout of what the pull brings hangs.
+    host_git(repo, "config", "filter.slow.smudge", "sleep 619")
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("* filter=slow\n")
     r = short_service.get("/v1/git", params={"path": str(repo)})
     assert r.status_code == 504, r.text
     assert _host_processes_mentioning("sleep 619") == []

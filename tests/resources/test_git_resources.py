@@ -44,20 +44,14 @@ def answer(engine: FakeEngine, code: int = 0, stdout: str = "", stderr: str = ""
 
 
 def test_get_git_pulls_in_the_container_and_answers_its_output(client, engine):
+    answer(engine, 1)  # no remote.*.uploadpack nor receivepack
     answer(engine, 0, "Updating 1..2\nFast-forward\n", "From /srv/origin\n")
     r = client.simulate_get("/v1/git", params={"id": "site"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     assert r.text == "Updating 1..2\nFast-forward\nFrom /srv/origin\n"
-    assert engine.execs.calls == [
-        {
-            "container": FULL_ID,
-            "argv": PREFIX + ["pull"],
-            "env": GIT_ENV,
-            "workdir": "/var/www/html",
-            "timeout": 45,
-        }
-    ]
+    pull = {"container": FULL_ID, "argv": PREFIX + ["pull"], "env": GIT_ENV, "workdir": "/var/www/html"}
+    assert engine.execs.calls[1] == {**pull, "timeout": 45, "user": "admin"}
 
 
 def test_put_git_initialises_the_path_and_answers_204(client, engine):
@@ -86,11 +80,13 @@ def test_get_branches_answers_a_json_list_without_symbolic_refs(client, engine):
 
 
 def test_get_branches_with_fetch_fetches_first(client, engine):
+    answer(engine, 1)
     answer(engine, 0)
     answer(engine, 0, "refs/heads/main\t\n")
     r = client.simulate_get("/v1/git/branches", params={"id": "site", "fetch": "true"})
     assert r.json == ["main"]
     assert [c["argv"][len(PREFIX) :] for c in engine.execs.calls] == [
+        ["config", "--name-only", "--get-regexp", r"^remote\..*\.(uploadpack|receivepack)$"],
         ["fetch", "--all", "--prune"],
         ["for-each-ref", "--format=%(refname)%09%(symref)", "refs/heads", "refs/remotes"],
     ]
@@ -266,7 +262,7 @@ def test_openapi_declares_exactly_the_routes_and_their_methods(engine):
 def test_openapi_declares_every_status_a_git_endpoint_answers(path, method):
     responses = git_openapi.PATHS[path][method]["responses"]
     success = "204" if (path, method) == ("/v1/git", "put") else "200"
-    assert set(responses) == {success, "400", "401", "403", "404", "409", "412", "502", "503", "504"}
+    assert set(responses) == {success, "400", "401", "403", "404", "409", "412", "429", "502", "503", "504"}
     for code, response in responses.items():
         if code.startswith(("4", "5")):
             assert set(response["content"]) == {"text/plain"}
@@ -295,6 +291,30 @@ def test_an_exec_stream_that_stalls_past_its_limit_is_a_504_not_a_503(client, en
         raise ExecStalled("exec eeeeeeeeeeee sent nothing for 65 s", "e" * 64)
 
     engine.execs.handler = stalled
-    r = client.simulate_get("/v1/git", params={"id": "site"})
+    r = client.simulate_get("/v1/git/head", params={"id": "site"})
     assert r.status_code == 504
-    assert r.text == "git pull ran past git_timeout (45 s) and was killed\n"
+    assert r.text == "git log ran past git_timeout (45 s) and was killed\n"
+
+
+def test_a_sites_git_past_git_per_site_is_a_429_with_retry_after(engine):
+    import threading
+
+    client = client_for(engine, git_per_site=1)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(argv, **kw):
+        inside.set()
+        release.wait(10)
+        return ExecResult(0, b"refs/heads/main\t\n", b"")
+
+    engine.execs.handler = slow
+    first = threading.Thread(target=client.simulate_get, args=("/v1/git/branches",), kwargs={"params": {"id": "site"}})
+    first.start()
+    assert inside.wait(10)
+    r = client.simulate_get("/v1/git/branch", params={"id": "site"})
+    release.set()
+    first.join()
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "1"
+    assert r.text.startswith("git on ") and "1 already running for it in this worker" in r.text
+    assert client.simulate_get("/v1/git/branch", params={"id": "site"}).status_code == 200  # freed
