@@ -36,12 +36,13 @@ from .models import (
     ExecInfo,
     ExecResult,
     ImageInfo,
+    NetworkInfo,
     PortBinding,
     StatsSnapshot,
     VolumeInfo,
     memory_used,
 )
-from .refs import CONTAINER_PATTERN, IMAGE_PATTERN, check_container_ref, check_image_ref
+from .refs import CONTAINER_PATTERN, IMAGE_PATTERN, check_container_ref, check_image_ref, check_network_ref
 from .tls import TLSConfig, describe_tls_error
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "ExecInfo",
     "ExecResult",
     "ImageInfo",
+    "NetworkInfo",
     "PortBinding",
     "StatsSnapshot",
     "VolumeInfo",
@@ -92,4 +94,5 @@ __all__ = [
     "IMAGE_PATTERN",
     "check_container_ref",
     "check_image_ref",
+    "check_network_ref",
 ]
