@@ -22,7 +22,7 @@ from .firewall import FirewallError, Iptables
 from .network import ensure_site_network
 from .rules import Plan, plan
 
-__all__ = ["Keeper", "start_keeper", "CHECK_EVERY"]
+__all__ = ["Keeper", "start_keeper", "check_at_start", "CHECK_EVERY"]
 
 log = logging.getLogger("dockerlink.isolation")
 
@@ -87,3 +87,16 @@ def start_keeper(config: Config, wait: Callable[[float], bool]) -> threading.Thr
     thread = threading.Thread(target=keeper.run, args=(wait,), name="dockerlink-isolation", daemon=True)
     thread.start()
     return thread
+
+
+def check_at_start(config: Config) -> None:
+    """The service's start: the site network made, or the reason it cannot be used as one
+    line (a RuntimeError, which gunicorn prints as `Error: …` before exiting). An engine
+    that does not answer yet is not a reason to refuse: the first create checks again."""
+    try:
+        with Engine(config.docker_sock, tls=config.tls) as engine:
+            ensure_site_network(engine.networks, config.site_network, config.site_subnet)
+    except SiteNetworkUnfit as exc:
+        raise RuntimeError(str(exc)) from None
+    except EngineError as exc:
+        log.warning("site network not checked at start (%s); the first create will", exc)
