@@ -205,6 +205,7 @@ class Hosting:
         """Create (and optionally start) a hosting container; returns its id, warnings and the
         extra fields of the answer (a generated password, once)."""
         keepalive = self._keepalive(req.image)
+        network = self._site_network()
         warning = cpu_warning(req.cpu_quota, self.host.cpus)
         with self._exclusive():
             self._check_area(req.host_port_root)
@@ -228,7 +229,7 @@ class Hosting:
                 )
                 + (self.access.terminal_binding(req.host_port_root),),
                 volumes={volume_name(req.name): WWW},
-                network=self._site_network(),
+                network=network,
                 memory=_limit(req.memory),
                 memory_swap=_limit(req.memory),
                 cpu_period=None if req.cpu_quota == UNLIMITED else CPU_PERIOD,
