@@ -96,7 +96,9 @@ def _isolation_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mappin
     kw: dict[str, object] = {}
     if (raw := get("site_network")) is not None:
         if not _NETWORK.fullmatch(raw) or raw in ("bridge", "host", "none", "default"):
-            raise ConfigError(f"site_network: expected a network name of [a-zA-Z0-9_.-], not bridge/host/none, got {raw[:70]!r}")
+            raise ConfigError(
+                f"site_network: expected a network name of [a-zA-Z0-9_.-], not bridge/host/none, got {raw[:70]!r}"
+            )
         kw["site_network"] = raw
     if (raw := get("site_subnet")) is not None:
         try:

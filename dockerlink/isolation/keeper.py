@@ -53,7 +53,12 @@ class Keeper:
         if self._firewall.installed(wanted):
             return False
         self._firewall.install(wanted)
-        log.info("site firewall installed for %s (%s, version %s)", self._config.site_network, wanted.bridge, wanted.signature)
+        log.info(
+            "site firewall installed for %s (%s, version %s)",
+            self._config.site_network,
+            wanted.bridge,
+            wanted.signature,
+        )
         return True
 
     def run(self, wait: Callable[[float], bool]) -> None:

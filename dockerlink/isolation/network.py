@@ -26,14 +26,21 @@ class NetworkCalls(Protocol):
     def inspect(self, ref: str) -> NetworkInfo: ...
 
     def create(
-        self, name: str, *, labels: dict[str, str] | None = None, options: dict[str, str] | None = None, subnet: str | None = None
+        self,
+        name: str,
+        *,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+        subnet: str | None = None,
     ) -> str: ...
 
 
 def check_site_network(info: NetworkInfo, name: str, subnet: str | None = None) -> NetworkInfo:
     """`info` if dockerlink may put sites on it; else SiteNetworkUnfit saying why and what to do."""
     if info.name != name:
-        raise SiteNetworkUnfit(f"site_network: {name!r} names network {info.name!r} (an id prefix); choose another name")
+        raise SiteNetworkUnfit(
+            f"site_network: {name!r} names network {info.name!r} (an id prefix); choose another name"
+        )
     if LABEL not in info.labels:
         raise SiteNetworkUnfit(
             f"site_network: network {name} exists but dockerlink did not make it (no {LABEL} label); "

@@ -51,7 +51,7 @@ def parse_port_list(raw: str) -> tuple[HostPort, ...]:
         if not item:
             continue
         if not m or not 1 <= int(m[1]) <= 65535:
-            raise ValueError(f'expected a comma-separated list of <port>[/tcp|/udp], got {item[:40]!r}')
+            raise ValueError(f"expected a comma-separated list of <port>[/tcp|/udp], got {item[:40]!r}")
         ports.add(HostPort(int(m[1]), m[2] or "tcp"))
     return tuple(sorted(ports))
 

@@ -128,9 +128,9 @@ def sites(svc, engine, net, settings):
 
 
 def address(engine, site: str) -> str:  # noqa: ANN001
-    return engine.transport.request("GET", ["containers", site, "json"]).json()["NetworkSettings"]["Networks"][
-        NETWORK
-    ]["IPAddress"]
+    return engine.transport.request("GET", ["containers", site, "json"]).json()["NetworkSettings"]["Networks"][NETWORK][
+        "IPAddress"
+    ]
 
 
 def reach(engine, site: str, host: str, port: int) -> tuple[bool, str]:  # noqa: ANN001

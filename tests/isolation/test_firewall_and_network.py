@@ -138,3 +138,21 @@ def test_a_subnet_other_than_site_subnet_is_refused():
     ensure_site_network(engine.networks, "sites", "10.210.0.0/20")
     with pytest.raises(SiteNetworkUnfit):
         ensure_site_network(engine.networks, "sites", "10.211.0.0/20")
+
+
+def test_the_keeper_installs_once_and_again_when_a_site_publishes_a_port_or_the_chain_is_emptied():
+    from dockerlink.config import Config
+    from dockerlink.engine import PortBinding
+    from dockerlink.isolation.keeper import Keeper
+
+    engine, run = FakeEngine(), Recorder()
+    keeper = Keeper(engine, Config(), Iptables(run=run))  # type: ignore[arg-type]
+    assert keeper.check_once() is True
+    assert keeper.check_once() is False
+    engine.containers.add(
+        "site1", labels={"dockerlink": "0.1.0"}, port_bindings=(PortBinding(22, "tcp", "0.0.0.0", 10022),)
+    )
+    assert keeper.check_once() is True
+    assert any("--dports 10022 -j RETURN" in line for line in run.chains[keeper.current_plan().input_chain])
+    run.chains[keeper.current_plan().forward_chain] = []
+    assert keeper.check_once() is True
