@@ -24,7 +24,9 @@ from .conftest import PREFIX
 from .live import live_service, wait_until
 
 AREA = 500
-ROOT_A, ROOT_B, ROOT_OLD = 56000, 56500, 57000
+# Above the ephemeral range (32768-60999): an outgoing connection never holds them; and
+# far from the 5000-wide areas of the other modules.
+ROOT_A, ROOT_B, ROOT_OLD = 63000, 63500, 64000
 NETWORK = f"{PREFIX}sites"
 DENIED_OUT = 2525
 
@@ -200,6 +202,53 @@ def test_link_local_and_denied_outgoing_ports_are_refused_by_rule(engine, net, s
         fwd, "-p", "tcp", "-m", "multiport", "--dports", str(DENIED_OUT), "-j", "REJECT", "--reject-with", "tcp-reset"
     )
     assert _chain_rule("INPUT", "-i", net.bridge, "-j", f"DOCKERLINK-IN-{net.id[:12]}")
+
+
+@pytest.fixture(scope="module")
+def outside(engine):
+    """A network namespace of the test's own, routed from the host (a veth pair in
+    198.18.0.0/15, the benchmarking range), with listeners on the denied port and one more:
+    somewhere "elsewhere" a site may connect to, that is an address the test made."""
+    ns = f"{PREFIX}out"
+    third = int(PREFIX.split("-")[1][:2], 16)
+    host_ip, ns_ip = f"198.18.{third}.1", f"198.18.{third}.2"
+    host_if, ns_if = f"dl{PREFIX.split('-')[1]}h", f"dl{PREFIX.split('-')[1]}n"
+    steps = [
+        ["ip", "netns", "add", ns],
+        ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+        ["ip", "link", "set", ns_if, "netns", ns],
+        ["ip", "addr", "add", f"{host_ip}/30", "dev", host_if],
+        ["ip", "link", "set", host_if, "up"],
+        ["ip", "netns", "exec", ns, "ip", "addr", "add", f"{ns_ip}/30", "dev", ns_if],
+        ["ip", "netns", "exec", ns, "ip", "link", "set", ns_if, "up"],
+        ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
+    ]
+    listeners = []
+    try:
+        for step in steps:
+            subprocess.run(step, check=True, capture_output=True)
+        for port in (DENIED_OUT, DENIED_OUT + 1):
+            listeners.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", ns, "socat", f"TCP-LISTEN:{port},fork,reuseaddr", "SYSTEM:echo hi-outside"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        yield ns_ip
+    finally:
+        for p in listeners:
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_a_denied_outgoing_port_is_refused_and_another_port_there_answers(engine, sites, outside):
+    a, _ = sites
+    ok, out = wait_until(lambda: (r := reach(engine, a, outside, DENIED_OUT + 1))[0] and r, 20, "the outside listener")
+    assert "hi-outside" in out
+    assert not reach(engine, a, outside, DENIED_OUT)[0]
 
 
 def test_an_emptied_chain_is_installed_again_by_the_collector(engine, net, sites, host_ports):
