@@ -35,6 +35,14 @@ def _check(args: argparse.Namespace) -> int:
         print(f"dockerlink: warning: {warning}", file=sys.stderr)
     version = Engine(config.docker_sock, tls=config.tls).system.version()
     print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
+    from .isolation.keeper import check_at_start
+
+    try:
+        check_at_start(config)
+    except RuntimeError as exc:  # the site network may not be used: one line
+        print(f"dockerlink: {exc}", file=sys.stderr)
+        return 2
+    print(f"dockerlink: site network {config.site_network} ready")
     return 0
 
 

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 
 from .engine import TLSConfig, base_url, check_image_ref, socket_path
 from .errors import ConfigError
+from .isolation.rules import HostPort, parse_port_list
 
 __all__ = ["Config", "ConfigError", "DEFAULT_BIND", "ipv6_loopback_usable", "listen_addresses"]
 
@@ -89,6 +90,37 @@ def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's
         if raw not in ("none", "stop"):
             raise ConfigError(f"disk_enforce: expected none or stop, got {raw!r}")
         kw["disk_enforce"] = raw
+    return kw
+
+
+_NETWORK = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
+
+
+def _isolation_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
+    """The site network and its firewall (SPEC §7.1)."""
+    kw: dict[str, object] = {}
+    if (raw := get("site_network")) is not None:
+        if not _NETWORK.fullmatch(raw) or raw in ("bridge", "host", "none", "default"):
+            raise ConfigError(
+                f"site_network: expected a network name of [a-zA-Z0-9_.-], not bridge/host/none, got {raw[:70]!r}"
+            )
+        kw["site_network"] = raw
+    if (raw := get("site_subnet")) is not None:
+        try:
+            net = ipaddress.IPv4Network(raw, strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"site_subnet: expected an IPv4 network such as 10.210.0.0/20: {exc}") from None
+        if not 8 <= net.prefixlen <= 28:
+            raise ConfigError(f"site_subnet: prefix length must be between /8 and /28, got /{net.prefixlen}")
+        kw["site_subnet"] = str(net)
+    if (raw := get("site_firewall")) is not None:
+        kw["site_firewall"] = _bool("site_firewall", raw)
+    for name in ("host_allow_ports", "outgoing_deny_ports"):
+        if (raw := get(name)) is not None:
+            try:
+                kw[name] = parse_port_list(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
     return kw
 
 
@@ -226,6 +258,11 @@ class Config:
     backup_deleted_days: int = 7
     disk_interval: float = 300.0
     disk_enforce: str = "none"
+    site_network: str = "dockerlink-sites"
+    site_subnet: str | None = None  # the engine's default address pool (a /16 here)
+    site_firewall: bool = True
+    host_allow_ports: tuple[HostPort, ...] = ()
+    outgoing_deny_ports: tuple[HostPort, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -327,6 +364,7 @@ class Config:
                 raise ConfigError(f"instance_id: expected 1-128 of [A-Za-z0-9_.:/-], got {raw[:40]!r}")
             kw["instance_id"] = raw
         kw.update(_backup_settings(get))
+        kw.update(_isolation_settings(get))
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:

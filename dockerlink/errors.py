@@ -17,6 +17,8 @@
     ├── NoSuchBackup                   no such backup of that site (or it is not finished)
     ├── TooLarge                       an uploaded backup over backup_max
     ├── BackupFailed                   a backup or restore could not complete; nothing was changed
+    ├── SiteNetworkUnfit               the site network is not one dockerlink made, or lets sites
+    │                                  reach each other: no site is put on it (also at start-up)
     ├── EngineFault                    the engine answered an error we did not expect, or a corrupt stream
     └── EngineDown                     nothing answered at the engine address, or not in time
 
@@ -54,6 +56,7 @@ __all__ = [
     "BackupFailed",
     "EngineFault",
     "EngineDown",
+    "SiteNetworkUnfit",
     "ConfigError",
     "from_engine",
 ]
@@ -120,6 +123,10 @@ class TooLarge(DockerlinkError):
 
 class BackupFailed(DockerlinkError):
     pass
+
+
+class SiteNetworkUnfit(DockerlinkError):
+    """The message is one line naming the setting (`site_network: …`)."""
 
 
 class EngineFault(DockerlinkError):

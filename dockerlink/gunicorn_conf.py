@@ -64,7 +64,10 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 # Exactly one stats collector per service: a child of the master, not of a worker.
 def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    from dockerlink.isolation.keeper import check_at_start
     from dockerlink.stats.supervisor import start_collector
+
+    check_at_start(_config)  # a site network we may not use stops the start: one line (RuntimeError)
 
     start_collector(server.log)
 

@@ -30,6 +30,7 @@ from dockerlink.engine import (
     EngineVersion,
     ExecResult,
     ImageInfo,
+    NetworkInfo,
     NotFound,
     ServerError,
     VolumeInfo,
@@ -126,7 +127,12 @@ class FakeContainers:
                 continue
             if filters and "label" in filters and any(lbl not in c.labels for lbl in filters["label"]):
                 continue
-            out.append(ContainerSummary(id=c.id, name=c.name, image=c.image, state=c.state, labels=dict(c.labels)))
+            published = c.port_bindings if c.running else ()
+            out.append(
+                ContainerSummary(
+                    id=c.id, name=c.name, image=c.image, state=c.state, labels=dict(c.labels), published=published
+                )
+            )
         return out
 
     def inspect(self, ref: str) -> ContainerDetails:
@@ -154,6 +160,7 @@ class FakeContainers:
             restart_policy=spec.restart_policy or "",
             volumes={dest: vol for vol, dest in spec.volumes.items()},
             exit_code=0,
+            networks=(spec.network or "bridge",),
         )
         return c.id, []
 
@@ -395,6 +402,48 @@ class FakeSystem:
         return EngineVersion("20.10.24-fake", "1.41", "1.12", "linux", "amd64", "6.0")
 
 
+class FakeNetworks:
+    """Bridge networks by name; connect/disconnect change the container's `networks`."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self._e = engine
+        self.by_name: dict[str, NetworkInfo] = {}
+        self._ids = itertools.count(1)
+
+    def inspect(self, ref: str) -> NetworkInfo:
+        self._e.check()
+        if ref not in self.by_name:
+            raise NotFound(404, f"network {ref} not found")
+        return self.by_name[ref]
+
+    def create(self, name: str, *, labels=None, options=None, subnet=None) -> str:  # noqa: ANN001
+        self._e.check()
+        if name in self.by_name:
+            raise Conflict(409, f"network with name {name} already exists")
+        net_id = hashlib.sha256(f"net-{name}-{next(self._ids)}".encode()).hexdigest()
+        subnets = (subnet or "172.18.0.0/16",)
+        gateway = subnets[0].rsplit(".", 1)[0] + ".1"
+        self.by_name[name] = NetworkInfo(
+            net_id, name, "bridge", dict(labels or {}), dict(options or {}), subnets, (gateway,)
+        )
+        return net_id
+
+    def remove(self, ref: str) -> None:
+        self.inspect(ref)
+        del self.by_name[ref]
+
+    def connect(self, ref: str, container: str) -> None:
+        self.inspect(ref)
+        c = self._e.containers._resolve(container)
+        self._e.containers.by_id[c.id] = dataclasses.replace(c, networks=tuple(sorted({*c.networks, ref})))
+
+    def disconnect(self, ref: str, container: str) -> None:
+        c = self._e.containers._resolve(container)
+        if ref not in c.networks:
+            raise ServerError(500, f"container {c.id[:12]} is not connected to network {ref}")
+        self._e.containers.by_id[c.id] = dataclasses.replace(c, networks=tuple(n for n in c.networks if n != ref))
+
+
 class FakeEngine:
     def __init__(self) -> None:
         self.up = True
@@ -406,6 +455,7 @@ class FakeEngine:
         self.execs = FakeExecs(self)
         self.system = FakeSystem(self)
         self.archives = FakeArchives(self)
+        self.networks = FakeNetworks(self)
         self.address = "/fake.sock"
 
     def emit(self, action: str, container_id: str) -> None:

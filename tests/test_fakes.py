@@ -16,7 +16,7 @@ from dockerlink.engine import Engine
 from dockerlink.hosting import History
 from tests.fakes import FakeEngine, FakeStore
 
-NOUNS = ("containers", "volumes", "images", "execs", "system", "archives")
+NOUNS = ("containers", "volumes", "images", "execs", "system", "archives", "networks")
 HELPERS = {"containers": {"add", "rename"}, "archives": {"text"}}
 
 

@@ -37,12 +37,13 @@ from .models import (
     ExecInfo,
     ExecResult,
     ImageInfo,
+    NetworkInfo,
     PortBinding,
     StatsSnapshot,
     VolumeInfo,
     memory_used,
 )
-from .refs import CONTAINER_PATTERN, IMAGE_PATTERN, check_container_ref, check_image_ref
+from .refs import CONTAINER_PATTERN, IMAGE_PATTERN, check_container_ref, check_image_ref, check_network_ref
 from .tls import TLSConfig, describe_tls_error
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "ExecInfo",
     "ExecResult",
     "ImageInfo",
+    "NetworkInfo",
     "PortBinding",
     "StatsSnapshot",
     "VolumeInfo",
@@ -94,4 +96,5 @@ __all__ = [
     "IMAGE_PATTERN",
     "check_container_ref",
     "check_image_ref",
+    "check_network_ref",
 ]

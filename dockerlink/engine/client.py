@@ -7,6 +7,7 @@ from .archives import Archives
 from .containers import Containers
 from .execs import Execs
 from .images import Images
+from .networks import Networks
 from .system import System
 from .tls import TLSConfig
 from .transport import Transport
@@ -32,6 +33,7 @@ class Engine:
         self.images = Images(self.transport)
         self.system = System(self.transport)
         self.archives = Archives(self.transport)
+        self.networks = Networks(self.transport)
 
     @property
     def address(self) -> str:

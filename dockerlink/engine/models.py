@@ -16,6 +16,7 @@ __all__ = [
     "ExecResult",
     "StatsSnapshot",
     "VolumeInfo",
+    "NetworkInfo",
     "ImageInfo",
     "EngineInfo",
     "EngineVersion",
@@ -62,6 +63,7 @@ class ContainerSummary:
     image: str
     state: str
     labels: dict[str, str]
+    published: tuple[PortBinding, ...] = ()  # what is published now (a running container's)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerSummary:
@@ -73,6 +75,11 @@ class ContainerSummary:
             image=data.get("Image", ""),
             state=data.get("State", ""),
             labels=dict(data.get("Labels") or {}),
+            published=tuple(
+                PortBinding(int(p["PrivatePort"]), p.get("Type") or "tcp", p.get("IP") or "", int(p["PublicPort"]))
+                for p in data.get("Ports") or []
+                if p.get("PublicPort")
+            ),
         )
 
 
@@ -104,6 +111,7 @@ class ContainerDetails:
     last_exit_code: int | None = None  # that exit's code, running or not
     pids_limit: int | None = None
     mounts: dict[str, str] = field(default_factory=dict)  # mount destination -> source on the engine's host
+    networks: tuple[str, ...] = ()  # names of the networks it is attached to
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -149,6 +157,7 @@ class ContainerDetails:
             last_exit_code=state.get("ExitCode") if unix_time(state.get("FinishedAt")) is not None else None,
             pids_limit=int(host["PidsLimit"]) if host.get("PidsLimit") else None,
             mounts={m["Destination"]: m["Source"] for m in data.get("Mounts") or [] if m.get("Source")},
+            networks=tuple(sorted(((data.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
         )
 
 
@@ -169,6 +178,7 @@ class ContainerSpec:
     cap_drop: tuple[str, ...] = ()
     cap_add: tuple[str, ...] = ()
     security_opt: tuple[str, ...] = ()
+    network: str | None = None  # the network it joins at create (the engine's default bridge if None)
     memory: int | None = None
     memory_swap: int | None = None
     cpu_period: int | None = None
@@ -187,6 +197,8 @@ class ContainerSpec:
             host["PortBindings"] = pb
         if self.volumes:
             host["Mounts"] = [{"Type": "volume", "Source": name, "Target": dest} for name, dest in self.volumes.items()]
+        if self.network:
+            host["NetworkMode"] = self.network
         for key, value in (
             ("Memory", self.memory),
             ("MemorySwap", self.memory_swap),
@@ -314,6 +326,42 @@ class VolumeInfo:
             driver=data.get("Driver", ""),
             mountpoint=data.get("Mountpoint", ""),
             labels=dict(data.get("Labels") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """A network as dockerlink checks it: who made it, and whether its members reach each other."""
+
+    id: str
+    name: str
+    driver: str
+    labels: dict[str, str]
+    options: dict[str, str]
+    subnets: tuple[str, ...]
+    gateways: tuple[str, ...]
+
+    @property
+    def bridge(self) -> str:
+        """The Linux bridge of a bridge network: the one named in its options, else the engine's `br-<id[:12]>`."""
+        return self.options.get("com.docker.network.bridge.name") or f"br-{self.id[:12]}"
+
+    @property
+    def icc(self) -> bool:
+        """Whether containers on it may open connections to each other (the engine's default: yes)."""
+        return self.options.get("com.docker.network.bridge.enable_icc", "true").lower() != "false"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> NetworkInfo:
+        pools = (data.get("IPAM") or {}).get("Config") or []
+        return cls(
+            id=data["Id"],
+            name=data.get("Name", ""),
+            driver=data.get("Driver", ""),
+            labels=dict(data.get("Labels") or {}),
+            options=dict(data.get("Options") or {}),
+            subnets=tuple(p["Subnet"] for p in pools if p.get("Subnet")),
+            gateways=tuple(p["Gateway"] for p in pools if p.get("Gateway")),
         )
 
 

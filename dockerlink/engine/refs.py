@@ -13,6 +13,7 @@ __all__ = [
     "check_container_ref",
     "check_exec_id",
     "check_volume_name",
+    "check_network_ref",
     "check_image_ref",
 ]
 
@@ -21,6 +22,7 @@ __all__ = [
 CONTAINER_PATTERN = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}"
 CONTAINER_REF = re.compile(CONTAINER_PATTERN)
 _EXEC_ID = re.compile(r"[0-9a-f]{64}")
+_NETWORK = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
 _VOLUME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}")
 # name[:tag] or name@sha256:digest, registry host and path components included; no `..`.
 #: Also valid as an ECMA-262 pattern, for the OpenAPI document (ASCII only, no `\w`).
@@ -49,6 +51,11 @@ def check_exec_id(value: object) -> str:
 
 def check_volume_name(value: object) -> str:
     return _check(_VOLUME, value, "volume name")
+
+
+def check_network_ref(value: object) -> str:
+    """A network's full id, a unique prefix of it, or its name (the engine's name grammar)."""
+    return _check(_NETWORK, value, "network id or name")
 
 
 def check_image_ref(value: object) -> str:

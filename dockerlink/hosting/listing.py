@@ -48,6 +48,9 @@ CHANGES = (
     "update",
     "destroy",
 )
+#: Network events that change a container's details (its `networks`): the actor is the
+#: network, the container is in the attributes.
+NETWORK_CHANGES = ("connect", "disconnect")
 #: Seconds an entry is trusted at most, events or not.
 TTL = 30.0
 #: Seconds the event stream's `since` reaches back before the cache was emptied.
@@ -130,9 +133,10 @@ class DetailsCache:
     # -- the follower's side -------------------------------------------------------------------
 
     def changed(self, event: EngineEvent) -> None:
+        container = event.attributes.get("container", "") if event.type == "network" else event.actor_id
         with self._lock:
             self._seq += 1
-            self._entries.pop(event.actor_id, None)
+            self._entries.pop(container, None)
 
     def _reset(self, following: bool) -> None:
         with self._lock:
@@ -146,7 +150,8 @@ class DetailsCache:
         since = self._wall() - OVERLAP
         self._reset(following=True)
         try:
-            for event in self._events.follow(since, filters={"type": ["container"], "event": list(CHANGES)}):
+            filters = {"type": ["container", "network"], "event": [*CHANGES, *NETWORK_CHANGES]}
+            for event in self._events.follow(since, filters=filters):
                 self.changed(event)
                 if self._stop.is_set():
                     return

@@ -34,6 +34,7 @@ from ..engine import (
 )
 from ..errors import Conflicting, InvalidInput, from_engine
 from ..events.hooks import exit_fields, host_protection, note_request
+from ..isolation import ensure_site_network, is_isolated
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from .commands import start_script
 from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, memory_warning
@@ -114,6 +115,7 @@ class Hosting:
         self._cache = cache
         self._cache_lock = threading.Lock()
         self._quotas = quotas
+        self._site_network_checked = False
 
     @property
     def host(self) -> EngineInfo:
@@ -151,6 +153,7 @@ class Hosting:
         entry = {**describe(c), **exit_fields(self.config, c)}
         if is_owned(c):
             entry.update(self.access.describe(c.name))
+            entry["isolated"] = is_isolated(c, self.config.site_network)
         return entry
 
     def _listing(self, running: bool | None) -> list[ContainerDetails]:
@@ -192,6 +195,7 @@ class Hosting:
         """Create (and optionally start) a hosting container; returns its id, warnings and the
         extra fields of the answer (a generated password, once)."""
         keepalive = self._keepalive(req.image)
+        network = self._site_network()
         warning = cpu_warning(req.cpu_quota, self.host.cpus)
         with self._exclusive():
             self._check_area(req.host_port_root)
@@ -215,6 +219,7 @@ class Hosting:
                 )
                 + (self.access.terminal_binding(req.host_port_root),),
                 volumes={volume_name(req.name): WWW},
+                network=network,
                 memory=_limit(req.memory),
                 memory_swap=_limit(req.memory),
                 cpu_period=None if req.cpu_quota == UNLIMITED else CPU_PERIOD,
@@ -224,7 +229,7 @@ class Hosting:
                 **site_privileges(),
             )
             try:
-                container_id, warnings = self.engine.containers.create(spec, name=req.name)
+                container_id, warnings = self._create_on_site_network(spec, req.name)
             except Exception:
                 if not volume_existed:  # what this request made goes with it; a kept volume stays
                     self._remove_quietly(volume_name(req.name))
@@ -247,6 +252,39 @@ class Hosting:
                 raise
         self._set_quota(container_id, req.disk)
         return container_id, ([warning] if warning else []) + warnings, extra
+
+    def _site_network(self, again: bool = False) -> str:
+        """The site network's name, checked (and made if missing) once per process, or `again`."""
+        if again or not self._site_network_checked:
+            ensure_site_network(self.engine.networks, self.config.site_network, self.config.site_subnet)
+            self._site_network_checked = True
+        return self.config.site_network
+
+    def _create_on_site_network(self, spec: ContainerSpec, name: str) -> tuple[str, list[str]]:
+        """Create; a site network removed since it was checked is made again, once."""
+        try:
+            return self.engine.containers.create(spec, name=name)
+        except NotFound as exc:
+            if "network" not in exc.message:
+                raise
+            self._site_network(again=True)
+            return self.engine.containers.create(spec, name=name)
+
+    def isolate(self, ref: str) -> dict[str, Any]:
+        """Move a site made before the site network (on the engine's default bridge) onto
+        it: joined first, then taken off every other network. Its id, data, ports and limits
+        stay; a running site gets a new address on the site network (its published ports
+        follow it). Already isolated: nothing changes."""
+        c = self.owned(ref)
+        if is_isolated(c, self.config.site_network):
+            return {"id": c.id, "isolated": True, "moved": False}
+        network = self._site_network(again=True)
+        if network not in c.networks:
+            self.engine.networks.connect(network, c.id)
+        for other in c.networks:
+            if other != network:
+                self.engine.networks.disconnect(other, c.id)
+        return {"id": c.id, "isolated": True, "moved": True}
 
     def _volume_exists(self, name: str) -> bool:
         try:

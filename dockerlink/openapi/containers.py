@@ -1,4 +1,4 @@
-"""The container paths (list, create, delete, resize, start/stop/restart) and schemas; the
+"""The container paths (list, create, delete, resize, start/stop/restart, isolate) and schemas; the
 create and resize bodies take this host's port area (`bounded_schemas`)."""
 
 from __future__ import annotations
@@ -119,6 +119,24 @@ PATHS = {
     "/v1/container/start": _action("Start (a running container is a 204 too)", with_t=False),
     "/v1/container/stop": _action("Stop (a stopped container is a 204 too)", with_t=True),
     "/v1/container/restart": _action("Restart", with_t=True),
+    "/v1/container/isolate": {
+        "post": {
+            "summary": "Move a site made before the site network onto it (isolated: false -> true)",
+            "description": (
+                "Joins the site network, then leaves every other network (the engine's default bridge). The id, "
+                "data, limits and published ports stay; a running site gets a new address. Already isolated: "
+                "nothing changes (`moved: false`)."
+            ),
+            "parameters": [_ID_REQUIRED],
+            "responses": {
+                "200": {
+                    "description": "isolated",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Isolated"}}},
+                },
+                **_errors(400, 401, 403, 404, 502, 503),
+            },
+        }
+    },
 }
 
 SCHEMAS = {
@@ -143,6 +161,10 @@ SCHEMAS = {
                 "properties": {"site": {"type": "string"}, "terminal": {"type": "string"}},
             },
             "tls": {"type": "string", "description": "none, pending, ok or failed: <reason>"},
+            "isolated": {
+                "type": "boolean",
+                "description": "dockerlink's sites: on the site network alone (false: made before it; see isolate)",
+            },
             "restart_count": {"type": "integer", "description": "restarts by the restart policy"},
             "oom_killed": {"type": "boolean", "description": "the last exit was the OOM killer's"},
             "oom_kills": {"type": "integer", "description": "processes the OOM killer took since the start"},
@@ -161,6 +183,11 @@ SCHEMAS = {
                 },
             },
         },
+    },
+    "Isolated": {
+        "type": "object",
+        "required": ["id", "isolated", "moved"],
+        "properties": {"id": {"type": "string"}, "isolated": {"type": "boolean"}, "moved": {"type": "boolean"}},
     },
     "ContainerList": {
         "type": "object",

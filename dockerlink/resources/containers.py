@@ -62,6 +62,16 @@ class ContainerAction:
         resp.status = falcon.HTTP_204
 
 
+class ContainerIsolate:
+    """POST /v1/container/isolate: a site made before the site network moves onto it."""
+
+    def __init__(self, hosting: Hosting) -> None:
+        self._hosting = hosting
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._hosting.isolate(params.container_id(req))
+
+
 def routes(services: Services) -> list[tuple[str, object]]:
     hosting = Hosting(
         services.engine,
@@ -73,4 +83,5 @@ def routes(services: Services) -> list[tuple[str, object]]:
     return [
         ("/v1/container", ContainerCollection(hosting)),
         *((f"/v1/container/{a}", ContainerAction(hosting, a)) for a in ("start", "stop", "restart")),
+        ("/v1/container/isolate", ContainerIsolate(hosting)),
     ]

@@ -24,6 +24,7 @@ from ..errors import (
     NoSuchBackup,
     NoSuchContainer,
     ProxyError,
+    SiteNetworkUnfit,
     TooLarge,
     from_engine,
 )
@@ -46,6 +47,7 @@ STATUS: dict[type[DockerlinkError], int] = {
     BackupFailed: 502,
     EngineFault: 502,
     EngineDown: 503,
+    SiteNetworkUnfit: 503,
     GitTimeout: 504,
     Busy: 429,
 }

@@ -177,6 +177,9 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     journal = start_event_threads(config, stop.wait, cgroups=sampler.cgroup_source is not None)
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
     start_meter(config, stop.wait, disk_events(journal))  # disk use: its own thread and rate, never in the round
+    from ..isolation.keeper import start_keeper
+
+    start_keeper(config, stop.wait)  # the site network's firewall: installed now, checked again and again
     start_recovery(config)  # restores a stopped service left half-way: finished or rolled back
     try:
         return Loop(

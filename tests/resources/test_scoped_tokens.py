@@ -101,6 +101,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/v1/container"): PANEL_ONLY,
     ("PUT", "/v1/container"): PANEL_ONLY,
     ("POST", "/v1/container/access"): PANEL_ONLY,
+    ("POST", "/v1/container/isolate"): PANEL_ONLY,
     ("DELETE", "/v1/container/backup"): PANEL_ONLY,
     ("GET", "/v1/container/backup"): PANEL_ONLY,
     ("POST", "/v1/container/backup"): frozenset({"backup"}),

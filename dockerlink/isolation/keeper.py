@@ -1,0 +1,107 @@
+"""The collector's job that keeps the site network and its firewall rules in place.
+
+At its start and every `CHECK_EVERY` seconds: the site network (made again if it went), the
+rules it needs now (the running sites' published ports change them), and whether they are
+installed whole; if not, they are installed again. That covers a host whose rules were
+flushed (a reboot, `iptables -F`, a firewall reload), a site started since the last check,
+and a dockerd restart (dockerd re-creates DOCKER-USER's jump from FORWARD and leaves the
+rules inside it, and our chains, as they were; the check finds them whole).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from ..config import Config
+from ..engine import Engine, EngineError, socket_path
+from ..errors import SiteNetworkUnfit
+from ..ownership import LABEL
+from .firewall import FirewallError, Iptables
+from .network import ensure_site_network
+from .rules import Plan, plan
+
+__all__ = ["Keeper", "start_keeper", "check_at_start", "CHECK_EVERY"]
+
+log = logging.getLogger("dockerlink.isolation")
+
+#: Seconds between two checks.
+CHECK_EVERY = 10.0
+
+
+class Keeper:
+    def __init__(self, engine: Engine, config: Config, firewall: Iptables | None = None) -> None:
+        self._engine = engine
+        self._config = config
+        self._firewall = firewall if firewall is not None else Iptables()
+        self._said = ""
+
+    def current_plan(self) -> Plan:
+        network = ensure_site_network(self._engine.networks, self._config.site_network, self._config.site_subnet)
+        running = self._engine.containers.list(all=False, filters={"label": [LABEL]})
+        return plan(
+            network,
+            published=[b for c in running for b in c.published],
+            host_allow=self._config.host_allow_ports,
+            outgoing_deny=self._config.outgoing_deny_ports,
+        )
+
+    def check_once(self) -> bool:
+        """Install the rules if they are not whole; True when it did."""
+        wanted = self.current_plan()
+        if self._firewall.installed(wanted):
+            return False
+        self._firewall.install(wanted)
+        log.info(
+            "site firewall installed for %s (%s, version %s)",
+            self._config.site_network,
+            wanted.bridge,
+            wanted.signature,
+        )
+        return True
+
+    def run(self, wait: Callable[[float], bool]) -> None:
+        """Check until `wait` reports a stop; a failure is logged once until it changes."""
+        while True:
+            try:
+                self.check_once()
+                self._said = ""
+            except (EngineError, FirewallError, SiteNetworkUnfit, ValueError) as exc:
+                if str(exc) != self._said:
+                    log.error("site isolation not in place: %s", exc)
+                    self._said = str(exc)
+            except Exception:  # noqa: BLE001 - a bug must not end the job silently
+                log.exception("site isolation check failed")
+            if wait(CHECK_EVERY):
+                return
+
+
+def start_keeper(config: Config, wait: Callable[[float], bool]) -> threading.Thread | None:
+    """Run the keeper in a thread of the collector; None when `site_firewall` is off or the
+    engine is on another host (its rules belong on that host: said once in the log)."""
+    if not config.site_firewall:
+        return None
+    if socket_path(config.docker_sock) is None:
+        log.warning(
+            "site firewall not installed: the engine (%s) is not on this host; install dockerlink's rules there",
+            config.docker_sock,
+        )
+        return None
+    keeper = Keeper(Engine(config.docker_sock, tls=config.tls), config)
+    thread = threading.Thread(target=keeper.run, args=(wait,), name="dockerlink-isolation", daemon=True)
+    thread.start()
+    return thread
+
+
+def check_at_start(config: Config) -> None:
+    """The service's start: the site network made, or the reason it cannot be used as one
+    line (a RuntimeError, which gunicorn prints as `Error: …` before exiting). An engine
+    that does not answer yet is not a reason to refuse: the first create checks again."""
+    try:
+        with Engine(config.docker_sock, tls=config.tls) as engine:
+            ensure_site_network(engine.networks, config.site_network, config.site_subnet)
+    except SiteNetworkUnfit as exc:
+        raise RuntimeError(str(exc)) from None
+    except EngineError as exc:
+        log.warning("site network not checked at start (%s); the first create will", exc)
