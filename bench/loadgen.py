@@ -29,6 +29,7 @@ class LoadResult:
     by_status: dict[int, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     by_kind: dict[str, list[float]] = field(default_factory=dict)  # latencies per kind of request
+    shed: dict[str, int] = field(default_factory=dict)  # path -> 429s honoured (Retry-After waited)
 
     @property
     def rate(self) -> float:
@@ -62,7 +63,8 @@ def run_load(
     url: str, ids: Sequence[str], clients: int, seconds: float, token: str | None = None, seed: int = 7
 ) -> LoadResult:
     """`clients` threads, each with its own keep-alive session, for `seconds`; counts as an
-    error every answer that is not 200 and every failed connection."""
+    error every answer that is not 200 and every failed connection, except a 429 with
+    Retry-After: a well-behaved client waits as told (counted in `shed`, per path)."""
     result = LoadResult()
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -76,6 +78,7 @@ def run_load(
         kinds: dict[str, list[float]] = {}
         statuses: dict[int, int] = {}
         errors: list[str] = []
+        shed: dict[str, int] = {}
         while time.monotonic() < deadline:
             path, params = rng.choice(_MIX)
             cid = rng.choice(ids)
@@ -84,7 +87,10 @@ def run_load(
             try:
                 r = session.get(url + path, params=query, timeout=60)
                 status = r.status_code
-                if status != 200:
+                if status == 429 and r.headers.get("Retry-After", "").isdigit():
+                    shed[path] = shed.get(path, 0) + 1
+                    time.sleep(min(int(r.headers["Retry-After"]), 5))
+                elif status != 200:
                     errors.append(f"{status} {path} {r.text[:120].strip()}")
             except requests.RequestException as exc:
                 status = 0
@@ -102,6 +108,8 @@ def run_load(
                 result.by_kind.setdefault(kind, []).extend(values)
             for s, c in statuses.items():
                 result.by_status[s] = result.by_status.get(s, 0) + c
+            for p, c in shed.items():
+                result.shed[p] = result.shed.get(p, 0) + c
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     t0 = time.monotonic()

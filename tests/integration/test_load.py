@@ -55,7 +55,10 @@ def test_concurrent_mix_answers_without_errors_and_without_fd_growth(engine, tmp
                 svc.request("DELETE", "/v1/container", params={"id": name, "volumes": "true"})
     assert result.requests > 0
     assert result.errors == 0, result.error_samples
-    assert set(result.by_status) == {200}
+    # Only git may be shed (429 + Retry-After: its slots are few, by design, with 2 threads a
+    # worker); every other request is answered.
+    assert set(result.by_status) <= {200, 429}
+    assert all(path.startswith("/v1/git") for path in result.shed), result.shed
     grown = {
         (pid, kind): n - before[1].get(pid, {}).get(kind, 0)
         for pid, kinds in after[1].items()

@@ -138,6 +138,7 @@ def test_dockerlink_check_names_the_tls_failure_in_one_line(tls_engine_address, 
         "docker_sock": tls_engine_address,
         "docker_tls_verify": "1",
         "docker_cert_path": str(pki["wrong_ca"]),
+        "port_area_size": "5000",  # set, as an operator does: no warning line beside the error
     }
     r = subprocess.run([sys.executable, "-m", "dockerlink.cli", "check"], env=env, cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)  # fmt: skip
