@@ -17,7 +17,7 @@ from ..errors import Conflicting
 from .credentials import Credentials
 from .sha512crypt import new_salt, sha512_crypt
 
-__all__ = ["USER", "Login", "MissingUser", "replace_hash", "find_user"]
+__all__ = ["USER", "Account", "Login", "MissingUser", "replace_hash", "find_user", "site_account"]
 
 USER = "admin"
 
@@ -40,6 +40,16 @@ def find_user(passwd: str, user: str) -> Account | None:
         if len(fields) >= 7 and fields[0] == user and fields[2].isdigit() and fields[3].isdigit():
             return Account(int(fields[2]), int(fields[3]), fields[5])
     return None
+
+
+def site_account(engine: Engine, container_id: str) -> Account | None:
+    """The site owner's (`admin`) uid, gid and home in the container, running or not; None
+    when its image has no such user."""
+    try:
+        _, passwd = _member(engine.archives.get(container_id, "/etc/passwd"))
+    except NotFound:
+        passwd = b""
+    return find_user(passwd.decode(errors="replace"), USER)
 
 
 def replace_hash(shadow: str, user: str, hashed: str, today: int) -> str:
@@ -101,11 +111,7 @@ class Login:
             )
 
     def _account(self, container_id: str) -> Account:
-        try:
-            _, passwd = _member(self.engine.archives.get(container_id, "/etc/passwd"))
-        except NotFound:
-            passwd = b""
-        account = find_user(passwd.decode(errors="replace"), USER)
+        account = site_account(self.engine, container_id)
         if account is None:
             raise MissingUser(f"the container's image has no user {USER}: its password and keys cannot be set")
         return account

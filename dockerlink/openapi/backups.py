@@ -15,7 +15,8 @@ _NARROWER = {
     400: "malformed input, or an upload that is not a site backup (the message says which)",
     404: "no such container or backup",
     409: "a backup or restore of this site is already running",
-    413: "upload over backup_max",
+    413: "upload over backup_max; a backup expanding past restore_max_expanded (or, for a restore, the site's "
+    "disk quota): nothing changed",
     502: "the backup or restore failed (nothing was changed), or an unexpected engine error",
 }
 
@@ -150,7 +151,7 @@ PATHS = {
                         }
                     },
                 },
-                **_errors(400, 401, 403, 404, 409, 502, 503),
+                **_errors(400, 401, 403, 404, 409, 413, 502, 503),
             },
         },
     },

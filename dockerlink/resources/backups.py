@@ -72,5 +72,5 @@ def routes(services: Services) -> list[tuple[str, object]]:
     return [
         ("/v1/container/backup", Backup(backups)),
         ("/v1/container/backups", BackupList(backups)),
-        ("/v1/container/restore", Restore(backups, Restorer(services.engine, backups.catalog))),
+        ("/v1/container/restore", Restore(backups, Restorer(services.engine, backups.catalog, services.config))),
     ]

@@ -60,7 +60,7 @@ def test_a_backup_id_that_is_not_one_is_refused(tmp_path, backup):
 
 
 def test_an_archive_is_accepted_only_if_every_member_stays_under_www():
-    assert check_members(io.BytesIO(GOOD)) == 3
+    assert check_members(io.BytesIO(GOOD), 2**30).members == 3
     for bad in (
         _tar(("www", None), ("etc/passwd", b"x")),
         _tar(("www", None), ("www/../../x", b"x")),
@@ -70,7 +70,7 @@ def test_an_archive_is_accepted_only_if_every_member_stays_under_www():
         GOOD[: len(GOOD) // 2],
     ):
         with pytest.raises(CorruptArchive):
-            check_members(io.BytesIO(bad))
+            check_members(io.BytesIO(bad), 2**30)
 
 
 def test_retention_keeps_the_newest_and_final_backups_for_their_days(tmp_path):
@@ -129,11 +129,43 @@ def test_an_upload_is_stored_listed_and_downloaded_byte_for_byte(tmp_path, engin
 
 
 def test_an_upload_over_backup_max_is_refused_while_it_streams(tmp_path, engine):
-    client = _client(tmp_path, engine, backup_max=1000 / 2**30)
+    client = _client(tmp_path, engine, backup_max=1000)
     big = _tar(("www", None), ("www/big", bytes(range(256)) * 40_000))
+    assert len(big) > 1000
     r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=big)
     assert r.status_code == 413
     assert not list((tmp_path / "b" / "site1").glob("*.zst*"))
+
+
+def test_an_upload_a_restore_would_refuse_is_refused_and_not_kept(tmp_path, engine):
+    """A member through a symlink (400), or more plain bytes than restore_max_expanded (413)."""
+    client = _client(tmp_path, engine, restore_max_expanded=100_000)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        root = tarfile.TarInfo("www")
+        root.type = tarfile.DIRTYPE
+        tar.addfile(root)
+        link = tarfile.TarInfo("www/lnk")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        tar.addfile(link)
+        evil = tarfile.TarInfo("www/lnk/cron.d")
+        evil.size = 3
+        tar.addfile(evil, io.BytesIO(b"pwn"))
+    through_link = zstandard.ZstdCompressor().compress(buf.getvalue())
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=through_link)
+    assert r.status_code == 400
+    assert r.text == "body: not a site backup: member below a symbolic link refused: 'www/lnk/cron.d'\n"
+
+    zeros = _tar(("www", None), ("www/zeros", bytes(200_000)))
+    assert len(zeros) < 1000
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=zeros)
+    assert r.status_code == 413
+    assert r.text == "body: the archive expands past 100000 bytes (restore_max_expanded)\n"
+    assert not list((tmp_path / "b" / "site1").glob("*.zst*"))
+
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=GOOD)
+    assert r.status_code == 201
+    assert r.json["read"] == 10240  # 3 headers, 1 data block, the end: tarfile pads its output to 10240
 
 
 def test_delete_takes_a_final_backup_listed_by_name_after_the_site_is_gone(tmp_path, engine):
