@@ -27,27 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import docker  # noqa: E402
 from tests.integration.live import live_service  # noqa: E402
+from tests.integration.live import workers_peak_rss_mib as _workers_peak_rss_mib  # noqa: E402
 
 PREFIX = "dltest-bench-backup-"
-
-
-def _workers_peak_rss_mib(master: int) -> float:
-    """Peak RSS (VmHWM) of the largest gunicorn worker (the collector excluded)."""
-    peak = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master or b"stats.runner" in cmdline:
-                continue
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (OSError, ValueError, IndexError):
-            continue
-    return peak / 1024
 
 
 def _docker_cp(args: list[str], stdin: Path | None = None, stdout: Path | None = None) -> None:

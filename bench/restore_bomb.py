@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.backup import _workers_peak_rss_mib  # noqa: E402
 from bench.common import docker  # noqa: E402
-from tests.integration.live import live_service  # noqa: E402
+from tests.integration.live import live_service, workers_peak_rss_mib  # noqa: E402
 
 PREFIX = "dltest-bench-bomb-"
 ROOT = 9500
@@ -60,11 +59,11 @@ def main() -> None:
                         break
                     time.sleep(0.2)
                 assert rec["state"] == "done", rec
-                rss_before = _workers_peak_rss_mib(s.process.pid)
+                rss_before = workers_peak_rss_mib(s.process.pid)
                 t0 = time.perf_counter()
                 restore = s.request("POST", "/v1/container/restore", params={"id": cid, "backup": b}, timeout=900)
                 seconds = time.perf_counter() - t0
-                rss_after = _workers_peak_rss_mib(s.process.pid)
+                rss_after = workers_peak_rss_mib(s.process.pid)
                 on_disk = docker("exec", cid, "du", "-sm", "--apparent-size", "/var/www/html/zeros").split()[0]
             finally:
                 subprocess.run(["docker", "rm", "-f", name], capture_output=True)

@@ -37,7 +37,7 @@ class Backup:
         resp.set_stream(open(download.path, "rb"), download.size)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        record = self._backups.upload(_name(req, self._backups), req.bounded_stream, req.content_length)
+        record = self._backups.upload(_name(req, self._backups), params.body_stream(req), req.content_length)
         resp.status = falcon.HTTP_201
         resp.media = record.public()
 
