@@ -117,12 +117,12 @@ def bservice(engine, tmp_path_factory, backup_root):
         yield s
 
 
-def _create(service, name: str, root: int) -> str:
+def _create(service, name: str, root: int, **more) -> str:  # noqa: ANN003
     r = service.request(
         "PUT",
         "/v1/container",
         params={"start": "true"},
-        json={"name": name, "host_port_root": root, "memory": 0.5, "cpulimit": 1},
+        json={"name": name, "host_port_root": root, "memory": 0.5, "cpulimit": 1, **more},
     )
     assert r.status_code in (200, 201), r.text
     return r.json()["Id"]
@@ -255,14 +255,7 @@ def test_a_site_over_its_disk_quota_raises_disk_over(engine, tmp_path, unique_na
         backup_dir=str(tmp_path / "qb"),
         DOCKERLINK_LOGLEVEL="info",
     ) as s:
-        r = s.request(
-            "PUT",
-            "/v1/container",
-            params={"start": "true"},
-            json={"name": unique_name, "host_port_root": ROOTS["quota"], "memory": 0.5, "cpulimit": 1, "disk": 0.01},
-        )
-        assert r.status_code == 200, r.text
-        cid = r.json()["Id"]
+        cid = _create(s, unique_name, ROOTS["quota"], disk=0.01)
         _sh(engine, cid, "head -c 20000000 /dev/urandom > /var/www/fill.bin")
         deadline = time.monotonic() + 30
         while not (over := _events(s, "disk_over", cid)):
@@ -496,14 +489,7 @@ def test_a_zero_bomb_is_restored_with_a_flat_worker(engine, bservice, unique_nam
 
 
 def test_a_restore_past_the_sites_disk_quota_is_refused_and_changes_nothing(engine, bservice, unique_name, backup_root):
-    r = bservice.request(
-        "PUT",
-        "/v1/container",
-        params={"start": "true"},
-        json={"name": unique_name, "host_port_root": ROOTS["bomb-quota"], "memory": 0.5, "cpulimit": 1, "disk": 0.25},
-    )
-    assert r.status_code == 200, r.text
-    cid = r.json()["Id"]
+    cid = _create(bservice, unique_name, ROOTS["bomb-quota"], disk=0.25)
     _sh(engine, cid, "truncate -s 512M /var/www/html/zeros && printf v1 > /var/www/html/index.html")
     backup = _backup(bservice, unique_name, cid)["backup"]
     _sh(engine, cid, "rm /var/www/html/zeros && printf v2 > /var/www/html/index.html")
