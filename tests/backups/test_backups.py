@@ -14,6 +14,7 @@ from falcon.testing import TestClient
 from dockerlink.app import create_app
 from dockerlink.backups import Catalog, Record
 from dockerlink.backups.archive import CorruptArchive, check_members
+from dockerlink.backups.disk import Quotas
 from dockerlink.config import Config
 from dockerlink.engine import ServerError
 from dockerlink.errors import InvalidInput
@@ -188,3 +189,41 @@ def test_without_backup_on_delete_no_backup_is_taken(tmp_path, engine):
     client = _client(tmp_path, engine, backup_on_delete=False)
     assert client.simulate_delete("/v1/container", params={"id": "site1"}).status_code == 204
     assert client.simulate_get("/v1/container/backups", params={"name": "site1"}).json["backups"] == []
+
+
+def _uploaded(client: TestClient, body: bytes) -> str:
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=body)
+    assert r.status_code == 201, r.text
+    return r.json["backup"]
+
+
+def test_a_restore_into_an_image_without_admin_is_409_before_the_site_is_stopped(tmp_path, engine):
+    client = _client(tmp_path, engine)
+    backup = _uploaded(client, GOOD)
+    cid = engine.containers.inspect("site1").id
+    engine.archives.without_admin.add(cid)
+    r = client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": backup})
+    assert r.status_code == 409
+    assert r.text == "the image of site1 has no user admin to own the restored files\n"
+    assert engine.containers.inspect("site1").running
+    assert not list((tmp_path / "b").glob(".restores/*.json"))
+
+
+def test_a_restore_known_to_expand_past_the_cap_or_the_quota_is_413_before_the_site_is_stopped(tmp_path, engine):
+    backup = _uploaded(_client(tmp_path, engine), _tar(("www", None), ("www/zeros", bytes(300_000))))
+    cid = engine.containers.inspect("site1").id
+    capped = _client(tmp_path, engine, restore_max_expanded=200_000)
+    r = capped.simulate_post("/v1/container/restore", params={"id": "site1", "backup": backup})
+    assert r.status_code == 413
+    assert r.text == (
+        f"restore of site1 from {backup} refused: the archive expands past 200000 bytes (restore_max_expanded)\n"
+    )
+    Quotas(Config(stats_db=str(tmp_path / "s.sqlite3"))).set(cid, 0.0001)  # 107374 bytes
+    r = _client(tmp_path, engine).simulate_post("/v1/container/restore", params={"id": "site1", "backup": backup})
+    assert r.status_code == 413
+    assert r.text == (
+        f"restore of site1 from {backup} refused: the archive expands past 107374 bytes "
+        "(the site's disk quota, 0.0001 GiB)\n"
+    )
+    assert engine.containers.inspect("site1").running
+    assert not list((tmp_path / "b").glob(".restores/*.json"))
