@@ -104,19 +104,13 @@ def main() -> None:
 
         mountpoint = json.loads(docker("volume", "inspect", f"dockerlink-{name}-www"))[0]["Mountpoint"]
         out = tmpd / "host.tar.zst"
-        t_tar = _timed(
-            lambda: subprocess.run(["tar", "--zstd", "-C", mountpoint, "-cf", str(out), "."], check=True)
-        )
+        t_tar = _timed(lambda: subprocess.run(["tar", "--zstd", "-C", mountpoint, "-cf", str(out), "."], check=True))
         (tmpd / "x").mkdir()
-        t_untar = _timed(
-            lambda: subprocess.run(["tar", "--zstd", "-C", str(tmpd / "x"), "-xf", str(out)], check=True)
-        )
+        t_untar = _timed(lambda: subprocess.run(["tar", "--zstd", "-C", str(tmpd / "x"), "-xf", str(out)], check=True))
         cp_out = tmpd / "cp.tar"
         t_cp = _timed(lambda: _docker_cp([f"{cid}:/var/www", "-"], stdout=cp_out))
         docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
-        t_cp_in = _timed(
-            lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True)
-        )
+        t_cp_in = _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
     print(f"\nsite: {mb:.0f} MB in /var/www; dockerlink's archive {rec['size'] / 1e6:.0f} MB (zstd-3)")
     head = f"{'operation':<10} {'dockerlink MB/s':>16} {'host tar MB/s':>14} {'docker cp MB/s':>15}"
     head += f" {'vs tar':>7} {'vs cp':>7}"
