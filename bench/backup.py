@@ -21,33 +21,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import docker  # noqa: E402
 from tests.integration.live import live_service  # noqa: E402
+from tests.integration.live import workers_peak_rss_mib as _workers_peak_rss_mib  # noqa: E402
 
 PREFIX = "dltest-bench-backup-"
-
-
-def _workers_peak_rss_mib(master: int) -> float:
-    """Peak RSS (VmHWM) of the largest gunicorn worker (the collector excluded)."""
-    peak = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master or b"stats.runner" in cmdline:
-                continue
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (OSError, ValueError, IndexError):
-            continue
-    return peak / 1024
 
 
 def _docker_cp(args: list[str], stdin: Path | None = None, stdout: Path | None = None) -> None:
@@ -61,11 +45,11 @@ def _timed(fn) -> float:  # noqa: ANN001
     return time.perf_counter() - t0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mb", type=int, default=200)
-    args = parser.parse_args()
-    name = PREFIX + uuid.uuid4().hex[:6]
+@contextmanager
+def site_in_service(prefix: str, root: int, memory: float = 1, cpulimit: float = 2) -> Iterator[tuple]:
+    """A one-worker live service (its own backup_dir) with one started site:
+    (service, container id, name, temporary directory); everything removed after."""
+    name = prefix + uuid.uuid4().hex[:6]
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         (tmpd / "svc").mkdir()
@@ -76,58 +60,57 @@ def main() -> None:
                     "PUT",
                     "/v1/container",
                     params={"start": "true"},
-                    json={"name": name, "host_port_root": 54000, "memory": 1, "cpulimit": 2},
+                    json={"name": name, "host_port_root": root, "memory": memory, "cpulimit": cpulimit},
                 )
                 r.raise_for_status()
-                cid = r.json()["Id"]
-                docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
-                used = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
-                top_up = max(args.mb * 10**6 - used, 0)
-                docker("exec", cid, "sh", "-c", f"head -c {top_up} /dev/urandom > /var/www/html/media.bin")
-                size = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
-                mb = size / 1e6
-                rss_before = _workers_peak_rss_mib(s.process.pid)
-
-                def backup() -> dict:
-                    b = s.request("POST", "/v1/container/backup", params={"id": cid}).json()["backup"]
-                    while True:
-                        rec = next(
-                            x
-                            for x in s.get("/v1/container/backups", params={"id": cid}).json()["backups"]
-                            if x["backup"] == b
-                        )
-                        if rec["state"] != "running":
-                            return rec
-                        time.sleep(0.05)
-
-                rec = {}
-                t_backup = _timed(lambda: rec.update(backup()))
-                assert rec["state"] == "done", rec
-                t_restore = _timed(
-                    lambda: s.request(
-                        "POST", "/v1/container/restore", params={"id": cid, "backup": rec["backup"]}
-                    ).raise_for_status()
-                )
-                rss_after = _workers_peak_rss_mib(s.process.pid)
-
-                mountpoint = json.loads(docker("volume", "inspect", f"dockerlink-{name}-www"))[0]["Mountpoint"]
-                out = tmpd / "host.tar.zst"
-                t_tar = _timed(
-                    lambda: subprocess.run(["tar", "--zstd", "-C", mountpoint, "-cf", str(out), "."], check=True)
-                )
-                (tmpd / "x").mkdir()
-                t_untar = _timed(
-                    lambda: subprocess.run(["tar", "--zstd", "-C", str(tmpd / "x"), "-xf", str(out)], check=True)
-                )
-                cp_out = tmpd / "cp.tar"
-                t_cp = _timed(lambda: _docker_cp([f"{cid}:/var/www", "-"], stdout=cp_out))
-                docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
-                t_cp_in = _timed(
-                    lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True)
-                )
+                yield s, r.json()["Id"], name, tmpd
             finally:
                 subprocess.run(["docker", "rm", "-f", name], capture_output=True)
                 subprocess.run(["docker", "volume", "rm", "-f", f"dockerlink-{name}-www"], capture_output=True)
+
+
+def take_backup(s, cid: str) -> dict:  # noqa: ANN001
+    """Start a backup of the site and wait for its end; its record."""
+    b = s.request("POST", "/v1/container/backup", params={"id": cid}).json()["backup"]
+    while True:
+        rec = next(x for x in s.get("/v1/container/backups", params={"id": cid}).json()["backups"] if x["backup"] == b)
+        if rec["state"] != "running":
+            return rec
+        time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=200)
+    args = parser.parse_args()
+    with site_in_service(PREFIX, 54000) as (s, cid, name, tmpd):
+        docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
+        used = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
+        top_up = max(args.mb * 10**6 - used, 0)
+        docker("exec", cid, "sh", "-c", f"head -c {top_up} /dev/urandom > /var/www/html/media.bin")
+        size = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
+        mb = size / 1e6
+        rss_before = _workers_peak_rss_mib(s.process.pid)
+
+        rec = {}
+        t_backup = _timed(lambda: rec.update(take_backup(s, cid)))
+        assert rec["state"] == "done", rec
+        t_restore = _timed(
+            lambda: s.request(
+                "POST", "/v1/container/restore", params={"id": cid, "backup": rec["backup"]}
+            ).raise_for_status()
+        )
+        rss_after = _workers_peak_rss_mib(s.process.pid)
+
+        mountpoint = json.loads(docker("volume", "inspect", f"dockerlink-{name}-www"))[0]["Mountpoint"]
+        out = tmpd / "host.tar.zst"
+        t_tar = _timed(lambda: subprocess.run(["tar", "--zstd", "-C", mountpoint, "-cf", str(out), "."], check=True))
+        (tmpd / "x").mkdir()
+        t_untar = _timed(lambda: subprocess.run(["tar", "--zstd", "-C", str(tmpd / "x"), "-xf", str(out)], check=True))
+        cp_out = tmpd / "cp.tar"
+        t_cp = _timed(lambda: _docker_cp([f"{cid}:/var/www", "-"], stdout=cp_out))
+        docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
+        t_cp_in = _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
     print(f"\nsite: {mb:.0f} MB in /var/www; dockerlink's archive {rec['size'] / 1e6:.0f} MB (zstd-3)")
     head = f"{'operation':<10} {'dockerlink MB/s':>16} {'host tar MB/s':>14} {'docker cp MB/s':>15}"
     head += f" {'vs tar':>7} {'vs cp':>7}"

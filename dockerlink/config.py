@@ -80,6 +80,8 @@ def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's
         kw["backup_keep"] = _int("backup_keep", raw, 1, 1000)
     if (raw := get("backup_max")) is not None:
         kw["backup_max"] = int(_float("backup_max", raw, 0.001, 10_000) * 2**30)  # GiB
+    if (raw := get("restore_max_expanded")) is not None:
+        kw["restore_max_expanded"] = int(_float("restore_max_expanded", raw, 0.001, 100_000) * 2**30)  # GiB
     if (raw := get("backup_on_delete")) is not None:
         kw["backup_on_delete"] = _bool("backup_on_delete", raw)
     if (raw := get("backup_deleted_days")) is not None:
@@ -254,6 +256,7 @@ class Config:
     backup_dir: str = "/var/lib/dockerlink/backups"
     backup_keep: int = 7
     backup_max: int = 50 * 2**30
+    restore_max_expanded: int = 100 * 2**30
     backup_on_delete: bool = True
     backup_deleted_days: int = 7
     disk_interval: float = 300.0

@@ -15,7 +15,8 @@
     ├── ProxyError                     nginx refused a site file (its check or reload failed)
     ├── Busy(retry_after)              every long-poll slot of this worker is taken: try again soon
     ├── NoSuchBackup                   no such backup of that site (or it is not finished)
-    ├── TooLarge                       an uploaded backup over backup_max
+    ├── TooLarge                       an uploaded backup over backup_max; a backup expanding past
+    │                                  restore_max_expanded or the site's disk quota
     ├── BackupFailed                   a backup or restore could not complete; nothing was changed
     ├── SiteNetworkUnfit               the site network is not one dockerlink made, or lets sites
     │                                  reach each other: no site is put on it (also at start-up)

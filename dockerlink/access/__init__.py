@@ -19,12 +19,20 @@ from ..config import Config
 from ..engine import Engine, PortBinding
 from ..errors import InvalidInput
 from .credentials import Credentials, parse_credentials
-from .login import Login, MissingUser, key_ids
+from .login import Login, MissingUser, key_ids, site_account
 from .sessions import Sessions
 from .sites import DNS_LABEL, SiteFiles, is_dns_label, server_file
 from .tls import Certificates
 
-__all__ = ["Access", "Credentials", "TERMINAL_PORT", "TERMINAL_IP", "check_site_name", "parse_credentials"]
+__all__ = [
+    "Access",
+    "Credentials",
+    "TERMINAL_PORT",
+    "TERMINAL_IP",
+    "check_site_name",
+    "parse_credentials",
+    "site_account",
+]
 
 #: The web terminal's port in the base image (shellinaboxd --port); published on
 #: 127.0.0.1:<root> only, reached through the proxy.

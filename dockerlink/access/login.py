@@ -20,7 +20,7 @@ from ..errors import Conflicting
 from .credentials import Credentials
 from .sha512crypt import new_salt, sha512_crypt
 
-__all__ = ["USER", "Login", "MissingUser", "replace_hash", "find_user", "key_ids"]
+__all__ = ["USER", "Account", "Login", "MissingUser", "replace_hash", "find_user", "key_ids", "site_account"]
 
 USER = "admin"
 
@@ -47,6 +47,26 @@ def find_user(passwd: str, user: str) -> Account | None:
         if len(fields) >= 7 and fields[0] == user and fields[2].isdigit() and fields[3].isdigit():
             return Account(int(fields[2]), int(fields[3]), fields[5])
     return None
+
+
+def site_account(engine: Engine, container_id: str) -> Account | None:
+    """The site owner's (`admin`) uid, gid and home in the container, running or not; None
+    when its image has no such user."""
+    try:
+        _, passwd = read_capped(engine, container_id, "/etc/passwd")
+    except NotFound:
+        passwd = b""
+    return find_user(passwd.decode(errors="replace"), USER)
+
+
+def read_capped(engine: Engine, container_id: str, path: str) -> tuple[tarfile.TarInfo, bytes]:
+    """One file of the container, read with the archive's cap (a site's root can grow it)."""
+    try:
+        return _member(engine.archives.get(container_id, path))
+    except AnswerTooLarge:
+        raise OversizedFile(
+            f"the container's {path} is over 1 MiB: dockerlink does not read it (a normal one is a few KiB)"
+        ) from None
 
 
 def replace_hash(shadow: str, user: str, hashed: str, today: int) -> str:
@@ -123,20 +143,10 @@ class Login:
         return key_ids(data.decode(errors="replace").splitlines())
 
     def _read(self, container_id: str, path: str) -> tuple[tarfile.TarInfo, bytes]:
-        """One file of the container, read with the archive's cap."""
-        try:
-            return _member(self.engine.archives.get(container_id, path))
-        except AnswerTooLarge:
-            raise OversizedFile(
-                f"the container's {path} is over 1 MiB: dockerlink does not read it (a normal one is a few KiB)"
-            ) from None
+        return read_capped(self.engine, container_id, path)
 
     def _account(self, container_id: str) -> Account:
-        try:
-            _, passwd = self._read(container_id, "/etc/passwd")
-        except NotFound:
-            passwd = b""
-        account = find_user(passwd.decode(errors="replace"), USER)
+        account = site_account(self.engine, container_id)
         if account is None:
             raise MissingUser(f"the container's image has no user {USER}: its password and keys cannot be set")
         return account

@@ -1,12 +1,14 @@
 """Site data: backups of /var/www and restore in place (SPEC §6.3).
 
-    archive.py   the tar stream through zstd to a file and back; member checks
+    archive.py   the tar stream through zstd to a file and back, in bounded steps
+    members.py   what a restore may extract, and each member rewritten as the site user's
     catalog.py   where backups live on disk, their records, retention, the per-site lock
     service.py   Backups: take (background or before a delete), list, download, upload
     restore.py   Restorer: staging, the crash-safe swap, recovery at start
 
 Everything goes through the engine's archive API, so it works for a stopped site and for a
-remote engine; memory stays at a chunk or two whatever a site's size.
+remote engine; memory stays at a chunk or two whatever a site's size or an archive's
+compression ratio.
 """
 
 from .catalog import BACKUP_ID_PATTERN, Catalog, Record, check_backup_id

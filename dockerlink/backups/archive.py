@@ -1,27 +1,40 @@
 """Streaming a site's tar through zstd to a file and back, and checking an archive's
-members, one chunk at a time: memory stays flat whatever the size.
+members, one bounded step at a time: memory stays flat whatever the size or the
+compression ratio (a few hundred KB of zstd can hold gigabytes of zeros).
 
 zstd (level 3) over gzip: on a site of code and media, measured here (bench/backup.py), it
 compresses about 5x faster than zlib at level 1 or 6 for a slightly smaller file, and
 decompresses twice as fast; the Python binding `zstandard` is the one the zstd authors point
 to, and a host can read the file with the stock `zstd` tool (`zstd -dc x.tar.zst | tar t`).
+
+Reading back, the plain tar is read in steps of at most a chunk (zstd's stream reader),
+counted against a limit on the expanded size, walked member by member through `Rules`
+(members.py) and, for a restore, written out again with each member `rewritten`. The tar's
+end is checked too: at least one zero block, nothing but zeros after it (tarfile alone would
+take a damaged header half-way, or a cut at a member's end, for the end of the archive).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tarfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import zstandard
+
+from .members import ROOT, CorruptArchive, Owner, Rules, rewritten
 
 __all__ = [
     "EXTENSION",
     "LEVEL",
     "CorruptArchive",
+    "Oversized",
+    "Checked",
     "Written",
     "write_compressed",
     "read_plain",
@@ -32,12 +45,25 @@ __all__ = [
 EXTENSION = ".tar.zst"
 LEVEL = 3
 CHUNK = 1 << 20
-#: The engine archives /var/www as a tree whose top entry is its base name.
-ROOT = "www"
+BLOCK = tarfile.BLOCKSIZE
+#: tarfile's read size on the plain stream; what it holds ahead of a member is below this.
+TAR_BUFFER = 64 << 10
 
 
-class CorruptArchive(ValueError):
-    """Not a zstd-compressed tar of a site's /var/www (or a damaged one)."""
+class Oversized(ValueError):
+    """The archive expands past the limit it is read with."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the archive expands past {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An archive read to its end: its members and its plain (tar) size."""
+
+    members: int
+    expanded: int
 
 
 class Written:
@@ -76,73 +102,130 @@ def write_compressed(
     return written
 
 
-def read_plain(path: str, expected_sha256: str | None, errors: list[Exception]) -> Iterator[bytes]:
-    """The plain tar inside a backup file, chunk by chunk, for the engine's PUT archive.
+class _Plain:
+    """The plain bytes of a zstd stream, read `n` at most at a time (so memory holds a step,
+    whatever the ratio), counted against `limit`. The last bytes handed out are kept (a
+    little more than tarfile holds ahead) for `check_end`."""
 
-    A failure (damaged file, sha256 not the recorded one) is appended to `errors` instead of
-    raised, and the stream just ends: the caller sends this as a request body, where an
-    exception would surface as a connection error, and must check `errors` before trusting
-    what the engine extracted."""
-    sha = hashlib.sha256()
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                sha.update(chunk)
-                plain = decompressor.decompress(chunk)
-                if plain:
-                    yield plain
-        if not decompressor.eof:
-            raise CorruptArchive("the archive is truncated")
-        if expected_sha256 and sha.hexdigest() != expected_sha256:
-            raise CorruptArchive("the archive's sha256 is not the one recorded when it was written")
-    except (zstandard.ZstdError, OSError, CorruptArchive) as exc:
-        errors.append(exc if isinstance(exc, CorruptArchive) else CorruptArchive(str(exc)))
+    def __init__(self, compressed: BinaryIO, limit: int) -> None:
+        self._reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
+        self.limit = limit
+        self.size = 0
+        self._recent: deque[bytes] = deque()
+        self._recent_size = 0
+
+    def read(self, n: int = CHUNK) -> bytes:
+        n = min(n if n and n > 0 else CHUNK, CHUNK)
+        parts, got = [], 0
+        while got < n and (data := self._reader.read(n - got)):
+            parts.append(data)
+            got += len(data)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.size += len(data)
+        if self.size > self.limit:
+            raise Oversized(self.limit)
+        if data:
+            self._recent.append(data)
+            self._recent_size += len(data)
+            while self._recent_size - len(self._recent[0]) >= 2 * TAR_BUFFER:
+                self._recent_size -= len(self._recent.popleft())
+        return data
+
+    def check_end(self, offset: int) -> None:
+        """The tar's members ended at `offset`: a zero block must follow, then only zeros."""
+        recent = b"".join(self._recent)
+        start = self.size - len(recent)
+        if offset < start:
+            raise CorruptArchive("the archive's end cannot be read")
+        rest, total = recent[offset - start :], 0
+        while rest:
+            if rest.count(0) != len(rest):
+                raise CorruptArchive("data after the archive's end (a damaged member header?)")
+            total += len(rest)
+            rest = self.read(CHUNK)
+        if total < BLOCK:
+            raise CorruptArchive("the archive is truncated (no end-of-archive block)")
 
 
-class _Reader(io.RawIOBase):
-    """A file object over `read(n)`, so tarfile can read a decompressing stream."""
-
-    def __init__(self, read: Callable[[int], bytes]) -> None:
-        self._read = read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - io's signature
-        data = self._read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def check_members(compressed: BinaryIO) -> int:
-    """Read a compressed archive to its end, refusing anything a restore must not extract:
-    a member outside `www/`, a `..`, an absolute path, a link pointing out of the tree, a
-    device node. Returns the number of members; raises CorruptArchive."""
-    try:
-        reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
-        count = 0
-        with tarfile.open(fileobj=io.BufferedReader(_Reader(reader.read), CHUNK), mode="r|") as tar:
-            for member in tar:
-                _check_member(member)
-                count += 1
-        if count == 0:
+def _walk(plain: _Plain) -> Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]]:
+    """Each member with its checked name, in order; then the tar's end is checked."""
+    rules = Rules()
+    with tarfile.open(fileobj=plain, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
+        while (member := tar.next()) is not None:
+            tar.members.clear()  # kept for random access, which a stream has not: memory would grow
+            yield member, rules.check(member), tar
+        if rules.count == 0:
             raise CorruptArchive("the archive is empty")
-        return count
+        plain.check_end(tar.offset)
+
+
+@contextmanager
+def _corrupt_if_unreadable() -> Iterator[None]:
+    try:
+        yield
     except (zstandard.ZstdError, tarfile.TarError, EOFError) as exc:
         raise CorruptArchive(f"not a zstd-compressed tar: {exc}") from None
 
 
-def _inside(path: str) -> bool:
-    parts = path.split("/")
-    return not path.startswith("/") and ".." not in parts and (parts[0] == ROOT)
+def check_members(compressed: BinaryIO, limit: int) -> Checked:
+    """Read a compressed archive to its end, refusing what a restore would (members.py);
+    CorruptArchive, or Oversized past `limit` plain bytes."""
+    plain = _Plain(compressed, limit)
+    count = 0
+    with _corrupt_if_unreadable():
+        for _ in _walk(plain):
+            count += 1
+    return Checked(count, plain.size)
 
 
-def _check_member(m: tarfile.TarInfo) -> None:
-    name = m.name.rstrip("/")
-    if not _inside(name):
-        raise CorruptArchive(f"member outside {ROOT}/: {name[:200]!r}")
-    if m.ischr() or m.isblk():
-        raise CorruptArchive(f"device node refused: {name[:200]!r}")
-    if m.islnk() and not _inside(m.linkname):
-        raise CorruptArchive(f"hard link out of the tree: {name[:200]!r}")
+class _Hashed:
+    """A file read through sha256."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.sha = hashlib.sha256()
+
+    def read(self, n: int = CHUNK) -> bytes:
+        data = self._f.read(n)
+        self.sha.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def read_plain(
+    path: str, expected_sha256: str | None, errors: list[Exception], owner: Owner, limit: int
+) -> Iterator[bytes]:
+    """The tar a restore sends the engine's PUT archive, in pieces of about a chunk: the
+    backup file's members checked and `rewritten` for `owner`, at most `limit` plain bytes.
+
+    A failure (damaged file, a refused member, Oversized, sha256 not the recorded one) is
+    appended to `errors` instead of raised, and the stream just ends: the caller sends this
+    as a request body, where an exception would surface as a connection error, and must
+    check `errors` before trusting what the engine extracted."""
+    out = bytearray()
+    try:
+        with open(path, "rb") as f:
+            hashed = _Hashed(f)
+            with _corrupt_if_unreadable():
+                for member, name, tar in _walk(_Plain(hashed, limit)):
+                    out += rewritten(member, name, owner).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+                    if member.isreg():
+                        data = tar.extractfile(member)
+                        while chunk := data.read(CHUNK):  # type: ignore[union-attr]
+                            out += chunk
+                            if len(out) >= CHUNK:
+                                yield bytes(out)
+                                out.clear()
+                        out += bytes(-member.size % BLOCK)
+                    if len(out) >= CHUNK:
+                        yield bytes(out)
+                        out.clear()
+            hashed.drain()
+        if expected_sha256 and hashed.sha.hexdigest() != expected_sha256:
+            raise CorruptArchive("the archive's sha256 is not the one recorded when it was written")
+        yield bytes(out) + bytes(2 * BLOCK)
+    except (OSError, CorruptArchive, Oversized) as exc:
+        errors.append(exc if isinstance(exc, (CorruptArchive, Oversized)) else CorruptArchive(str(exc)))

@@ -3,8 +3,10 @@ the archive's tree, or — if anything stops half-way, the service included — 
 held before. Never a mix.
 
 How: the site is stopped; the archive is extracted by the engine (PUT archive) into a
-staging directory on the same volume, `/var/www/.dockerlink-restore/www`; only once the
-whole archive is there and its sha256 checked is a `commit` marker written. From the
+staging directory on the same volume, `/var/www/.dockerlink-restore/www`, each member
+checked and rewritten on the way (archive.py, members.py: the site user's files, nothing
+written through a link, at most `restore_max_expanded` or the site's disk quota); only once
+the whole archive is there and its sha256 checked is a `commit` marker written. From the
 marker on, the swap rolls forward (move the old tree aside, move the new one in, drop the
 old); without it, the staging directory is dropped. The swap and the clean-up are one
 idempotent script run in a short-lived helper container that mounts the volume, so running
@@ -22,11 +24,14 @@ import threading
 import time
 from pathlib import Path
 
+from ..access import site_account
 from ..config import Config
 from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
-from ..errors import BackupFailed, Conflicting, Forbidden
-from .archive import CorruptArchive, read_plain
+from ..errors import BackupFailed, Conflicting, Forbidden, TooLarge
+from .archive import CorruptArchive, Oversized, read_plain
 from .catalog import Catalog, Record
+from .disk import GIB, Quotas
+from .members import Owner
 from .service import WWW
 
 __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "start_recovery"]
@@ -63,9 +68,10 @@ if [ "$1" = prepare ]; then mkdir -m 700 "$S"; fi
 
 
 class Restorer:
-    def __init__(self, engine: Engine, catalog: Catalog) -> None:
+    def __init__(self, engine: Engine, catalog: Catalog, config: Config) -> None:
         self.engine = engine
         self.catalog = catalog
+        self.config = config
         self.journal = Path(catalog.root) / ".restores"
 
     def restore(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> bool:
@@ -76,6 +82,9 @@ class Restorer:
         volume = c.volumes.get(WWW)
         if not volume:
             raise Conflicting(f"{c.name} has no /var/www volume to restore into")
+        owner, (limit, which) = self._owner(c), self._limit(c)
+        if record.read > limit:  # known beforehand: refused before the site is stopped
+            raise TooLarge(f"restore of {c.name} from {backup} refused: {Oversized(limit)} ({which})")
         with self.catalog.locked(c.name):
             entry = {
                 "container": c.id,
@@ -94,13 +103,15 @@ class Restorer:
                 self._helper(entry, "prepare")
                 entry["phase"] = "extracting"
                 self._journal(entry)
-                errors: list[Exception] = []
-                self.engine.containers.put_archive(c.id, f"{WWW}/{STAGING}", read_plain(archive, record.sha256, errors))
-                if errors:
-                    raise errors[0]
+                self._extract(c, archive, record, owner, limit)
                 entry["phase"] = "swapping"
                 self._journal(entry)
                 self._helper(entry, "commit")
+            except Oversized as exc:
+                self._abandon(entry)
+                raise TooLarge(
+                    f"restore of {c.name} from {backup} refused, the site is unchanged: {exc} ({which})"
+                ) from None
             except (EngineError, CorruptArchive, BackupFailed) as exc:
                 self._abandon(entry)
                 raise BackupFailed(f"restore of {c.name} from {backup} failed, the site is unchanged: {exc}") from None
@@ -142,6 +153,36 @@ class Restorer:
             except (EngineError, ValueError, KeyError, OSError) as exc:
                 log.error("cannot recover the restore journalled in %s: %s", path.name, exc)
         return done
+
+    # -- reading the archive -------------------------------------------------------------------
+
+    def _owner(self, c: ContainerDetails) -> Owner:
+        """The site user, who owns every restored file whatever the archive says."""
+        account = site_account(self.engine, c.id)
+        if account is None:
+            raise Conflicting(f"the image of {c.name} has no user admin to own the restored files")
+        return Owner(account.uid, account.gid)
+
+    def _limit(self, c: ContainerDetails) -> tuple[int, str]:
+        """Plain bytes a restore may extract into the site, and which setting says so."""
+        quota = Quotas(self.config).all().get(c.id)
+        if quota and quota * GIB < self.config.restore_max_expanded:
+            return int(quota * GIB), f"the site's disk quota, {quota:g} GiB"
+        return self.config.restore_max_expanded, "restore_max_expanded"
+
+    def _extract(self, c: ContainerDetails, archive: str, record: Record, owner: Owner, limit: int) -> None:
+        """The archive, checked and rewritten, into the staging directory; what went wrong
+        reading it wins over what the engine made of the stream cut short."""
+        errors: list[Exception] = []
+        try:
+            self.engine.containers.put_archive(
+                c.id, f"{WWW}/{STAGING}", read_plain(archive, record.sha256, errors, owner, limit)
+            )
+        except EngineError:
+            if not errors:
+                raise
+        if errors:
+            raise errors[0]
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -198,7 +239,7 @@ def start_recovery(config: Config) -> threading.Thread:
 
     def run() -> None:
         with Engine(config.docker_sock) as engine:
-            Restorer(engine, Catalog(config.backup_dir)).recover()
+            Restorer(engine, Catalog(config.backup_dir), config).recover()
 
     thread = threading.Thread(target=run, name="dockerlink-restore-recovery", daemon=True)
     thread.start()

@@ -15,7 +15,7 @@ from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, 
 from ..errors import BackupFailed, InvalidInput, TooLarge
 from ..events.hooks import backup_events
 from ..ownership import is_owned, require_owned
-from .archive import CHUNK, CorruptArchive, check_members, write_compressed
+from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 
 __all__ = ["Backups", "Download", "Notify", "WWW", "final_backup"]
@@ -142,9 +142,11 @@ class Backups:
 
     def upload(self, name: str, body: BinaryIO, length: int | None) -> Record:
         """Store an uploaded backup (moving a site between hosts): size capped at
-        `backup_max` while it streams in, checked member by member; 400 if it is not a
-        site backup, 413 over the cap. It belongs to the site of that name now (the panel
-        uploads it for that site), or to no container when none has the name."""
+        `backup_max` while it streams in, checked member by member as a restore would; 400
+        if it is not a site backup (or holds a member a restore refuses), 413 over the cap
+        or expanding past `restore_max_expanded` (it could never be restored). It belongs to
+        the site of that name now (the panel uploads it for that site), or to no container
+        when none has the name."""
         limit = self.config.backup_max
         if length is not None and length > limit:
             raise TooLarge(f"body: {length} bytes is over backup_max ({limit} bytes)")
@@ -157,7 +159,7 @@ class Backups:
         try:
             with open(part, "wb") as out:
                 tee = _Tee(body, out, limit)
-                check_members(tee)
+                checked = check_members(tee, self.config.restore_max_expanded)
                 tee.drain()
                 out.flush()
                 os.fsync(out.fileno())
@@ -166,10 +168,14 @@ class Backups:
         except CorruptArchive as exc:
             part.unlink(missing_ok=True)
             raise InvalidInput("body", f"not a site backup: {exc}") from None
+        except Oversized as exc:
+            part.unlink(missing_ok=True)
+            raise TooLarge(f"body: {exc} (restore_max_expanded)") from None
         except BaseException:
             part.unlink(missing_ok=True)
             raise
         record.state, record.size, record.sha256, record.finished = "done", tee.size, tee.sha256(), time.time()
+        record.read = checked.expanded
         self.catalog.save(record)
         self.catalog.prune(name, self.config.backup_keep, self.config.backup_deleted_days)
         return record

@@ -17,7 +17,8 @@ _NARROWER = {
     404: "no such container or backup",
     409: "a backup or restore of this site is already running; or a restore of another container's backup "
     "without `from`",
-    413: "upload over backup_max",
+    413: "upload over backup_max; a backup expanding past restore_max_expanded (or, for a restore, the site's "
+    "disk quota): nothing changed",
     502: "the backup or restore failed (nothing was changed), or an unexpected engine error",
 }
 
@@ -169,7 +170,7 @@ PATHS = {
                         }
                     },
                 },
-                **_errors(400, 401, 403, 404, 409, 502, 503),
+                **_errors(400, 401, 403, 404, 409, 413, 502, 503),
             },
         },
     },

@@ -40,7 +40,7 @@ class Backup:
         resp.set_stream(open(download.path, "rb"), download.size)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        record = self._backups.upload(_name(req), req.bounded_stream, req.content_length)
+        record = self._backups.upload(_name(req), params.body_stream(req), req.content_length)
         resp.status = falcon.HTTP_201
         resp.media = record.public()
 
@@ -85,5 +85,5 @@ def routes(services: Services) -> list[tuple[str, object]]:
     return [
         ("/v1/container/backup", Backup(backups)),
         ("/v1/container/backups", BackupList(backups)),
-        ("/v1/container/restore", Restore(backups, Restorer(services.engine, backups.catalog))),
+        ("/v1/container/restore", Restore(backups, Restorer(services.engine, backups.catalog, services.config))),
     ]

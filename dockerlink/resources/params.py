@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import falcon
 
 from ..engine import InvalidReference, check_container_ref
 from ..errors import InvalidInput, from_engine
 
-__all__ = ["MAX_BODY", "container_id", "optional_container_id", "flag", "integer", "number", "text", "json_object"]
+__all__ = [
+    "MAX_BODY",
+    "body_stream",
+    "container_id",
+    "optional_container_id",
+    "flag",
+    "integer",
+    "number",
+    "text",
+    "json_object",
+]
 
 #: Bodies over this size are refused (413) before being read.
 MAX_BODY = 1 << 20
@@ -78,20 +89,27 @@ def _parsed(name: str, value: str, parse: Callable[[str], _N], expected: str) ->
         raise InvalidInput(name, f"expected {expected}, got {value[:40]!r}") from None
 
 
+def body_stream(req: falcon.Request) -> BinaryIO:
+    """The body, to read as it comes: up to its Content-Length, or, sent chunked, as the
+    server decodes it (falcon's bounded stream reads a body without a length as empty);
+    empty otherwise."""
+    if req.content_length is not None:
+        return req.bounded_stream
+    if "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
+        return req.stream
+    return io.BytesIO()
+
+
 def _body(req: falcon.Request) -> bytes:
-    """At most MAX_BODY + 1 bytes of the body: by its Content-Length (413 at once past the
-    cap), or, sent chunked, as the server decodes it (falcon's bounded stream reads a body
-    without a length as empty)."""
+    """At most MAX_BODY + 1 bytes of the body (413 at once when its Content-Length is past
+    the cap)."""
     length = req.content_length
-    if length is not None:
-        if length > MAX_BODY:
-            raise falcon.HTTPContentTooLarge(description=f"body over {MAX_BODY} bytes")
-        return req.bounded_stream.read(MAX_BODY + 1)
-    if "chunked" not in (req.get_header("Transfer-Encoding") or "").lower():
-        return b""
+    if length is not None and length > MAX_BODY:
+        raise falcon.HTTPContentTooLarge(description=f"body over {MAX_BODY} bytes")
+    stream = body_stream(req)
     parts: list[bytes] = []
     size = 0
-    while size <= MAX_BODY and (part := req.stream.read(MAX_BODY + 1 - size)):
+    while size <= MAX_BODY and (part := stream.read(MAX_BODY + 1 - size)):
         parts.append(part)
         size += len(part)
     return b"".join(parts)

@@ -15,6 +15,7 @@ from falcon.testing import TestClient
 from dockerlink.app import create_app
 from dockerlink.backups import Catalog, Record
 from dockerlink.backups.archive import CorruptArchive, check_members
+from dockerlink.backups.disk import Quotas
 from dockerlink.config import Config
 from dockerlink.engine import ServerError
 from dockerlink.errors import InvalidInput
@@ -61,7 +62,7 @@ def test_a_backup_id_that_is_not_one_is_refused(tmp_path, backup):
 
 
 def test_an_archive_is_accepted_only_if_every_member_stays_under_www():
-    assert check_members(io.BytesIO(GOOD)) == 3
+    assert check_members(io.BytesIO(GOOD), 2**30).members == 3
     for bad in (
         _tar(("www", None), ("etc/passwd", b"x")),
         _tar(("www", None), ("www/../../x", b"x")),
@@ -71,7 +72,7 @@ def test_an_archive_is_accepted_only_if_every_member_stays_under_www():
         GOOD[: len(GOOD) // 2],
     ):
         with pytest.raises(CorruptArchive):
-            check_members(io.BytesIO(bad))
+            check_members(io.BytesIO(bad), 2**30)
 
 
 def test_retention_keeps_the_newest_and_final_backups_for_their_days(tmp_path):
@@ -130,11 +131,43 @@ def test_an_upload_is_stored_listed_and_downloaded_byte_for_byte(tmp_path, engin
 
 
 def test_an_upload_over_backup_max_is_refused_while_it_streams(tmp_path, engine):
-    client = _client(tmp_path, engine, backup_max=1000 / 2**30)
+    client = _client(tmp_path, engine, backup_max=1000)
     big = _tar(("www", None), ("www/big", bytes(range(256)) * 40_000))
+    assert len(big) > 1000
     r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=big)
     assert r.status_code == 413
     assert not list((tmp_path / "b" / "site1").glob("*.zst*"))
+
+
+def test_an_upload_a_restore_would_refuse_is_refused_and_not_kept(tmp_path, engine):
+    """A member through a symlink (400), or more plain bytes than restore_max_expanded (413)."""
+    client = _client(tmp_path, engine, restore_max_expanded=100_000)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        root = tarfile.TarInfo("www")
+        root.type = tarfile.DIRTYPE
+        tar.addfile(root)
+        link = tarfile.TarInfo("www/lnk")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        tar.addfile(link)
+        evil = tarfile.TarInfo("www/lnk/cron.d")
+        evil.size = 3
+        tar.addfile(evil, io.BytesIO(b"pwn"))
+    through_link = zstandard.ZstdCompressor().compress(buf.getvalue())
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=through_link)
+    assert r.status_code == 400
+    assert r.text == "body: not a site backup: member below a symbolic link refused: 'www/lnk/cron.d'\n"
+
+    zeros = _tar(("www", None), ("www/zeros", bytes(200_000)))
+    assert len(zeros) < 1000
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=zeros)
+    assert r.status_code == 413
+    assert r.text == "body: the archive expands past 100000 bytes (restore_max_expanded)\n"
+    assert not list((tmp_path / "b" / "site1").glob("*.zst*"))
+
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=GOOD)
+    assert r.status_code == 201
+    assert r.json["read"] == 10240  # 3 headers, 1 data block, the end: tarfile pads its output to 10240
 
 
 def test_delete_takes_a_final_backup_listed_by_name_after_the_site_is_gone(tmp_path, engine):
@@ -183,7 +216,7 @@ def restorer(tmp_path):  # noqa: ANN201
     _stored(catalog, "site1", "20260102T000000Z-0000000b", NEW, kind="manual")  # the site1 there now
     _stored(catalog, "site1", "20260103T000000Z-0000000c", None, kind="uploaded")  # for no container
     _stored(catalog, "site2", "20260104T000000Z-0000000d", "2" * 64)
-    return Restorer(FakeEngine(), catalog)
+    return Restorer(FakeEngine(), catalog, Config(stats_db=str(tmp_path / "s.sqlite3")))
 
 
 def test_a_site_restores_its_own_backups_by_full_id(restorer):
@@ -249,3 +282,41 @@ def test_an_upload_for_a_name_no_site_has_belongs_to_no_container(tmp_path, engi
     client = _client(tmp_path, engine)
     up = client.simulate_put("/v1/container/backup", params={"name": "later1"}, body=GOOD)
     assert up.status_code == 201 and up.json["container"] is None
+
+
+def _uploaded(client: TestClient, body: bytes) -> str:
+    r = client.simulate_put("/v1/container/backup", params={"name": "site1"}, body=body)
+    assert r.status_code == 201, r.text
+    return r.json["backup"]
+
+
+def test_a_restore_into_an_image_without_admin_is_409_before_the_site_is_stopped(tmp_path, engine):
+    client = _client(tmp_path, engine)
+    backup = _uploaded(client, GOOD)
+    cid = engine.containers.inspect("site1").id
+    engine.archives.without_admin.add(cid)
+    r = client.simulate_post("/v1/container/restore", params={"id": "site1", "backup": backup})
+    assert r.status_code == 409
+    assert r.text == "the image of site1 has no user admin to own the restored files\n"
+    assert engine.containers.inspect("site1").running
+    assert not list((tmp_path / "b").glob(".restores/*.json"))
+
+
+def test_a_restore_known_to_expand_past_the_cap_or_the_quota_is_413_before_the_site_is_stopped(tmp_path, engine):
+    backup = _uploaded(_client(tmp_path, engine), _tar(("www", None), ("www/zeros", bytes(300_000))))
+    cid = engine.containers.inspect("site1").id
+    capped = _client(tmp_path, engine, restore_max_expanded=200_000)
+    r = capped.simulate_post("/v1/container/restore", params={"id": "site1", "backup": backup})
+    assert r.status_code == 413
+    assert r.text == (
+        f"restore of site1 from {backup} refused: the archive expands past 200000 bytes (restore_max_expanded)\n"
+    )
+    Quotas(Config(stats_db=str(tmp_path / "s.sqlite3"))).set(cid, 0.0001)  # 107374 bytes
+    r = _client(tmp_path, engine).simulate_post("/v1/container/restore", params={"id": "site1", "backup": backup})
+    assert r.status_code == 413
+    assert r.text == (
+        f"restore of site1 from {backup} refused: the archive expands past 107374 bytes "
+        "(the site's disk quota, 0.0001 GiB)\n"
+    )
+    assert engine.containers.inspect("site1").running
+    assert not list((tmp_path / "b").glob(".restores/*.json"))

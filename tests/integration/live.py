@@ -23,6 +23,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def workers_peak_rss_mib(master: int) -> float:
+    """Peak RSS (VmHWM) of the largest gunicorn worker of `master` (the collector excluded)."""
+    peak = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master or b"stats.runner" in cmdline:
+                continue
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return peak / 1024
+
+
 def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
     """Poll `predicate` until it returns a truthy value (the suite never asserts on time:
     the bound only keeps a broken run from hanging)."""
