@@ -70,7 +70,7 @@ def _bool(name: str, raw: str) -> bool:
 
 
 def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
-    """Backups and disk use (SPEC §6.3)."""
+    """Backups and disk use (docs/contract.md §6.3)."""
     kw: dict[str, object] = {}
     if (raw := get("backup_dir")) is not None:
         if not Path(raw).is_absolute():
@@ -99,7 +99,7 @@ _NETWORK = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 
 
 def _isolation_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
-    """The site network and its firewall (SPEC §7.1)."""
+    """The site network and its firewall (docs/contract.md §7.1)."""
     kw: dict[str, object] = {}
     if (raw := get("site_network")) is not None:
         if not _NETWORK.fullmatch(raw) or raw in ("bridge", "host", "none", "default"):
@@ -191,7 +191,7 @@ _SIZE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 def _events_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's getter
-    """events_*, webhook_*, and the limits that protect the host (SPEC §6.2)."""
+    """events_*, webhook_*, and the limits that protect the host (docs/contract.md §6.2)."""
     kw: dict[str, object] = {}
     if (raw := get("events_db")) is not None:
         kw["events_db"] = raw

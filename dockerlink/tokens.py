@@ -1,4 +1,4 @@
-"""Scoped tokens: short-lived, signed tokens for one container and some verbs (SPEC §6.4).
+"""Scoped tokens: short-lived, signed tokens for one container and some verbs (docs/contract.md §6.4).
 
 The panel (holding `api_token`) mints one for a site owner's browser, which then calls
 its host's agent directly. A token is a JWT (PyJWT, HS256) whose key is derived from

@@ -1,4 +1,4 @@
-"""Re-takes docs/ui.png, the README's picture of the operator page: six sites on the
+"""Re-takes docs/ui.png, the picture of the operator page in docs/operations.md: six sites on the
 tests' fake engine with a day of made-up history (one of them exited with 137), in
 headless chromium. No daemon needed.
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "contrib" / "systemd"
-INSTALLED_AT = "/opt/dockerlink"  # where README's install steps put the checkout
+INSTALLED_AT = "/opt/dockerlink"  # where the install steps of docs/operations.md put the checkout
 
 
 def _installed_from_here(unit: Path, target: Path) -> Path:

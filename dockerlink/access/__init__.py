@@ -1,4 +1,4 @@
-"""Site access: the owner's login, the web terminal, and a domain per site (SPEC §6.1).
+"""Site access: the owner's login, the web terminal, and a domain per site (docs/contract.md §6.1).
 
     credentials.py  password and SSH key rules; a random password when none is given
     sha512crypt.py  the `$6$` hash written into the container's /etc/shadow

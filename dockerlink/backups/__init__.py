@@ -1,4 +1,4 @@
-"""Site data: backups of /var/www and restore in place (SPEC §6.3).
+"""Site data: backups of /var/www and restore in place (docs/contract.md §6.3).
 
     archive.py   the tar stream through zstd to a file and back, in bounded steps
     members.py   what a restore may extract, and each member rewritten as the site user's

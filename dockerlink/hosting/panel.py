@@ -1,4 +1,4 @@
-"""A container as the panel reads it: the entries of `GET /v1/container` (SPEC §3, §3.0)."""
+"""A container as the panel reads it: the entries of `GET /v1/container` (docs/contract.md §3.1, §3.0)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def port_root(labels: Mapping[str, str]) -> int | None:
 
 
 def describe(c: ContainerDetails) -> dict[str, Any]:
-    """A container as the panel sees it (SPEC §3, GET /v1/container)."""
+    """A container as the panel sees it (docs/contract.md §3.1, GET /v1/container)."""
     owned = is_owned(c)
     entry: dict[str, Any] = {
         "id": c.id,

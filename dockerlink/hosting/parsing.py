@@ -1,4 +1,4 @@
-"""A create or resize request, validated before the engine sees any of it (SPEC §3).
+"""A create or resize request, validated before the engine sees any of it (docs/contract.md §3.1).
 
 Each rule has one owner: names here, commands in `commands`, ports in `ports`, limits in
 `limits`.
@@ -43,7 +43,7 @@ class CreateRequest:
     ports: tuple[ContainerPort, ...]
     image: str
     commands: tuple[str, ...]
-    credentials: Credentials = Credentials()  # the site owner's login (SPEC §6.1)
+    credentials: Credentials = Credentials()  # the site owner's login (docs/contract.md §6.1)
     disk: float | None = None  # quota in GiB; None: none
 
 
@@ -60,7 +60,7 @@ class Resize:
 
 
 def parse_create(body: dict[str, Any], config: Config) -> CreateRequest:
-    """Validate a create body (SPEC §3) before the engine sees any of it."""
+    """Validate a create body (docs/contract.md §3.1) before the engine sees any of it."""
     for field in ("name", "host_port_root", "memory", "cpulimit"):
         if field not in body:
             raise InvalidInput(field, "is required")

@@ -1,4 +1,4 @@
-"""dockerlink.isolation — tenants of one host cannot reach or hurt each other (SPEC §7.1).
+"""dockerlink.isolation — tenants of one host cannot reach or hurt each other (docs/contract.md §7.1).
 
 network.py   the site network: made and owned by dockerlink, inter-container traffic off
 rules.py     the firewall rules of a site network, as plain values (pure)

@@ -1,4 +1,4 @@
-"""POST /v1/container/access: replace the site owner's password and/or SSH keys (SPEC §6.1)."""
+"""POST /v1/container/access: replace the site owner's password and/or SSH keys (docs/contract.md §6.1)."""
 
 from __future__ import annotations
 

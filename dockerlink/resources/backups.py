@@ -1,4 +1,4 @@
-"""Backup endpoints: take, list, download, upload, delete, restore (SPEC §6.3)."""
+"""Backup endpoints: take, list, download, upload, delete, restore (docs/contract.md §6.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Container endpoints: list, create, delete, resize, start/stop/restart (SPEC §3)."""
+"""Container endpoints: list, create, delete, resize, start/stop/restart (docs/contract.md §3.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Git endpoints: pull, init, head, branches, current branch, switch (SPEC §3 "Git").
+"""Git endpoints: pull, init, head, branches, current branch, switch (docs/contract.md §3.3).
 
 `id` picks the container (none: the host, under `git_host_root`), `path` the working
 directory; everything else, validation included, is `dockerlink.git`'s."""

@@ -1,4 +1,4 @@
-"""`GET /v1/container/stats`: a container's resource history (SPEC §3)."""
+"""`GET /v1/container/stats`: a container's resource history (docs/contract.md §3.2)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ without doubt.
 
 The answer is never `{}` for a container dockerlink manages while the asked range holds
 no sample (a site created or stopped before the collector's first round of it, or a
-scale whose tier is empty): both panels crash on `{}` (SPEC §3.0). It is then one
+scale whose tier is empty): both panels crash on `{}` (docs/contract.md §3.0). It is then one
 stand-in sample at the current second: zero use and net, and the container's limits as
 a sampled running container shows them (memory limit in GiB, unlimited = the host's
 memory; CPU limit in %, unlimited = the host's cores × 100). With `since` > 0, `{}`
@@ -60,7 +60,7 @@ class History:
         self._host_memory: int | None = None  # asked once, when a stand-in first needs it
 
     def answer(self, ref: str, since: float, scale: str | None) -> tuple[str, str]:
-        """`ref`'s full id, and the JSON text of its history after `since` in `scale` (SPEC §3)."""
+        """`ref`'s full id, and the JSON text of its history after `since` in `scale` (docs/contract.md §3.2)."""
         container_id = resolve(self._containers, self._store, ref)
         return container_id, self._answer(container_id, since, scale)
 

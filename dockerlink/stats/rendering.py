@@ -1,4 +1,4 @@
-"""A sample as the API shows it (SPEC §3): memory in GiB, CPU in percent, net in KiB.
+"""A sample as the API shows it (docs/contract.md §3.2): memory in GiB, CPU in percent, net in KiB.
 
 A point never changes once written, so the store renders its JSON once, when it writes
 it, and a history answer is a join of rendered points: a week is ~2500 points and ~20 000

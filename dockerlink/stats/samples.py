@@ -28,7 +28,7 @@ class Reading(NamedTuple):
 
 
 def stopped(container_id: str, read_at: float) -> Reading:
-    """The all-zero reading of a container that is not running (SPEC: zeros, limits included)."""
+    """The all-zero reading of a container that is not running (docs/contract.md §3.2: zeros, limits included)."""
     return Reading(container_id, read_at, running=False)
 
 

@@ -1,6 +1,6 @@
 """The stats history: one SQLite file (WAL) that the collector writes and every worker reads.
 
-Tiers (SPEC §3): every sample for 4 hours (tier 0); one point per 2 minutes for a day
+Tiers (docs/contract.md §3.2): every sample for 4 hours (tier 0); one point per 2 minutes for a day
 (tier 1); one point per 20 minutes for a week (tier 2). A downsampled point is keyed by the
 start of its window and holds the mean CPU % and memory used of the window's samples, the
 sum of their net deltas (so totals survive) and, for limits and cumulative counters, the
@@ -486,7 +486,7 @@ class StatsStore:
 
     @_heals
     def history_json(self, container_id: str, since: float = 0.0, scale: str | None = None) -> str:
-        """The same points as `history`, as the API's JSON object (SPEC §3); an unlimited
+        """The same points as `history`, as the API's JSON object (docs/contract.md §3.2); an unlimited
         CPU shows the host's cores × 100, the effective ceiling (never null: a panel stores
         it in a non-null column)."""
         text = join([body for (body,) in self._select("body", container_id, since, scale)])

@@ -1,4 +1,4 @@
-"""Backups and restore on the real engine (SPEC §6.3): files of every kind survive a
+"""Backups and restore on the real engine (docs/contract.md §6.3): files of every kind survive a
 backup and a restore byte for byte and mode, owned by the site user; a restore replaces the
 whole tree; an upload moves a site to another service instance; a restore killed half-way
 leaves the old tree or the new one, never a mix. A restore that fails in the request (a

@@ -1,4 +1,4 @@
-"""The two HebergOS panels' call sequences (SPEC §3.0) replayed through gunicorn on the
+"""The two HebergOS panels' call sequences (docs/contract.md §3.0) replayed through gunicorn on the
 real engine, checking exactly what they parse: statuses to the digit, keys, field types.
 
 A panel never retries: a create answered 409 is the panel's failure, so no call here is

@@ -1,4 +1,4 @@
-"""The container endpoints over a fake engine: validation, statuses, bodies (SPEC §3)."""
+"""The container endpoints over a fake engine: validation, statuses, bodies (docs/contract.md §3.1)."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def contract_schema(tmp_path, monkeypatch):
 
 #: A backup upload's schema is "binary": it cannot say "a zstd tar of www/", so generated
 #: bytes are rightly refused (400) though schema-valid. Restore's generated ids hit an id
-#: prefix that several of the fake's containers share (400, SPEC §3).
+#: prefix that several of the fake's containers share (400, docs/contract.md §3).
 _SOME_VALID_INPUT_REFUSED = {("/v1/container/backup", "put"), ("/v1/container/restore", "post")}
 
 

@@ -162,7 +162,7 @@ def add(engine, name: str, d: ContainerDetails) -> None:
 @pytest.mark.parametrize("state", ["created", "exited", "running"])
 @pytest.mark.parametrize("scale", [None, "instant", "hour", "4hours", "day", "week"])
 def test_a_site_without_samples_answers_one_sample_now_with_its_limits(client, engine, clock, state, scale):
-    """Both panels crash on `{}` (SPEC §3.0): a site created, or stopped, before its first round."""
+    """Both panels crash on `{}` (docs/contract.md §3.0): a site created, or stopped, before its first round."""
     add(engine, "fresh", site(FRESH, state=state, memory=3 << 28, quota=150000))
     query = {"id": "fresh", "since": "0"} | ({"scale": scale} if scale else {})
     r = client.simulate_get("/v1/container/stats", params=query)
