@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlink.serving.framing import MAX_HEAD, HeadTooLarge, progress
+from dockerlink.serving.framing import MAX_HEAD, BadChunk, Framer, HeadTooLarge, progress
 
 CAP = 1000
 HEAD = b"PUT /v1/container HTTP/1.1\r\nHost: x\r\n"
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
 
 
-@pytest.mark.parametrize(
-    "buf, complete",
-    [
+CASES = [
         (b"GET /v1/env HTTP/1.1\r\n", False),
         (b"GET /v1/env HTTP/1.1\r\nHost: x\r\n", False),
         (b"GET /v1/env HTTP/1.1\r\nHost: x\r\n\r\n", True),
@@ -28,10 +27,70 @@ HEAD = b"PUT /v1/container HTTP/1.1\r\nHost: x\r\n"
         (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", True),
         (HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\n0\r\n\r\n", False),  # "0\r\n\r\n" is data here
         (HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"x" * (CAP + 1), True),
-    ],
-)
+        (CHUNKED + b"A ; x=y\r\n0123456789\r\n0\r\n\r\n", True),  # blanks before ";" (RFC 9112)
+        (CHUNKED + b"a\r\n0123456789\r\n00\r\n\r\n", True),
+        (CHUNKED + b"FFFFFFFFFFFFFFFF\r\n" + b"x" * 100, False),  # 16 digits: waits for the data
+]
+
+
+@pytest.mark.parametrize("buf, complete", CASES)
 def test_a_request_is_complete_only_when_its_head_and_body_are_in(buf, complete):
     assert progress(buf, CAP).complete is complete
+
+
+@pytest.mark.parametrize("buf, complete", CASES)
+def test_fed_a_byte_at_a_time_a_request_is_complete_at_its_last_byte_and_not_before(buf, complete):
+    framer = Framer(CAP)
+    seen = [framer.feed(buf[i : i + 1]).complete for i in range(len(buf))]
+    assert seen == [False] * (len(buf) - 1) + [complete]
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [
+        b"-6",  # issue 29: int(b"-6", 16) is -6, and the scan went back for ever
+        b"-0",
+        b"+6",
+        b"0x6",
+        b"0X6",
+        b"6_0",
+        b" 6",
+        b"\t6",
+        b"6 ",
+        b"",
+        b";x=y",
+        b"1" * 17,
+        b"6\x00",
+        b"\xef\xbc\x96",  # a full-width 6
+        b"6\rx",
+    ],
+)
+def test_a_chunk_size_that_is_not_1_to_16_hex_digits_is_refused(size_line):
+    with pytest.raises(BadChunk):
+        progress(CHUNKED + size_line + b"\r\nhello!\r\n0\r\n\r\n", CAP)
+
+
+def test_chunk_data_not_followed_by_crlf_is_refused():
+    with pytest.raises(BadChunk):
+        progress(CHUNKED + b"5\r\nhello!\r\n0\r\n\r\n", CAP)
+
+
+def test_a_chunk_line_without_end_past_gunicorns_limit_is_refused():
+    progress(CHUNKED + b"5;x=" + b"y" * 8000, CAP * 100)
+    with pytest.raises(BadChunk):
+        progress(CHUNKED + b"5;x=" + b"y" * 8200, CAP * 100)
+
+
+def test_the_framer_remembers_where_the_last_whole_chunk_ended():
+    framer = Framer(CAP)
+    framer.feed(CHUNKED + b"5\r\nhel")
+    start = len(CHUNKED)
+    assert framer.position == start + 3  # the data of the first chunk starts there
+    framer.feed(b"lo\r\n3\r\nab")
+    assert framer.position == start + 10 + 3  # "5\r\nhello\r\n", then "3\r\n"
+    framer.feed(b"c\r\n0\r\n")
+    assert framer.position == start + 10 + 8 + 3
+    assert framer.feed(b"\r\n").complete
 
 
 def test_a_client_expecting_100_continue_is_told_to_send_its_body():
