@@ -191,6 +191,7 @@ class Config:
     backup_deleted_days: int = 7
     disk_interval: float = 300.0
     disk_enforce: str = "none"
+    read_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -284,6 +285,8 @@ class Config:
                 raise ConfigError(f"instance_id: expected 1-128 of [A-Za-z0-9_.:/-], got {raw[:40]!r}")
             kw["instance_id"] = raw
         kw.update(_backup_settings(get))
+        if (raw := get("read_timeout")) is not None:
+            kw["read_timeout"] = _float("read_timeout", raw, 1, 3600)
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:

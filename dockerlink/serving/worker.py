@@ -5,9 +5,17 @@ blocks until the whole request is in. Sixteen clients sending a header line ever
 seconds (or a body a byte at a time) so held every thread of 2 workers × 8, and the API
 stopped answering anyone (issue 12, item 3). Here the worker's event loop reads each
 request — head, and body up to the 1 MiB cap — into memory first, non-blocking, with a
-deadline (`READ_TIMEOUT`), and only a complete request reaches a thread. A slow client then
-costs a socket and a buffer; the threads serve whoever is ready. Kept-alive connections go
-through the same reading. Limits stay gunicorn's: `worker_connections` sockets per worker.
+deadline (the `read_timeout` setting; 408 past it), and only a complete request reaches a
+thread. A slow client then costs a socket and a buffer; the threads serve whoever is
+ready. Kept-alive connections go through the same reading. A malformed chunked body is a
+400 at once (`framing.BadChunk`).
+
+A worker holds at most gunicorn's `worker_connections` sockets; gthread then stops
+accepting and new clients wait in the listen backlog, unanswered, until one closes (2500
+idle connections stopped the API, issue 29 item 3). Here a worker at its limit keeps
+accepting and sheds a connection for each new one: the oldest idle kept-alive one first,
+else the oldest one still sending its request (503). Only connections being served by a
+thread are never shed.
 
 Also: gunicorn's own error answers (400, 414, 431, … for requests its parser refuses) are
 `text/plain` one-liners like the application's, not an HTML page echoing the request.
@@ -27,14 +35,12 @@ from functools import partial
 from gunicorn import http, util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from ..config import Config
 from ..resources.params import MAX_BODY
-from .framing import HeadTooLarge, progress
+from .framing import BadChunk, Framer, HeadTooLarge, progress
 
-__all__ = ["BufferingWorker", "READ_TIMEOUT", "write_plain_error"]
+__all__ = ["BufferingWorker", "write_plain_error"]
 
-#: Seconds a client has to send a whole request (head and body) once it has connected,
-#: or once a kept-alive connection shows a new request; past it the connection is closed.
-READ_TIMEOUT = 30.0
 _RECV = 65536
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -53,7 +59,7 @@ def write_plain_error(sock: socket.socket, status_int: int, reason: str, mesg: s
 class _Reading:
     conn: TConn
     deadline: float
-    buf: bytearray = field(default_factory=bytearray)
+    framer: Framer = field(default_factory=lambda: Framer(MAX_BODY))
     continued: bool = False
 
 
@@ -61,6 +67,9 @@ class BufferingWorker(ThreadWorker):
     """gthread with requests read whole by the event loop before a thread takes them."""
 
     def init_process(self) -> None:
+        # Seconds a client has to send a whole request (head and body) once it has connected,
+        # or once a kept-alive connection shows a new request; past it: 408, and closed.
+        self._read_timeout = Config.from_env().read_timeout
         self._reading: deque[_Reading] = deque()  # in deadline order (one fixed timeout)
         util.write_error = write_plain_error  # the base worker's handle_error writes through it
         super().init_process()
@@ -69,7 +78,13 @@ class BufferingWorker(ThreadWorker):
 
     def accept(self, listener: socket.socket) -> None:
         if self.cfg.is_ssl:  # the TLS handshake happens in the thread: gthread's way
-            return super().accept(listener)
+            super().accept(listener)
+        else:
+            self._accept_plain(listener)
+        if self.nr_conns > self.worker_connections:
+            self._shed()
+
+    def _accept_plain(self, listener: socket.socket) -> None:
         try:
             client, addr = listener.accept()
         except OSError as e:
@@ -115,7 +130,8 @@ class BufferingWorker(ThreadWorker):
     # -- reading -------------------------------------------------------------------------
 
     def _read(self, conn: TConn, received: bytes = b"") -> None:
-        reading = _Reading(conn, time.monotonic() + READ_TIMEOUT, bytearray(received))
+        reading = _Reading(conn, time.monotonic() + self._read_timeout)
+        reading.framer.feed(received)  # never complete: _leftover hands only a partial request
         self._reading.append(reading)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, reading))
 
@@ -129,11 +145,13 @@ class BufferingWorker(ThreadWorker):
         if not data:
             self._drop(reading)
             return
-        reading.buf += data
         try:
-            state = progress(bytes(reading.buf), MAX_BODY)
+            state = reading.framer.feed(data)
         except HeadTooLarge:
             self._drop(reading, answer=(431, "Request Header Fields Too Large"))
+            return
+        except BadChunk:
+            self._drop(reading, answer=(400, "Bad Request"))
             return
         if state.expects_continue and not reading.continued:
             reading.continued = True  # the client waits for it before sending the body
@@ -151,7 +169,7 @@ class BufferingWorker(ThreadWorker):
         if conn.parser is None:
             conn.initialized = True  # plain HTTP/1.x: what TConn.init would have set up
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
-        conn.parser.unreader.unread(bytes(reading.buf))
+        conn.parser.unreader.unread(bytes(reading.framer.buf))
         conn.data_ready = True
         self.enqueue_req(conn)
 
@@ -175,8 +193,31 @@ class BufferingWorker(ThreadWorker):
         self.nr_conns -= 1
         reading.conn.close()
 
+    # -- at the connection limit -----------------------------------------------------------
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gthread stops accepting at `worker_connections`; this worker goes on while it
+        has a connection to shed for the new one (see `_shed`)."""
+        if not enabled and self.alive and (self.keepalived_conns or self._reading):
+            enabled = True
+        super().set_accept_enabled(enabled)
+
+    def _shed(self) -> None:
+        """Close one connection for a new one: the oldest idle kept-alive connection (its
+        client reconnects), else the oldest connection still sending its request (503)."""
+        if self.keepalived_conns:
+            conn = self.keepalived_conns.popleft()
+            try:
+                self.poller.unregister(conn.sock)
+            except (KeyError, ValueError, OSError):
+                pass
+            self.nr_conns -= 1
+            conn.close()
+        elif self._reading:
+            self._drop(self._reading[0], answer=(503, "Service Unavailable"))
+
     def murder_pending(self) -> None:
-        """gthread's pending sweep (each loop turn), plus: requests past READ_TIMEOUT, and,
+        """gthread's pending sweep (each loop turn), plus: requests past `read_timeout`, and,
         once the worker stops, every request not yet complete (no one will serve it)."""
         super().murder_pending()
         now = time.monotonic()

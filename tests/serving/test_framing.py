@@ -12,24 +12,24 @@ CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
 
 
 CASES = [
-        (b"GET /v1/env HTTP/1.1\r\n", False),
-        (b"GET /v1/env HTTP/1.1\r\nHost: x\r\n", False),
-        (b"GET /v1/env HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        (HEAD + b'Content-Length: 5\r\n\r\n{"a"', False),
-        (HEAD + b'Content-Length: 5\r\n\r\n{"a"}', True),
-        (HEAD + b'content-length:5\r\n\r\n{"a"}', True),
-        (HEAD + b"Content-Length: 99999\r\n\r\n" + b"x" * (CAP + 1), True),  # the app refuses it (413)
-        (HEAD + b"Content-Length: 99999\r\n\r\n" + b"x" * CAP, False),
-        (HEAD + b"Content-Length: nope\r\n\r\n", True),  # gunicorn answers 400 at once
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", False),
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n", False),
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", True),
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", True),
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\n0\r\n\r\n", False),  # "0\r\n\r\n" is data here
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"x" * (CAP + 1), True),
-        (CHUNKED + b"A ; x=y\r\n0123456789\r\n0\r\n\r\n", True),  # blanks before ";" (RFC 9112)
-        (CHUNKED + b"a\r\n0123456789\r\n00\r\n\r\n", True),
-        (CHUNKED + b"FFFFFFFFFFFFFFFF\r\n" + b"x" * 100, False),  # 16 digits: waits for the data
+    (b"GET /v1/env HTTP/1.1\r\n", False),
+    (b"GET /v1/env HTTP/1.1\r\nHost: x\r\n", False),
+    (b"GET /v1/env HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    (HEAD + b'Content-Length: 5\r\n\r\n{"a"', False),
+    (HEAD + b'Content-Length: 5\r\n\r\n{"a"}', True),
+    (HEAD + b'content-length:5\r\n\r\n{"a"}', True),
+    (HEAD + b"Content-Length: 99999\r\n\r\n" + b"x" * (CAP + 1), True),  # the app refuses it (413)
+    (HEAD + b"Content-Length: 99999\r\n\r\n" + b"x" * CAP, False),
+    (HEAD + b"Content-Length: nope\r\n\r\n", True),  # gunicorn answers 400 at once
+    (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", False),
+    (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n", False),
+    (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", True),
+    (HEAD + b"Transfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", True),
+    (HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\n0\r\n\r\n", False),  # "0\r\n\r\n" is data here
+    (HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"x" * (CAP + 1), True),
+    (CHUNKED + b"A ; x=y\r\n0123456789\r\n0\r\n\r\n", True),  # blanks before ";" (RFC 9112)
+    (CHUNKED + b"a\r\n0123456789\r\n00\r\n\r\n", True),
+    (CHUNKED + b"FFFFFFFFFFFFFFFF\r\n" + b"x" * 100, False),  # 16 digits: waits for the data
 ]
 
 
