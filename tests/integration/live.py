@@ -94,7 +94,7 @@ def live_service(tmp_dir: Path, **settings: str):
             try:
                 if requests.get(service.url + "/v1/health", timeout=2).status_code in (200, 503):
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still booting under load
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer within 30 s: {log.read_text()[-2000:]}")
