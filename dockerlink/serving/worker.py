@@ -7,8 +7,9 @@ stopped answering anyone (issue 12, item 3). Here the worker's event loop reads 
 request — head, and body up to the 1 MiB cap — into memory first, non-blocking, with a
 deadline (the `read_timeout` setting; 408 past it), and only a complete request reaches a
 thread. A slow client then costs a socket and a buffer; the threads serve whoever is
-ready. Kept-alive connections go through the same reading. A malformed chunked body is a
-400 at once (`framing.BadChunk`).
+ready. Kept-alive connections go through the same reading. What the framer refuses (a
+malformed chunked body, a chunked one over the cap, a head too large) is answered by the
+event loop itself, and the connection closed; a chunked body reaches the parser de-chunked.
 
 A worker holds at most gunicorn's `worker_connections` sockets; gthread then stops
 accepting and new clients wait in the listen backlog, unanswered, until one closes (2500
@@ -37,11 +38,16 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from ..config import Config
 from ..resources.params import MAX_BODY
-from .framing import BadChunk, Framer, HeadTooLarge, progress
+from .framing import BadFraming, BodyTooLarge, Framer, HeadTooLarge, Refused
 
 __all__ = ["BufferingWorker", "write_plain_error"]
 
 _RECV = 65536
+_REFUSALS: dict[type[Refused], tuple[int, str]] = {
+    HeadTooLarge: (431, "Request Header Fields Too Large"),
+    BadFraming: (400, "Bad Request"),
+    BodyTooLarge: (413, "Content Too Large"),
+}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -104,9 +110,10 @@ class BufferingWorker(ThreadWorker):
         self._read(conn)
 
     def finish_request(self, conn: TConn, fs) -> None:  # noqa: ANN001 - a Future
-        """A pipelining client may have sent the start of its next request with the last
-        one: gthread hands such a connection straight back to a thread, which would then
-        wait on the rest. The event loop reads the rest first, as for any request."""
+        """A pipelining client may have sent its next request (or the start of it) with the
+        last one: gthread hands such a connection straight back to a thread, which would
+        wait on the rest (and read a chunked body the slow way). The event loop frames it
+        first, as any request."""
         leftover = self._leftover(conn, fs)
         if leftover:
             conn.parser.unreader.buf = io.BytesIO()  # taken back: the loop reads the rest
@@ -116,24 +123,21 @@ class BufferingWorker(ThreadWorker):
         super().finish_request(conn, fs)
 
     def _leftover(self, conn: TConn, fs) -> bytes:  # noqa: ANN001
-        """Bytes of an incomplete next request left in a kept-alive connection's parser."""
+        """Bytes of the next request left in a kept-alive connection's parser."""
         if not self.alive or self.cfg.is_ssl or fs.cancelled() or fs.exception() is not None:
             return b""
         if fs.result() is not True or conn.parser is None:
             return b""
-        buffered = conn.parser.unreader.buf.getvalue()
-        try:
-            return buffered if buffered and not progress(buffered, MAX_BODY).complete else b""
-        except HeadTooLarge:
-            return b""
+        return conn.parser.unreader.buf.getvalue()
 
     # -- reading -------------------------------------------------------------------------
 
     def _read(self, conn: TConn, received: bytes = b"") -> None:
         reading = _Reading(conn, time.monotonic() + self._read_timeout)
-        reading.framer.feed(received)  # never complete: _leftover hands only a partial request
         self._reading.append(reading)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, reading))
+        if received:  # a pipelined request (_leftover)
+            self._take(reading, received)
 
     def _on_readable(self, reading: _Reading, sock: socket.socket) -> None:
         try:
@@ -145,14 +149,16 @@ class BufferingWorker(ThreadWorker):
         if not data:
             self._drop(reading)
             return
+        self._take(reading, data)
+
+    def _take(self, reading: _Reading, data: bytes) -> None:
+        """Frame the bytes received; answer what the framer refuses, dispatch what is whole."""
         try:
             state = reading.framer.feed(data)
-        except HeadTooLarge:
-            self._drop(reading, answer=(431, "Request Header Fields Too Large"))
+        except Refused as refused:
+            self._drop(reading, answer=_REFUSALS[type(refused)])
             return
-        except BadChunk:
-            self._drop(reading, answer=(400, "Bad Request"))
-            return
+        sock = reading.conn.sock
         if state.expects_continue and not reading.continued:
             reading.continued = True  # the client waits for it before sending the body
             try:
@@ -169,7 +175,7 @@ class BufferingWorker(ThreadWorker):
         if conn.parser is None:
             conn.initialized = True  # plain HTTP/1.x: what TConn.init would have set up
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
-        conn.parser.unreader.unread(bytes(reading.framer.buf))
+        conn.parser.unreader.unread(reading.framer.request())
         conn.data_ready = True
         self.enqueue_req(conn)
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from .live import live_service
+from .live import is_open, live_service
 
 TOKEN = "serving-test-token-0123456789ab"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -53,19 +53,6 @@ def read_response(s: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def is_open(s: socket.socket) -> bool:
-    """Still connected: no EOF or reset waiting to be read."""
-    s.setblocking(False)
-    try:
-        return s.recv(1, socket.MSG_PEEK) != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        s.setblocking(True)
-
-
 def probe_env(svc) -> int:  # noqa: ANN001
     """An authorised GET /v1/env; its status (a hang past the bound fails the test)."""
     return requests.get(f"{svc.url}/v1/env", headers=AUTH, timeout=ANSWERED_WITHIN).status_code
@@ -93,6 +80,12 @@ def test_a_chunk_size_that_python_would_read_but_http_does_not_is_a_400(svc, siz
     with connect(svc) as s:
         s.sendall(NEGATIVE_CHUNK.replace(b"-6", size) + b"hello!\r\n0\r\n\r\n")
         assert read_to_eof(s).startswith(b"HTTP/1.1 400 ")
+
+
+def test_a_chunked_body_over_1_mib_is_a_413_before_its_data(svc):
+    with connect(svc) as s:
+        s.sendall(NEGATIVE_CHUNK.replace(b"-6", b"100001"))  # 1 MiB and a byte, and nothing of it
+        assert read_to_eof(s).startswith(b"HTTP/1.1 413 ")
 
 
 def test_24_connections_trickling_one_byte_chunks_leave_the_api_answering_and_are_read_right(svc):
