@@ -47,8 +47,8 @@ _CHUNKED = re.compile(rb"transfer-encoding:[ \t]*chunked[ \t]*", re.I)  # a whol
 _EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue[ \t]*\r?$", re.I | re.M)
 # RFC 9112 §7.1: chunk-size = 1*HEXDIG, then chunk extensions (";" name[=value]) after
 # optional blanks. No sign, no "0x", no "_", no blank before the size: what int(x, 16)
-# would also take is refused here. The extensions' own syntax is gunicorn's parser's to
-# check (it answers 400 too).
+# would also take is refused here. Extensions are skipped, whatever they hold but CR and LF:
+# the body is handed on de-chunked, so nothing reads them.
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\r\n]*)?")
 
 

@@ -43,6 +43,10 @@ from .framing import BadFraming, BodyTooLarge, Framer, HeadTooLarge, Refused
 __all__ = ["BufferingWorker", "write_plain_error"]
 
 _RECV = 65536
+#: Seconds, and bytes, a connection closed after its answer is drained for (RFC 9112 §9.6:
+#: closing with unread bytes would reset it and could cut the answer), as gunicorn's.
+_LINGER = 2.0
+_LINGER_BYTES = 65536
 _REFUSALS: dict[type[Refused], tuple[int, str]] = {
     HeadTooLarge: (431, "Request Header Fields Too Large"),
     BadFraming: (400, "Bad Request"),
@@ -69,6 +73,13 @@ class _Reading:
     continued: bool = False
 
 
+@dataclass
+class _Closing:
+    conn: TConn
+    deadline: float
+    drained: int = 0
+
+
 class BufferingWorker(ThreadWorker):
     """gthread with requests read whole by the event loop before a thread takes them."""
 
@@ -77,6 +88,7 @@ class BufferingWorker(ThreadWorker):
         # or once a kept-alive connection shows a new request; past it: 408, and closed.
         self._read_timeout = Config.from_env().read_timeout
         self._reading: deque[_Reading] = deque()  # in deadline order (one fixed timeout)
+        self._closing: deque[_Closing] = deque()  # likewise
         util.write_error = write_plain_error  # the base worker's handle_error writes through it
         super().init_process()
 
@@ -119,6 +131,9 @@ class BufferingWorker(ThreadWorker):
             conn.parser.unreader.buf = io.BytesIO()  # taken back: the loop reads the rest
             conn.sock.setblocking(False)
             self._read(conn, leftover)
+            return
+        if not self.cfg.is_ssl and not fs.cancelled() and fs.exception() is None and fs.result() is False:
+            self._linger(conn)  # answered, and not kept alive
             return
         super().finish_request(conn, fs)
 
@@ -199,19 +214,63 @@ class BufferingWorker(ThreadWorker):
         self.nr_conns -= 1
         reading.conn.close()
 
+    # -- closing -------------------------------------------------------------------------
+
+    def _linger(self, conn: TConn) -> None:
+        """gthread closes with util.close_graceful: a half-close, then up to 2 s waiting in
+        the event loop itself for the client to close too, so a client that read its answer
+        and kept the socket open froze every other connection of the worker for 2 s (24 of
+        them: 48 s). Here the poller waits."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:
+            self.nr_conns -= 1
+            conn.close()
+            return
+        closing = _Closing(conn, time.monotonic() + _LINGER)
+        self._closing.append(closing)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_closing_readable, closing))
+
+    def _on_closing_readable(self, closing: _Closing, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        closing.drained += len(data)
+        if not data or closing.drained > _LINGER_BYTES:
+            self._close(closing)
+
+    def _close(self, closing: _Closing) -> None:
+        try:
+            self.poller.unregister(closing.conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        try:
+            self._closing.remove(closing)
+        except ValueError:
+            pass
+        self.nr_conns -= 1
+        closing.conn.close()
+
     # -- at the connection limit -----------------------------------------------------------
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """gthread stops accepting at `worker_connections`; this worker goes on while it
         has a connection to shed for the new one (see `_shed`)."""
-        if not enabled and self.alive and (self.keepalived_conns or self._reading):
+        if not enabled and self.alive and (self._closing or self.keepalived_conns or self._reading):
             enabled = True
         super().set_accept_enabled(enabled)
 
     def _shed(self) -> None:
-        """Close one connection for a new one: the oldest idle kept-alive connection (its
-        client reconnects), else the oldest connection still sending its request (503)."""
-        if self.keepalived_conns:
+        """Close one connection for a new one: one already answered and closing, else the
+        oldest idle kept-alive connection (its client reconnects), else the oldest
+        connection still sending its request (503)."""
+        if self._closing:
+            self._close(self._closing[0])
+        elif self.keepalived_conns:
             conn = self.keepalived_conns.popleft()
             try:
                 self.poller.unregister(conn.sock)
@@ -223,9 +282,11 @@ class BufferingWorker(ThreadWorker):
             self._drop(self._reading[0], answer=(503, "Service Unavailable"))
 
     def murder_pending(self) -> None:
-        """gthread's pending sweep (each loop turn), plus: requests past `read_timeout`, and,
-        once the worker stops, every request not yet complete (no one will serve it)."""
+        """gthread's pending sweep (each loop turn), plus: requests past `read_timeout` and
+        closing connections past their linger, and, once the worker stops, all of those."""
         super().murder_pending()
         now = time.monotonic()
         while self._reading and (self._reading[0].deadline <= now or not self.alive):
             self._drop(self._reading[0], answer=None if not self.alive else (408, "Request Timeout"))
+        while self._closing and (self._closing[0].deadline <= now or not self.alive):
+            self._close(self._closing[0])

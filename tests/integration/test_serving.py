@@ -127,6 +127,20 @@ def test_24_connections_trickling_one_byte_chunks_leave_the_api_answering_and_ar
         assert answer.rstrip().endswith(b"name: expected [a-zA-Z0-9][a-zA-Z0-9_.-]+, at most 128 characters")
 
 
+def test_clients_keeping_their_socket_open_after_a_closing_answer_do_not_hold_the_worker(svc):
+    sockets = [connect(svc) for _ in range(24)]
+    try:
+        for s in sockets:
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        for s in sockets:  # each answered: the service half-closes and waits for the client
+            assert s.recv(20).startswith(b"HTTP/1.1 200 ")
+        statuses = [probe_env(svc) for _ in range(3)]
+    finally:
+        for s in sockets:
+            s.close()
+    assert statuses == [200] * 3
+
+
 @pytest.mark.parametrize(
     "sent",
     [b"GET /v1/env HTTP/1.1\r\nHost: x\r\n", b"PUT /v1/container HTTP/1.1\r\nContent-Length: 9\r\n\r\n{"],
