@@ -167,6 +167,9 @@ def test_a_worker_at_its_connection_limit_sheds_the_oldest_idle_connections_and_
         kept_alive = connect(s)
         kept_alive.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(kept_alive).startswith(b"HTTP/1.1 200 ")
+        # A whole request and answer on another connection: the event loop has gone round
+        # since, and filed the first one among its kept-alive connections.
+        assert probe_env(s) == 200
         idle = [connect(s) for _ in range(9)]  # with it, the worker's 10: sending nothing
         try:
             assert probe_env(s) == 200  # a new client is answered: the kept-alive one went
