@@ -69,6 +69,16 @@ def write_plain_error(sock: socket.socket, status_int: int, reason: str, mesg: s
     util.write_nonblock(sock, head + body)
 
 
+def _recv(sock: socket.socket) -> bytes | None:
+    """The next bytes of a non-blocking socket: None if none yet, b"" at its end."""
+    try:
+        return sock.recv(_RECV)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 @dataclass
 class _Reading:
     conn: TConn
@@ -159,12 +169,8 @@ class BufferingWorker(ThreadWorker):
             self._take(reading, received)
 
     def _on_readable(self, reading: _Reading, sock: socket.socket) -> None:
-        try:
-            data = sock.recv(_RECV)
-        except (BlockingIOError, InterruptedError):
+        if (data := _recv(sock)) is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._drop(reading)
             return
@@ -199,12 +205,16 @@ class BufferingWorker(ThreadWorker):
         self.enqueue_req(conn)
 
     def _forget(self, reading: _Reading) -> None:
+        self._unwatch(reading.conn.sock, self._reading, reading)
+
+    def _unwatch(self, sock: socket.socket, queue: deque, entry: object) -> None:
+        """Take a connection off the poller and out of the queue it waits in."""
         try:
-            self.poller.unregister(reading.conn.sock)
+            self.poller.unregister(sock)
         except (KeyError, ValueError, OSError):
             pass
         try:
-            self._reading.remove(reading)
+            queue.remove(entry)
         except ValueError:
             pass
 
@@ -237,29 +247,29 @@ class BufferingWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_closing_readable, closing))
 
     def _on_closing_readable(self, closing: _Closing, sock: socket.socket) -> None:
-        try:
-            data = sock.recv(_RECV)
-        except (BlockingIOError, InterruptedError):
+        if (data := _recv(sock)) is None:
             return
-        except OSError:
-            data = b""
         closing.drained += len(data)
         if not data or closing.drained > _LINGER_BYTES:
             self._close(closing)
 
     def _close(self, closing: _Closing) -> None:
-        try:
-            self.poller.unregister(closing.conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
-        try:
-            self._closing.remove(closing)
-        except ValueError:
-            pass
+        self._unwatch(closing.conn.sock, self._closing, closing)
         self.nr_conns -= 1
         closing.conn.close()
 
     # -- at the connection limit -----------------------------------------------------------
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """gthread's, except that an event of a connection closed earlier in the same turn
+        (shed for a new one: see `_shed`) is skipped, not handed a closed socket."""
+        try:
+            for key, _ in self.poller.select(timeout):
+                if self.poller.get_map().get(key.fd) is key:
+                    key.data(key.fileobj)
+        except OSError as e:
+            if e.errno != errno.EINTR:
+                raise
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """gthread stops accepting at `worker_connections`; this worker goes on while it
@@ -275,11 +285,8 @@ class BufferingWorker(ThreadWorker):
         if self._closing:
             self._close(self._closing[0])
         elif self.keepalived_conns:
-            conn = self.keepalived_conns.popleft()
-            try:
-                self.poller.unregister(conn.sock)
-            except (KeyError, ValueError, OSError):
-                pass
+            conn = self.keepalived_conns[0]
+            self._unwatch(conn.sock, self.keepalived_conns, conn)
             self.nr_conns -= 1
             conn.close()
         elif self._reading:
