@@ -266,6 +266,7 @@ class Config:
     site_firewall: bool = True
     host_allow_ports: tuple[HostPort, ...] = ()
     outgoing_deny_ports: tuple[HostPort, ...] = ()
+    read_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env") -> Config:
@@ -368,6 +369,8 @@ class Config:
             kw["instance_id"] = raw
         kw.update(_backup_settings(get))
         kw.update(_isolation_settings(get))
+        if (raw := get("read_timeout")) is not None:
+            kw["read_timeout"] = _float("read_timeout", raw, 1, 3600)
         config = cls(**kw)  # type: ignore[arg-type]
         if config.tls is not None:
             try:

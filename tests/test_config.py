@@ -54,6 +54,8 @@ def test_docker_host_is_used_when_docker_sock_is_unset():
         ({"git_output_max": "10"}, "git_output_max"),
         ({"git_output_max": "lots"}, "git_output_max"),
         ({"instance_id": "a b"}, "instance_id"),
+        ({"read_timeout": "0.5"}, "read_timeout"),
+        ({"read_timeout": "soon"}, "read_timeout"),
     ],
 )
 def test_a_malformed_value_is_refused_with_one_line_naming_the_field(env, field):
@@ -61,6 +63,11 @@ def test_a_malformed_value_is_refused_with_one_line_naming_the_field(env, field)
         Config.from_env(env, env_file=None)
     assert str(info.value).startswith(f"{field}:")
     assert "\n" not in str(info.value)
+
+
+def test_the_time_a_client_has_to_send_its_request_is_a_setting():
+    assert Config.from_env({}, env_file=None).read_timeout == 30.0
+    assert Config.from_env({"read_timeout": "2.5"}, env_file=None).read_timeout == 2.5
 
 
 def test_a_public_bind_without_a_token_is_refused():

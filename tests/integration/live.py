@@ -54,6 +54,19 @@ def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
     pytest.fail(f"gave up waiting for {what}")
 
 
+def is_open(s: socket.socket) -> bool:
+    """Still connected: no EOF or reset waiting to be read."""
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.setblocking(True)
+
+
 class LiveService:
     def __init__(self, url: str, process: subprocess.Popen, log: Path, env: dict[str, str]) -> None:
         self.url = url
