@@ -3,9 +3,10 @@
 The test command (scripts/test.sh) starts dockerd and builds the image first; here a
 missing engine is a failure with one clear line, never a silent skip. Every container and
 volume a test makes is named `dltest-<session>-…` (and, when made through the engine,
-labelled `dockerlink.test`), and removed at the end of the session even when a test failed
-half-way. Only this session's are swept, so two sessions on one daemon leave each other
-alone; leftovers of sessions that were killed are swept once they are an hour old.
+labelled `dockerlink.test`), and removed at the end of each module and of the session even
+when a test failed half-way. Only this session's are swept, so two sessions on one daemon
+leave each other alone; leftovers of sessions that were killed are swept once they are an
+hour old.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ def _remove_test_objects(e: Engine) -> None:
                 e.volumes.remove(v["Name"], force=True)
             except EngineError:
                 pass
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sweep_after_each_module(engine) -> None:  # noqa: ANN001
+    """This session's containers and volumes also go at the end of each module, so one
+    module's sites (and their port areas) never meet the next module's."""
+    yield
+    _remove_test_objects(engine)
 
 
 @pytest.fixture
