@@ -104,9 +104,12 @@ def test_whatever_a_command_does_the_keepalive_becomes_the_main_process(tmp_path
     proc = _run([command, 'echo after >> "$OUT/after"'], tmp_path)
     try:
         assert _wait_for(tmp_path / "alive") == "up\n"
-        # the script exec'd the keep-alive: the process started is now it, not a shell
-        assert proc.poll() is None
-        assert Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"30"]
+        # the script exec'd the keep-alive: the process started is now it, not a shell (the
+        # marker is written just before the stand-in's own `exec sleep`: wait for that exec)
+        end = time.monotonic() + 20
+        while (argv := Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[:2]) != [b"sleep", b"30"]:
+            assert proc.poll() is None and time.monotonic() < end, argv
+            time.sleep(0.02)
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
