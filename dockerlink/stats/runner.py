@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 from ..config import Config
 from ..engine import Engine, EngineUnavailable
+from ..jobs import backoff
 
 __all__ = ["run_forever", "Loop", "next_tick", "backoff_delay", "main"]
 
@@ -36,10 +37,9 @@ def next_tick(now: float, interval: float) -> float:
 
 
 def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF) -> float:
-    """Seconds to wait after `failures` failed rounds in a row: doubling, capped."""
-    if failures <= 0:
-        return 0.0
-    return min(max(cap, interval), interval * 2 ** (failures - 1))
+    """Seconds to wait after `failures` failed rounds in a row: doubling from the interval,
+    capped (never below the interval itself)."""
+    return backoff(failures, interval, max(cap, interval))
 
 
 class Loop:
