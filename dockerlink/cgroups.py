@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .engine.address import socket_path
+from .engine import socket_path
 
 __all__ = [
     "Mount",
