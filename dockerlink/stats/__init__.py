@@ -1,7 +1,6 @@
 """Stats: one collector per host samples dockerlink's containers into a SQLite history.
 
-runner.py      the loop (`dockerlink collect`, or a child of gunicorn's master:
-               supervisor.py): aligned rounds, back-off, SIGTERM, one writer per file
+runner.py      the rounds job (run by dockerlink.collector): aligned rounds, back-off
 collector.py   one round: which containers (Listing), readings, samples, store
 sampler.py     readings: cgroup files on this host (dockerlink/cgroups.py), the engine API otherwise
 samples.py     Reading (raw counters) → Sample (a point of history): derive()
