@@ -27,12 +27,10 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .engine import Engine
-
     config = Config.from_env()
     for warning in warnings(config, Config.read_env()):
         print(f"dockerlink: warning: {warning}", file=sys.stderr)
-    version = Engine(config.docker_sock, tls=config.tls).system.version()
+    version = config.engine().system.version()
     print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
     from .isolation.keeper import check_at_start
 

@@ -85,9 +85,8 @@ def on_exit(server):  # noqa: ANN001, ANN201
     else:
         _clear_metrics_files()
     from dockerlink.collector.supervisor import stop_collector
-    from dockerlink.engine import Engine
     from dockerlink.git import stop_orphan_git_execs
 
     stop_collector()
-    with Engine(_config.docker_sock, tls=_config.tls) as engine:
+    with _config.engine() as engine:
         stop_orphan_git_execs(engine, _config.instance)  # this instance's, not another's

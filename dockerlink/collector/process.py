@@ -73,7 +73,7 @@ class Engines:
         self.made: list[Engine] = []
 
     def __call__(self) -> Engine:
-        engine = Engine(self._config.docker_sock, tls=self._config.tls)
+        engine = self._config.engine()
         self.made.append(engine)
         return engine
 
