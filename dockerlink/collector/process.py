@@ -131,7 +131,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
         stop.set()  # the parent's end stops every job too
         left = supervision.join(STOP_GRACE)
         if left:
-            log.warning("jobs still ending at exit: %s", ", ".join(left))
+            log.info("jobs still ending at exit (daemon threads, gone with the process): %s", ", ".join(left))
         return 0
     finally:
         if supervision is not None:
