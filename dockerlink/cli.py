@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .collector.process import run_forever
 from .config import Config, ConfigError, listen_addresses
 
 __all__ = ["main"]
@@ -22,18 +23,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from .stats.runner import run_forever
-
     return run_forever(Config.from_env())
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .engine import Engine
-
     config = Config.from_env()
     for warning in warnings(config, Config.read_env()):
         print(f"dockerlink: warning: {warning}", file=sys.stderr)
-    version = Engine(config.docker_sock, tls=config.tls).system.version()
+    version = config.engine().system.version()
     print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
     from .isolation.keeper import check_at_start
 
@@ -68,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the HTTP service under gunicorn, with the stats collector")
     serve.add_argument("gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn arguments")
     serve.set_defaults(func=_serve)
-    sub.add_parser("collect", help="run the stats collector alone").set_defaults(func=_collect)
+    sub.add_parser("collect", help="run the collector alone (stats, events, disk, firewall)").set_defaults(
+        func=_collect
+    )
     sub.add_parser("check", help="validate the configuration and reach the engine").set_defaults(func=_check)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

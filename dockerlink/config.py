@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from . import engine as engine_api
 from .engine import TLSConfig, base_url, check_image_ref, socket_path
 from .errors import ConfigError
 from .isolation.rules import HostPort, parse_port_list
@@ -387,6 +388,12 @@ class Config:
         if socket_path(self.docker_sock) is not None or not (self.docker_tls_verify or self.docker_cert_path):
             return None
         return TLSConfig(self.docker_cert_path or "", verify=self.docker_tls_verify)
+
+    def engine(self) -> engine_api.Engine:
+        """A client of the engine at `docker_sock` with the `tls` settings: how every part
+        (the workers, each job of the collector, the start checks) makes one, so none speaks
+        plain HTTP to a TLS engine."""
+        return engine_api.Engine(self.docker_sock, tls=self.tls)
 
     @property
     def events_path(self) -> str:

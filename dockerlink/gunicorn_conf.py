@@ -62,10 +62,10 @@ loglevel = os.environ.get("DOCKERLINK_LOGLEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
-# Exactly one stats collector per service: a child of the master, not of a worker.
+# Exactly one collector (the background process) per service: a child of the master, not of a worker.
 def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    from dockerlink.collector.supervisor import start_collector
     from dockerlink.isolation.keeper import check_at_start
-    from dockerlink.stats.supervisor import start_collector
 
     check_at_start(_config)  # a site network we may not use stops the start: one line (RuntimeError)
 
@@ -84,10 +84,9 @@ def on_exit(server):  # noqa: ANN001, ANN201
         shutil.rmtree(os.environ[_METRICS_ENV], ignore_errors=True)
     else:
         _clear_metrics_files()
-    from dockerlink.engine import Engine
+    from dockerlink.collector.supervisor import stop_collector
     from dockerlink.git import stop_orphan_git_execs
-    from dockerlink.stats.supervisor import stop_collector
 
     stop_collector()
-    with Engine(_config.docker_sock, tls=_config.tls) as engine:
+    with _config.engine() as engine:
         stop_orphan_git_execs(engine, _config.instance)  # this instance's, not another's

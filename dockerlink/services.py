@@ -30,7 +30,7 @@ class Services:
         cls, config: Config, *, engine: Engine | None = None, store: Any = None, tokens: ScopedTokens | None = None
     ) -> Services:
         if engine is None:
-            engine = Engine(config.docker_sock, tls=config.tls)
+            engine = config.engine()
         if store is None:
             from .stats.store import StatsStore
 

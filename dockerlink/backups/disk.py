@@ -1,6 +1,6 @@
 """Disk use of each site's /var/www volume, measured at a low rate, and per-site quotas.
 
-One meter runs in the stats collector's process, on its own thread, every `disk_interval`
+One meter runs in the background process (`dockerlink.collector`), as a job of its own, every `disk_interval`
 seconds: it never delays the 10 s sampling round. On the engine's host (a local socket and
 a readable volume mountpoint) it walks the volume itself: never following symlinks, hard
 links counted once, sleeping briefly every few thousand entries so it yields the disk and
@@ -25,6 +25,7 @@ from typing import Any
 
 from ..config import Config
 from ..engine import Engine, EngineError
+from ..jobs import Job, Wait
 from ..ownership import LABEL
 from .service import WWW, Notify
 
@@ -39,7 +40,7 @@ __all__ = [
     "usage_file",
     "with_disk",
     "with_latest_disk",
-    "start_meter",
+    "meter_job",
 ]
 
 log = logging.getLogger("dockerlink.disk")
@@ -224,20 +225,17 @@ def _write_json(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def start_meter(config: Config, wait: Callable[[float], bool], notify: Notify | None = None) -> threading.Thread:
-    """The meter's thread: a measure now, then every `disk_interval` until `wait` says stop."""
+def meter_job(config: Config, engine: Engine, notify: Notify | None = None) -> Job:
+    """The meter: a measure now, then every `disk_interval` until `wait` says stop."""
+    meter = DiskMeter(engine, config, notify)
 
-    def run() -> None:
-        with Engine(config.docker_sock) as engine:
-            meter = DiskMeter(engine, config, notify)
-            while True:
-                try:
-                    meter.measure_all()
-                except (EngineError, OSError) as exc:
-                    log.warning("disk use not measured: %s", exc)
-                if wait(config.disk_interval):
-                    return
+    def run(wait: Wait) -> None:
+        while True:
+            try:
+                meter.measure_all()
+            except (EngineError, OSError) as exc:
+                log.warning("disk use not measured: %s", exc)
+            if wait(config.disk_interval):
+                return
 
-    thread = threading.Thread(target=run, name="dockerlink-disk", daemon=True)
-    thread.start()
-    return thread
+    return Job("disk", run, engine=engine)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -28,13 +27,14 @@ from ..access import site_account
 from ..config import Config
 from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
 from ..errors import BackupFailed, Conflicting, Forbidden, TooLarge
+from ..jobs import Job
 from .archive import CorruptArchive, Oversized, read_plain
 from .catalog import Catalog, Record
 from .disk import GIB, Quotas
 from .members import Owner
 from .service import WWW
 
-__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "start_recovery"]
+__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job"]
 
 log = logging.getLogger("dockerlink.backups")
 
@@ -233,14 +233,12 @@ class Restorer:
             self.engine.containers.remove(s.id, force=True)
 
 
-def start_recovery(config: Config) -> threading.Thread:
-    """Recover interrupted restores on a thread of the collector's process (one per service,
-    started with it; never in gunicorn's master, which forks workers)."""
-
-    def run() -> None:
-        with Engine(config.docker_sock) as engine:
-            Restorer(engine, Catalog(config.backup_dir), config).recover()
-
-    thread = threading.Thread(target=run, name="dockerlink-restore-recovery", daemon=True)
-    thread.start()
-    return thread
+def recovery_job(config: Config, engine: Engine) -> Job:
+    """Recover interrupted restores once, as a job of the background process (one per
+    service, started with it; never in gunicorn's master, which forks workers)."""
+    return Job(
+        "restore-recovery",
+        lambda wait: Restorer(engine, Catalog(config.backup_dir), config).recover(),
+        engine=engine,
+        once=True,
+    )

@@ -7,8 +7,8 @@ oom.py         the cgroup's OOM-kill counter, so a process killed inside a livin
 waiting.py     long-polls: parked requests share one watcher per worker process
 webhooks.py    signed POSTs of every event, in order, from the journal as a durable outbox
 logs.py        a container's recent output, demultiplexed and merged in time order
-runner.py      starts the follower, the relay of the workers' hand-offs (backups) and the
-               webhook sender beside the stats collector
+runner.py      the jobs (run by dockerlink.collector): the follower, the relay of the workers'
+               hand-offs (backups) and the webhook sender
 hooks.py       what other capabilities call: host limits, exit fields, stop requests, backup
                and disk events
 """

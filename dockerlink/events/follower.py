@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..engine import ContainerDetails, EngineError, EngineEvent, EngineUnavailable, NotFound
+from ..jobs import backoff
 from ..ownership import LABEL
 from .journal import Event, Journal, oom_counter
 from .oom import OomCount
@@ -245,5 +246,5 @@ class Follower:
                     log.exception("reading the engine's events failed")
                 elif failures == 1:
                     log.warning("%s; following events again with back-off", exc)
-                if stopped(min(60.0, 2.0 ** min(failures, 6))):
+                if stopped(backoff(failures, 2.0, 60.0)):
                     return

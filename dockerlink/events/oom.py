@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..cgroups import CgroupDirs, locate_in, read_file, read_mounts, stat_value
 from ..engine import ContainerDetails, ContainerSummary, EngineError
 from ..ownership import LABEL
-from ..stats.cgroups import CgroupDirs, locate_in, parse_mountinfo, stat_value
 
 __all__ = ["oom_kills", "OomWatch", "OomCount"]
 
@@ -44,15 +44,10 @@ class OomCount:
     count: int
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 class OomWatch:
     """Reads the OOM-kill counter of each running dockerlink container on this host."""
 
-    def __init__(self, containers: Containers, *, root: str = "/", read: Callable[[str], bytes] = _read) -> None:
+    def __init__(self, containers: Containers, *, root: str = "/", read: Callable[[str], bytes] = read_file) -> None:
         self._containers = containers
         self._root = root.rstrip("/")
         self._read = read
@@ -84,7 +79,7 @@ class OomWatch:
             if not details.pid:
                 return None
             proc = self._read(f"{self._root}/proc/{details.pid}/cgroup").decode()
-            mounts = parse_mountinfo(self._read(f"{self._root}/proc/self/mountinfo").decode())
+            mounts = read_mounts(self._root, self._read)
         except (EngineError, OSError):
             return None
         dirs = locate_in(proc, mounts, container_id)

@@ -1,22 +1,23 @@
-"""The events side of the collector process: the follower (engine events and cgroup OOM
+"""The events side of the background process: the follower (engine events and cgroup OOM
 counters → journal), the relay of events the workers handed off (backups) and, with
-`webhook_url` set, the webhook sender, each in its own daemon thread so none ever delays
-a sampling round."""
+`webhook_url` set, the webhook sender, each a job of its own (`dockerlink.collector` runs
+each in its own thread) so none ever delays a sampling round."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
+from ..cgroups import readable_here
 from ..config import Config
 from ..engine import Engine
+from ..jobs import Job
 from .follower import Follower, Translator
 from .journal import Journal
 from .oom import OomWatch
 from .webhooks import Sender
 
-__all__ = ["start_event_threads", "relay_handoffs"]
+__all__ = ["event_jobs", "relay_handoffs"]
 
 log = logging.getLogger("dockerlink.events")
 
@@ -39,11 +40,11 @@ def relay_handoffs(journal: Journal, stopped: Callable[[float], bool], every: fl
             return
 
 
-def start_event_threads(config: Config, stopped: Callable[[float], bool], *, cgroups: bool = True) -> Journal:
-    """Start the threads; they end when `stopped(seconds)` (a wait) returns True."""
-    journal = Journal(config.events_path)
-    engine = Engine(config.docker_sock, tls=config.tls)  # its own connections, never the sampler's
-    oom = OomWatch(engine.containers) if cgroups else None
+def event_jobs(config: Config, engine: Engine, journal: Journal) -> list[Job]:
+    """The follower (with the cgroup OOM counters where they are readable), the relay of
+    hand-offs and, with `webhook_url` set, the webhook sender; `engine` is the follower's own
+    (never the sampler's connections), `journal` the one the collector writes."""
+    oom = OomWatch(engine.containers) if readable_here(engine.address) else None
     follower = Follower(
         engine.system,
         Translator(journal, engine.containers),
@@ -52,11 +53,12 @@ def start_event_threads(config: Config, stopped: Callable[[float], bool], *, cgr
         window=max(2.0, min(config.stats_interval, 30.0)),
         keep_days=config.events_days,
     )
-    threading.Thread(target=follower.run, args=(stopped,), name="dockerlink-events", daemon=True).start()
-    threading.Thread(target=relay_handoffs, args=(journal, stopped), name="dockerlink-handoff", daemon=True).start()
+    jobs = [
+        Job("events", follower.run, engine=engine),
+        Job("handoff", lambda wait: relay_handoffs(journal, wait)),
+    ]
     if config.webhook_url and config.webhook_secret:
-        sender = Sender(journal, config.webhook_url, config.webhook_secret)
-        threading.Thread(target=sender.run, args=(stopped,), name="dockerlink-webhooks", daemon=True).start()
+        jobs.append(Job("webhooks", Sender(journal, config.webhook_url, config.webhook_secret).run))
         log.info("sending events to the webhook at %s", config.webhook_host)
     log.info("journaling events into %s", config.events_path)
-    return journal
+    return jobs

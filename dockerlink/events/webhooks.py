@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from .. import jobs
 from .journal import Event, Journal
 
 __all__ = ["sign", "verify", "Sender", "DELIVERED", "backoff", "outbox_status"]
@@ -59,7 +60,7 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
 
 def backoff(attempts: int) -> float:
     """Seconds before the next try after `attempts` failures in a row: 1, 2, 4 … ≤ 1 h."""
-    return min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+    return jobs.backoff(max(1, attempts), 1.0, MAX_BACKOFF)
 
 
 def outbox_status(journal: Journal, now: float) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The collector's job that keeps the site network and its firewall rules in place.
+"""The background process's job that keeps the site network and its firewall rules in place.
 
 At its start and every `CHECK_EVERY` seconds: the site network (made again if it went), the
 rules it needs now (the running sites' published ports change them), and whether they are
@@ -11,18 +11,18 @@ rules inside it, and our chains, as they were; the check finds them whole).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from ..config import Config
 from ..engine import Engine, EngineError, socket_path
 from ..errors import SiteNetworkUnfit
+from ..jobs import Job
 from ..ownership import LABEL
 from .firewall import FirewallError, Iptables
 from .network import ensure_site_network
 from .rules import Plan, plan
 
-__all__ = ["Keeper", "start_keeper", "check_at_start", "CHECK_EVERY"]
+__all__ = ["Keeper", "keeper_job", "check_at_start", "CHECK_EVERY"]
 
 log = logging.getLogger("dockerlink.isolation")
 
@@ -77,9 +77,9 @@ class Keeper:
                 return
 
 
-def start_keeper(config: Config, wait: Callable[[float], bool]) -> threading.Thread | None:
-    """Run the keeper in a thread of the collector; None when `site_firewall` is off or the
-    engine is on another host (its rules belong on that host: said once in the log)."""
+def keeper_job(config: Config, engine: Engine) -> Job | None:
+    """The keeper as a job of the background process; None when `site_firewall` is off or
+    the engine is on another host (its rules belong on that host: said once in the log)."""
     if not config.site_firewall:
         return None
     if socket_path(config.docker_sock) is None:
@@ -88,10 +88,7 @@ def start_keeper(config: Config, wait: Callable[[float], bool]) -> threading.Thr
             config.docker_sock,
         )
         return None
-    keeper = Keeper(Engine(config.docker_sock, tls=config.tls), config)
-    thread = threading.Thread(target=keeper.run, args=(wait,), name="dockerlink-isolation", daemon=True)
-    thread.start()
-    return thread
+    return Job("firewall", Keeper(engine, config).run, engine=engine)
 
 
 def check_at_start(config: Config) -> None:

@@ -17,7 +17,8 @@ PATHS = {
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                 },
                 "503": {
-                    "description": "engine unreachable, stats collector stopped or hung, or stats history unreadable",
+                    "description": "engine unreachable, stats collector stopped or hung, a collector job dead, "
+                    "or stats history unreadable",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                 },
             },
@@ -63,6 +64,18 @@ SCHEMAS = {
                 "properties": {"at": {"type": "number"}, "moved_to": {"type": "string"}},
             },
             "events": {"type": "object", "properties": {"last_seq": {"type": "integer"}}},
+            "jobs": {
+                "type": "object",
+                "description": "each job of the collector by name, as it last wrote it (a dead one makes it degraded)",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "state": {"type": "string", "enum": ["starting", "running", "dead", "done", "stopped"]},
+                        "restarts": {"type": "integer"},
+                        "error": {"type": "string"},
+                    },
+                },
+            },
             "webhooks": {
                 "type": "object",
                 "description": "with webhook_url set: events not yet delivered, and the age in seconds of the oldest",

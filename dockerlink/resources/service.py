@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import falcon
 
 from .. import __version__
+from ..collector.status import DEAD, read_status, status_file
 from ..engine import Engine, EngineError
 from ..events.webhooks import outbox_status
 from ..openapi import document
@@ -19,7 +21,8 @@ __all__ = ["routes"]
 class Health:
     """200 when all is well; else 503 with `status` and the `reasons`, so a monitor sees a
     stopped engine, a collector that stopped sampling (last sample older than
-    `STALE_INTERVALS` intervals) or a stats history it cannot read."""
+    `STALE_INTERVALS` intervals), a job of the collector that died (by name; `jobs`: each
+    job's state as the collector wrote it) or a stats history it cannot read."""
 
     STALE_INTERVALS = 3
 
@@ -31,7 +34,9 @@ class Health:
         clock: Callable[[], float] | None = None,
         journal=None,
         webhooks: bool = False,
+        jobs: Path | None = None,
     ) -> None:
+        self._jobs = jobs
         self._engine = engine
         self._store = store
         self._journal = journal
@@ -56,6 +61,13 @@ class Health:
             body["last_sample_age"] = round(max(0.0, now - last), 1)
         if reset is not None:
             body["stats_reset"] = reset  # the history restarted empty; the corrupt file is kept there
+        if self._jobs is not None and (jobs := read_status(self._jobs)):
+            body["jobs"] = jobs
+            reasons += [
+                f"collector job {name} died ({job.get('error')}); starting it again with back-off"
+                for name, job in sorted(jobs.items())
+                if job.get("state") == DEAD
+            ]
         if self._journal is not None:
             body["events"] = {"last_seq": self._journal.last_seq()}
             if self._webhooks:
@@ -124,6 +136,7 @@ def routes(services: Services) -> list[tuple[str, object]]:
                 services.config.stats_interval,
                 journal=services.journal,
                 webhooks=bool(services.config.webhook_url),
+                jobs=status_file(services.config.stats_db),
             ),
         ),
         ("/v1/env", Env(services)),

@@ -1,10 +1,8 @@
 """Stats: one collector per host samples dockerlink's containers into a SQLite history.
 
-runner.py      the loop (`dockerlink collect`, or a child of gunicorn's master:
-               supervisor.py): aligned rounds, back-off, SIGTERM, one writer per file
+runner.py      the rounds job (run by dockerlink.collector): aligned rounds, back-off
 collector.py   one round: which containers (Listing), readings, samples, store
-sampler.py     readings: cgroup files on this host, the engine API otherwise
-cgroups.py     where a container's cgroup is and how its files read (pure parsing)
+sampler.py     readings: cgroup files on this host (dockerlink/cgroups.py), the engine API otherwise
 samples.py     Reading (raw counters) → Sample (a point of history): derive()
 arithmetic.py  the formulas, as pure functions
 store.py       SQLite (WAL): tiers, rollups, retention, queries

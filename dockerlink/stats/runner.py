@@ -1,28 +1,21 @@
-"""The collector's loop: rounds aligned to the period, never overlapping, backing off while
-the engine is unreachable, stopped cleanly by SIGTERM or SIGINT.
-
-`dockerlink collect` runs it on its own; the gunicorn hooks run it as a child of the master
-(`python -m dockerlink.stats.runner --parent <pid>`, see supervisor.py). Either way an
-exclusive lock beside the database makes sure one collector writes it: a second one waits
-until the first is gone.
-"""
+"""The stats rounds, a job of the background process (`dockerlink.collector`): rounds
+aligned to the period, never overlapping, backing off while the engine is unreachable."""
 
 from __future__ import annotations
 
-import argparse
-import fcntl
 import logging
 import math
-import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..config import Config
 from ..engine import Engine, EngineUnavailable
+from ..jobs import Job, Wait, backoff
+from .collector import Collector
+from .sampler import PRIME_AHEAD, build_sampler
+from .store import StatsStore
 
-__all__ = ["run_forever", "Loop", "next_tick", "backoff_delay", "main"]
+__all__ = ["rounds_job", "Loop", "next_tick", "backoff_delay"]
 
 log = logging.getLogger("dockerlink.stats")
 
@@ -36,10 +29,9 @@ def next_tick(now: float, interval: float) -> float:
 
 
 def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF) -> float:
-    """Seconds to wait after `failures` failed rounds in a row: doubling, capped."""
-    if failures <= 0:
-        return 0.0
-    return min(max(cap, interval), interval * 2 ** (failures - 1))
+    """Seconds to wait after `failures` failed rounds in a row: doubling from the interval,
+    capped (never below the interval itself)."""
+    return backoff(failures, interval, max(cap, interval))
 
 
 class Loop:
@@ -108,104 +100,27 @@ class Loop:
                 )
 
 
-class _StopFlag:
-    """Set by SIGTERM/SIGINT; waiting on it is how the loop sleeps."""
-
-    def __init__(self, parent: int | None = None) -> None:
-        self._event = threading.Event()
-        self._parent = parent
-
-    def set(self, *_: object) -> None:
-        self._event.set()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True when asked to stop (or the parent died)."""
-        deadline = time.monotonic() + seconds
-        while not self._event.is_set() and self.parent_alive():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self._event.wait(min(left, 1.0))
-        return True
-
-    def parent_alive(self) -> bool:
-        return self._parent is None or os.getppid() == self._parent
-
-
-def _lock(path: str, stop: _StopFlag) -> int | None:
-    """An exclusive lock on `<stats_db>.lock`, waited for; None when stopped first."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    told = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if not told:
-                log.warning("another collector holds %s; waiting for it to stop", path)
-                told = True
-            if stop.wait(5.0):
-                os.close(fd)
-                return None
-
-
-def run_forever(config: Config, *, parent: int | None = None) -> int:
-    """Collect every `stats_interval` seconds until SIGTERM/SIGINT; returns the exit code."""
-    from ..backups.disk import start_meter
-    from ..backups.restore import start_recovery
-    from .collector import Collector
-    from .sampler import PRIME_AHEAD, build_sampler
-    from .store import StatsStore
-
-    stop = _StopFlag(parent)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop.set)
-    os.makedirs(os.path.dirname(os.path.abspath(config.stats_db)), exist_ok=True)
-    lock = _lock(os.path.abspath(config.stats_db) + ".lock", stop)
-    if lock is None:
-        return 0
-    from ..events.hooks import disk_events
-    from ..events.runner import start_event_threads
-
-    engine = Engine(config.docker_sock, tls=config.tls)
+def rounds_job(config: Config, engine: Engine) -> Job:
+    """The stats rounds on `engine`: every `stats_interval` seconds, aligned, never
+    overlapping, backing off while the engine is unreachable."""
     store = StatsStore(config.stats_db)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
     sampler = build_sampler(engine)
     collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
-    # Events (journal, webhooks) run beside the rounds in their own threads, under the same lock.
-    journal = start_event_threads(config, stop.wait, cgroups=sampler.cgroup_source is not None)
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
-    start_meter(config, stop.wait, disk_events(journal))  # disk use: its own thread and rate, never in the round
-    from ..isolation.keeper import start_keeper
 
-    start_keeper(config, stop.wait)  # the site network's firewall: installed now, checked again and again
-    start_recovery(config)  # restores a stopped service left half-way: finished or rolled back
-    try:
+    def run(wait: Wait) -> int:
         return Loop(
             collector.collect_once,
             config.stats_interval,
-            wait=stop.wait,
-            alive=stop.parent_alive,
+            wait=wait,
             prepare=collector.prepare if config.stats_interval > 2 * PRIME_AHEAD else None,
             prepare_ahead=PRIME_AHEAD,
         ).run()
-    finally:
+
+    def close() -> None:
         sampler.close()
         store.close()
-        engine.close()
-        os.close(lock)
-        log.info("collector stopped")
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dockerlink.stats.runner", description="dockerlink stats collector")
-    parser.add_argument("--parent", type=int, help="exit when this process (the gunicorn master) is gone")
-    args = parser.parse_args(argv)
-    level = os.environ.get("DOCKERLINK_LOGLEVEL", "info").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [collector] %(name)s: %(message)s")
-    return run_forever(Config.from_env(), parent=args.parent)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return Job("stats", run, engine=engine, close=close)

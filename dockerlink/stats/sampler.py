@@ -24,6 +24,19 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
+from ..cgroups import (
+    CgroupDirs,
+    Mount,
+    host_memory,
+    locate_in,
+    parse_cpu_max,
+    parse_limit,
+    parse_net_dev,
+    read_file,
+    read_mounts,
+    readable_here,
+    stat_value,
+)
 from ..engine import (
     ContainerDetails,
     ContainerSummary,
@@ -33,20 +46,8 @@ from ..engine import (
     EngineUnavailable,
     NotFound,
     StatsSnapshot,
-    socket_path,
 )
 from .arithmetic import memory_limit, memory_used
-from .cgroups import (
-    CgroupDirs,
-    Mount,
-    host_memory,
-    locate_in,
-    parse_cpu_max,
-    parse_limit,
-    parse_mountinfo,
-    parse_net_dev,
-    stat_value,
-)
 from .samples import Reading, stopped
 
 __all__ = [
@@ -97,16 +98,6 @@ class CgroupUnavailable(Exception):
 
 
 _CHUNK = 65536
-
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _read_mounts(root: str) -> list[Mount]:
-    """The cgroup mounts of this mount namespace (`root` without its trailing slash)."""
-    return parse_mountinfo(_read_file(root + "/proc/self/mountinfo").decode())
 
 
 class _Handles:
@@ -200,16 +191,8 @@ class CgroupSource:
         self._handles: dict[str, _Handles] = {}
         self._unreadable: dict[str, float] = {}  # container id -> when to try its cgroup again
         self._mounts: list[Mount] | None = None  # read at the first container, again if one is not found
-        self.host_memory = host_memory(_read_file(self._root + "/proc/meminfo"))
+        self.host_memory = host_memory(read_file(self._root + "/proc/meminfo"))
         _raise_open_files_limit()
-
-    @staticmethod
-    def usable(root: str = "/") -> bool:
-        """Whether this mount namespace shows any cgroup hierarchy at all."""
-        try:
-            return bool(_read_mounts(root.rstrip("/")))
-        except OSError:
-            return False
 
     def read(self, container_id: str) -> Reading | None:
         """The container's reading; None when it stopped or vanished meanwhile.
@@ -269,13 +252,13 @@ class CgroupSource:
         found that way, the table is read again (something was mounted or unmounted since)
         before the container is given up on, as if it had been read for this one alone."""
         proc = f"{self._root}/proc/{details.pid}"
-        proc_cgroup = _read_file(proc + "/cgroup").decode()
+        proc_cgroup = read_file(proc + "/cgroup").decode()
         if self._mounts is not None:
             try:
                 return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
             except (OSError, CgroupUnavailable):
                 pass
-        self._mounts = _read_mounts(self._root)
+        self._mounts = read_mounts(self._root)
         return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
 
     def _open_through(
@@ -480,8 +463,7 @@ def build_sampler(engine: Engine, *, root: str = "/") -> Sampler:
     """The cgroup path when the engine is on this host (a unix socket) and cgroups are
     mounted here; the engine API otherwise, or for any container whose cgroup is hidden."""
     engine_source = EngineSource(engine.containers)
-    local = socket_path(engine.address) is not None
     cgroup_source = None
-    if local and CgroupSource.usable(root):
+    if readable_here(engine.address, root):
         cgroup_source = CgroupSource(engine.containers, root=root)
     return Sampler(engine_source, cgroup_source)

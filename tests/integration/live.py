@@ -32,7 +32,7 @@ def workers_peak_rss_mib(master: int) -> float:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master or b"stats.runner" in cmdline:
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master or b"dockerlink.collector" in cmdline:
                 continue
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

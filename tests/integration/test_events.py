@@ -214,7 +214,7 @@ def _collector_pid(service) -> int | None:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == master and b"dockerlink.stats.runner" in cmdline:
+        if ppid == master and b"dockerlink.collector" in cmdline:
             return int(entry.name)
     return None
 

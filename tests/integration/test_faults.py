@@ -125,7 +125,7 @@ def collector_pid(svc) -> int | None:  # noqa: ANN001
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"dockerlink.stats.runner" in cmdline:
+        if b"dockerlink.collector" in cmdline:
             return pid
     return None
 

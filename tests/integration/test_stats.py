@@ -263,7 +263,7 @@ def test_under_gunicorn_one_collector_runs_and_the_endpoint_answers(service, eng
         assert sample["memory"]["limit"] == 0.0625
         assert sample["cpu"]["limit"] == 50.0
         assert service.get("/v1/health").json()["last_sample_age"] is not None
-        collectors = [c for c in _children(service.process.pid) if "dockerlink.stats.runner" in c]
+        collectors = [c for c in _children(service.process.pid) if "dockerlink.collector" in c]
         assert len(collectors) == 1, _children(service.process.pid)
     finally:
         _remove(engine, cid)

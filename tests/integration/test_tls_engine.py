@@ -159,3 +159,18 @@ def test_the_service_and_its_collector_reach_the_engine_through_tls(tls_engine_a
         while service.get("/v1/health").json()["last_sample_age"] is None:  # a round over the fan-out
             assert time.monotonic() < deadline, service.log.read_text()[-2000:]
             time.sleep(0.5)
+        # Every job of the collector speaks TLS: the disk meter measured (through the engine's
+        # /system/df, the engine being "remote"), and no job died.
+        usage = tmp_path / "stats.sqlite3.disk.json"
+        while not usage.exists():
+            assert time.monotonic() < deadline, service.log.read_text()[-2000:]
+            time.sleep(0.5)
+        jobs = service.get("/v1/health").json()["jobs"]
+        assert {name: job["state"] for name, job in jobs.items()} == {
+            "stats": "running",
+            "events": "running",
+            "handoff": "running",
+            "disk": "running",
+            "restore-recovery": "done",
+        }
+        assert "disk use not measured" not in service.log.read_text()

@@ -1,6 +1,6 @@
 import pytest
 
-from dockerlink.stats.cgroups import (
+from dockerlink.cgroups import (
     host_memory,
     locate,
     parse_cpu_max,

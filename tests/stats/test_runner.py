@@ -103,7 +103,7 @@ def _start_collector(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dockerlink.stats.runner"], cwd=tmp_path, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "dockerlink.collector"], cwd=tmp_path, env=env, stdout=out, stderr=out
         )
     return proc, log
 

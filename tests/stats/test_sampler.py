@@ -384,7 +384,7 @@ def test_engine_asks_for_the_cpu_quota_once_a_minute_not_every_round():
 def test_the_oom_kill_counter_and_pids_are_read_when_the_files_are_there(tmp_path):
     """memory.oom_control (v1) / memory.events (v2) and pids.current are optional files:
     read when present, 0 otherwise (tested on plain files: the parsing is the point)."""
-    from dockerlink.stats.cgroups import CgroupDirs
+    from dockerlink.cgroups import CgroupDirs
     from dockerlink.stats.sampler import _Handles
 
     d = tmp_path / "cg"

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from dockerlink.stats.supervisor import CollectorSupervisor, collector_argv
+from dockerlink.collector.supervisor import CollectorSupervisor, collector_argv
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

@@ -3,7 +3,7 @@
 The gunicorn master (not a worker: there are several, and they come and go) starts the
 collector as a child process in `when_ready`, a watchdog thread restarts it with back-off
 if it dies, and `on_exit` stops it. The child also exits by itself if the master vanishes
-(`--parent`), and the database lock (runner.py) keeps a second collector idle.
+(`--parent`), and the database lock (process.py) keeps a second collector idle.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ..jobs import backoff
+
 __all__ = ["CollectorSupervisor", "start_collector", "stop_collector"]
 
-log = logging.getLogger("dockerlink.stats")
+log = logging.getLogger("dockerlink.collector")
 
 
 def collector_argv(parent: int) -> list[str]:
-    return [sys.executable, "-m", "dockerlink.stats.runner", "--parent", str(parent)]
+    return [sys.executable, "-m", "dockerlink.collector", "--parent", str(parent)]
 
 
 class CollectorSupervisor:
@@ -65,13 +67,15 @@ class CollectorSupervisor:
         self._log.info("stats collector started (pid %s)", self.process.pid)
 
     def _watch(self) -> None:
-        delay = self._first_delay
+        failures = 0
         while not self._stopping.wait(self._poll):
             process = self.process
             if process is None or process.poll() is None:
                 continue
             if time.monotonic() - self._started_at > 60.0:
-                delay = self._first_delay
+                failures = 0
+            failures += 1
+            delay = backoff(failures, self._first_delay, self._max_delay)
             # gunicorn's master reaps every child (waitpid(-1)), so the exit status may read 0.
             self._log.warning(
                 "stats collector (pid %s) exited (status %s); restarting in %.0f s",
@@ -83,7 +87,6 @@ class CollectorSupervisor:
                 return
             self._spawn()
             self.restarts += 1
-            delay = min(delay * 2, self._max_delay)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the child, SIGKILL it if it has not exited within `timeout`."""

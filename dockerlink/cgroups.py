@@ -1,4 +1,5 @@
-"""Where a container's cgroup lives, and how its files read: pure parsing of kernel text.
+"""Where a container's cgroup lives, and how its files read: parsing of kernel text, and the
+few reads of /proc that find it. Below both users: the stats sampler and the events' OOM counter.
 
 The layout is never assumed: `/proc/<pid>/cgroup` says which cgroup the container's init
 process is in (per controller on cgroup v1, one path on v2), and `/proc/self/mountinfo`
@@ -9,8 +10,10 @@ mount can hide the top). That covers cgroupfs (`/docker/<id>`) and systemd
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from .engine import socket_path
 
 __all__ = [
     "Mount",
@@ -24,6 +27,9 @@ __all__ = [
     "parse_cpu_max",
     "parse_net_dev",
     "host_memory",
+    "read_file",
+    "read_mounts",
+    "readable_here",
 ]
 
 #: v1 controllers dockerlink reads: cpu time, CFS quota, memory.
@@ -181,3 +187,24 @@ def host_memory(meminfo: bytes) -> int:
         if line.startswith(b"MemTotal:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def read_mounts(root: str, read: Callable[[str], bytes] = read_file) -> list[Mount]:
+    """The cgroup mounts of this mount namespace (`root` without its trailing slash)."""
+    return parse_mountinfo(read(root + "/proc/self/mountinfo").decode())
+
+
+def readable_here(address: str, root: str = "/") -> bool:
+    """Whether containers' cgroups can be read here: the engine is on this host (a unix
+    socket) and this mount namespace shows a cgroup hierarchy."""
+    if socket_path(address) is None:
+        return False
+    try:
+        return bool(read_mounts(root.rstrip("/")))
+    except OSError:
+        return False

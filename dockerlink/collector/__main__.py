@@ -1,0 +1,5 @@
+"""`python -m dockerlink.collector [--parent PID]`: the background process."""
+
+from .process import main
+
+raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""The background process, built in one place: the lock, the stop flag, the engine factory,
+the jobs, their supervision; stopped cleanly by SIGTERM or SIGINT.
+
+`dockerlink collect` runs it on its own; the gunicorn hooks run it as a child of the master
+(`python -m dockerlink.collector --parent <pid>`, see supervisor.py). Either way an
+exclusive lock beside the stats database makes sure one collector writes it (and the
+journal): a second one waits until the first is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+
+from ..backups.disk import meter_job
+from ..backups.restore import recovery_job
+from ..config import Config
+from ..engine import Engine
+from ..events.hooks import disk_events
+from ..events.journal import Journal
+from ..events.runner import event_jobs
+from ..isolation.keeper import keeper_job
+from ..jobs import Job
+from ..stats.runner import rounds_job
+from .status import status_file
+from .supervision import Supervision
+
+__all__ = ["run_forever", "main", "StopFlag", "Engines", "build_jobs"]
+
+log = logging.getLogger("dockerlink.collector")
+
+#: Seconds the jobs get to end after a stop, in all (the supervisor kills after 15).
+STOP_GRACE = 5.0
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; waiting on it is how every job sleeps."""
+
+    def __init__(self, parent: int | None = None) -> None:
+        self._event = threading.Event()
+        self._parent = parent
+
+    def set(self, *_: object) -> None:
+        self._event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True when asked to stop (or the parent died)."""
+        deadline = time.monotonic() + seconds
+        while not self._event.is_set() and self.parent_alive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._event.wait(min(left, 1.0))
+        return True
+
+    def parent_alive(self) -> bool:
+        return self._parent is None or os.getppid() == self._parent
+
+
+class Engines:
+    """The one engine factory of the process: every job's engine, with the configured TLS
+    (a TLS `tcp://` engine spoken to in plain HTTP would fail every call), each job its own
+    connections; all closed at the end."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self.made: list[Engine] = []
+
+    def __call__(self) -> Engine:
+        engine = self._config.engine()
+        self.made.append(engine)
+        return engine
+
+    def close(self) -> None:
+        for engine in self.made:
+            engine.close()
+
+
+def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
+    """Every job of the process, each with its own engine from `engines`."""
+    jobs = [rounds_job(config, engines())]
+    jobs += event_jobs(config, engines(), journal)  # events and webhooks: their own threads, under the same lock
+    jobs.append(meter_job(config, engines(), disk_events(journal)))  # disk use: its own rate, never in the round
+    keeper = keeper_job(config, engines())  # the site network's firewall: installed now, checked again and again
+    if keeper is not None:
+        jobs.append(keeper)
+    jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
+    return jobs
+
+
+def _lock(path: str, stop: StopFlag) -> int | None:
+    """An exclusive lock on `<stats_db>.lock`, waited for; None when stopped first."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if not told:
+                log.warning("another collector holds %s; waiting for it to stop", path)
+                told = True
+            if stop.wait(5.0):
+                os.close(fd)
+                return None
+
+
+def run_forever(config: Config, *, parent: int | None = None) -> int:
+    """Run every job until SIGTERM/SIGINT (or the parent's end); returns the exit code."""
+    stop = StopFlag(parent)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop.set)
+    os.makedirs(os.path.dirname(os.path.abspath(config.stats_db)), exist_ok=True)
+    lock = _lock(os.path.abspath(config.stats_db) + ".lock", stop)
+    if lock is None:
+        return 0
+    engines = Engines(config)
+    supervision: Supervision | None = None
+    try:
+        jobs = build_jobs(config, engines, Journal(config.events_path))
+        supervision = Supervision(jobs, stop.wait, status=status_file(config.stats_db))
+        supervision.start()
+        while not stop.wait(3600.0):
+            pass
+        stop.set()  # the parent's end stops every job too
+        left = supervision.join(STOP_GRACE)
+        if left:
+            log.info("jobs still ending at exit (daemon threads, gone with the process): %s", ", ".join(left))
+        return 0
+    finally:
+        if supervision is not None:
+            supervision.close()
+        engines.close()
+        os.close(lock)
+        log.info("collector stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dockerlink.collector", description="dockerlink background process")
+    parser.add_argument("--parent", type=int, help="exit when this process (the gunicorn master) is gone")
+    args = parser.parse_args(argv)
+    level = os.environ.get("DOCKERLINK_LOGLEVEL", "info").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [collector] %(name)s: %(message)s")
+    return run_forever(Config.from_env(), parent=args.parent)
