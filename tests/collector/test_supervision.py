@@ -4,7 +4,6 @@ says degraded) and started again after the one back-off; the stop flag ends ever
 from __future__ import annotations
 
 import threading
-import time
 
 from falcon.testing import TestClient
 
@@ -16,14 +15,7 @@ from dockerlink.config import Config
 from dockerlink.jobs import Job, backoff
 from dockerlink.stats.store import StatsStore
 from tests.fakes import FakeEngine
-
-
-def _until(condition, timeout: float = 20.0) -> None:
-    """Wait on a condition (a liveness bound only: the failure it catches is a hang)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+from tests.waiting import until
 
 
 def _forever(wait) -> None:  # noqa: ANN001
@@ -57,7 +49,10 @@ def test_a_job_that_dies_is_reported_dead_by_name_and_health_says_degraded(tmp_p
     client = TestClient(create_app(config, engine=FakeEngine(), store=StatsStore(config.stats_db)))
     sup.start()
     try:
-        _until(lambda: read_status(status_file(config.stats_db)).get("doomed", {}).get("state") == "dead")
+        until(
+            lambda: read_status(status_file(config.stats_db)).get("doomed", {}).get("state") == "dead",
+            "the doomed job is reported dead in the status file",
+        )
         health = client.simulate_get("/v1/health")
         assert health.status_code == 503
         assert health.json["status"] == "degraded"
@@ -68,7 +63,7 @@ def test_a_job_that_dies_is_reported_dead_by_name_and_health_says_degraded(tmp_p
         ]
         assert not any("healthy" in r for r in health.json["reasons"])
         release.set()  # a job that ends by itself is as dead as one that raised
-        _until(lambda: sup.states()["quits"]["state"] == "dead")
+        until(lambda: sup.states()["quits"]["state"] == "dead", "the job that ended is reported dead")
         assert sup.states()["quits"]["error"] == "ended by itself"
     finally:
         stop.set()
@@ -134,7 +129,10 @@ def test_the_stop_flag_stops_every_job_and_a_once_job_is_done_not_dead():
         stop.wait,
     )
     sup.start()
-    _until(lambda: [s["state"] for s in sup.states().values()] == ["running", "running", "running", "done"])
+    until(
+        lambda: [s["state"] for s in sup.states().values()] == ["running", "running", "running", "done"],
+        "three jobs running and the once job done",
+    )
     stop.set()
     assert sup.join(20) == []
     assert {name: s["state"] for name, s in sup.states().items()} == {

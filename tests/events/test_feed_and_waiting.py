@@ -10,6 +10,7 @@ import pytest
 from dockerlink.events.feed import Feed
 from dockerlink.events.journal import Journal
 from dockerlink.events.waiting import Busy, Waiters
+from tests.waiting import until
 
 ID = "a" * 64
 
@@ -38,18 +39,34 @@ def test_a_full_page_stops_at_its_last_event(journal):
 
 def test_a_parked_wait_answers_when_a_matching_event_arrives(journal, tmp_path):
     journal.append(1.0, ID, "site1", "started", {})
-    feed = Feed(journal, Waiters(journal.last_seq, 2, poll=0.02))
+    waiters = Waiters(journal.last_seq, 2, poll=0.02)
+    cursors: list[int] = []  # each park's cursor, seen through the waiters' own call
+    wait_beyond = waiters.wait_beyond
+
+    def parks(seq: int, timeout: float) -> bool:
+        cursors.append(seq)
+        return wait_beyond(seq, timeout)
+
+    waiters.wait_beyond = parks
+    feed = Feed(journal, waiters)
     writer = Journal(journal.path)  # another connection, as the collector's
+    failed: list[BaseException] = []
 
     def later() -> None:
-        time.sleep(0.2)
-        writer.append(2.0, "b" * 64, "site2", "started", {})  # not the one waited for
-        time.sleep(0.2)
-        writer.append(3.0, ID, "site1", "died", {"exit_code": 3})
+        try:
+            until(lambda: cursors == [1] and waiters.parked == 1, "the read parked beyond seq 1")
+            writer.append(2.0, "b" * 64, "site2", "started", {})  # not the one waited for
+            until(lambda: cursors == [1, 2] and waiters.parked == 1, "the read parked again beyond seq 2")
+            writer.append(3.0, ID, "site1", "died", {"exit_code": 3})
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread below
+            failed.append(exc)
 
-    threading.Thread(target=later).start()
+    t = threading.Thread(target=later)
+    t.start()
     started = time.monotonic()
     page = feed.read(1, container=ID, wait=20)
+    t.join(20)
+    assert failed == []
     assert [e.type for e in page.events] == ["died"]
     assert time.monotonic() - started < 10  # woke on the event, not at the end of the wait
 
@@ -61,13 +78,16 @@ def test_a_wait_with_nothing_coming_ends_empty_at_its_deadline(journal):
 
 def test_past_the_slots_a_wait_is_refused_at_once(journal):
     waiters = Waiters(journal.last_seq, 1, poll=0.02)
-    parked = threading.Thread(target=waiters.wait_beyond, args=(0, 1.0))
+    woke: list[bool] = []
+    parked = threading.Thread(target=lambda: woke.append(waiters.wait_beyond(0, 20.0)))
     parked.start()
-    time.sleep(0.1)
+    until(lambda: waiters.parked == 1, "the first wait holds the only slot")
     with pytest.raises(Busy):
         waiters.wait_beyond(0, 1.0)
-    parked.join()
-    assert waiters.wait_beyond(0, 0.05) is False  # the slot is free again
+    journal.append(1.0, ID, "site1", "started", {})  # ends the parked wait
+    parked.join(20)
+    assert woke == [True]
+    assert waiters.wait_beyond(1, 0.05) is False  # the slot is free again
 
 
 def test_a_parked_wait_runs_its_recheck_while_parked_and_ends_on_what_it_raises(journal):

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import queue
 import threading
-import time
 
 import pytest
 
@@ -15,6 +14,7 @@ from dockerlink.engine import ContainerSummary, EngineEvent, EngineUnavailable
 from dockerlink.hosting import Hosting
 from dockerlink.hosting.listing import DetailsCache
 from tests.fakes import FakeEngine, FakeStore
+from tests.waiting import until
 
 
 class Counting:
@@ -41,25 +41,48 @@ class Counting:
         return calls
 
 
-def settled(cache: DetailsCache, engine: FakeEngine, seconds: float = 5.0) -> None:
-    """Wait (bounded) until the follower follows and has taken every queued event."""
+class Events(queue.Queue):
+    """The fake engine's event stream, counting the events put on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.put_count = 0
+
+    def put(self, item, block=True, timeout=None) -> None:  # noqa: ANN001
+        if item is not None:
+            self.put_count += 1
+        super().put(item, block, timeout)
+
+
+class Watched(DetailsCache):
+    """The cache, counting the events its follower has applied (its own `changed` seam)."""
+
+    applied = 0
+
+    def changed(self, event: EngineEvent) -> None:
+        super().changed(event)
+        self.applied += 1
+
+
+def settled(cache: Watched, engine: FakeEngine) -> None:
+    """Wait until the follower follows and has applied every event put on the stream."""
     cache.start()
-    end = time.monotonic() + seconds
-    while (not engine.system.stream.empty() or not cache._following) and time.monotonic() < end:
-        time.sleep(0.005)
-    time.sleep(0.02)  # the event taken off the queue is applied under the cache's lock
+    until(
+        lambda: cache._following and cache.applied == engine.system.stream.put_count,
+        "the follower follows and has applied every event put on the stream",
+    )
 
 
 @pytest.fixture
 def engine() -> FakeEngine:
     e = FakeEngine()
-    e.system.stream = queue.Queue()
+    e.system.stream = Events()
     return e
 
 
 @pytest.fixture
 def hosting(engine, tmp_path):
-    cache = DetailsCache(engine.system, retry=0.01)
+    cache = Watched(engine.system, retry=0.01)
     h = Hosting(engine, Config(create_lock=str(tmp_path / "lock")), FakeStore(), cache=cache)
     yield h, cache
     cache.close()
@@ -104,17 +127,29 @@ def test_a_change_behind_dockerlinks_back_shows_in_the_next_listing(engine, host
     assert counter.reset() == (1, 1)
 
 
-def test_without_the_event_stream_every_listing_inspects(engine, hosting):
-    h, cache = hosting
-    engine.system.stream.put(None)  # the stream ends: the engine went away
-    engine.system.stream = None  # and cannot be followed again
+def test_without_the_event_stream_every_listing_inspects(engine, tmp_path):
+    engine.system.stream = None  # the engine went away: its events cannot be followed
+    tries: list[float] = []
+    follow = engine.system.follow
+
+    def tried(since, *a, **kw):  # noqa: ANN001, ANN202
+        tries.append(since)
+        return follow(since, *a, **kw)
+
+    engine.system.follow = tried
+    cache = DetailsCache(engine.system, retry=3600.0)  # one try, then no other during the test
+    h = Hosting(engine, Config(create_lock=str(tmp_path / "lock")), FakeStore(), cache=cache)
     c = engine.containers.add("site", labels={"dockerlink": "1"})
-    time.sleep(0.05)
-    counter = Counting(engine)
-    listing(h)
-    engine.containers.by_id[c.id] = type(c)(**{**c.__dict__, "started_at": 1})  # no event
-    assert listing(h)[c.id]["started_at"] == 1
-    assert counter.reset() == (2, 2)
+    try:
+        cache.start()
+        until(lambda: tries and not cache._following, "the follower tried the stream and gave up")
+        counter = Counting(engine)
+        listing(h)
+        engine.containers.by_id[c.id] = type(c)(**{**c.__dict__, "started_at": 1})  # no event
+        assert listing(h)[c.id]["started_at"] == 1
+        assert counter.reset() == (2, 2)
+    finally:
+        cache.close()
 
 
 def test_single_id_gets_always_inspect(engine, hosting):
@@ -160,11 +195,13 @@ def following(cache: DetailsCache, stream: Stream) -> threading.Thread:
         with contextlib.suppress(EngineUnavailable):
             cache.follow_once()
 
+    entered = len(stream.since)
     t = threading.Thread(target=follow, daemon=True)
     t.start()
-    end = time.monotonic() + 5
-    while not cache._following and time.monotonic() < end:
-        time.sleep(0.001)
+    until(
+        lambda: len(stream.since) > entered and cache._following,
+        "the cache follows the stream (its follow entered)",
+    )
     return t
 
 
@@ -190,9 +227,7 @@ def test_an_inspect_that_overlapped_an_event_is_not_kept():
     t = following(cache, stream)
     mark = cache.mark()
     stream.q.put(EngineEvent("container", "restart", c.id, 0.0, {}))
-    end = time.monotonic() + 5
-    while cache.mark() == mark and time.monotonic() < end:
-        time.sleep(0.001)
+    until(lambda: cache.mark() != mark, "the follower applied the restart event")
     cache.put([c], mark)  # inspected before the restart, answered after it
     assert cache.get(summary) is None
     stream.q.put(None)
