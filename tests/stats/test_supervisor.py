@@ -2,7 +2,9 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import dockerlink
 from dockerlink.collector.supervisor import CollectorSupervisor, collector_argv
 from tests.waiting import until
 
@@ -53,6 +55,7 @@ def test_the_collector_exits_by_itself_when_the_master_is_gone(tmp_path):
         "    time.sleep(0.02)\n"
     )
     env = {"docker_sock": str(tmp_path / "none.sock"), "stats_db": str(tmp_path / "s.sqlite3"), "stats_interval": "1"}
+    env["PYTHONPATH"] = str(Path(dockerlink.__file__).parents[1])  # this checkout's code, not the venv's install
     out = subprocess.run(
         [sys.executable, "-c", master], env={**os.environ, **env}, cwd=tmp_path, capture_output=True, timeout=30
     )
