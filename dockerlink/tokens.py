@@ -28,6 +28,7 @@ import jwt
 
 from .engine import InvalidReference, check_container_ref
 from .errors import InvalidInput
+from .storage import connect, migrate
 
 if TYPE_CHECKING:
     from .config import Config
@@ -165,9 +166,8 @@ class SQLiteRevocations:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(self._SCHEMA)
+            db = connect(self.path, synchronous="FULL")  # a revocation survives a loss of power
+            migrate(db, [[self._SCHEMA]])
             self._local.db = db
         return db
 

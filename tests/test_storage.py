@@ -31,3 +31,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
         write_atomically(tmp_path / "taken", "new")
     assert (tmp_path / "taken").is_dir()
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_a_connection_is_wal_waits_for_a_writer_and_makes_its_directory(tmp_path):
+    from dockerlink.storage import connect
+
+    db = connect(str(tmp_path / "new" / "x.sqlite3"), busy_ms=2500)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    durable = connect(str(tmp_path / "new" / "y.sqlite3"), synchronous="FULL")
+    assert durable.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.in_transaction is False
+    db.execute("CREATE TABLE t (x)")  # autocommit: visible to another connection at once
+    other = connect(str(tmp_path / "new" / "x.sqlite3"))
+    assert other.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
