@@ -48,7 +48,8 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
         db.execute(f"PRAGMA user_version = {max(version, target):d}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled back already (corruption, a full disk)
+            db.execute("ROLLBACK")
         raise
     return max(version, target)
 
