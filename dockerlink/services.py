@@ -10,7 +10,7 @@ from .config import Config
 from .engine import Engine
 from .metrics import ServiceMetrics
 from .slots import Slots, default_size
-from .tokens import ScopedTokens, SQLiteRevocations
+from .tokens import ScopedTokens
 
 __all__ = ["Services"]
 
@@ -36,7 +36,7 @@ class Services:
 
             store = StatsStore(config.stats_db)
         if tokens is None and config.api_token:
-            tokens = ScopedTokens(config.api_token, SQLiteRevocations(config.stats_db))
+            tokens = ScopedTokens.for_config(config)
         metrics = ServiceMetrics(store, engine)
         transport = getattr(engine, "transport", None)  # a test double may have none
         if transport is not None:

@@ -22,12 +22,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
 from .engine import InvalidReference, check_container_ref
 from .errors import InvalidInput
+from .storage import connect, migrate
+
+if TYPE_CHECKING:
+    from .config import Config
 
 __all__ = [
     "SCOPES",
@@ -143,26 +147,49 @@ class Revocations(Protocol):
 
 
 class SQLiteRevocations:
-    """Revoked token ids in a small SQLite table, shared by every gunicorn worker; a row is
-    kept until the token would have expired anyway, then dropped."""
+    """Revoked token ids in a small SQLite file of their own (`<stats_db>.revoked`), shared
+    by every gunicorn worker; a row is kept until the token would have expired anyway, then
+    dropped. Not in the stats file: a corrupt stats file is moved aside and restarted empty,
+    and a revoked token must not work again with it."""
 
     _SCHEMA = "CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID"
 
-    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str, clock: Callable[[], float] = time.time, *, carry_from: str | None = None) -> None:
         self.path = path
         self._clock = clock
         self._local = threading.local()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._db()
+        if carry_from is not None:
+            self._carry_over(carry_from)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(self._SCHEMA)
+            db = connect(self.path, synchronous="FULL")  # a revocation survives a loss of power
+            migrate(db, [[self._SCHEMA]])
             self._local.db = db
         return db
+
+    def _carry_over(self, legacy: str) -> None:
+        """Move the revocations an earlier version kept in the stats file (`legacy`) here, once."""
+        if not os.path.exists(legacy):  # ATTACH would create it
+            return
+        db = self._db()
+        try:
+            db.execute("ATTACH DATABASE ? AS legacy", (legacy,))
+        except sqlite3.DatabaseError:
+            return
+        try:
+            db.execute(
+                "INSERT OR IGNORE INTO revoked_tokens SELECT jti, until FROM legacy.revoked_tokens WHERE until >= ?",
+                (self._clock(),),
+            )
+            db.execute("DROP TABLE legacy.revoked_tokens")
+        except sqlite3.DatabaseError:  # no such table (already moved, or never any), or a corrupt file
+            pass
+        finally:
+            db.execute("DETACH DATABASE legacy")
 
     def revoke(self, jti: str, until: float) -> None:
         db = self._db()
@@ -185,6 +212,14 @@ class ScopedTokens:
         self._key = derive_key(api_token)
         self._revocations = revocations
         self._clock = clock
+
+    @classmethod
+    def for_config(cls, config: Config, clock: Callable[[], float] = time.time) -> ScopedTokens:
+        """The issuer every worker uses: `api_token`'s key, the revocations file beside `stats_db`."""
+        if not config.api_token:
+            raise ValueError("scoped tokens need api_token")
+        revocations = SQLiteRevocations(config.revocations_db, clock, carry_from=config.stats_db)
+        return cls(config.api_token, revocations, clock=clock)
 
     def mint(self, container_id: str, scopes: Iterable[str], ttl: int) -> tuple[str, int]:
         """A token for `container_id` (full id) and `scopes`, and its expiry (unix seconds)."""

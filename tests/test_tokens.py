@@ -9,6 +9,7 @@ import json
 import jwt
 import pytest
 
+from dockerlink.config import Config
 from dockerlink.errors import InvalidInput
 from dockerlink.tokens import MAX_TTL, InvalidToken, ScopedTokens, SQLiteRevocations, derive_key, parse_token_request
 
@@ -176,3 +177,30 @@ def test_a_token_request_keeps_scopes_once_and_in_order():
         "git",
         "stats",
     )
+
+
+def test_revocations_an_earlier_version_kept_in_the_stats_file_carry_over_once(tmp_path, clock):
+    """Before, revocations were a table in the stats file; an upgrade keeps the live ones."""
+    import sqlite3
+
+    stats = tmp_path / "stats.sqlite3"
+    with sqlite3.connect(stats) as db:
+        db.execute("CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT INTO revoked_tokens VALUES ('live-jti-0123456789', ?)", (clock.now + 60,))
+        db.execute("INSERT INTO revoked_tokens VALUES ('gone-jti-0123456789', ?)", (clock.now - 60,))
+    db.close()
+    config = Config(stats_db=str(stats), api_token=API_TOKEN)
+    ScopedTokens.for_config(config, clock)
+    revocations = SQLiteRevocations(str(tmp_path / "stats.sqlite3.revoked"), clock)
+    assert revocations.is_revoked("live-jti-0123456789")
+    assert not revocations.is_revoked("gone-jti-0123456789")
+    with sqlite3.connect(stats) as db:  # moved, not copied at each start
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'revoked_tokens'").fetchall() == []
+    db.close()
+    ScopedTokens.for_config(config, clock)  # a second worker finds nothing left to carry
+    assert revocations.is_revoked("live-jti-0123456789")
+
+
+def test_scoped_tokens_for_a_config_without_api_token_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        ScopedTokens.for_config(Config(stats_db=str(tmp_path / "s.sqlite3")))

@@ -6,15 +6,14 @@ never over a file dockerlink did not write (its first line says who wrote it).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Conflicting, ProxyError
+from ..storage import write_atomically
 
 __all__ = ["HEADER", "DNS_LABEL", "SiteFiles", "server_file", "is_dns_label"]
 
@@ -107,17 +106,7 @@ class SiteFiles:
         path = self.path(name)
         if path.exists() and not self.ours(name):
             raise Conflicting(f"{path} exists and was not written by dockerlink: not overwriting it")
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".dockerlink-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, text)
         try:
             self._nginx(self.check_cmd, "check")
             self._nginx(self.reload_cmd, "reload")

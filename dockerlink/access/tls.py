@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import subprocess
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from ..storage import write_atomically
 
 __all__ = ["Certificates", "PENDING", "OK"]
 
@@ -73,7 +73,4 @@ class Certificates:
         log.info("tls for %s: %s", name, state)
 
     def _write(self, name: str, state: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".tls-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(state + "\n")
-        os.replace(tmp, self._state_file(name))
+        write_atomically(self._state_file(name), state + "\n", mode=0o600)

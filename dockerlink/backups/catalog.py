@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflicting, InvalidInput, NoSuchBackup
+from ..storage import write_atomically
 from .archive import EXTENSION
 
 __all__ = ["BACKUP_ID_PATTERN", "Record", "Catalog", "check_backup_id", "new_backup_id"]
@@ -121,12 +122,7 @@ class Catalog:
         """Atomically (write, fsync, rename): a reader sees the old record or the new one."""
         r.heartbeat = time.time()
         path = self._record_path(r.name, r.backup)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(asdict(r), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(asdict(r)))
 
     def get(self, name: str, backup: str) -> Record:
         try:

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from ..config import Config
 from ..engine import Engine, EngineError
 from ..jobs import Job, Wait
 from ..ownership import LABEL
+from ..storage import write_atomically
 from .service import WWW, Notify
 
 __all__ = [
@@ -220,9 +220,7 @@ def _log_event(kind: str, container_id: str, details: dict) -> None:
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data))
 
 
 def meter_job(config: Config, engine: Engine, notify: Notify | None = None) -> Job:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..config import Config
 from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
 from ..errors import BackupFailed, Conflicting, Forbidden, TooLarge
 from ..jobs import Job
+from ..storage import write_atomically
 from .archive import CorruptArchive, Oversized, read_plain
 from .catalog import Catalog, Record
 from .disk import GIB, Quotas
@@ -189,11 +189,7 @@ class Restorer:
     def _journal(self, entry: dict) -> None:
         self.journal.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.journal / f"{entry['container']}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry))
-        with open(tmp) as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(entry))
 
     def _abandon(self, entry: dict) -> None:
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
+
+from ..storage import write_atomically
 
 __all__ = ["status_file", "write_status", "read_status", "DEAD"]
 
@@ -21,9 +22,7 @@ def status_file(stats_db: str) -> Path:
 
 def write_status(path: Path, jobs: dict[str, dict[str, Any]]) -> None:
     """Replace the file whole (a reader never sees half of it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "jobs": jobs}, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps({"pid": os.getpid(), "jobs": jobs}, sort_keys=True))
 
 
 def read_status(path: Path) -> dict[str, dict[str, Any]]:

@@ -19,13 +19,13 @@ and every worker reads.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..storage import connect
 
 __all__ = ["Event", "Journal", "oom_counter"]
 
@@ -83,13 +83,8 @@ class Journal:
     """The journal file; thread-safe (one connection behind a lock)."""
 
     def __init__(self, path: str) -> None:
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = connect(path)
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..storage import Migration, connect, migrate
 from .arithmetic import finite
 from .recovery import defer_forget, deferred_forgets, heal_lock, is_corrupt, move_aside
 from .rendering import fill_cpu_ceiling, join, render, with_counts
@@ -65,22 +66,23 @@ SCALES = {"instant": 0, "hour": 0, "4hours": 0, "day": 1, "week": 2}
 _VALUES = "cpu REAL NOT NULL, cpu_limit REAL, mem_used REAL NOT NULL, mem_limit REAL NOT NULL, "
 _VALUES += "net_up INTEGER NOT NULL, net_down INTEGER NOT NULL, delta_up INTEGER NOT NULL, "
 _VALUES += "delta_down INTEGER NOT NULL, body TEXT NOT NULL"
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS containers (cid INTEGER PRIMARY KEY, container TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS rounds (ts REAL PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS recent (
-    ts REAL NOT NULL, cid INTEGER NOT NULL, {_VALUES}, read_at REAL NOT NULL, cpu_ns INTEGER NOT NULL,
-    pids INTEGER NOT NULL DEFAULT 0, oom_kills INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (ts, cid)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS points (
-    cid INTEGER NOT NULL, tier INTEGER NOT NULL, ts REAL NOT NULL, {_VALUES}, PRIMARY KEY (cid, tier, ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS points_by_time ON points (tier, ts);
-CREATE TABLE IF NOT EXISTS forgotten (container TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS resets (at REAL PRIMARY KEY, moved_to TEXT NOT NULL) WITHOUT ROWID;
-"""
+# Version 1: the first layout (tier-0 rows without process and OOM counts). Files made
+# before versions were kept are at 0 whatever their layout: every step of them is idempotent.
+_SCHEMA_V1 = (
+    "CREATE TABLE IF NOT EXISTS containers (cid INTEGER PRIMARY KEY, container TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS rounds (ts REAL PRIMARY KEY) WITHOUT ROWID",
+    f"""CREATE TABLE IF NOT EXISTS recent (
+        ts REAL NOT NULL, cid INTEGER NOT NULL, {_VALUES}, read_at REAL NOT NULL, cpu_ns INTEGER NOT NULL,
+        PRIMARY KEY (ts, cid)
+    ) WITHOUT ROWID""",
+    f"""CREATE TABLE IF NOT EXISTS points (
+        cid INTEGER NOT NULL, tier INTEGER NOT NULL, ts REAL NOT NULL, {_VALUES}, PRIMARY KEY (cid, tier, ts)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS points_by_time ON points (tier, ts)",
+    "CREATE TABLE IF NOT EXISTS forgotten (container TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS resets (at REAL PRIMARY KEY, moved_to TEXT NOT NULL) WITHOUT ROWID",
+)
 _BUSY_MS = 10000
 #: How long a delete waits on a locked database before leaving the history to the collector.
 _FORGET_BUSY_MS = 2000
@@ -148,14 +150,15 @@ _EDGE = 1e-3  # a window's end, as an exclusive bound: a sample at exactly the e
 
 
 def _add_counts(db: sqlite3.Connection) -> None:
-    """A file from before `pids` and `oom_kills` gains the columns (0 in older rows)."""
+    """Version 2: tier-0 rows gain `pids` and `oom_kills` (0 in older rows)."""
     have = {row[1] for row in db.execute("PRAGMA table_info(recent)")}
     for column in ("pids", "oom_kills"):
         if column not in have:
-            try:
-                db.execute(f"ALTER TABLE recent ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
-            except sqlite3.OperationalError:  # another process added it first
-                pass
+            db.execute(f"ALTER TABLE recent ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
+#: The schema's versions, in order (`PRAGMA user_version` is how many of them a file has).
+MIGRATIONS: tuple[Migration, ...] = (_SCHEMA_V1, _add_counts)
 
 
 def _align(ts: float, width: float) -> float:
@@ -211,15 +214,12 @@ class StatsStore:
             db = None
         if db is None:
             self._local.inode = self._inode()
-            db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+            db = connect(self.path, busy_ms=_BUSY_MS)
             with self._lock:
                 self._connections.append(db)
             self._local.db = db
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a crash of the process
             db.execute("PRAGMA mmap_size=268435456")  # reads through the page cache, not a pread each
-            db.executescript(_SCHEMA)
-            _add_counts(db)
+            migrate(db, MIGRATIONS)
             self._local.inode = self._inode()
         return db
 

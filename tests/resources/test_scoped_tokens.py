@@ -13,7 +13,7 @@ from dockerlink.app import create_app
 from dockerlink.backups import Catalog, Record
 from dockerlink.config import Config
 from dockerlink.events.journal import Journal
-from dockerlink.tokens import ENDPOINT_SCOPES, SCOPES, ScopedTokens, SQLiteRevocations
+from dockerlink.tokens import ENDPOINT_SCOPES, SCOPES, ScopedTokens
 from tests.fakes import FakeEngine, FakeStore
 
 TOKEN = "panel-token-0123456789abcdef"
@@ -44,7 +44,7 @@ class Host:
             api_token=api_token,
         )
         self.config = config
-        tokens = ScopedTokens(api_token, SQLiteRevocations(config.stats_db, self.clock), clock=self.clock)
+        tokens = ScopedTokens.for_config(config, self.clock)
         self.app = create_app(config, engine=self.engine, store=FakeStore(), tokens=tokens)
         self.client = TestClient(self.app)
 
@@ -371,3 +371,35 @@ def test_a_parked_events_wait_of_the_panel_token_is_not_cut(tmp_path):
     host = Host(str(tmp_path))
     r = host.client.simulate_get("/v1/events", params={"wait": "1"}, headers=PANEL)
     assert r.status_code == 200 and r.json == {"events": [], "next": 0}
+
+
+def test_a_revoked_token_stays_refused_after_the_stats_file_is_healed(tmp_path):
+    """A corrupt stats file is moved aside and restarted empty; the revocation must not go
+    with it (a worker started after the heal opens only the fresh files)."""
+    import os
+
+    import jwt
+
+    from dockerlink.stats.store import StatsStore
+
+    host = Host(str(tmp_path))
+    token = host.mint(["power"])
+    headers = {"Authorization": f"Bearer {token}"}
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert host.client.simulate_delete("/v1/token", params={"jti": jti}, headers=PANEL).status_code == 204
+
+    stats = tmp_path / "stats.sqlite3"
+    StatsStore(str(stats)).close()  # the collector's history exists
+    for suffix in ("", "-wal"):  # garbage over the file and its log, as a disk error would leave them
+        part = tmp_path / f"stats.sqlite3{suffix}"
+        if part.exists():
+            part.write_bytes(os.urandom(max(part.stat().st_size, 4096)))
+    store = StatsStore(str(stats))
+    store.check()
+    assert store.last_reset() is not None  # healed: moved aside, a fresh history
+    assert any(p.name.startswith("stats.sqlite3.corrupt-") for p in tmp_path.iterdir())
+
+    worker = Host(str(tmp_path))  # a worker started after the heal, with the same clock
+    r = worker.client.simulate_post("/v1/container/stop", params={"id": "site1"}, headers=headers)
+    assert r.status_code == 401 and "revoked" in r.text
+    assert worker.engine.containers.by_id[worker.site1.id].running
