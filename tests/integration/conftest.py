@@ -66,6 +66,33 @@ def _remove_test_objects(e: Engine) -> None:
                 pass
 
 
+#: The kernel's ephemeral ports the tests' sites publish on (roots 35000-55500 and their
+#: areas). A client socket that happens to take one of them makes the engine's bind fail
+#: ("host port 41080 is already in use", seen in a CI run), so during the session they are
+#: reserved: never picked for an outgoing connection, still bound by docker-proxy.
+#: 58000-60999 stay for outgoing connections (loopback reuses TIME_WAIT ports, tcp_tw_reuse=2).
+RESERVED_PORTS = "32768-57999"
+_RESERVED = "/proc/sys/net/ipv4/ip_local_reserved_ports"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _site_ports_kept_from_outgoing_connections():
+    """Reserve RESERVED_PORTS beside what was reserved before, and put that back after."""
+    try:
+        with open(_RESERVED) as f:
+            before = f.read().strip()
+        with open(_RESERVED, "w") as f:
+            f.write(",".join(p for p in (before, RESERVED_PORTS) if p))
+    except OSError:  # not root, or a read-only /proc: the tests still run, as before
+        yield
+        return
+    try:
+        yield
+    finally:
+        with open(_RESERVED, "w") as f:
+            f.write(before or "\n")
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _sweep_after_each_module(engine) -> None:  # noqa: ANN001
     """This session's containers and volumes also go at the end of each module, so one
