@@ -7,6 +7,7 @@ from falcon.routing import CompiledRouter
 
 from .config import Config
 from .engine import Engine
+from .openapi import document
 from .resources import access, backups, containers, events, git, metrics, service, stats, tokens, ui
 from .resources.auth import middleware as auth_middleware
 from .resources.errors import install_error_handlers
@@ -42,4 +43,5 @@ def create_app(
     for module in ROUTE_MODULES:
         for path, resource in module.routes(services):
             app.add_route(path, resource)
+    app.add_route("/v1/openapi.json", service.OpenAPI(services, document))
     return app

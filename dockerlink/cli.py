@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .collector.process import run_forever
 from .config import Config, ConfigError, listen_addresses
+from .isolation.keeper import check_at_start
 
 __all__ = ["main"]
 
@@ -32,8 +33,6 @@ def _check(args: argparse.Namespace) -> int:
         print(f"dockerlink: warning: {warning}", file=sys.stderr)
     version = config.engine().system.version()
     print(f"dockerlink: engine {version.version} (API {version.api_version}) at {config.docker_sock}")
-    from .isolation.keeper import check_at_start
-
     try:
         check_at_start(config)
     except RuntimeError as exc:  # the site network may not be used: one line

@@ -18,7 +18,7 @@ from dotenv import dotenv_values
 from . import engine as engine_api
 from .engine import TLSConfig, base_url, check_image_ref, socket_path
 from .errors import ConfigError
-from .isolation.rules import HostPort, parse_port_list
+from .hostports import HostPort, parse_port_list
 
 __all__ = ["Config", "ConfigError", "DEFAULT_BIND", "ipv6_loopback_usable", "listen_addresses"]
 

@@ -6,38 +6,38 @@ import pytest
 
 from dockerlink import cli
 from dockerlink.config import Config
-
-
-class Version:
-    version, api_version = "24.0.0-fake", "1.43"
-
-
-class FakeEngine:
-    def __init__(self, *args: object, **kw: object) -> None:
-        self.system = self
-
-    def version(self) -> Version:
-        return Version()
+from tests.fakes import FakeEngine
 
 
 @pytest.fixture
 def check(monkeypatch, tmp_path, capsys):
-    """Run `dockerlink check` with `env` as the whole environment, in an empty directory."""
+    """Run `dockerlink check` with `env` as the whole environment, in an empty directory.
+    Every engine the command makes comes from `Config.engine()` (replaced here by the
+    fake engine, whose calls tests/test_fakes.py ties to the real engine's)."""
     monkeypatch.chdir(tmp_path)  # no .env
-    monkeypatch.setattr("dockerlink.engine.Engine", FakeEngine)
+    made: list[FakeEngine] = []
+    monkeypatch.setattr(Config, "engine", lambda self: made.append(FakeEngine()) or made[-1])
 
     def run(env: dict[str, str]) -> tuple[int, str, str]:
         monkeypatch.setattr("os.environ", dict(env))
+        made.clear()
         code = cli.main(["check"])
         out, err = capsys.readouterr()
         return code, out, err
 
+    run.made = made
     return run
+
+
+def test_check_makes_the_site_network_on_the_engine_config_makes(check):
+    code, out, err = check({"port_area_size": "500", "docker_sock": "/nonexistent/docker.sock"})
+    assert code == 0 and "site network dockerlink-sites ready" in out
+    assert [e.networks.by_name.get("dockerlink-sites") is not None for e in check.made] == [False, True]
 
 
 def test_check_warns_while_port_area_size_is_unset_naming_the_insa_panels_500(check):
     code, out, err = check({})
-    assert code == 0 and "engine 24.0.0-fake" in out
+    assert code == 0 and "engine 20.10.24-fake" in out
     assert "warning: port_area_size is unset" in err and "500" in err
 
 

@@ -3,8 +3,7 @@
 network.py   the site network: made and owned by dockerlink, inter-container traffic off
 rules.py     the firewall rules of a site network, as plain values (pure)
 firewall.py  iptables as argv: install, check, remove our chains and their jumps
-keeper.py    the collector's job keeping both in place (import it from there: it needs
-             the config, which imports this package's `rules`)
+keeper.py    the collector's job keeping both in place, and the start's check
 """
 
 from .firewall import FirewallError, Iptables

@@ -95,10 +95,12 @@ def check_at_start(config: Config) -> None:
     """The service's start: the site network made, or the reason it cannot be used as one
     line (a RuntimeError, which gunicorn prints as `Error: …` before exiting). An engine
     that does not answer yet is not a reason to refuse: the first create checks again."""
+    engine = config.engine()
     try:
-        with Engine(config.docker_sock, tls=config.tls) as engine:
-            ensure_site_network(engine.networks, config.site_network, config.site_subnet)
+        ensure_site_network(engine.networks, config.site_network, config.site_subnet)
     except SiteNetworkUnfit as exc:
         raise RuntimeError(str(exc)) from None
     except EngineError as exc:
         log.warning("site network not checked at start (%s); the first create will", exc)
+    finally:
+        engine.close()

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..engine import NetworkInfo, PortBinding
+from ..hostports import HostPort, parse_port_list
 
 __all__ = ["HostPort", "Plan", "parse_port_list", "plan", "chain_names", "LINK_LOCAL", "MULTIPORT_MAX"]
 
-_PORT = re.compile(r"([1-9][0-9]{0,4})(?:/(tcp|udp))?")
 _BRIDGE = re.compile(r"[A-Za-z0-9_.-]{1,15}")  # a Linux interface name
 LINK_LOCAL = "169.254.0.0/16"
 #: Ports one `-m multiport --dports` takes.
@@ -32,28 +32,6 @@ MULTIPORT_MAX = 15
 _ESTABLISHED = ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN")
 _REFUSE = ("-j", "REJECT", "--reject-with", "icmp-admin-prohibited")
 _RESET = ("-j", "REJECT", "--reject-with", "tcp-reset")
-
-
-@dataclass(frozen=True, order=True)
-class HostPort:
-    port: int
-    protocol: str = "tcp"
-
-    def __str__(self) -> str:
-        return f"{self.port}/{self.protocol}"
-
-
-def parse_port_list(raw: str) -> tuple[HostPort, ...]:
-    """`"3306, 53/udp, 25/tcp"` (a bare number is tcp); ValueError names the bad item."""
-    ports = set()
-    for item in (i.strip() for i in raw.split(",")):
-        m = _PORT.fullmatch(item)
-        if not item:
-            continue
-        if not m or not 1 <= int(m[1]) <= 65535:
-            raise ValueError(f"expected a comma-separated list of <port>[/tcp|/udp], got {item[:40]!r}")
-        ports.add(HostPort(int(m[1]), m[2] or "tcp"))
-    return tuple(sorted(ports))
 
 
 def chain_names(network_id: str) -> tuple[str, str]:

@@ -12,10 +12,9 @@ from .. import __version__
 from ..collector.status import DEAD, read_status, status_file
 from ..engine import Engine, EngineError
 from ..events.webhooks import outbox_status
-from ..openapi import document
 from ..services import Services
 
-__all__ = ["routes"]
+__all__ = ["routes", "OpenAPI"]
 
 
 class Health:
@@ -119,11 +118,15 @@ class Env:
 
 
 class OpenAPI:
-    def __init__(self, services: Services) -> None:
+    """The document is handed in (`app.py`): `dockerlink.openapi` describes these resources,
+    reading their limits from them, so the resources never import it."""
+
+    def __init__(self, services: Services, document: Callable[[dict], dict]) -> None:
         self._services = services
+        self._document = document
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = document({"port_area_size": self._services.config.port_area_size})
+        resp.media = self._document({"port_area_size": self._services.config.port_area_size})
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
@@ -140,5 +143,4 @@ def routes(services: Services) -> list[tuple[str, object]]:
             ),
         ),
         ("/v1/env", Env(services)),
-        ("/v1/openapi.json", OpenAPI(services)),
     ]

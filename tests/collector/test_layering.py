@@ -36,8 +36,8 @@ def _imports() -> dict[str, set[str]]:
     return edges
 
 
-def test_no_circle_among_the_background_process_packages():
-    edges = {k: v & PACKAGES for k, v in _imports().items() if k in PACKAGES}
+def _circles(edges: dict[str, set[str]]) -> list[str]:
+    """The units from which an import path leads back to themselves."""
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         for nxt in edges.get(start, ()):
@@ -45,9 +45,27 @@ def test_no_circle_among_the_background_process_packages():
                 return True
         return False
 
-    assert [p for p in sorted(PACKAGES) if reaches(p, p, {p})] == []
+    return [unit for unit in sorted(edges) if reaches(unit, unit, {unit})]
+
+
+def test_no_circle_among_the_background_process_packages():
+    edges = {k: v & PACKAGES for k, v in _imports().items() if k in PACKAGES}
+    assert _circles(edges) == []
     assert edges["collector"] >= {"stats", "events", "backups", "isolation", "jobs"}
     assert "events" not in edges.get("stats", set()) and "stats" not in edges.get("events", set())
+
+
+def test_no_circle_among_any_of_dockerlinks_units():
+    """The configuration below the site isolation (its port lists live in `hostports`), the
+    resources below the OpenAPI document (handed to its resource by `app.py`)."""
+    edges = _imports()
+    assert _circles(edges) == []
+    assert "isolation" not in edges["config"] and "config" in edges["isolation"]
+    assert "openapi" not in edges["resources"] and "resources" in edges["openapi"]
+
+
+def test_a_circle_is_found():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c"]
 
 
 def test_only_the_entry_points_and_the_health_check_import_the_collector():
