@@ -25,28 +25,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..storage import connect
+from ..storage import Migration, connect, migrate
 
-__all__ = ["Event", "Journal", "oom_counter"]
+__all__ = ["Event", "Journal", "oom_counter", "MIGRATIONS"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
-    type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT UNIQUE
-);
-CREATE INDEX IF NOT EXISTS events_by_id ON events (id, seq);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS counters (
-    id TEXT NOT NULL, counter TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (id, counter)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS requests (id TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS requests_by_id ON requests (id, at);
-CREATE TABLE IF NOT EXISTS handoff (
-    n INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
-    type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT
-);
-"""
+#: The schema's versions, in order (`PRAGMA user_version` is how many a file has; a file
+#: made before versions were kept is 0, and each step's IF NOT EXISTS finds what it had).
+MIGRATIONS: tuple[Migration, ...] = (
+    # 1: the journal, the follower's state, counters and the workers' stop requests
+    (
+        """CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+            type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT UNIQUE)""",
+        "CREATE INDEX IF NOT EXISTS events_by_id ON events (id, seq)",
+        "CREATE INDEX IF NOT EXISTS events_by_time ON events (time)",
+        "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE IF NOT EXISTS counters (
+            id TEXT NOT NULL, counter TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (id, counter)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE IF NOT EXISTS requests (id TEXT NOT NULL, action TEXT NOT NULL, at REAL NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS requests_by_id ON requests (id, at)",
+    ),
+    # 2: the workers' events handed to the collector (backups)
+    (
+        """CREATE TABLE IF NOT EXISTS handoff (
+            n INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+            type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT)""",
+    ),
+)
 _COLUMNS = "seq, time, id, name, type, detail"
 
 
@@ -87,7 +93,7 @@ class Journal:
         self._db = connect(path)
         self._lock = threading.Lock()
         with self._lock:
-            self._db.executescript(_SCHEMA)
+            migrate(self._db, MIGRATIONS)
         #: Set after each append (the webhook sender in the same process waits on it).
         self.appended = threading.Event()
 
