@@ -12,6 +12,7 @@ from pathlib import Path
 from .collector.process import run_forever
 from .config import Config, ConfigError, listen_addresses
 from .isolation.keeper import check_at_start
+from .tokens import revocations_problem
 
 __all__ = ["main"]
 
@@ -52,6 +53,8 @@ def warnings(config: Config, raw: Mapping[str, str]) -> list[str]:
             "(the insa Next.js panel's PORT_AREA_SIZE is 500), or its roots overlap and every create "
             "but the first is a 409 that the panel does not retry"
         )
+    if config.api_token and (problem := revocations_problem(config.revocations_db)):
+        found.append(f"{problem}; see docs/security.md")
     listening = listen_addresses(config)
     if len(listening) < len(config.binds):
         found.append(f"no IPv6 loopback on this host: the default bind listens on {', '.join(listening)} only")

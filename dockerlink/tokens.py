@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 __all__ = [
+    "revocations_problem",
     "SCOPES",
     "MAX_TTL",
     "DEFAULT_TTL",
@@ -140,17 +142,45 @@ def parse_token_request(body: Mapping[str, Any]) -> TokenRequest:
     return TokenRequest(ref, tuple(dict.fromkeys(scopes)), ttl)
 
 
+log = logging.getLogger("dockerlink.tokens")
+
+
 class Revocations(Protocol):
     def revoke(self, jti: str, until: float) -> None: ...
 
     def is_revoked(self, jti: str) -> bool: ...
 
 
+def revocations_problem(path: str) -> str | None:
+    """Why the revocations file at `path` cannot be read (one line), or None: read-only, so
+    `dockerlink check` never makes or changes it. A missing file is no problem (none yet)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return _unreadable_line(path, exc)
+    return None
+
+
+def _unreadable_line(path: str, exc: Exception) -> str:
+    return f"token revocations file {path} unreadable ({exc}): every scoped token is refused"
+
+
 class SQLiteRevocations:
     """Revoked token ids in a small SQLite file of their own (`<stats_db>.revoked`), shared
     by every gunicorn worker; a row is kept until the token would have expired anyway, then
     dropped. Not in the stats file: a corrupt stats file is moved aside and restarted empty,
-    and a revoked token must not work again with it."""
+    and a revoked token must not work again with it.
+
+    A file that cannot be read fails closed: every scoped token counts as revoked (the
+    panel's own token still works), `problem` says so for `/v1/health`, one log line says
+    it once (no token in it), and the file is tried again on the next check, so replacing
+    it (docs/security.md) ends it without a restart."""
 
     _SCHEMA = "CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID"
 
@@ -158,10 +188,15 @@ class SQLiteRevocations:
         self.path = path
         self._clock = clock
         self._local = threading.local()
+        self.problem: str | None = None  # why the file cannot be read, while it cannot
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._db()
-        if carry_from is not None:
-            self._carry_over(carry_from)
+        try:
+            self._db()
+        except sqlite3.DatabaseError as exc:
+            self._unreadable(exc)
+        else:
+            if carry_from is not None:
+                self._carry_over(carry_from)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -197,7 +232,25 @@ class SQLiteRevocations:
         db.execute("DELETE FROM revoked_tokens WHERE until < ?", (self._clock(),))
 
     def is_revoked(self, jti: str) -> bool:
-        return self._db().execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone() is not None
+        try:
+            found = self._db().execute("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._unreadable(exc)
+            return True  # fail closed: a revoked token must never work
+        if self.problem is not None:
+            log.warning("token revocations file %s readable again", self.path)
+            self.problem = None
+        return found is not None
+
+    def _unreadable(self, exc: sqlite3.DatabaseError) -> None:
+        """Note a file that cannot be read (logged once per spell) and drop this thread's
+        connection, so the next check opens the file anew."""
+        db, self._local.db = getattr(self._local, "db", None), None
+        if db is not None:
+            db.close()
+        if self.problem is None:
+            self.problem = _unreadable_line(self.path, exc)
+            log.error("%s; see docs/security.md", self.problem)
 
 
 def derive_key(api_token: str) -> bytes:
@@ -264,6 +317,12 @@ class ScopedTokens:
         if self._revocations.is_revoked(grant.jti):
             raise InvalidToken("token revoked")
         return grant
+
+    def problem(self) -> str | None:
+        """Why scoped tokens are refused whatever they are (an unreadable revocations file),
+        or None; the file is read once to say it as it is now."""
+        self._revocations.is_revoked("-")
+        return getattr(self._revocations, "problem", None)
 
     def revoke(self, jti: str) -> None:
         """Revoke token `jti`. Its expiry is not known from the id alone, so it is kept for

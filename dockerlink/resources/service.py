@@ -13,6 +13,7 @@ from ..collector.status import DEAD, read_status, status_file
 from ..engine import Engine, EngineError
 from ..events.webhooks import outbox_status
 from ..services import Services
+from ..tokens import ScopedTokens
 
 __all__ = ["routes", "OpenAPI"]
 
@@ -21,7 +22,8 @@ class Health:
     """200 when all is well; else 503 with `status` and the `reasons`, so a monitor sees a
     stopped engine, a collector that stopped sampling (last sample older than
     `STALE_INTERVALS` intervals), a job of the collector that died (by name; `jobs`: each
-    job's state as the collector wrote it) or a stats history it cannot read."""
+    job's state as the collector wrote it), a stats history it cannot read, or a token
+    revocations file it cannot read (every scoped token refused)."""
 
     STALE_INTERVALS = 3
 
@@ -34,8 +36,10 @@ class Health:
         journal=None,
         webhooks: bool = False,
         jobs: Path | None = None,
+        tokens: ScopedTokens | None = None,
     ) -> None:
         self._jobs = jobs
+        self._tokens = tokens
         self._engine = engine
         self._store = store
         self._journal = journal
@@ -67,6 +71,8 @@ class Health:
                 for name, job in sorted(jobs.items())
                 if job.get("state") == DEAD
             ]
+        if self._tokens is not None and (problem := self._tokens.problem()):
+            reasons.append(problem)
         if self._journal is not None:
             body["events"] = {"last_seq": self._journal.last_seq()}
             if self._webhooks:
@@ -140,6 +146,7 @@ def routes(services: Services) -> list[tuple[str, object]]:
                 journal=services.journal,
                 webhooks=bool(services.config.webhook_url),
                 jobs=status_file(services.config.stats_db),
+                tokens=services.tokens,
             ),
         ),
         ("/v1/env", Env(services)),
