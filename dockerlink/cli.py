@@ -12,6 +12,7 @@ from pathlib import Path
 from .collector.process import run_forever
 from .config import Config, ConfigError, listen_addresses
 from .isolation.keeper import check_at_start
+from .statefiles import StateFiles
 from .tokens import revocations_problem
 
 __all__ = ["main"]
@@ -53,7 +54,7 @@ def warnings(config: Config, raw: Mapping[str, str]) -> list[str]:
             "(the insa Next.js panel's PORT_AREA_SIZE is 500), or its roots overlap and every create "
             "but the first is a 409 that the panel does not retry"
         )
-    if config.api_token and (problem := revocations_problem(config.revocations_db)):
+    if config.api_token and (problem := revocations_problem(StateFiles.of(config).path("revoked"))):
         found.append(f"{problem}; see docs/security.md")
     listening = listen_addresses(config)
     if len(listening) < len(config.binds):

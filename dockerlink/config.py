@@ -400,11 +400,6 @@ class Config:
         return self.events_db or os.path.join(os.path.dirname(self.stats_db) or ".", "dockerlink-events.sqlite3")
 
     @property
-    def revocations_db(self) -> str:
-        """The scoped tokens' revocations: a file of their own, so healing the stats file keeps them."""
-        return os.path.abspath(self.stats_db) + ".revoked"
-
-    @property
     def webhook_host(self) -> str | None:
         """Where webhooks go (for logs: the URL may hold a secret path)."""
         return urlsplit(self.webhook_url).hostname if self.webhook_url else None

@@ -29,6 +29,7 @@ import jwt
 
 from .engine import InvalidReference, check_container_ref
 from .errors import InvalidInput
+from .statefiles import StateFiles
 from .storage import connect, migrate
 
 if TYPE_CHECKING:
@@ -271,7 +272,7 @@ class ScopedTokens:
         """The issuer every worker uses: `api_token`'s key, the revocations file beside `stats_db`."""
         if not config.api_token:
             raise ValueError("scoped tokens need api_token")
-        revocations = SQLiteRevocations(config.revocations_db, clock, carry_from=config.stats_db)
+        revocations = SQLiteRevocations(StateFiles.of(config).path("revoked"), clock, carry_from=config.stats_db)
         return cls(config.api_token, revocations, clock=clock)
 
     def mint(self, container_id: str, scopes: Iterable[str], ttl: int) -> tuple[str, int]:

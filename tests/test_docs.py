@@ -13,6 +13,7 @@ import pytest
 
 from dockerlink.config import Config
 from dockerlink.openapi import document
+from dockerlink.statefiles import FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -166,3 +167,15 @@ def test_every_openapi_operation_has_a_curl_example_in_api_md():
 def test_curl_examples_are_read_with_their_method():
     text = "curl -s -X PUT localhost:7200/v1/container \\\n  -d '{}'\ncurl -s 'localhost:7200/v1/git?id=a'\n"
     assert _curl_calls(text) == {("PUT", "/v1/container"), ("GET", "/v1/git")}
+
+
+def _state_files_table() -> list[str]:
+    """The first name in the first cell of each row of architecture.md's files table."""
+    text = (DOCS / "architecture.md").read_text()
+    table = text[text.index("## Which process writes which file") :].split("\n## ", 1)[0]
+    return [m.group(1) for m in re.finditer(r"^\| `([^`]+)`", table, re.M)]
+
+
+def test_the_state_files_table_names_the_code_list_in_its_order():
+    assert _state_files_table() == [f.name for f in FILES.values()]
+    assert {"<stats_db>.lock", "<stats_db>.revoked", "events_db", "create_lock"} <= set(_state_files_table())

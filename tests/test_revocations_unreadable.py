@@ -34,7 +34,7 @@ def _scoped(tmp_path, config: Config) -> str:
 
 
 def test_an_unreadable_file_refuses_every_scoped_token_says_so_and_ends_when_moved_aside(tmp_path, config, caplog):
-    path = config.revocations_db
+    path = str(tmp_path / "stats.sqlite3.revoked")
     with open(path, "wb") as f:
         f.write(GARBAGE)
     engine = FakeEngine()

@@ -18,6 +18,7 @@ from typing import Any
 from ..config import Config
 from ..engine import Engine, PortBinding
 from ..errors import InvalidInput
+from ..statefiles import StateFiles
 from .credentials import Credentials, parse_credentials
 from .login import Login, MissingUser, key_ids, site_account
 from .sessions import Sessions
@@ -59,7 +60,7 @@ class Access:
         self.login = Login(engine)
         self.sessions = Sessions(engine)
         self.sites = sites or SiteFiles(Path(config.nginx_dir), config.nginx_check, config.nginx_reload)
-        state_dir = Path(config.stats_db).resolve().parent / "dockerlink-tls"
+        state_dir = Path(StateFiles.of(config).path("tls"))
         self.certificates = certificates or Certificates(config.certbot_cmd, state_dir)
 
     # -- create ----------------------------------------------------------------------------

@@ -8,13 +8,13 @@ stays `pending`: the next create of the site asks again.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..statefiles import FILES, locked
 from ..storage import write_atomically
 
 __all__ = ["Certificates", "PENDING", "OK"]
@@ -25,6 +25,8 @@ PENDING = "pending"
 OK = "ok"
 CERTBOT_TIMEOUT = 900
 MAX_REASON = 300
+#: The lock of one certbot run at a time, in `state_dir` (its name from the state files list).
+CERTBOT_LOCK = Path(FILES["certbot_lock"].name).name
 
 
 class Certificates:
@@ -56,8 +58,7 @@ class Certificates:
     def _run(self, name: str, hosts: tuple[str, ...]) -> None:
         argv = [*self.certbot_cmd, *(a for h in hosts for a in ("-d", h))]
         try:
-            with self._lock, open(self.state_dir / ".certbot.lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with self._lock, locked(self.state_dir / CERTBOT_LOCK):
                 r = subprocess.run(argv, capture_output=True, text=True, timeout=CERTBOT_TIMEOUT, check=False)
             if r.returncode == 0:
                 state = OK

@@ -9,7 +9,6 @@ checked to stay under `backup_dir`, before the file system is touched: no traver
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflicting, InvalidInput, NoSuchBackup
+from ..statefiles import StateFiles, acquire
 from ..storage import write_atomically
 from .archive import EXTENSION
 
@@ -187,13 +187,11 @@ class Catalog:
     def acquire(self, name: str, wait: bool = False) -> int:
         """Take the site's lock (held by a backup or a restore, in any worker); a descriptor
         that `os.close` releases, from any thread. Conflicting when held and not `wait`."""
-        fd = os.open(self.site_dir(name, create=True) / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.site_dir(name, create=True)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            return acquire(StateFiles(backup_dir=self.root).path("site_lock", name=name), wait=wait, mode=0o600)
         except BlockingIOError:
-            os.close(fd)
             raise Conflicting(f"a backup or restore of {name} is already running") from None
-        return fd
 
     @contextmanager
     def locked(self, name: str, wait: bool = False) -> Iterator[None]:

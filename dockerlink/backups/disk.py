@@ -11,7 +11,6 @@ worker reads for the listing; quotas (GiB, set at create or PATCH) to another.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from ..config import Config
 from ..engine import Engine, EngineError
 from ..jobs import Job, Wait
 from ..ownership import LABEL
+from ..statefiles import StateFiles, locked
 from ..storage import write_atomically
 from .service import WWW, Notify
 
@@ -104,7 +104,7 @@ def usage_path(config: Config) -> Path:
 
 def usage_file(stats_db: str) -> Path:
     """Where the measures of the stats database at `stats_db` are kept (beside it)."""
-    return Path(os.path.abspath(stats_db) + ".disk.json")
+    return Path(StateFiles(stats_db=stats_db).path("disk"))
 
 
 def read_usage(config: Config) -> dict[str, dict[str, Any]]:
@@ -145,7 +145,9 @@ class Quotas:
     """Per-site quotas in GiB, by container id, in one JSON file shared by every worker."""
 
     def __init__(self, config: Config) -> None:
-        self.path = Path(os.path.abspath(config.stats_db) + ".quotas.json")
+        files = StateFiles.of(config)
+        self.path = Path(files.path("quotas"))
+        self._lock = files.path("quotas_lock")
 
     def all(self) -> dict[str, float]:
         try:
@@ -154,8 +156,7 @@ class Quotas:
             return {}
 
     def set(self, container_id: str, gib: float | None) -> None:
-        with open(str(self.path) + ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked(self._lock):
             quotas = self.all()
             if gib:
                 quotas[container_id] = gib

@@ -27,6 +27,7 @@ from ..config import Config
 from ..engine import ContainerDetails, ContainerSpec, Engine, EngineError, NotFound
 from ..errors import BackupFailed, Conflicting, Forbidden, TooLarge
 from ..jobs import Job
+from ..statefiles import StateFiles
 from ..storage import write_atomically
 from .archive import CorruptArchive, Oversized, read_plain
 from .catalog import Catalog, Record
@@ -72,7 +73,7 @@ class Restorer:
         self.engine = engine
         self.catalog = catalog
         self.config = config
-        self.journal = Path(catalog.root) / ".restores"
+        self.journal = Path(StateFiles(backup_dir=catalog.root).path("restores"))
 
     def restore(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> bool:
         """Restore `backup` into the site (`find` says which backups may be); True when the

@@ -10,7 +10,6 @@ journal): a second one waits until the first is gone.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import signal
@@ -27,6 +26,7 @@ from ..events.journal import Journal
 from ..events.runner import event_jobs
 from ..isolation.keeper import keeper_job
 from ..jobs import Job
+from ..statefiles import StateFiles, acquire
 from ..stats.runner import rounds_job
 from .status import status_file
 from .supervision import Supervision
@@ -96,18 +96,15 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
 
 def _lock(path: str, stop: StopFlag) -> int | None:
     """An exclusive lock on `<stats_db>.lock`, waited for; None when stopped first."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     told = False
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
+            return acquire(path, wait=False)
         except BlockingIOError:
             if not told:
                 log.warning("another collector holds %s; waiting for it to stop", path)
                 told = True
             if stop.wait(5.0):
-                os.close(fd)
                 return None
 
 
@@ -117,7 +114,7 @@ def run_forever(config: Config, *, parent: int | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop.set)
     os.makedirs(os.path.dirname(os.path.abspath(config.stats_db)), exist_ok=True)
-    lock = _lock(os.path.abspath(config.stats_db) + ".lock", stop)
+    lock = _lock(StateFiles.of(config).path("collector_lock"), stop)
     if lock is None:
         return 0
     engines = Engines(config)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..statefiles import StateFiles
 from ..storage import write_atomically
 
 __all__ = ["status_file", "write_status", "read_status", "DEAD"]
@@ -17,7 +18,7 @@ DEAD = "dead"
 
 
 def status_file(stats_db: str) -> Path:
-    return Path(os.path.abspath(stats_db) + ".jobs.json")
+    return Path(StateFiles(stats_db=stats_db).path("jobs"))
 
 
 def write_status(path: Path, jobs: dict[str, dict[str, Any]]) -> None:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..statefiles import StateFiles, locked
+
 __all__ = ["is_corrupt", "move_aside", "heal_lock", "defer_forget", "deferred_forgets"]
 
 _CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
@@ -36,11 +38,11 @@ def is_corrupt(exc: BaseException) -> bool:
 def move_aside(path: str, now: float | None = None) -> str:
     """Rename the database and its -wal/-shm files; returns where the database went."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    aside = f"{path}.corrupt-{stamp}"
+    first = aside = StateFiles(stats_db=path).path("corrupt", time=stamp)
     n = 1
     while os.path.exists(aside):
         n += 1
-        aside = f"{path}.corrupt-{stamp}-{n}"
+        aside = f"{first}-{n}"
     for suffix in ("-wal", "-shm", ""):  # the database last: a reader never opens it with a stale WAL
         if os.path.exists(path + suffix):
             os.replace(path + suffix, aside + suffix)
@@ -50,12 +52,8 @@ def move_aside(path: str, now: float | None = None) -> str:
 @contextmanager
 def heal_lock(path: str) -> Iterator[None]:
     """One healer at a time, across threads and processes."""
-    fd = os.open(path + ".heal.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(StateFiles(stats_db=path).path("heal_lock")):
         yield
-    finally:
-        os.close(fd)
 
 
 def defer_forget(path: str, container_id: str) -> None:
