@@ -1,5 +1,6 @@
-"""The collaborators resources are built from: one engine, one stats store, the config, the
-scoped tokens' issuer, and the worker's slots for long requests."""
+"""The collaborators resources are built from: one engine, one stats store, one events
+journal (injected into what reads or hands off to it), the config, the scoped tokens'
+issuer, and the worker's slots for long requests."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 from .config import Config
 from .engine import Engine
+from .events.journal import Journal
 from .metrics import ServiceMetrics
 from .slots import Slots, default_size
+from .stats.store import StatsStore
 from .tokens import ScopedTokens
 
 __all__ = ["Services"]
@@ -22,7 +25,7 @@ class Services:
     store: Any  # dockerlink.stats.store.StatsStore, or a test double with the same methods
     tokens: ScopedTokens | None = None  # None while api_token is unset
     metrics: ServiceMetrics | None = None
-    journal: Any = None  # dockerlink.events.journal.Journal (read here; the collector writes it)
+    journal: Journal | None = None  # the events journal, one per worker: read here, the collector writes it
     slots: Slots = field(default_factory=lambda: Slots(default_size()))  # event waits and git, together
 
     @classmethod
@@ -32,8 +35,6 @@ class Services:
         if engine is None:
             engine = config.engine()
         if store is None:
-            from .stats.store import StatsStore
-
             store = StatsStore(config.stats_db)
         if tokens is None and config.api_token:
             tokens = ScopedTokens.for_config(config)
@@ -41,7 +42,5 @@ class Services:
         transport = getattr(engine, "transport", None)  # a test double may have none
         if transport is not None:
             transport.observer = metrics.observe_engine_call
-        from .events.journal import Journal
-
         journal = Journal(config.events_path)
         return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics, journal=journal)

@@ -13,7 +13,6 @@ from typing import BinaryIO
 from ..config import Config
 from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, NotFound
 from ..errors import BackupFailed, InvalidInput, TooLarge
-from ..events.hooks import backup_events
 from ..ownership import is_owned, require_owned
 from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
@@ -26,8 +25,8 @@ WWW = "/var/www"
 HEARTBEAT = 2.0
 
 #: Called with (event type, site name or container id, details) when a backup ends or a disk
-#: quota is crossed (backups/disk.py); for backups, by default `events.hooks.backup_events`,
-#: which hands it to the collector for the journal.
+#: quota is crossed (backups/disk.py); for backups, in the service, `events.hooks.backup_events`
+#: on the worker's journal, which hands it to the collector for the journal.
 Notify = Callable[[str, str, dict], None]
 
 
@@ -39,11 +38,11 @@ class Download:
 
 
 class Backups:
-    def __init__(self, engine: Engine, config: Config, notify: Notify | None = None) -> None:
+    def __init__(self, engine: Engine, config: Config, notify: Notify) -> None:
         self.engine = engine
         self.config = config
         self.catalog = Catalog(config.backup_dir)
-        self.notify = notify or backup_events(config)
+        self.notify = notify
 
     # -- which site ----------------------------------------------------------------------------
 
@@ -184,12 +183,12 @@ class Backups:
         self.catalog.remove(name, backup)
 
 
-def final_backup(engine: Engine, config: Config) -> Callable[[ContainerDetails], Record] | None:
+def final_backup(engine: Engine, config: Config, notify: Notify) -> Callable[[ContainerDetails], Record] | None:
     """The hook a delete that removes a site's files calls first (`backup_on_delete`): a
     backup written before it returns, or BackupFailed (502) and the delete does nothing."""
     if not config.backup_on_delete:
         return None
-    return Backups(engine, config).take_now
+    return Backups(engine, config, notify).take_now
 
 
 class _Tee:

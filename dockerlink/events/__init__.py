@@ -9,6 +9,6 @@ webhooks.py    signed POSTs of every event, in order, from the journal as a dura
 logs.py        a container's recent output, demultiplexed and merged in time order
 runner.py      the jobs (run by dockerlink.collector): the follower, the relay of the workers'
                hand-offs (backups) and the webhook sender
-hooks.py       what other capabilities call: host limits, exit fields, stop requests, backup
-               and disk events
+hooks.py       the events other capabilities report (a backup ended, a disk quota crossed),
+               built around the journal they are given
 """

@@ -1,25 +1,17 @@
-"""What the hosting operations (and backups, and the disk meter) call into this capability,
-so their edits stay one line each: the limits that protect the host at create, the listing's
-exit fields, the note that a stop was asked through dockerlink, and the journal events of
-a backup ended (handed off by a worker) and of a disk quota crossed (in the collector)."""
+"""The journal events other capabilities report, each built around the journal it is given
+(`Services.journal` in a worker, the collector's own there): a backup ended (handed off by
+the worker that ran it) and a disk quota crossed (journaled by the collector's meter)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..config import Config
-from ..engine import ContainerDetails
-from ..ownership import LABEL
-from .journal import Journal, oom_counter
+from .journal import Journal
 
 __all__ = [
-    "host_protection",
-    "exit_fields",
-    "note_request",
     "backup_events",
     "disk_events",
     "BACKUP_TYPES",
@@ -33,48 +25,7 @@ DISK_TYPES = ("disk_over", "disk_ok")
 log = logging.getLogger("dockerlink.events")
 
 
-def host_protection(config: Config) -> dict[str, Any]:
-    """ContainerSpec fields that keep one site from filling the host's process table or
-    disk: a pids limit (0 = none) and json-file logs rotated at `log_max_size` ×
-    `log_max_files`. An update (resize) leaves both as they are."""
-    return {
-        "pids_limit": config.pids_limit or None,
-        "log_driver": "json-file",
-        "log_options": {"max-size": config.log_max_size, "max-file": str(config.log_max_files)},
-    }
-
-
-def exit_fields(config: Config, c: ContainerDetails) -> dict[str, Any]:
-    """Extra listing fields: restarts by the policy, whether the last exit was an OOM kill,
-    that exit's code and time (null when it never exited), and the processes the OOM
-    killer took since the container started (the engine marks only an exit as OOM-killed;
-    a php-fpm killed under a living sshd shows here, from the cgroup counter the collector
-    last read)."""
-    last = None if c.finished_at is None else {"code": c.last_exit_code, "at": round(c.finished_at, 3)}
-    fields = {"restart_count": c.restart_count, "oom_killed": c.oom_killed, "last_exit": last, "oom_kills": 0}
-    if c.running and c.labels.get(LABEL) is not None:
-        try:
-            fields["oom_kills"] = _journal(config.events_path).counter(c.id, oom_counter(c.started_at)) or 0
-        except Exception:  # noqa: BLE001 - a detail of the listing; never fail it
-            log.warning("could not read the event journal", exc_info=True)
-    return fields
-
-
-@functools.cache
-def _journal(path: str) -> Journal:
-    return Journal(path)
-
-
-def note_request(config: Config, container_id: str, action: str) -> None:
-    """Before a stop/restart/delete reaches the engine: the journal's `stopped` then says
-    `by: dockerlink`. A journal that cannot be written never fails the operation."""
-    try:
-        _journal(config.events_path).note_request(container_id, action)
-    except Exception:  # noqa: BLE001 - the event's `by` is a detail; the stop is the job
-        log.warning("could not note the %s of %s in the event journal", action, container_id[:12], exc_info=True)
-
-
-def backup_events(config: Config) -> Callable[[str, str, dict], None]:
+def backup_events(journal: Journal) -> Callable[[str, str, dict], None]:
     """`Backups`' notify: (backup_done | backup_failed, site name, the backup's record) →
     handed off to the collector, which journals it (the journal keeps one writer). A journal
     that cannot be written never fails the backup: the event is then a log line."""
@@ -87,7 +38,7 @@ def backup_events(config: Config) -> Callable[[str, str, dict], None]:
             detail["error"] = record.get("error")
         at = record.get("finished") or time.time()
         try:
-            _journal(config.events_path).hand_off(
+            journal.hand_off(
                 at, record.get("container") or "", name, type_, detail, key=f"backup/{record.get('backup')}"
             )
         except Exception:  # noqa: BLE001 - the backup is the job; its event a report of it

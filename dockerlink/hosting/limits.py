@@ -14,10 +14,13 @@ thing, the host's whole memory, is set instead.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+from ..config import Config
 from ..errors import InvalidInput
 
 __all__ = [
+    "host_protection",
     "CPU_PERIOD",
     "MIN_MEMORY",
     "NO_CPU_LIMIT",
@@ -95,3 +98,14 @@ def memory_warning(host_memory: int) -> str:
         f"memory 0: the engine cannot remove a memory limit from an existing container; "
         f"set to the host's total memory ({host_memory / GIB:.2f} GiB) instead"
     )
+
+
+def host_protection(config: Config) -> dict[str, Any]:
+    """ContainerSpec fields that keep one site from filling the host's process table or
+    disk: a pids limit (0 = none) and json-file logs rotated at `log_max_size` ×
+    `log_max_files`. An update (resize) leaves both as they are."""
+    return {
+        "pids_limit": config.pids_limit or None,
+        "log_driver": "json-file",
+        "log_options": {"max-size": config.log_max_size, "max-file": str(config.log_max_files)},
+    }

@@ -8,7 +8,6 @@ process while the site's starter script and commands run beside it (`commands`).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import re
 import threading
@@ -33,13 +32,14 @@ from ..engine import (
     ServerError,
 )
 from ..errors import Conflicting, InvalidInput, from_engine
-from ..events.hooks import exit_fields, host_protection, note_request
+from ..events.journal import Journal, oom_counter
 from ..isolation import ensure_site_network, is_isolated
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
+from ..statefiles import StateFiles, locked
 from .commands import start_script
-from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, memory_warning
+from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, host_protection, memory_warning
 from .listing import DetailsCache
-from .panel import describe, port_root
+from .panel import describe, exit_fields, port_root
 from .parsing import CreateRequest, Resize
 from .ports import overlaps
 from .privileges import site_privileges
@@ -103,8 +103,10 @@ class Hosting:
         *,
         cache: DetailsCache | None = None,
         quotas: QuotaBook | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.engine = engine
+        self.journal = journal  # the events journal (Services.journal): stop notes, OOM counts
         self.config = config
         self.store = store
         self.before_remove = before_remove  # the final backup (dockerlink.backups): raises to keep the site
@@ -150,11 +152,31 @@ class Hosting:
 
     def _entry(self, c: ContainerDetails) -> dict[str, Any]:
         """The panel's entry, with the site's urls and TLS state for dockerlink's own."""
-        entry = {**describe(c), **exit_fields(self.config, c)}
+        entry = {**describe(c), **exit_fields(c, self._oom_kills(c))}
         if is_owned(c):
             entry.update(self.access.describe(c.name))
             entry["isolated"] = is_isolated(c, self.config.site_network)
         return entry
+
+    def _oom_kills(self, c: ContainerDetails) -> int:
+        """The cgroup OOM kills the collector last counted in this life of a running site."""
+        if self.journal is None or not c.running or c.labels.get(LABEL) is None:
+            return 0
+        try:
+            return self.journal.counter(c.id, oom_counter(c.started_at)) or 0
+        except Exception:  # noqa: BLE001 - a detail of the listing; never fail it
+            log.warning("could not read the event journal", exc_info=True)
+            return 0
+
+    def _note_request(self, container_id: str, action: str) -> None:
+        """Before a stop/restart/delete reaches the engine: the journal's `stopped` then says
+        `by: dockerlink`. A journal that cannot be written never fails the operation."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.note_request(container_id, action)
+        except Exception:  # noqa: BLE001 - the event's `by` is a detail; the stop is the job
+            log.warning("could not note the %s of %s in the event journal", action, container_id[:12], exc_info=True)
 
     def _listing(self, running: bool | None) -> list[ContainerDetails]:
         """Every container (or the running ones, or the others) in the engine's order: one
@@ -322,12 +344,8 @@ class Hosting:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Area check and create as one step, across threads and gunicorn workers."""
-        with self._create_lock, open(self.config.create_lock, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with self._create_lock, locked(StateFiles.of(self.config).path("create_lock")):
+            yield
 
     # -- changing --------------------------------------------------------------------------
 
@@ -337,7 +355,7 @@ class Hosting:
         c = self.owned(ref)
         if volumes and self.before_remove and c.volumes.get(WWW):
             self.before_remove(c)  # the final backup: raises, and nothing is deleted, when it fails
-        note_request(self.config, c.id, "delete")
+        self._note_request(c.id, "delete")
         self.engine.containers.remove(c.id, force=True)
         self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):
@@ -397,11 +415,11 @@ class Hosting:
 
     def stop(self, ref: str, t: int) -> bool:
         c = self.owned(ref)
-        note_request(self.config, c.id, "stop")
+        self._note_request(c.id, "stop")
         return self.engine.containers.stop(c.id, t=t)
 
     def restart(self, ref: str, t: int) -> None:
         c = self.owned(ref)
-        note_request(self.config, c.id, "restart")
+        self._note_request(c.id, "restart")
         with _port_conflicts():
             self.engine.containers.restart(c.id, t=t)

@@ -8,7 +8,7 @@ from typing import Any
 from ..engine import ContainerDetails
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned
 
-__all__ = ["describe", "port_root"]
+__all__ = ["describe", "port_root", "exit_fields"]
 
 
 def port_root(labels: Mapping[str, str]) -> int | None:
@@ -36,3 +36,13 @@ def describe(c: ContainerDetails) -> dict[str, Any]:
     else:
         entry["exit_code"] = c.exit_code
     return entry
+
+
+def exit_fields(c: ContainerDetails, oom_kills: int) -> dict[str, Any]:
+    """Extra listing fields: restarts by the policy, whether the last exit was an OOM kill,
+    that exit's code and time (null when it never exited), and `oom_kills`, the processes
+    the OOM killer took since the container started (the engine marks only an exit as
+    OOM-killed; a php-fpm killed under a living sshd shows here, from the cgroup counter
+    the collector last read)."""
+    last = None if c.finished_at is None else {"code": c.last_exit_code, "at": round(c.finished_at, 3)}
+    return {"restart_count": c.restart_count, "oom_killed": c.oom_killed, "last_exit": last, "oom_kills": oom_kills}

@@ -6,6 +6,7 @@ import falcon
 
 from ..backups import Backups, Restorer, check_backup_id
 from ..backups.catalog import check_site_name
+from ..events.hooks import backup_events
 from ..services import Services
 from . import params
 from .auth import grant_of
@@ -81,7 +82,7 @@ class Restore:
 
 
 def routes(services: Services) -> list[tuple[str, object]]:
-    backups = Backups(services.engine, services.config)
+    backups = Backups(services.engine, services.config, backup_events(services.journal))
     return [
         ("/v1/container/backup", Backup(backups)),
         ("/v1/container/backups", BackupList(backups)),

@@ -7,6 +7,7 @@ import falcon
 from ..backups import final_backup
 from ..backups.disk import Quotas, read_usage, with_disk
 from ..errors import InvalidInput
+from ..events.hooks import backup_events
 from ..hosting import Hosting, parse_create, parse_resize
 from ..services import Services
 from . import params
@@ -77,8 +78,9 @@ def routes(services: Services) -> list[tuple[str, object]]:
         services.engine,
         services.config,
         services.store,
-        final_backup(services.engine, services.config),
+        final_backup(services.engine, services.config, backup_events(services.journal)),
         quotas=Quotas(services.config),
+        journal=services.journal,
     )
     return [
         ("/v1/container", ContainerCollection(hosting)),

@@ -10,7 +10,7 @@ from dockerlink.engine.models import EngineEvent
 from dockerlink.events.follower import CURSOR, Follower, Translator
 from dockerlink.events.journal import Journal
 from dockerlink.events.oom import OomCount
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, FakeStore
 
 ID = "a" * 64
 
@@ -170,7 +170,8 @@ def test_a_restarted_follower_replays_without_doubling_or_losing(journal, engine
 def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exits(engine, tmp_path):
     from dockerlink.config import Config
     from dockerlink.engine import ContainerDetails
-    from dockerlink.events.hooks import exit_fields, host_protection
+    from dockerlink.hosting.limits import host_protection
+    from dockerlink.hosting.panel import exit_fields
 
     protection = host_protection(Config(pids_limit=512, log_max_size="5m", log_max_files=2))
     assert protection == {
@@ -185,29 +186,24 @@ def test_create_asks_for_the_limits_that_protect_the_host_and_listing_shows_exit
             "State": {"Running": True, "OOMKilled": True, "ExitCode": 137, "FinishedAt": "2026-01-01T00:00:00.5Z"},
         }
     )
-    config = Config(stats_db=str(tmp_path / "stats.sqlite3"))
-    assert exit_fields(config, c) == {
+    assert exit_fields(c, 0) == {
         "restart_count": 2,
         "oom_killed": True,
         "last_exit": {"code": 137, "at": 1767225600.5},
         "oom_kills": 0,
     }
     never = ContainerDetails.from_api({"Id": ID, "State": {"FinishedAt": "0001-01-01T00:00:00Z"}})
-    assert exit_fields(config, never)["last_exit"] is None
+    assert exit_fields(never, 0)["last_exit"] is None
 
 
 def test_the_listing_counts_oom_kills_of_a_living_container_from_the_cgroup_counter(journal, engine, tmp_path):
     from dockerlink.config import Config
-    from dockerlink.engine import ContainerDetails
-    from dockerlink.events.hooks import exit_fields
+    from dockerlink.hosting import Hosting
 
     config = Config(stats_db=str(tmp_path / "stats.sqlite3"), events_db=journal.path)
     Translator(journal, Inspector(engine)).oom_counts([OomCount(ID, "site1", 1767225600, 2)], 10.0)
-    c = ContainerDetails.from_api(
-        {
-            "Id": ID,
-            "Config": {"Labels": {"dockerlink": "0.1.0"}},
-            "State": {"Running": True, "StartedAt": "2026-01-01T00:00:00Z"},
-        }
-    )
-    assert exit_fields(config, c)["oom_kills"] == 2
+    engine.containers.add("site1", labels={"dockerlink": "0.1.0"}, id=ID, started_at=1767225600)
+    hosting = Hosting(engine, config, FakeStore(), journal=Journal(journal.path))  # a worker's own connection
+    assert hosting.describe_many([ID])["success"][ID]["oom_kills"] == 2
+    alone = Hosting(engine, config, FakeStore())  # no journal given: none read
+    assert alone.describe_many([ID])["success"][ID]["oom_kills"] == 0
