@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from dockerlink import git
 from dockerlink.config import Config
 from dockerlink.engine import ContainerDetails, ExecResult
 from dockerlink.errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
+from tests.waiting import until
 
 PREFIX = git.container_argv(Config().instance)
 #: What every git command gets first, in a container and on the host.
@@ -509,15 +509,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _ends(pid: int, within: float = 10.0) -> bool:
-    """True once `pid` is gone: a killed process can still be exiting (its pipes already
-    closed) when the runner returns, so allow it a moment; a survivor is still caught."""
-    deadline = time.monotonic() + within
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+def _wait_gone(pid: int) -> None:
+    """`pid` ends: a killed process can still be exiting (its pipes already closed) when the
+    runner returns, so it is waited for; a survivor still fails the test."""
+    until(lambda: not _alive(pid), f"process {pid} to end", timeout=10)
 
 
 def test_host_runner_kills_the_whole_process_group_at_the_timeout(tmp_path):
@@ -525,14 +520,14 @@ def test_host_runner_kills_the_whole_process_group_at_the_timeout(tmp_path):
     result = runner.run(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!; wait"], str(tmp_path))  # holds no pipe
     assert result.timed_out
     helper = int(result.stdout.decode().split()[0])
-    assert _ends(helper)
+    _wait_gone(helper)
 
 
 def test_host_runner_kills_what_ignores_term(tmp_path):
     runner = git.HostRunner(timeout=0.5, kill_after=0.5)
     result = runner.run(["sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"], str(tmp_path))
     assert result.timed_out
-    assert _ends(int(result.stdout.decode().split()[0]))
+    _wait_gone(int(result.stdout.decode().split()[0]))
 
 
 def test_host_runner_reports_exit_code_and_both_streams(tmp_path):
@@ -671,7 +666,7 @@ def test_host_runner_stops_reading_and_the_command_past_output_max(tmp_path):
     result = git.HostRunner(timeout=60, output_max=65536).run(["sh", "-c", script], str(tmp_path))
     assert result.truncated and not result.timed_out
     assert len(result.stdout) + len(result.stderr) == 65536
-    assert _ends(int(pid_file.read_text()))
+    _wait_gone(int(pid_file.read_text()))
 
 
 def test_host_runner_within_output_max_keeps_everything(tmp_path):

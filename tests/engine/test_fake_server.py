@@ -5,19 +5,12 @@ of the answer (test_exec_stream failed so, now and then, under load)."""
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
+from tests.waiting import until
+
 from .fake_server import FakeServer, http_answer
-
-
-def _wait_for(predicate, seconds: float = 10) -> None:  # noqa: ANN001
-    """A liveness bound, not a timing claim."""
-    end = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < end, "gave up waiting"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +27,7 @@ def test_a_body_sent_after_the_head_was_taken_is_read_before_the_answer(tmp_path
             client.settimeout(30)
             client.connect(server.address.removeprefix("unix://"))
             client.sendall(f"POST /v1.41/exec/e/start HTTP/1.1\r\nHost: d\r\n{framing}\r\n\r\n".encode())
-            _wait_for(lambda: server.targets)  # the head is taken: the body comes only now
+            until(lambda: server.targets, "the fake server to take the head")  # the body comes only now
             client.sendall(body)
             received = b""
             while chunk := client.recv(65536):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dockerlink.errors import InvalidInput
 from dockerlink.hosting.commands import check_commands, start_script, syntax_error
+from tests.waiting import until
 
 SHELL = shutil.which("dash") or "/bin/sh"
 
@@ -69,32 +69,27 @@ def _run(commands: list[str], tmp_path: Path, keepalive_marker: str = "alive") -
     )
 
 
-def _wait_for(path: Path, seconds: float = 20) -> str:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if path.exists() and path.read_text():
-            return path.read_text()
-        time.sleep(0.05)
-    pytest.fail(f"{path.name} never appeared")
+def _wait_for(path: Path) -> str:
+    until(lambda: path.exists() and path.read_text(), f"{path.name} to appear")
+    return path.read_text()
 
 
-def _wait_until_only_the_keepalive_is_left(group: int, seconds: float = 20) -> None:
-    """The background commands are done: no live process of the group but the keep-alive
-    (a stand-in that, unlike sshd, leaves its children unreaped)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        others = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[2]) == group and int(stat.parent.name) != group:
-                others.append(stat.parent.name)
-        if not others:
-            return
-        time.sleep(0.05)
-    pytest.fail("the background commands never ended")
+def _others_in_group(group: int) -> list[str]:
+    """Live processes of the group but its leader (the keep-alive: a stand-in that, unlike
+    sshd, leaves its children unreaped)."""
+    others = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group and int(stat.parent.name) != group:
+            others.append(stat.parent.name)
+    return others
+
+
+def _wait_until_only_the_keepalive_is_left(group: int) -> None:
+    until(lambda: not _others_in_group(group), "the background commands to end")
 
 
 @pytest.mark.parametrize(
@@ -104,12 +99,14 @@ def test_whatever_a_command_does_the_keepalive_becomes_the_main_process(tmp_path
     proc = _run([command, 'echo after >> "$OUT/after"'], tmp_path)
     try:
         assert _wait_for(tmp_path / "alive") == "up\n"
+
         # the script exec'd the keep-alive: the process started is now it, not a shell (the
         # marker is written just before the stand-in's own `exec sleep`: wait for that exec)
-        end = time.monotonic() + 20
-        while (argv := Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[:2]) != [b"sleep", b"30"]:
-            assert proc.poll() is None and time.monotonic() < end, argv
-            time.sleep(0.02)
+        def exec_done() -> bool:
+            assert proc.poll() is None, "the script ended"
+            return Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"30"]
+
+        until(exec_done, "the stand-in keep-alive's own exec")
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()

@@ -4,13 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from dockerlink.engine import EngineUnavailable
 from dockerlink.stats.runner import Loop, backoff_delay, next_tick
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,11 +109,11 @@ def _start_collector(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
 
 
 def _wait_for(log: Path, text: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while text not in log.read_text():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
+    def logged() -> bool:
+        assert proc.poll() is None, log.read_text()  # the collector ended: its log says why
+        return text in log.read_text()
+
+    until(logged, f"{text!r} in the collector's log")
 
 
 def test_sigterm_stops_the_collector_cleanly(tmp_path):
