@@ -34,13 +34,13 @@ class Services:
     ) -> Services:
         if engine is None:
             engine = config.engine()
+        journal = Journal(config.events_path)
         if store is None:
-            store = StatsStore(config.stats_db)
+            store = StatsStore(config.stats_db, handoff=journal)  # what it cannot drop, the collector will
         if tokens is None and config.api_token:
             tokens = ScopedTokens.for_config(config)
         metrics = ServiceMetrics(store, engine)
         transport = getattr(engine, "transport", None)  # a test double may have none
         if transport is not None:
             transport.observer = metrics.observe_engine_call
-        journal = Journal(config.events_path)
         return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics, journal=journal)

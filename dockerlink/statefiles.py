@@ -62,7 +62,7 @@ FILES: dict[str, StateFile] = {
     "heal_lock": StateFile("<stats_db>.heal.lock", "one process at a time moves a corrupt stats file aside"),
     "corrupt": StateFile("<stats_db>.corrupt-<time>", "a corrupt stats file moved aside, kept for the operator"),
     "forget": StateFile(
-        "<stats_db>.forget", "deleted sites whose history the stats file could not drop then (locked or broken)"
+        "<stats_db>.forget", "an earlier version's queue of histories to drop (now a hand-off): drained once"
     ),
     "jobs": StateFile("<stats_db>.jobs.json", "each collector job's state, for /v1/health"),
     "disk": StateFile("<stats_db>.disk.json", "each site's last disk measure"),

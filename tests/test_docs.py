@@ -172,7 +172,7 @@ def test_curl_examples_are_read_with_their_method():
 def _state_files_table() -> list[str]:
     """The first name in the first cell of each row of architecture.md's files table."""
     text = (DOCS / "architecture.md").read_text()
-    table = text[text.index("## Which process writes which file") :].split("\n## ", 1)[0]
+    table = re.split(r"\n##+ ", text[text.index("## Which process writes which file") :], maxsplit=1)[0]
     return [m.group(1) for m in re.finditer(r"^\| `([^`]+)`", table, re.M)]
 
 

@@ -84,7 +84,7 @@ class Engines:
 
 def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     """Every job of the process, each with its own engine from `engines`."""
-    jobs = [rounds_job(config, engines())]
+    jobs = [rounds_job(config, engines(), journal)]  # the journal: the workers' hand-off (histories to drop)
     jobs += event_jobs(config, engines(), journal)  # events and webhooks: their own threads, under the same lock
     jobs.append(meter_job(config, engines(), disk_events(journal)))  # disk use: its own rate, never in the round
     keeper = keeper_job(config, engines())  # the site network's firewall: installed now, checked again and again

@@ -8,12 +8,18 @@ and every worker reads.
   progress (last delivered seq, failed attempts, next try), written in the same
   transaction as what they describe.
 - `counters`: per container, the last restart count and cgroup OOM-kill count seen.
-- `requests`: stops/restarts/deletes asked through dockerlink, written by the workers, so a
-  `stopped` event can say who asked.
-- `handoff`: events that happen in a worker (a backup done or failed), written there (the
-  other table workers write) and moved into `events` by the collector, oldest first, each
-  in one transaction (insert, delete): the journal keeps one writer, and a row waits in the
-  file across any restart until the collector has journaled it.
+- `handoff`: the one way a worker tells the collector something (the only table workers
+  write), a row per message, its `kind` naming who reads it:
+  - `event`: what happens in a worker (a backup done or failed), moved into `events` by the
+    collector, oldest first, each in one transaction (insert, delete), so the journal keeps
+    one writer and a row waits in the file across any restart until it is journaled;
+  - `request`: a stop/restart/delete asked through dockerlink (`type` the action), looked
+    up by the follower so a `stopped` event can say who asked, pruned after an hour;
+  - any other kind (`ask`/`asked`/`done`): a request for another of the collector's jobs,
+    done at least once, e.g. the stats rounds dropping a deleted site's history that the
+    worker could not drop itself (the stats file locked or broken: this file is another).
+  Why this table: it is in a file every worker already opens (storage.connect: WAL, a busy
+  wait), apart from the stats file, kept across restarts of either side until done.
 """
 
 from __future__ import annotations
@@ -52,7 +58,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             n INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
             type TEXT NOT NULL, detail TEXT NOT NULL, key TEXT)""",
     ),
+    # 3: every hand-off in that one table, by kind: the stop requests move in
+    (
+        "ALTER TABLE handoff ADD COLUMN kind TEXT NOT NULL DEFAULT 'event'",
+        "INSERT INTO handoff (time, id, name, type, detail, kind) SELECT at, id, '', action, '{}', 'request' "
+        "FROM requests",
+        "DROP TABLE requests",
+        "CREATE INDEX handoff_by_kind ON handoff (kind, id, time)",
+    ),
 )
+EVENT, REQUEST = "event", "request"
 _COLUMNS = "seq, time, id, name, type, detail"
 
 
@@ -165,28 +180,26 @@ class Journal:
             self._db.execute("DELETE FROM counters WHERE id = ?", (container_id,))
 
     def prune(self, before: float) -> int:
-        """Forget events (and requests) older than `before`; returns how many events went."""
+        """Forget events (and stop requests) older than `before`; returns how many events went."""
         with self._lock, self._db:
             n = self._db.execute("DELETE FROM events WHERE time < ?", (before,)).rowcount
-            self._db.execute("DELETE FROM requests WHERE at < ?", (min(before, time.time() - 3600),))
+            self._db.execute(
+                "DELETE FROM handoff WHERE kind = ? AND time < ?", (REQUEST, min(before, time.time() - 3600))
+            )
         return n
 
     # -- written by the workers --
 
     def note_request(self, container_id: str, action: str, at: float | None = None) -> None:
         """Record that `action` (stop, restart, delete) was asked through dockerlink."""
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO requests (id, action, at) VALUES (?, ?, ?)",
-                (container_id, action, time.time() if at is None else at),
-            )
+        self._put(REQUEST, time.time() if at is None else at, container_id, "", action, {})
 
     def requested(self, container_id: str, after: float) -> str | None:
         """The latest action asked for this container at or after `after`, if any."""
         with self._lock:
             row = self._db.execute(
-                "SELECT action FROM requests WHERE id = ? AND at >= ? ORDER BY at DESC LIMIT 1",
-                (container_id, after),
+                "SELECT type FROM handoff WHERE kind = ? AND id = ? AND time >= ? ORDER BY time DESC LIMIT 1",
+                (REQUEST, container_id, after),
             ).fetchone()
         return None if row is None else row[0]
 
@@ -195,11 +208,32 @@ class Journal:
     ) -> None:
         """A worker's event, for the collector to journal (`take_handoffs`); `key` makes a
         second hand-off of the same event a no-op there."""
+        self._put(EVENT, time_, container_id, name, type_, detail, key)
+
+    def ask(self, kind: str, container_id: str) -> None:
+        """(A worker) ask the collector's job that reads `kind` to do it for this container."""
+        self._put(kind, time.time(), container_id, "", kind, {})
+
+    def asked(self, kind: str, limit: int = 1000) -> list[tuple[int, str]]:
+        """(The collector) what is asked of `kind`, oldest first: (row number, container id)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT n, id FROM handoff WHERE kind = ? ORDER BY n LIMIT ?", (kind, limit)
+            ).fetchall()
+
+    def done(self, ns: Iterable[int]) -> None:
+        """(The collector) drop what was asked and is done (`asked`'s row numbers)."""
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM handoff WHERE n = ?", [(n,) for n in ns])
+
+    def _put(
+        self, kind: str, time_: float, container_id: str, name: str, type_: str, detail: dict, key: str | None = None
+    ) -> None:
         body = json.dumps(detail, separators=(",", ":"), sort_keys=True)
         with self._lock, self._db:
             self._db.execute(
-                "INSERT INTO handoff (time, id, name, type, detail, key) VALUES (?, ?, ?, ?, ?, ?)",
-                (time_, container_id, name, type_, body, key),
+                "INSERT INTO handoff (kind, time, id, name, type, detail, key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, time_, container_id, name, type_, body, key),
             )
 
     def take_handoffs(self, limit: int = 100) -> list[Event]:
@@ -209,7 +243,8 @@ class Journal:
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             rows = self._db.execute(
-                "SELECT n, time, id, name, type, detail, key FROM handoff ORDER BY n LIMIT ?", (limit,)
+                "SELECT n, time, id, name, type, detail, key FROM handoff WHERE kind = ? ORDER BY n LIMIT ?",
+                (EVENT, limit),
             ).fetchall()
             for n, time_, cid, name, type_, body, key in rows:
                 cur = self._db.execute(

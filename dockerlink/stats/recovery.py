@@ -5,8 +5,10 @@
   a fresh store starts. One process does it (an exclusive lock beside the file); the
   others see the file's inode change and reopen.
 - Dropping a deleted container's history must never fail its delete: when the database
-  is locked or broken, the id is appended to `<stats_db>.forget` and the collector drops
-  it at its next round (`StatsStore.maintain`).
+  is locked or broken, the worker asks the collector through the one hand-off (`HandOff`:
+  the events journal's `handoff` table, in another file than the stats one), and the
+  collector drops it at its next round (`StatsStore.maintain`). An earlier version queued
+  those ids in `<stats_db>.forget`; the collector still drains that file once.
 """
 
 from __future__ import annotations
@@ -15,12 +17,27 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from ..statefiles import StateFiles, locked
 
-__all__ = ["is_corrupt", "move_aside", "heal_lock", "defer_forget", "deferred_forgets"]
+__all__ = ["is_corrupt", "move_aside", "heal_lock", "HandOff", "FORGET", "legacy_forgets"]
+
+#: The hand-off kind asking the stats rounds to drop a deleted container's history.
+FORGET = "forget_stats"
+
+
+class HandOff(Protocol):
+    """The workers-to-collector hand-off as the stats store uses it (the events journal)."""
+
+    def ask(self, kind: str, container_id: str) -> None: ...
+
+    def asked(self, kind: str, limit: int = 1000) -> list[tuple[int, str]]: ...
+
+    def done(self, ns: Iterable[int]) -> None: ...
+
 
 _CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
 
@@ -56,18 +73,13 @@ def heal_lock(path: str) -> Iterator[None]:
         yield
 
 
-def defer_forget(path: str, container_id: str) -> None:
-    """Queue `container_id` for the collector (one line, appended under the queue's lock)."""
-    with open(path + ".forget", "a", encoding="ascii") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        f.write(container_id + "\n")
-
-
 @contextmanager
-def deferred_forgets(path: str) -> Iterator[list[str]]:
-    """The queued ids, under the queue's lock; the queue is emptied if the block succeeds."""
+def legacy_forgets(path: str) -> Iterator[list[str]]:
+    """The ids an earlier version queued in `<stats_db>.forget`, under that file's lock; the
+    file goes once the block succeeds (nothing writes it anymore)."""
+    legacy = StateFiles(stats_db=path).path("forget")
     try:
-        f = open(path + ".forget", "r+", encoding="ascii")
+        f = open(legacy, "r+", encoding="ascii")
     except FileNotFoundError:
         yield []
         return
@@ -75,5 +87,4 @@ def deferred_forgets(path: str) -> Iterator[list[str]]:
         fcntl.flock(f, fcntl.LOCK_EX)
         ids = sorted({line.strip() for line in f if line.strip()})
         yield ids
-        f.seek(0)
-        f.truncate()
+        os.unlink(legacy)

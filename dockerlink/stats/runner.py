@@ -12,6 +12,7 @@ from ..config import Config
 from ..engine import Engine, EngineUnavailable
 from ..jobs import Job, Wait, backoff
 from .collector import Collector
+from .recovery import HandOff
 from .sampler import PRIME_AHEAD, build_sampler
 from .store import StatsStore
 
@@ -100,10 +101,11 @@ class Loop:
                 )
 
 
-def rounds_job(config: Config, engine: Engine) -> Job:
+def rounds_job(config: Config, engine: Engine, handoff: HandOff | None = None) -> Job:
     """The stats rounds on `engine`: every `stats_interval` seconds, aligned, never
-    overlapping, backing off while the engine is unreachable."""
-    store = StatsStore(config.stats_db)
+    overlapping, backing off while the engine is unreachable; each round also does what
+    the workers asked through `handoff` (histories their deletes could not drop)."""
+    store = StatsStore(config.stats_db, handoff=handoff)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
     sampler = build_sampler(engine)
     collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)

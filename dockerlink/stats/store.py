@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from ..storage import Migration, connect, migrate
 from .arithmetic import finite
-from .recovery import defer_forget, deferred_forgets, heal_lock, is_corrupt, move_aside
+from .recovery import FORGET, HandOff, heal_lock, is_corrupt, legacy_forgets, move_aside
 from .rendering import fill_cpu_ceiling, join, render, with_counts
 from .samples import Reading, Sample
 
@@ -182,8 +182,9 @@ class StatsStore:
     """History of every sampled container. Safe to share between threads: each thread
     gets its own connection; WAL lets readers run while the collector writes."""
 
-    def __init__(self, path: str, *, prune_budget: int = 20000) -> None:
+    def __init__(self, path: str, *, prune_budget: int = 20000, handoff: HandOff | None = None) -> None:
         self.path = path
+        self.handoff = handoff  # where a worker asks the collector to drop what it could not
         self.prune_budget = prune_budget  # rows per tier and call, at most (about)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -339,9 +340,13 @@ class StatsStore:
         `prune_budget` rows per tier per call at most (a backlog is worked off over a few rounds);
         and drop the history of containers whose delete could not (see `forget`)."""
         db = self._db()
-        with deferred_forgets(self.path) as ids:
+        with legacy_forgets(self.path) as ids:
             for container_id in ids:
                 self._forget(container_id, now)
+        if self.handoff is not None and (asked := self.handoff.asked(FORGET)):
+            for _, container_id in asked:
+                self._forget(container_id, now)
+            self.handoff.done(n for n, _ in asked)  # only once dropped: a failure asks again
         with _transaction(db):
             for tier in TIERS[1:]:
                 self._roll_up(db, tier, now)
@@ -402,8 +407,8 @@ class StatsStore:
         round that was already sampling it from writing it back.
 
         Never raises: the container is gone already, and its delete must not fail for its
-        history. When the database is locked (past a short wait) or broken, the id is
-        queued and the collector's next `maintain` drops it; returns False then."""
+        history. When the database is locked (past a short wait) or broken, the collector
+        is asked through the hand-off and its next `maintain` drops it; returns False then."""
         try:
             db = self._db()
             db.execute(f"PRAGMA busy_timeout = {_FORGET_BUSY_MS}")
@@ -415,9 +420,11 @@ class StatsStore:
         except Exception as exc:  # noqa: BLE001 - sqlite3.Error above all; never fail the delete
             log.warning("stats history of %s not dropped now (%s); the collector will drop it", container_id, exc)
         try:
-            defer_forget(self.path, container_id)
-        except OSError as exc:
-            log.error("could not queue the stats history of %s for dropping: %s", container_id, exc)
+            if self.handoff is None:
+                raise RuntimeError("no hand-off to the collector")
+            self.handoff.ask(FORGET, container_id)
+        except Exception as exc:  # noqa: BLE001 - never fail the delete
+            log.error("could not ask the collector to drop the stats history of %s: %s", container_id, exc)
         return False
 
     @_heals

@@ -17,6 +17,14 @@ def test_a_stop_through_the_service_is_noted_in_the_events_file(client, config, 
 
 def test_a_stop_is_not_failed_by_a_journal_that_cannot_be_written(client, config, fake_engine, tmp_path, caplog):
     c = fake_engine.containers.add("site1", labels={"dockerlink": "0.1.0"})
-    Journal(config.events_path)._db.execute("DROP TABLE requests")  # the journal refuses the note
+    Journal(config.events_path)._db.execute("DROP TABLE handoff")  # the journal refuses the note
     assert client.simulate_post("/v1/container/stop", params={"id": c.id}).status_code == 204
     assert "could not note the stop" in caplog.text
+
+
+def test_the_workers_stats_store_hands_off_through_the_workers_journal(config):
+    from dockerlink.services import Services
+    from tests.fakes import FakeEngine
+
+    services = Services.build(config, engine=FakeEngine())
+    assert services.store.handoff is services.journal

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dockerlink.events.journal import Journal
 from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
 
@@ -80,21 +81,60 @@ def test_the_collectors_check_finds_corruption_no_query_has_touched(path):
     assert store.last_sample_time() is None
 
 
+def _asked(events: Path) -> list[tuple]:
+    """The hand-off rows in the events file, read as the file holds them."""
+    db = sqlite3.connect(str(events))
+    try:
+        return db.execute("SELECT kind, id FROM handoff").fetchall()
+    finally:
+        db.close()
+
+
 def test_forget_on_a_locked_database_never_raises_and_the_collector_finishes_it(path):
-    store = StatsStore(str(path))
-    record(store, T)
+    events = path.parent / "events.sqlite3"
+    worker = StatsStore(str(path), handoff=Journal(str(events)))
+    collector = StatsStore(str(path), handoff=Journal(str(events)))  # another process's, in effect
+    record(collector, T)
     locker = sqlite3.connect(str(path), isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     try:
-        assert store.forget(A) is False  # no exception: the delete it belongs to succeeds
+        assert worker.forget(A) is False  # no exception: the delete it belongs to succeeds
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-    assert store.has_history(A)  # not yet
-    store.maintain(T + 10)  # the collector's next round
+    assert collector.has_history(A)  # not yet
+    assert _asked(events) == [("forget_stats", A)]  # asked through the events file's hand-off
+    collector.maintain(T + 10)  # the collector's next round
+    assert not collector.has_history(A)
+    assert _asked(events) == []  # done once: the request is gone
+    assert not (path.parent / "stats.sqlite3.forget").exists()  # the old queue file is not used
+
+
+def test_a_forget_the_collector_could_not_do_stays_asked(path, monkeypatch):
+    events = path.parent / "events.sqlite3"
+    Journal(str(events)).ask("forget_stats", A)
+    collector = StatsStore(str(path), handoff=Journal(str(events)))
+    record(collector, T)
+
+    def broken(container_id: str, now: float) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(collector, "_forget", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        collector.maintain(T + 10)
+    assert _asked(events) == [("forget_stats", A)]  # asked again at the next round
+    monkeypatch.undo()
+    collector.maintain(T + 20)
+    assert _asked(events) == [] and not collector.has_history(A)
+
+
+def test_an_earlier_versions_forget_file_is_drained_once(path):
+    store = StatsStore(str(path))
+    record(store, T)
+    (path.parent / "stats.sqlite3.forget").write_text(f"{A}\n{A}\n")
+    store.maintain(T + 10)
     assert not store.has_history(A)
-    store.maintain(T + 20)  # done once, the queue is empty
-    assert (path.parent / "stats.sqlite3.forget").read_text() == ""
+    assert not (path.parent / "stats.sqlite3.forget").exists()
 
 
 def test_forget_on_a_corrupt_database_never_raises(path):
