@@ -66,8 +66,10 @@ FILES: dict[str, StateFile] = {
     ),
     "jobs": StateFile("<stats_db>.jobs.json", "each collector job's state, for /v1/health"),
     "disk": StateFile("<stats_db>.disk.json", "each site's last disk measure"),
-    "quotas": StateFile("<stats_db>.quotas.json", "each site's disk quota"),
-    "quotas_lock": StateFile("<stats_db>.quotas.json.lock", "one quota change at a time across workers"),
+    "quotas": StateFile(
+        "<stats_db>.quotas.json", "an earlier version's disk quotas (now hand-offs): carried over once"
+    ),
+    "quotas_lock": StateFile("<stats_db>.quotas.json.lock", "one worker at a time carries those quotas over"),
     "events": StateFile("events_db", "the events journal and the webhook outbox"),
     "tls": StateFile("<state_dir>/dockerlink-tls/", "certbot's outcome per site"),
     "certbot_lock": StateFile("<state_dir>/dockerlink-tls/.certbot.lock", "one certbot run at a time on the host"),

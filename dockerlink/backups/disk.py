@@ -6,7 +6,8 @@ a readable volume mountpoint) it walks the volume itself: never following symlin
 links counted once, sleeping briefly every few thousand entries so it yields the disk and
 the CPU, and stopping at a per-site time budget (the result then says `partial`). Elsewhere
 it asks the engine's `/system/df` (bytes only). Results go to one JSON file that every
-worker reads for the listing; quotas (GiB, set at create or PATCH) to another.
+worker reads for the listing; quotas (GiB, set at create or PATCH) are handed to it through
+the events journal's hand-off table (docs/architecture.md, "Hand-offs").
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from typing import Any
 
 from ..config import Config
 from ..engine import Engine, EngineError
+from ..events.journal import Journal
 from ..jobs import Job, Wait
 from ..ownership import LABEL
 from ..statefiles import StateFiles, locked
 from ..storage import write_atomically
 from .service import WWW, Notify
+
+#: The hand-off kind of a site's disk quota (a value per container: `{"gib": …}`).
+QUOTA = "quota"
 
 __all__ = [
     "Walk",
@@ -142,27 +147,37 @@ def with_latest_disk(history_json: str, measured: dict[str, Any] | None) -> str:
 
 
 class Quotas:
-    """Per-site quotas in GiB, by container id, in one JSON file shared by every worker."""
+    """Per-site quotas in GiB, by container id: values of kind `quota` in the events
+    journal's hand-off table (the worker's own journal, or one opened at `events_db`),
+    written by workers, read by the disk meter and by restores. An earlier version's
+    `<stats_db>.quotas.json` is carried over once (under its lock) and removed."""
 
-    def __init__(self, config: Config) -> None:
-        files = StateFiles.of(config)
-        self.path = Path(files.path("quotas"))
-        self._lock = files.path("quotas_lock")
+    def __init__(self, config: Config, journal: Journal | None = None) -> None:
+        self._journal = journal or Journal(config.events_path)
+        self._carry_over(StateFiles.of(config))
 
     def all(self) -> dict[str, float]:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
+        return {cid: value["gib"] for cid, value in self._journal.values(QUOTA).items()}
 
     def set(self, container_id: str, gib: float | None) -> None:
-        with locked(self._lock):
-            quotas = self.all()
-            if gib:
-                quotas[container_id] = gib
-            else:
-                quotas.pop(container_id, None)
-            _write_json(self.path, quotas)
+        self._journal.set_value(QUOTA, container_id, {"gib": gib} if gib else None)
+
+    def _carry_over(self, files: StateFiles) -> None:
+        legacy = Path(files.path("quotas"))
+        if not legacy.exists():
+            return
+        with locked(files.path("quotas_lock")):
+            try:
+                quotas = json.loads(legacy.read_text())
+            except FileNotFoundError:  # carried over by another worker meanwhile
+                return
+            except ValueError:
+                quotas = {}
+            have = self.all()
+            for container_id, gib in (quotas if isinstance(quotas, dict) else {}).items():
+                if container_id not in have and isinstance(gib, (int, float)):
+                    self.set(container_id, gib)
+            legacy.unlink()
 
 
 class DiskMeter:

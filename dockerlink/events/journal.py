@@ -17,7 +17,9 @@ and every worker reads.
     up by the follower so a `stopped` event can say who asked, pruned after an hour;
   - any other kind (`ask`/`asked`/`done`): a request for another of the collector's jobs,
     done at least once, e.g. the stats rounds dropping a deleted site's history that the
-    worker could not drop itself (the stats file locked or broken: this file is another).
+    worker could not drop itself (the stats file locked or broken: this file is another);
+  - a value kept per container (`set_value`/`values`), one row each, replaced whole: a
+    site's disk quota, set by a worker, read by the disk meter and by restores.
   Why this table: it is in a file every worker already opens (storage.connect: WAL, a busy
   wait), apart from the stats file, kept across restarts of either side until done.
 """
@@ -225,6 +227,25 @@ class Journal:
         """(The collector) drop what was asked and is done (`asked`'s row numbers)."""
         with self._lock, self._db:
             self._db.executemany("DELETE FROM handoff WHERE n = ?", [(n,) for n in ns])
+
+    def set_value(self, kind: str, container_id: str, value: dict[str, Any] | None) -> None:
+        """(A worker) the one current value of `kind` for a container, replacing any before
+        it in one transaction (None: none). Never taken: read with `values`."""
+        body = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM handoff WHERE kind = ? AND id = ?", (kind, container_id))
+            if value is not None:
+                self._db.execute(
+                    "INSERT INTO handoff (kind, time, id, name, type, detail) VALUES (?, ?, ?, '', ?, ?)",
+                    (kind, time.time(), container_id, kind, body),
+                )
+
+    def values(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Each container's current value of `kind` (`set_value`)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, detail FROM handoff WHERE kind = ?", (kind,)).fetchall()
+        return {container_id: json.loads(body) for container_id, body in rows}
 
     def _put(
         self, kind: str, time_: float, container_id: str, name: str, type_: str, detail: dict, key: str | None = None

@@ -79,7 +79,7 @@ def routes(services: Services) -> list[tuple[str, object]]:
         services.config,
         services.store,
         final_backup(services.engine, services.config, backup_events(services.journal)),
-        quotas=Quotas(services.config),
+        quotas=Quotas(services.config, services.journal),
         journal=services.journal,
     )
     return [
