@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,9 @@ def test_a_held_lock_shuts_out_another_process_and_a_dead_holder_lets_go(tmp_pat
         holder.wait()
     with locked(path, wait=False):  # the dead holder's lock went with it
         pass
+
+
+def test_no_module_but_statefiles_takes_a_lock_of_its_own():
+    root = Path(__file__).resolve().parents[1] / "dockerlink"
+    users = sorted(str(p.relative_to(root)) for p in root.rglob("*.py") if "fcntl" in p.read_text())
+    assert users == ["statefiles.py"]

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
@@ -75,16 +74,14 @@ def heal_lock(path: str) -> Iterator[None]:
 
 @contextmanager
 def legacy_forgets(path: str) -> Iterator[list[str]]:
-    """The ids an earlier version queued in `<stats_db>.forget`, under that file's lock; the
-    file goes once the block succeeds (nothing writes it anymore)."""
+    """The ids an earlier version queued in `<stats_db>.forget`; the file goes once the block
+    succeeds (nothing writes it anymore: no lock needed)."""
     legacy = StateFiles(stats_db=path).path("forget")
     try:
-        f = open(legacy, "r+", encoding="ascii")
+        with open(legacy, encoding="ascii") as f:
+            ids = sorted({line.strip() for line in f if line.strip()})
     except FileNotFoundError:
-        yield []
-        return
-    with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        ids = sorted({line.strip() for line in f if line.strip()})
-        yield ids
+        ids = None
+    yield ids or []
+    if ids is not None:
         os.unlink(legacy)
