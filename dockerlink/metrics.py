@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.utils import floatToGoString
 
 from .backups.disk import GIB, read_usage_file, usage_file
 from .engine import EngineError
@@ -181,9 +182,41 @@ class SiteCollector:
                     log.warning("metrics: no container names: %s", exc)
             return self._names
 
-    def collect(self) -> Iterator[Metric]:
+    def _rows(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         rows = with_disk_bytes(self._store.latest_round(), self._disk())
-        names = self._names_of(str(row["container"]) for row in rows)
+        return rows, self._names_of(str(row["container"]) for row in rows)
+
+    def exposition(self) -> str:
+        """What `generate_latest` makes of `collect()`, byte for byte, written directly:
+        with 1000 sites that is 8000 lines, which prometheus-client's generic writer
+        (a label escaping and a sort per line) takes about 100 ms to write."""
+        rows, names = self._rows()
+        labels = [
+            f'{{id="{_label(cid)}",name="{_label(names.get(cid, ""))}"}} '
+            for row in rows
+            for cid in [str(row["container"])]
+        ]
+        out: list[str] = []
+        for spec in SITE_METRICS:
+            name = spec.name + "_total" if spec.kind == "counter" else spec.name
+            lines = [
+                f"{name}{label}{floatToGoString(value)}\n"
+                for row, label in zip(rows, labels, strict=True)
+                if (value := spec.value(row)) is not None
+            ]
+            if lines:
+                out.append(f"# HELP {name} {_help(spec.help)}\n# TYPE {name} {spec.kind}\n")
+                out += lines
+        notes = self._store.notes()
+        for key, (name, help_text) in COLLECTOR_METRICS.items():
+            if key in notes:
+                out.append(
+                    f"# HELP {name} {_help(help_text)}\n# TYPE {name} gauge\n{name} {floatToGoString(notes[key])}\n"
+                )
+        return "".join(out)
+
+    def collect(self) -> Iterator[Metric]:
+        rows, names = self._rows()
         for spec in SITE_METRICS:
             family_cls = CounterMetricFamily if spec.kind == "counter" else GaugeMetricFamily
             family = family_cls(spec.name, spec.help, labels=("id", "name"))
@@ -198,6 +231,14 @@ class SiteCollector:
         for key, (name, help_text) in COLLECTOR_METRICS.items():
             if key in notes:
                 yield GaugeMetricFamily(name, help_text, value=notes[key])
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _help(text: str) -> str:
+    return text.replace("\\", r"\\").replace("\n", r"\n")
 
 
 class _Registry:
@@ -255,5 +296,4 @@ class ServiceMetrics:
             MultiProcessCollector(registry)  # every worker's counters and histograms, summed
         else:
             registry.register(_Registry(self._own))
-        registry.register(self.sites)
-        return generate_latest(registry)
+        return generate_latest(registry) + self.sites.exposition().encode()

@@ -42,6 +42,10 @@ from dockerlink.engine import (
 class FakeStore:
     forgotten: list[str] = field(default_factory=list)
     last: float | None = None
+    round: list[dict] = field(default_factory=list)  # the rows `latest_round` gives
+
+    def latest_round(self) -> list[dict]:
+        return self.round
 
     def last_sample_time(self) -> float | None:
         return self.last
@@ -377,6 +381,7 @@ class FakeSystem:
     def __init__(self, engine: FakeEngine) -> None:
         self._e = engine
         self.stream: queue.Queue[EngineEvent | None] | None = None
+        self.root_dir = "/var/lib/docker"
 
     def events(self, since: float, until: float, filters=None) -> list[EngineEvent]:  # noqa: ANN001
         self._e.check()
@@ -395,7 +400,9 @@ class FakeSystem:
 
     def info(self) -> EngineInfo:
         self._e.check()
-        return EngineInfo(cpus=4, memory_total=8 << 30, cgroup_version="1", cgroup_driver="cgroupfs")
+        return EngineInfo(
+            cpus=4, memory_total=8 << 30, cgroup_version="1", cgroup_driver="cgroupfs", root_dir=self.root_dir
+        )
 
     def version(self) -> EngineVersion:
         self._e.check()

@@ -291,3 +291,39 @@ def test_disk_use_the_meter_measured_is_exposed_in_bytes_and_only_for_measured_s
     family = m["dockerlink_site_disk_used_bytes"]
     assert _value(family, "dockerlink_site_disk_used_bytes", id=host.web.id, name="web") == 1.5 * GIB
     assert {s.labels["id"] for s in family} == {host.web.id}  # `off` was never measured
+
+
+class NotedStore(RowsStore):
+    def notes(self):  # noqa: ANN201
+        return {"round_seconds": 0.0125, "last_round": 1795753350.5}
+
+
+def test_the_direct_exposition_is_what_prometheus_client_writes_byte_for_byte():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    engine = FakeEngine()
+    a = engine.containers.add("a", labels=OWNED)
+    b = engine.containers.add("b", labels=OWNED)
+    rows = [
+        {
+            "container": a.id,
+            "ts": 1.0,
+            "cpu_ns": 123456789,
+            "mem_used": 1 << 26,
+            "mem_limit": 1 << 30,
+            "net_up": 10**15,
+            "net_down": 0,
+            "pids": 7,
+            "oom_kills": 0,
+        },
+        {"container": b.id, "ts": 1.0, "cpu_ns": 0, "mem_used": 0.5, "mem_limit": 0, "net_up": 1, "net_down": 2},
+        {"container": "c" * 64, "ts": 1.0, "cpu_ns": float("inf"), "mem_used": None, "mem_limit": 3},  # no name
+    ]
+    collector = SiteCollector(NotedStore(rows), engine, disk=lambda: {a.id: {"used": 1.5}})
+    engine.containers.rename(b.id, 'we"ird\\name')  # a name no engine gives, escaped all the same
+    collector._listed_at = float("-inf")
+    registry = CollectorRegistry()
+    registry.register(collector)
+    expected = generate_latest(registry).decode()
+    assert "dockerlink_site_disk_used_bytes" in expected and "dockerlink_collector_round" in expected
+    assert collector.exposition() == expected

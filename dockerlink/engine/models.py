@@ -395,6 +395,7 @@ class EngineInfo:
     memory_total: int
     cgroup_version: str
     cgroup_driver: str
+    root_dir: str = ""  # DockerRootDir: where the engine keeps its volumes (on the engine's host)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EngineInfo:
@@ -403,6 +404,7 @@ class EngineInfo:
             memory_total=int(data.get("MemTotal") or 0),
             cgroup_version=str(data.get("CgroupVersion") or ""),
             cgroup_driver=str(data.get("CgroupDriver") or ""),
+            root_dir=str(data.get("DockerRootDir") or ""),
         )
 
 

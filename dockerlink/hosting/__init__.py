@@ -8,6 +8,7 @@
     panel.py       a container as the panel reads it (`describe`)
     operations.py  `Hosting`: create, list, resize, start/stop, delete, on the engine
     listing.py     the full listing's cache of container details, kept true by events
+    capacity.py    how much room the host has left (`GET /v1/capacity`)
 
 Which containers dockerlink may change at all is `dockerlink.ownership`'s rule (git and
 stats use it too).

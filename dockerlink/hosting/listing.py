@@ -13,7 +13,10 @@ What keeps it true:
   restarted, say) the cache is emptied and every listing inspects until it is followed
   again, from a `since` before the emptying, so no event falls between the two;
 - an entry whose state or name differs from the listing's is inspected again;
-- an inspect that ran while any event arrived is not kept (it may predate the change);
+- an inspect that ran while an event about that container arrived is not kept (it may
+  predate the change); the others of the same batch are (on a busy engine some event
+  arrives during nearly every batch of 1000 inspects: dropping the whole batch for it
+  left the cache empty at scale);
 - an entry older than `ttl` is inspected again, whatever happened (a safety net for an
   event lost on a connection that died silently, or a remote engine's clock).
 Single-id gets never use it: they inspect, exactly.
@@ -53,6 +56,9 @@ CHANGES = (
 NETWORK_CHANGES = ("connect", "disconnect")
 #: Seconds an entry is trusted at most, events or not.
 TTL = 30.0
+#: Containers whose last event is remembered (for the inspects in flight) before the
+#: memory is dropped whole, and with it the batches then in flight.
+MAX_CHANGED = 10_000
 #: Seconds the event stream's `since` reaches back before the cache was emptied.
 OVERLAP = 2.0
 
@@ -82,7 +88,9 @@ class DetailsCache:
         self._wall = wall
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[ContainerDetails, float]] = {}
-        self._seq = 0  # events seen; an inspect that overlapped one is not kept
+        self._seq = 0  # events seen; an inspect that overlapped one about its container is not kept
+        self._changed: dict[str, int] = {}  # container id -> `_seq` at its last event
+        self._reset_seq = 0  # `_seq` when the cache was last emptied: nothing inspected before is kept
         self._following = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -114,11 +122,13 @@ class DetailsCache:
         return details
 
     def put(self, details: Iterable[ContainerDetails], mark: int) -> None:
-        """Keep freshly inspected details, unless an event arrived since `mark`."""
+        """Keep freshly inspected details, but those of a container an event arrived about
+        since `mark` (and all of them if the cache was emptied since)."""
         now = self._clock()
         with self._lock:
-            if self._following and self._seq == mark:
-                self._entries.update((d.id, (d, now)) for d in details)
+            if self._following and self._reset_seq <= mark:
+                changed = self._changed
+                self._entries.update((d.id, (d, now)) for d in details if changed.get(d.id, 0) <= mark)
 
     def retain(self, ids: Iterable[str]) -> None:
         """Forget containers no longer listed."""
@@ -136,12 +146,18 @@ class DetailsCache:
         container = event.attributes.get("container", "") if event.type == "network" else event.actor_id
         with self._lock:
             self._seq += 1
+            if len(self._changed) >= MAX_CHANGED:  # forgetting which changed is safe: no batch in flight is kept
+                self._changed.clear()
+                self._reset_seq = self._seq
+            self._changed[container] = self._seq
             self._entries.pop(container, None)
 
     def _reset(self, following: bool) -> None:
         with self._lock:
             self._seq += 1
+            self._reset_seq = self._seq
             self._entries.clear()
+            self._changed.clear()
             self._following = following
 
     def follow_once(self) -> None:

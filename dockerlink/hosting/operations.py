@@ -150,6 +150,10 @@ class Hosting:
                 errors[ref] = str(result)
         return {"error": errors, "success": found}
 
+    def sites(self) -> list[ContainerDetails]:
+        """dockerlink's own containers, running or not, described through the listing's cache."""
+        return [d for d in self._listing(None) if is_owned(d)]
+
     def _entry(self, c: ContainerDetails) -> dict[str, Any]:
         """The panel's entry, with the site's urls and TLS state for dockerlink's own."""
         entry = {**describe(c), **exit_fields(c, self._oom_kills(c))}

@@ -8,6 +8,7 @@ overlap another dockerlink container's area.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
@@ -22,6 +23,7 @@ __all__ = [
     "check_root",
     "max_root",
     "overlaps",
+    "free_areas",
 ]
 
 _PORT = re.compile(r"([1-9][0-9]{0,4})(?:/(tcp|udp))?")
@@ -107,3 +109,19 @@ def check_root(value: object, area_size: int) -> int:
 
 def overlaps(root_a: int, root_b: int, area_size: int) -> bool:
     return root_a < root_b + area_size and root_b < root_a + area_size
+
+
+def free_areas(roots: Iterable[int], area_size: int) -> tuple[int, int | None]:
+    """How many more areas fit between the taken ones, and the lowest root a create would
+    accept now (None when none fits). Areas are packed from the start of each free gap,
+    which fits the most on a line; a panel that keeps its roots on a grid of its own may
+    fit fewer."""
+    count, lowest, start = 0, None, MIN_ROOT
+    for root in [*sorted(set(roots)), 65536]:  # 65536: a sentinel area just past the last port
+        if root > start:
+            fits = (root - start) // area_size
+            if fits and lowest is None:
+                lowest = start
+            count += fits
+        start = max(start, root + area_size)
+    return count, lowest

@@ -11,6 +11,7 @@ from ..events.hooks import backup_events
 from ..hosting import Hosting, parse_create, parse_resize
 from ..services import Services
 from . import params
+from .capacity import Capacity
 
 __all__ = ["routes", "MAX_IDS", "MAX_STOP_SECONDS"]
 
@@ -86,4 +87,5 @@ def routes(services: Services) -> list[tuple[str, object]]:
         ("/v1/container", ContainerCollection(hosting)),
         *((f"/v1/container/{a}", ContainerAction(hosting, a)) for a in ("start", "stop", "restart")),
         ("/v1/container/isolate", ContainerIsolate(hosting)),
+        ("/v1/capacity", Capacity(hosting, services)),  # the same listing cache
     ]

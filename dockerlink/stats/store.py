@@ -142,7 +142,8 @@ FROM (
 """
 # The last round's row of each container (the primary key (ts, cid) makes it one range).
 _LATEST = (
-    "SELECT c.container, r.ts, r.cpu_ns, r.mem_used, r.mem_limit, r.net_up, r.net_down, r.pids, r.oom_kills"
+    "SELECT c.container, r.ts, r.cpu_ns, r.cpu AS cpu_percent, r.mem_used, r.mem_limit, r.net_up, r.net_down,"
+    " r.pids, r.oom_kills"
     " FROM recent r JOIN containers c USING (cid) WHERE r.ts = ?"
 )
 _END = 1e18  # later than any timestamp
@@ -452,9 +453,10 @@ class StatsStore:
 
     @_heals
     def latest_round(self) -> list[dict[str, float | str]]:
-        """Each container's row of the last round (for /metrics): `container`, `ts`, the
-        cumulative counters (`cpu_ns`, `net_up`, `net_down`) and the gauges (`mem_used`,
-        `mem_limit`); a container that no longer exists has no row in it."""
+        """Each container's row of the last round (for /metrics, /v1/capacity): `container`,
+        `ts`, the cumulative counters (`cpu_ns`, `net_up`, `net_down`) and the gauges
+        (`cpu_percent` of one core, `mem_used`, `mem_limit`); a container that no longer
+        exists has no row in it."""
         db = self._db()
         last = db.execute("SELECT value FROM meta WHERE key = 'last_round'").fetchone()
         if last is None:

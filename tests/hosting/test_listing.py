@@ -12,6 +12,7 @@ import pytest
 from dockerlink.config import Config
 from dockerlink.engine import ContainerSummary, EngineEvent, EngineUnavailable
 from dockerlink.hosting import Hosting
+from dockerlink.hosting import listing as listing_module
 from dockerlink.hosting.listing import DetailsCache
 from tests.fakes import FakeEngine, FakeStore
 from tests.waiting import until
@@ -262,5 +263,39 @@ def test_a_broken_stream_empties_the_cache_and_the_next_one_starts_before_the_em
     assert cache.get(summary) is None
     t = following(cache, stream)
     assert stream.since == [998.0, 998.0]  # reaches back before the cache was emptied
+    stream.q.put(None)
+    t.join(5)
+
+
+def test_an_event_about_one_container_keeps_the_rest_of_the_batch():
+    stream = Stream()
+    cache = DetailsCache(stream)
+    engine = FakeEngine()
+    (a, sa), (b, sb) = details(engine), details(engine)
+    t = following(cache, stream)
+    mark = cache.mark()
+    stream.q.put(EngineEvent("container", "update", a.id, 0.0, {}))
+    until(lambda: cache.mark() != mark, "the follower applied the update event")
+    cache.put([a, b], mark)  # both inspected before a's update, answered after it
+    assert cache.get(sa) is None
+    assert cache.get(sb) == b
+    stream.q.put(None)
+    t.join(5)
+
+
+def test_when_the_memory_of_changes_is_full_no_batch_in_flight_is_kept(monkeypatch):
+    monkeypatch.setattr(listing_module, "MAX_CHANGED", 2)
+    stream = Stream()
+    cache = DetailsCache(stream)
+    c, summary = details(FakeEngine())
+    t = following(cache, stream)
+    mark = cache.mark()
+    for other in ("x" * 64, "y" * 64, "z" * 64):  # other containers: the third overflows the memory
+        stream.q.put(EngineEvent("container", "destroy", other, 0.0, {}))
+    until(lambda: cache.mark() == mark + 3, "the follower applied the three events")
+    cache.put([c], mark)
+    assert cache.get(summary) is None
+    cache.put([c], cache.mark())
+    assert cache.get(summary) == c
     stream.q.put(None)
     t.join(5)

@@ -94,6 +94,7 @@ PANEL_ONLY: frozenset[str] = frozenset()
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/metrics"): PANEL_ONLY,
     ("GET", "/ui"): EVERY,
+    ("GET", "/v1/capacity"): PANEL_ONLY,
     ("GET", "/ui/ui.css"): EVERY,
     ("GET", "/ui/ui.js"): EVERY,
     ("DELETE", "/v1/container"): PANEL_ONLY,

@@ -1,0 +1,351 @@
+"""Bench one host with N sites (default 1000): what must not grow per call with N.
+
+    .venv/bin/python bench/scale.py [N] [--repeat 5] [--ui]
+
+A real dockerlink under gunicorn (2 workers, its collector, a site network of its own:
+`dltest-bench-scale-net`, 10.231.0.0/21, so the shared `dockerlink-sites` bridge never
+fills), and N cheap sites made through the engine directly: the base image running
+`sleep infinity`, 16 MiB, no network (no veth, no published port, no docker-proxy), with
+dockerlink's label so they list, sample and count as sites (no port-area label: the
+bench's containers must not take the areas of other services on a shared engine). Each
+costs a containerd shim (measured: about 2.5 MiB private, 6 MiB PSS) and a sleep.
+
+Figures, each beside its target (the issue's):
+- the full listing `GET /v1/container` (warm) vs the raw socket's list + one inspect each;
+- a stats round on the cgroup path, in process (the collector's code, the bench's N) and
+  as the service's own collector last reported it (every site on the engine);
+- `GET /v1/metrics` through the service;
+- RSS of each worker and of the collector (VmRSS, VmHWM);
+- creating a site through the service (`PUT ?start=true`) with N sites vs with none;
+- with `--ui`, the operator page's requests per refresh (bench/ui_requests.py, N sites,
+  chromium, the tests' fake engine).
+Everything it made (name prefix dltest-bench-scale-, label dockerlink.test) is removed at
+the end, also after a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import BENCH_LABEL, median_ms  # noqa: E402
+from bench.rawsocket import RawEngine  # noqa: E402
+from bench.stats_round import NoEngine, Only, OnlyEvents  # noqa: E402
+from dockerlink.engine import ContainerSpec, Engine, EngineError, NotFound  # noqa: E402
+from dockerlink.stats.collector import Collector  # noqa: E402
+from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler  # noqa: E402
+from dockerlink.stats.store import StatsStore  # noqa: E402
+from tests.integration.live import live_service  # noqa: E402
+
+IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
+PREFIX = "dltest-bench-scale-"
+NETWORK = "dltest-bench-scale-net"
+SUBNET = "10.231.0.0/21"
+AREA = 500
+ROOT = 62000  # the bench's own sites (port_area_size 500: 62000-62499)
+TOKEN = "bench-scale-token-0123456789"
+MIB = 1 << 20
+
+# The issue's targets.
+LISTING_VS_RAW = 0.5
+ROUND_MS = 50.0
+METRICS_MS = 50.0
+RSS_MIB = 60.0
+CREATE_VS_FIRST = 1.2
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def row(what: str, figure: str, target: str, ok: bool) -> None:
+    print(f"{what:<46} {figure:>26}   target {target:<16} {verdict(ok)}")
+
+
+def make_sites(engine: Engine, n: int, run: str) -> list[str]:
+    labels = {"dockerlink": "bench", BENCH_LABEL: "1"}
+
+    def one(i: int) -> str:
+        spec = ContainerSpec(
+            image=IMAGE, cmd=("sleep", "infinity"), labels=labels, memory=16 * MIB, memory_swap=16 * MIB, network="none"
+        )
+        cid, _ = engine.containers.create(spec, name=f"{PREFIX}{run}-{i}")
+        engine.containers.start(cid)
+        return cid
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def remove_everything(engine: Engine) -> None:
+    """Every container (with its volumes) and network the bench made, by name prefix."""
+    mine = [c.id for c in engine.containers.list(all=True) if c.name.startswith(PREFIX)]
+
+    def rm(cid: str) -> None:
+        try:
+            engine.containers.remove(cid, force=True, volumes=True)
+        except EngineError:
+            pass
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(rm, mine))
+    for v in engine.transport.request("GET", ["volumes"]).json().get("Volumes") or []:
+        if v["Name"].startswith(f"dockerlink-{PREFIX}"):
+            try:
+                engine.volumes.remove(v["Name"], force=True)
+            except EngineError:
+                pass
+    try:
+        engine.networks.remove(NETWORK)
+    except (NotFound, EngineError):
+        pass
+    print(f"removed {len(mine)} containers, the bench's volumes and network")
+
+
+def subnet_is_free(engine: Engine) -> bool:
+    for net in engine.transport.request("GET", ["networks"]).json():
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet", "").startswith("10.231."):
+                return net.get("Name") == NETWORK
+    return "10.231." not in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+
+
+def processes(master: int) -> dict[str, tuple[float, float]]:
+    """RSS and peak RSS (MiB) of each child of the gunicorn master, named worker-<pid> or collector."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master:
+                continue
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        except (OSError, ValueError, IndexError):
+            continue
+        name = "collector" if b"dockerlink.collector" in cmdline else f"worker-{pid}"
+        out[name] = (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024)
+    return out
+
+
+class Site:
+    """Create (timed) and delete a site through the service."""
+
+    def __init__(self, svc, run: str) -> None:  # noqa: ANN001
+        self.svc, self.run, self.count = svc, run, 0
+
+    def create_ms(self) -> float:
+        self.count += 1
+        name = f"{PREFIX}{self.run}-s{self.count}"
+        body = {"name": name, "host_port_root": ROOT, "memory": 0.25, "cpulimit": 0.5}
+        t0 = time.perf_counter()
+        r = self.svc.request("PUT", "/v1/container", params={"start": "true"}, json=body)
+        ms = (time.perf_counter() - t0) * 1000
+        assert r.status_code == 200, r.text
+        d = self.svc.request("DELETE", "/v1/container", params={"id": name})
+        assert d.status_code == 204, d.text
+        return ms
+
+
+def round_seconds(svc, rounds: int = 3) -> float | None:  # noqa: ANN001
+    """The median duration of the service's collector's next `rounds` rounds (it notes each)."""
+    seen: dict[float, float] = {}
+    deadline = time.monotonic() + rounds * 15 + 30
+    while len(seen) < rounds and time.monotonic() < deadline:
+        text = svc.get("/v1/metrics").text
+        took = re.search(r"^dockerlink_collector_round_duration_seconds (\S+)$", text, re.M)
+        at = re.search(r"^dockerlink_collector_last_success_timestamp_seconds (\S+)$", text, re.M)
+        if took and at:
+            seen[float(at[1])] = float(took[1])
+        time.sleep(1)
+    return statistics.median(seen.values()) if seen else None
+
+
+def engine_seconds(svc) -> dict[str, float]:  # noqa: ANN001
+    """Seconds spent in each engine operation so far, summed over the workers."""
+    out: dict[str, float] = {}
+    pattern = r'^dockerlink_engine_call_duration_seconds_sum\{operation="([^"]+)"\} (\S+)$'
+    for op, value in re.findall(pattern, svc.get("/v1/metrics").text, re.M):
+        out[op] = out.get(op, 0.0) + float(value)
+    return out
+
+
+def per_create(before: dict[str, float], after: dict[str, float], creates: int) -> dict[str, float]:
+    """Milliseconds per create (and its delete) in each engine operation, the largest first."""
+    diff = {op: (after.get(op, 0.0) - before.get(op, 0.0)) * 1000 / creates for op in after}
+    return dict(sorted(((op, ms) for op, ms in diff.items() if ms >= 0.5), key=lambda kv: -kv[1]))
+
+
+def raw_create_ms(raw: RawEngine, run: str, k: int) -> float:
+    """The engine's part of a create through the raw socket: volume, container with the
+    same four published ports, start (removed after, untimed)."""
+    name = f"{PREFIX}{run}-raw{k}"
+    ports = [22, 80, 443, 499]
+    body = {
+        "Image": IMAGE,
+        "Cmd": ["sleep", "infinity"],
+        "Labels": {BENCH_LABEL: "1"},
+        "ExposedPorts": {f"{p}/tcp": {} for p in ports},
+        "HostConfig": {
+            "PortBindings": {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(ROOT + AREA + p)}] for p in ports},
+            "Mounts": [{"Type": "volume", "Source": f"dockerlink-{name}-www", "Target": "/var/www"}],
+            "NetworkMode": NETWORK,
+        },
+    }
+    t0 = time.perf_counter()
+    raw.json("POST", "/volumes/create", {"Name": f"dockerlink-{name}-www"})
+    cid = raw.json("POST", "/containers/create", body, query={"name": name})["Id"]
+    raw.call("POST", f"/containers/{cid}/start")
+    ms = (time.perf_counter() - t0) * 1000
+    raw.call("DELETE", f"/containers/{cid}", query={"force": "1", "v": "1"})
+    raw.call("DELETE", f"/volumes/dockerlink-{name}-www")
+    return ms
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n", type=int, nargs="?", default=1000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--ui", action="store_true", help="also the operator page's requests (chromium)")
+    args = ap.parse_args()
+    n, repeat = args.n, args.repeat
+    engine = Engine()
+    if not subnet_is_free(engine):
+        print(f"{SUBNET} is taken on this host: edit SUBNET")
+        return 2
+    run = uuid.uuid4().hex[:6]
+    raw = RawEngine()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = {
+                "api_token": TOKEN,
+                "publish_ip": "127.0.0.1",
+                "port_area_size": str(AREA),
+                "site_network": NETWORK,
+                "site_subnet": SUBNET,
+                "stats_interval": "5",
+            }
+            with live_service(Path(tmp), **settings) as svc:
+                site = Site(svc, run)
+                site.create_ms()  # warm-up: the site network, the worker's first engine calls
+                before = engine_seconds(svc)
+                first = statistics.median(site.create_ms() for _ in range(repeat))
+                first_ops = per_create(before, engine_seconds(svc), repeat)
+                raw_first = statistics.median(raw_create_ms(raw, run, k) for k in range(repeat))
+
+                t0 = time.perf_counter()
+                ids = make_sites(engine, n, run)
+                print(f"{n} sites made and started in {time.perf_counter() - t0:.0f} s")
+                raw.close()
+                raw = RawEngine()  # the engine closed the idle connection meanwhile
+
+                # the service's collector has sampled them all
+                deadline = time.monotonic() + 300
+                while svc.get("/v1/metrics").text.count("dockerlink_site_running{") < n:
+                    assert time.monotonic() < deadline, "the service's collector never sampled every site"
+                    time.sleep(1)
+
+                listed = len(raw.json("GET", "/containers/json", query={"all": "1"}))
+
+                def raw_list() -> None:
+                    for c in raw.json("GET", "/containers/json", query={"all": "1"}):
+                        try:
+                            raw.json("GET", f"/containers/{c['Id']}/json")
+                        except RuntimeError:  # removed meanwhile (another session's)
+                            pass
+
+                http = requests.Session()
+                http.headers["Authorization"] = f"Bearer {TOKEN}"
+
+                def listing() -> None:
+                    assert http.get(f"{svc.url}/v1/container").status_code == 200
+
+                ours = median_ms(listing, repeat, warmup=2)
+                floor = median_ms(raw_list, max(3, repeat // 2))
+
+                def metrics() -> None:
+                    assert http.get(f"{svc.url}/v1/metrics").status_code == 200
+
+                scrape = median_ms(metrics, repeat * 2, warmup=2)
+
+                cgroup = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
+                lister = Only(engine, ids)
+                with tempfile.TemporaryDirectory() as stmp:
+                    store = StatsStore(os.path.join(stmp, "stats.sqlite3"))
+                    collector = Collector(lister, cgroup, store, events=OnlyEvents(engine, ids))
+                    stats_round = median_ms(collector.collect_once, repeat * 2, warmup=2)
+                    store.close()
+                cgroup.close()
+                service_round = round_seconds(svc)
+
+                before = engine_seconds(svc)
+                created = statistics.median(site.create_ms() for _ in range(repeat))
+                created_ops = per_create(before, engine_seconds(svc), repeat)
+                raw_created = statistics.median(raw_create_ms(raw, run, repeat + k) for k in range(repeat))
+                rss = processes(svc.process.pid)
+
+                print(f"\n== {n} sites ({listed} containers on the engine in all), medians")
+                row(
+                    "GET /v1/container (warm) vs raw list+inspects",
+                    f"{ours:.0f} ms vs {floor:.0f} ms = {ours / floor:.2f}x",
+                    f"<= {LISTING_VS_RAW}x",
+                    ours / floor <= LISTING_VS_RAW,
+                )
+                row(
+                    "stats round, cgroup path (bench's N)",
+                    f"{stats_round:.1f} ms",
+                    f"<= {ROUND_MS:g} ms",
+                    stats_round <= ROUND_MS,
+                )
+                if service_round is not None:
+                    row(
+                        "  the service's collector, last round",
+                        f"{service_round * 1000:.1f} ms",
+                        f"<= {ROUND_MS:g} ms",
+                        service_round * 1000 <= ROUND_MS,
+                    )
+                row("GET /v1/metrics", f"{scrape:.1f} ms", f"<= {METRICS_MS:g} ms", scrape <= METRICS_MS)
+                for name, (now, peak) in sorted(rss.items()):
+                    row(f"RSS {name}", f"{now:.0f} MiB (peak {peak:.0f})", f"<= {RSS_MIB:g} MiB", peak <= RSS_MIB)
+                row(
+                    f"create a site: with {n} vs none",
+                    f"{created:.0f} ms vs {first:.0f} ms = {created / first:.2f}x",
+                    f"<= {CREATE_VS_FIRST}x",
+                    created / first <= CREATE_VS_FIRST,
+                )
+                row(
+                    f"  the engine's part (raw socket): with {n} vs none",
+                    f"{raw_created:.0f} ms vs {raw_first:.0f} ms = {raw_created / raw_first:.2f}x",
+                    "",
+                    True,
+                )
+                print("  engine ms per create+delete, by operation (none -> with N):")
+                for op in dict.fromkeys([*first_ops, *created_ops]):
+                    print(f"    {op:<40} {first_ops.get(op, 0):>8.1f} -> {created_ops.get(op, 0):>8.1f}")
+                http.close()
+    finally:
+        raw.close()
+        remove_everything(engine)
+        engine.close()
+    if args.ui:
+        ui = Path(__file__).with_name("ui_requests.py")
+        subprocess.run([sys.executable, str(ui), str(n), "10", "2"], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
