@@ -35,7 +35,9 @@ class Job:
     `run(wait)` works until `wait` reports a stop; returning earlier, or raising, is a death
     (reported on /v1/health, restarted with back-off), except for a `once` job, which is
     done when it returns. `engine` is the engine the job was given (None: it needs none);
-    `close` releases what the job holds, after it ended.
+    `close` releases what the job holds, after it ended. `left_at_exit`: a job that, once
+    the process is stopping, can only be blocked reading the engine (the event stream, open
+    for a whole window) with nothing of its own to finish: the stop does not wait for it.
     """
 
     name: str
@@ -43,3 +45,4 @@ class Job:
     engine: Engine | None = None
     once: bool = False
     close: Callable[[], Any] | None = None
+    left_at_exit: bool = False

@@ -75,7 +75,7 @@ def test_a_wrong_token_shows_one_clear_line_and_asks_again(tmp_path):
 
 
 def test_refreshes_pick_up_new_sites_and_ask_only_for_new_points_without_reloading(tmp_path):
-    app, engine, store = fake_host(tmp_path, TOKEN, sites=3, stats_interval=1)
+    app, engine, store = fake_host(tmp_path, TOKEN, sites=3, stats_interval=0.5)
     with serve(app) as base, Browser(tmp_path / "profile") as browser:
         browser.open(base + "/ui/")
         browser.type_token(TOKEN)
@@ -106,7 +106,7 @@ def test_refreshes_pick_up_new_sites_and_ask_only_for_new_points_without_reloadi
 
 
 def test_refreshes_never_overlap_even_when_the_listing_is_slower_than_the_interval(tmp_path):
-    app, _, _ = fake_host(tmp_path, TOKEN, sites=3, stats_interval=0.5)
+    app, _, _ = fake_host(tmp_path, TOKEN, sites=3, stats_interval=0.2)
     lock = threading.Lock()
     seen = {"now": 0, "max": 0, "calls": 0}
 
@@ -118,7 +118,7 @@ def test_refreshes_never_overlap_even_when_the_listing_is_slower_than_the_interv
             seen["calls"] += 1
             seen["max"] = max(seen["max"], seen["now"])
         try:
-            time.sleep(1.5)  # three intervals
+            time.sleep(0.6)  # three intervals
             return app(environ, start_response)
         finally:
             with lock:
@@ -128,7 +128,7 @@ def test_refreshes_never_overlap_even_when_the_listing_is_slower_than_the_interv
         browser.open(base + "/ui/")
         browser.type_token(TOKEN)
         _loaded(browser, 3)
-        browser.pump(5)
+        browser.pump(2)  # three slow listings and more
     assert seen["calls"] >= 3  # it kept refreshing
     assert seen["max"] == 1
 

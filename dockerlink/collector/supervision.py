@@ -65,12 +65,14 @@ class Supervision:
             return {name: dict(state) for name, state in self._states.items()}
 
     def join(self, timeout: float) -> list[str]:
-        """Wait up to `timeout` seconds in all for the jobs to end; the names of those that
-        did not (a daemon thread: it dies with the process)."""
+        """Wait up to `timeout` seconds in all for the jobs to end, except those `left_at_exit`;
+        the names of those that did not (a daemon thread: it dies with the process)."""
         deadline = time.monotonic() + timeout
-        for thread in self._threads.values():
+        left = {job.name for job in self.jobs if job.left_at_exit}
+        waited = {name: thread for name, thread in self._threads.items() if name not in left}
+        for thread in waited.values():
             thread.join(max(0.0, deadline - time.monotonic()))
-        return [name for name, thread in self._threads.items() if thread.is_alive()]
+        return [name for name, thread in waited.items() if thread.is_alive()]
 
     def close(self) -> None:
         """Release what each ended job holds (a job still running keeps its own)."""

@@ -54,7 +54,9 @@ def event_jobs(config: Config, engine: Engine, journal: Journal) -> list[Job]:
         keep_days=config.events_days,
     )
     jobs = [
-        Job("events", follower.run, engine=engine),
+        # At a stop it is waiting on the engine's stream (up to a window): nothing to finish,
+        # what it had not journaled is read again from the cursor at the next start.
+        Job("events", follower.run, engine=engine, left_at_exit=True),
         Job("handoff", lambda wait: relay_handoffs(journal, wait)),
     ]
     if config.webhook_url and config.webhook_secret:

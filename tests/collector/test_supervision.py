@@ -152,3 +152,26 @@ def test_closing_releases_what_each_ended_job_holds():
     assert sup.join(20) == []
     sup.close()
     assert closed == ["a"]
+
+
+def test_a_stop_waits_for_every_job_but_one_left_at_exit_blocked_in_a_read():
+    """The event follower holds the engine's stream open for a whole window: the process's
+    stop (and so every service stop) does not wait that out; every other job is waited for."""
+    stop = StopFlag()
+    reading = threading.Event()  # never set: a read the engine never answers
+    ending = threading.Event()
+
+    def slow_to_end(wait) -> None:  # noqa: ANN001
+        while not wait(10.0):
+            pass
+        ending.wait(0.3)  # a job finishing its work after the stop: waited for
+
+    sup = Supervision(
+        [Job("blocked", lambda wait: reading.wait(60), left_at_exit=True), Job("writer", slow_to_end)], stop.wait
+    )
+    sup.start()
+    until(lambda: [s["state"] for s in sup.states().values()] == ["running", "running"], "both jobs running")
+    stop.set()
+    assert sup.join(20) == []  # not 20 s and ["blocked"]: the read was not waited for
+    assert sup.states()["writer"]["state"] == "stopped"  # its end was
+    assert sup.states()["blocked"]["state"] == "running"

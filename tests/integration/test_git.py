@@ -70,6 +70,24 @@ def site(engine, unique_name, base_image):
 
 
 @pytest.fixture(scope="module")
+def shared_site(engine, base_image):
+    """One site for the tests that leave its repository as SETUP made it (at most a line
+    appended to the working copy's README): a container, its start and SETUP each cost seconds."""
+    from .conftest import PREFIX
+
+    name = f"{PREFIX}git-shared"
+    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=name)
+    try:
+        engine.containers.start(cid)
+        s = Site(engine, name, cid)
+        s.sh(SETUP)
+        yield s
+    finally:
+        with contextlib.suppress(NotFound, Conflict):
+            engine.containers.remove(cid, force=True, volumes=True)
+
+
+@pytest.fixture(scope="module")
 def host_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("git-host") / "root"
 
@@ -85,8 +103,8 @@ def short_service(engine, tmp_path_factory, host_root):
 # --- in a container, through gunicorn ---------------------------------------------------
 
 
-def test_head_answers_the_last_commit_of_the_working_directory(service, site):
-    r = service.get("/v1/git/head", params={"id": site.name})
+def test_head_answers_the_last_commit_of_the_working_directory(service, shared_site):
+    r = service.get("/v1/git/head", params={"id": shared_site.name})
     assert r.status_code == 200, r.text
     assert r.text.startswith("commit ")
     assert "first commit" in r.text
@@ -100,8 +118,8 @@ def test_pull_brings_in_a_commit_pushed_to_origin(service, site):
     assert "second commit" in service.get("/v1/git/head", params={"id": site.name}).text
 
 
-def test_branches_lists_local_then_remote_tracking_without_symbolic_refs(service, site):
-    r = service.get("/v1/git/branches", params={"id": site.name})
+def test_branches_lists_local_then_remote_tracking_without_symbolic_refs(service, shared_site):
+    r = service.get("/v1/git/branches", params={"id": shared_site.name})
     assert r.status_code == 200
     assert r.json() == ["main", "remotes/origin/feature", "remotes/origin/main"]
 
@@ -143,7 +161,8 @@ def test_init_creates_the_directory_and_an_empty_repository_has_no_head(service,
 
 
 @pytest.mark.parametrize("branch", ["-f", "--orphan=x", "a..b", "a b", "", "--end-of-options"])
-def test_injection_attempts_are_refused_and_change_nothing(service, site, branch):
+def test_injection_attempts_are_refused_and_change_nothing(service, shared_site, branch):
+    site = shared_site  # each attempt compares the repository before and after itself
     # An uncommitted change that `checkout -f` would throw away.
     site.sh(f"echo local >> {WORKDIR}/README")
     before = site.sh(f"cd {WORKDIR} && git for-each-ref && git status --porcelain && git symbolic-ref HEAD")
@@ -155,8 +174,8 @@ def test_injection_attempts_are_refused_and_change_nothing(service, site, branch
     assert " M README" in after
 
 
-def test_a_missing_directory_is_a_400_naming_it(service, site):
-    r = service.get("/v1/git/head", params={"id": site.name, "path": "/no/such/dir"})
+def test_a_missing_directory_is_a_400_naming_it(service, shared_site):
+    r = service.get("/v1/git/head", params={"id": shared_site.name, "path": "/no/such/dir"})
     assert r.status_code == 400
     assert r.text.startswith("path: cannot work in /no/such/dir")
 
@@ -176,10 +195,10 @@ def test_a_repository_owned_by_another_user_is_not_refused(service, site):
     assert r.status_code == 200, r.text
 
 
-def test_the_branch_validator_agrees_with_git_check_ref_format(site):
+def test_the_branch_validator_agrees_with_git_check_ref_format(shared_site):
     names = VALID_BRANCHES + INVALID_BRANCHES
     script = 'for n do if git check-ref-format --branch "$n" >/dev/null 2>&1; then echo 1; else echo 0; fi; done'
-    verdicts = site.sh(script, *names).split()
+    verdicts = shared_site.sh(script, *names).split()
     git_accepts = {name for name, verdict in zip(names, verdicts, strict=True) if verdict == "1"}
     assert git_accepts == set(VALID_BRANCHES)
 

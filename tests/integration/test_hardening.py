@@ -16,7 +16,9 @@ from .live import is_open, live_service
 
 TOKEN = "hardening-test-token-0123456789"
 SLOW_CLIENTS = 60
-ATTACK_SECONDS = 28
+#: Five trickles of every slow connection: starved threads show from the first probes on
+#: (plain gthread timed out at once); the 408 at `read_timeout` is test_serving.py's to prove.
+ATTACK_SECONDS = 10
 LIVENESS_BOUND = 1.0  # seconds: not a speed claim, the bound past which the API is "stopped"
 
 
@@ -37,7 +39,7 @@ def raw(svc, data: bytes) -> bytes:  # noqa: ANN001
     return b"".join(chunks)
 
 
-def test_60_slow_clients_for_30_s_never_keep_an_authorised_request_waiting_past_1_s(svc):
+def test_60_slow_clients_for_10_s_never_keep_an_authorised_request_waiting_past_1_s(svc):
     host, port = svc.url.removeprefix("http://").split(":")
     stop = threading.Event()
     sockets: list[socket.socket] = []
@@ -76,7 +78,7 @@ def test_60_slow_clients_for_30_s_never_keep_an_authorised_request_waiting_past_
                 waits.append(time.monotonic() - started)
             except requests.Timeout:
                 waits.append(float("inf"))
-            time.sleep(0.5)
+            time.sleep(0.2)
         # The attack was on all along: the slow connections are still open, not refused.
         still_open = sum(1 for s in sockets if is_open(s))
     finally:

@@ -5,18 +5,35 @@ The full minute with 50 clients is bench/load.py."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from bench.loadgen import open_fds, prepare_sites, process_tree, run_load
+from tests.waiting import until
 
 from .live import live_service
+
+LISTEN = "0A"
+
+
+def held_connections(port: int) -> int:
+    """TCP connections on the service's `port` that a process still holds (an inode: an open
+    fd; a closed one left in TIME_WAIT or LAST_ACK has none)."""
+    held = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if int(local.rsplit(":", 1)[1], 16) == port and state != LISTEN and inode != "0":
+                    held += 1
+    return held
 
 
 def settled_fds(svc) -> tuple[int, dict]:  # noqa: ANN001
     """Open fds of the whole service once the clients' closed keep-alive connections are
-    gone on the server side too (gunicorn's keepalive is 2 s)."""
-    time.sleep(3)
+    gone on the server side too (each client closed its session at the end of the load)."""
+    port = int(svc.url.rsplit(":", 1)[1])
+    until(lambda: held_connections(port) == 0, "the service to close the clients' connections", timeout=30)
     pids = process_tree(svc.process.pid)
     return open_fds(pids), {pid: _kinds(pid) for pid in pids}
 

@@ -141,13 +141,20 @@ def test_clients_keeping_their_socket_open_after_a_closing_answer_do_not_hold_th
     assert statuses == [200] * 3
 
 
+@pytest.fixture(scope="module")
+def short_read(engine, tmp_path_factory):
+    """One service with a 2 s `read_timeout` for both stalls (each on its own connection)."""
+    with live_service(tmp_path_factory.mktemp("read-timeout"), read_timeout="2") as s:
+        yield s
+
+
 @pytest.mark.parametrize(
     "sent",
     [b"GET /v1/env HTTP/1.1\r\nHost: x\r\n", b"PUT /v1/container HTTP/1.1\r\nContent-Length: 9\r\n\r\n{"],
     ids=["half-a-head", "half-a-body"],
 )
-def test_a_client_that_stalls_is_answered_408_and_closed_after_read_timeout(engine, tmp_path, sent):
-    with live_service(tmp_path, read_timeout="2") as svc, connect(svc) as s:
+def test_a_client_that_stalls_is_answered_408_and_closed_after_read_timeout(short_read, sent):
+    with connect(short_read) as s:
         s.sendall(sent)  # and nothing more
         answer = read_to_eof(s, timeout=30)
     head, _, body = answer.partition(b"\r\n\r\n")
