@@ -164,12 +164,13 @@ def revocations_problem(path: str) -> str | None:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        return _unreadable_line(path, exc)
+        return f"{_unreadable_line(exc)} ({path})"
     return None
 
 
-def _unreadable_line(path: str, exc: Exception) -> str:
-    return f"token revocations file {path} unreadable ({exc}): every scoped token is refused"
+def _unreadable_line(exc: Exception) -> str:
+    """Said on /v1/health, which answers without a token: no path in it."""
+    return f"token revocations file unreadable ({exc}): every scoped token is refused"
 
 
 class SQLiteRevocations:
@@ -250,8 +251,8 @@ class SQLiteRevocations:
         if db is not None:
             db.close()
         if self.problem is None:
-            self.problem = _unreadable_line(self.path, exc)
-            log.error("%s; see docs/security.md", self.problem)
+            self.problem = _unreadable_line(exc)
+            log.error("%s (%s); see docs/security.md", self.problem, self.path)
 
 
 def derive_key(api_token: str) -> bytes:
