@@ -10,6 +10,7 @@ mount can hide the top). That covers cgroupfs (`/docker/<id>`) and systemd
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ __all__ = [
     "parse_limit",
     "parse_cpu_max",
     "parse_net_dev",
+    "OOM_FILE",
+    "oom_file",
+    "oom_kills",
     "host_memory",
     "read_file",
     "read_mounts",
@@ -152,6 +156,22 @@ def stat_value(text: bytes, key: bytes) -> int:
         start = at + 1 + len(prefix)
     end = text.find(b"\n", start)
     return int(text[start:end] if end >= 0 else text[start:])
+
+
+#: Where the kernel counts a memory cgroup's OOM kills (an `oom_kill N` line): every process
+#: its OOM killer took there, also one that was not the container's main process. v1 has the
+#: line from kernel 4.13 on; the counter starts at 0 with each cgroup (each start).
+OOM_FILE = {1: "memory.oom_control", 2: "memory.events"}
+
+
+def oom_file(dirs: CgroupDirs) -> str:
+    """The file holding the container's OOM-kill counter."""
+    return os.path.join(dirs.memory, OOM_FILE[dirs.version])
+
+
+def oom_kills(text: bytes) -> int:
+    """The OOM-kill count in the text of `oom_file` (0 when the kernel keeps none)."""
+    return stat_value(text, b"oom_kill")
 
 
 def parse_limit(text: bytes) -> int | None:

@@ -29,6 +29,8 @@ from ..cgroups import (
     Mount,
     host_memory,
     locate_in,
+    oom_file,
+    oom_kills,
     parse_cpu_max,
     parse_limit,
     parse_net_dev,
@@ -131,8 +133,6 @@ class _Handles:
             ("quota", "cpu", "cpu.max"),
         ),
     }
-    #: Where the OOM-kill counter is (`oom_kill` line); optional, as the pids file.
-    OOM_FILE = {1: "memory.oom_control", 2: "memory.events"}
 
     def __init__(self, dirs: CgroupDirs, net_dev: str) -> None:
         self.version = dirs.version
@@ -145,13 +145,12 @@ class _Handles:
                 setattr(self, slot, fd)
             self.net = os.open(net_dev, os.O_RDONLY)
             opened.append(self.net)
-            for slot, directory, name in (
-                ("oom", dirs.memory, self.OOM_FILE[dirs.version]),
-                ("pids", dirs.pids, "pids.current"),
-            ):
-                if directory:
+            # Optional: the OOM-kill counter (an old kernel's v1 has none), the pids file.
+            pids = dirs.pids and os.path.join(dirs.pids, "pids.current")
+            for slot, path in (("oom", oom_file(dirs)), ("pids", pids)):
+                if path:
                     try:
-                        fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+                        fd = os.open(path, os.O_RDONLY)
                         opened.append(fd)
                         setattr(self, slot, fd)
                     except FileNotFoundError:
@@ -297,10 +296,10 @@ class CgroupSource:
             quota, period = parse_cpu_max(pread(h.quota, 64, 0))
         rx, tx = parse_net_dev(pread(h.net, _CHUNK, 0))
         limit = memory_limit(parse_limit(pread(h.limit, 64, 0)), self.host_memory)
-        oom_kills = stat_value(pread(h.oom, 4096, 0), b"oom_kill") if h.oom >= 0 else 0
+        kills = oom_kills(pread(h.oom, 4096, 0)) if h.oom >= 0 else 0
         pids = int(pread(h.pids, 64, 0)) if h.pids >= 0 else 0
         used = memory_used(usage, inactive)
-        return Reading(container_id, at, True, cpu_ns, used, limit, quota, period, rx, tx, pids, oom_kills)
+        return Reading(container_id, at, True, cpu_ns, used, limit, quota, period, rx, tx, pids, kills)
 
 
 def _raise_open_files_limit() -> None:
