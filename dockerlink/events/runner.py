@@ -50,13 +50,12 @@ def event_jobs(
     (never the sampler's connections); `journal` is the one the collector writes."""
     engine = engines()
     window = max(2.0, min(config.stats_interval, 30.0))
-    jobs = []
-    consumers = list(consumers)
+    oom_job = None
     if readable_here(engine.address):
         oom_engine = engines()
         oom = OomCounter(OomWatch(oom_engine.containers).counts, journal, every=window)
-        consumers.append(oom)
-        jobs.append(Job("oom", oom.run, engine=oom_engine))
+        consumers = [*consumers, oom]
+        oom_job = Job("oom", oom.run, engine=oom_engine)
     follower = Follower(
         engine.system,
         Translator(journal, engine.containers),
@@ -65,10 +64,9 @@ def event_jobs(
         window=window,
         keep_days=config.events_days,
     )
-    jobs[:0] = [
-        Job("events", follower.run, engine=engine),
-        Job("handoff", lambda wait: relay_handoffs(journal, wait)),
-    ]
+    jobs = [Job("events", follower.run, engine=engine), Job("handoff", lambda wait: relay_handoffs(journal, wait))]
+    if oom_job is not None:
+        jobs.append(oom_job)
     if config.webhook_url and config.webhook_secret:
         jobs.append(Job("webhooks", Sender(journal, config.webhook_url, config.webhook_secret).run))
         log.info("sending events to the webhook at %s", config.webhook_host)

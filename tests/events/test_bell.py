@@ -40,14 +40,45 @@ def test_a_listener_hears_a_ring_and_only_a_ring(journal):
         listener.close()
 
 
+class Listening:
+    """Wraps the watcher's listener: says when the watcher first listens (it has read the
+    journal's last seq by then, so only a ring or the poll can tell it of what comes next)."""
+
+    def __init__(self, make) -> None:  # noqa: ANN001
+        self._make = make
+        self.listening = threading.Event()
+
+    def __call__(self) -> Listening:
+        self._inner = self._make()
+        return self
+
+    def wait(self, timeout: float) -> bool:
+        self.listening.set()
+        return self._inner.wait(timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class Deaf:
+    """A listener that never hears anything (the ring lost)."""
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(timeout)
+        return False
+
+    def close(self) -> None:
+        pass
+
+
 def test_a_ring_reaches_a_parked_wait_long_before_the_poll(journal):
     """The poll is an hour: only the bell can end this wait within the bound."""
-    waiters = Waiters(journal.last_seq, 2, listen=partial(bell.listen, journal.path), poll=NEVER)
+    listen = Listening(partial(bell.listen, journal.path))
+    waiters = Waiters(journal.last_seq, 2, listen=listen, poll=NEVER)
     woke: list[bool] = []
     parked = threading.Thread(target=lambda: woke.append(waiters.wait_beyond(0, 60.0)), daemon=True)
     parked.start()
-    until(lambda: waiters.parked == 1, "the wait parked")
-    time.sleep(0.05)  # let the watcher reach its wait on the listener (the ring must find it there)
+    until(listen.listening.is_set, "the watcher listens")
     started = time.monotonic()
     Journal(journal.path).append(1.0, ID, "site1", "died", {"exit_code": 3})
     parked.join(20)
@@ -56,21 +87,12 @@ def test_a_ring_reaches_a_parked_wait_long_before_the_poll(journal):
 
 
 def test_a_lost_ring_costs_one_poll_and_no_event(journal):
-    class Deaf:
-        """A listener that never hears anything (the ring lost)."""
-
-        def wait(self, timeout: float) -> bool:
-            time.sleep(timeout)
-            return False
-
-        def close(self) -> None:
-            pass
-
-    waiters = Waiters(journal.last_seq, 2, listen=Deaf, poll=0.02)
+    listen = Listening(Deaf)
+    waiters = Waiters(journal.last_seq, 2, listen=listen, poll=0.02)
     woke: list[bool] = []
     parked = threading.Thread(target=lambda: woke.append(waiters.wait_beyond(0, 60.0)), daemon=True)
     parked.start()
-    until(lambda: waiters.parked == 1, "the wait parked")
+    until(listen.listening.is_set, "the watcher listens")
     Journal(journal.path).append(1.0, ID, "site1", "died", {"exit_code": 3})
     parked.join(30)
     assert woke == [True]
