@@ -6,8 +6,9 @@
 Starts its own dockerlink under gunicorn (DOCKERLINK_THREADS=32, so 2 workers park 56
 waits) with a webhook receiver on loopback, stops and starts one bench container `cycles`
 times, and reads each event's engine time (the journal's `time`) against its arrival.
-The CPU of 50 parked waits is the service's (workers and collector) over 10 s with them
-parked, beside 10 s idle just before.
+The CPU of 50 parked waits is the service's (workers and collector) over `--cpu-seconds`
+with them parked, beside as long idle just before (one clock tick is 10 ms of CPU: the
+windows must be long for a difference of a tenth of a percent to show).
 """
 
 from __future__ import annotations
@@ -88,7 +89,12 @@ def _health_ms(service, n: int = 30) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/events.py")
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument(
+        "--cpu-seconds", type=float, default=25.0, help="each CPU window, idle and parked (at most 27: a wait is 30 s)"
+    )
     args = parser.parse_args(argv)
+    if not 0 < args.cpu_seconds <= 27:
+        parser.error("--cpu-seconds: more than 0, at most 27 (the waits park 30 s, from 2 s before the window)")
     arrivals: dict[int, float] = {}
     server = _receiver(arrivals)
     engine = Engine()
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             idle_ms = _health_ms(service)
             master = service.process.pid
             c0, t0 = _children_cpu(master), time.monotonic()
-            time.sleep(10)
+            time.sleep(args.cpu_seconds)
             idle_cpu = (_children_cpu(master) - c0) / (time.monotonic() - t0)
             parked_answers: list[int] = []
 
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 t.start()
             time.sleep(2)
             c0, t0 = _children_cpu(master), time.monotonic()
-            time.sleep(10)
+            time.sleep(args.cpu_seconds)
             parked_cpu = (_children_cpu(master) - c0) / (time.monotonic() - t0)
             parked_ms = _health_ms(service)
             for t in threads:

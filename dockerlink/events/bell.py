@@ -111,13 +111,19 @@ class Listener:
         os.close(self._fd)
 
 
+_told: list[str] = []  # why inotify failed, said once per process
+
+
 def listen(path: str) -> Listener | None:
-    """A listener for `ring(path)`; None where inotify is not available (the poll alone)."""
+    """A listener for `ring(path)`; None where inotify is not available (the poll alone:
+    not Linux, or `fs.inotify.max_user_instances` reached)."""
     if _libc is None:
         return None
     fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
     if fd < 0:
         reason = os.strerror(ctypes.get_errno() or errno.EINVAL)
-        log.warning("no inotify (%s): event waits fall back to polling", reason)
+        if not _told:
+            log.warning("no inotify (%s): parked event waits poll the journal every 0.2 s", reason)
+            _told.append(reason)
         return None
     return Listener(fd, path)
