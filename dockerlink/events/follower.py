@@ -39,7 +39,7 @@ __all__ = ["Translator", "Follower", "Consumer", "ACTIONS", "TYPES"]
 
 log = logging.getLogger("dockerlink.events")
 
-#: Engine container actions the follower reads.
+#: Engine container actions the translator reads (the journal's).
 ACTIONS = ("create", "start", "kill", "stop", "die", "oom", "update", "destroy")
 #: Journal event types (other capabilities add theirs).
 TYPES = ("created", "started", "stopped", "died", "oom", "restarted", "resized", "deleted")
