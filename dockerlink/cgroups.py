@@ -34,6 +34,7 @@ __all__ = [
     "read_file",
     "read_mounts",
     "readable_here",
+    "Locator",
 ]
 
 #: v1 controllers dockerlink reads: cpu time, CFS quota, memory.
@@ -228,3 +229,39 @@ def readable_here(address: str, root: str = "/") -> bool:
         return bool(read_mounts(root.rstrip("/")))
     except OSError:
         return False
+
+
+class Locator:
+    """Finds containers' cgroup directories (as seen from `root`) from their init pid,
+    through this mount namespace's table: read at the first container (parsing it is ~2 ms
+    on a busy host), and again only when asked for `fresh` (something was mounted or
+    unmounted since). Used by the stats sampler and the OOM counter alike."""
+
+    def __init__(self, root: str = "/", read: Callable[[str], bytes] = read_file) -> None:
+        self._root = root.rstrip("/")
+        self._read = read
+        self._mounts: list[Mount] | None = None
+
+    def locate(self, pid: int, container_id: str, *, fresh: bool = False) -> CgroupDirs | None:
+        """The directories of `container_id`, whose init process is `pid`; None when they
+        cannot be reached from here. Raises OSError when the process is gone."""
+        proc_cgroup = self._read(f"{self._root}/proc/{pid}/cgroup").decode()
+        if self._mounts is not None and not fresh:
+            dirs = locate_in(proc_cgroup, self._mounts, container_id)
+            if dirs is not None:
+                return self._rooted(dirs)
+        self._mounts = read_mounts(self._root, self._read)
+        dirs = locate_in(proc_cgroup, self._mounts, container_id)
+        return None if dirs is None else self._rooted(dirs)
+
+    def _rooted(self, dirs: CgroupDirs) -> CgroupDirs:
+        if not self._root:
+            return dirs
+        root = self._root
+        return CgroupDirs(
+            dirs.version,
+            root + dirs.cpuacct,
+            root + dirs.cpu,
+            root + dirs.memory,
+            pids=dirs.pids and root + dirs.pids,
+        )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..cgroups import CgroupDirs, locate_in, oom_file, oom_kills, read_file, read_mounts
+from ..cgroups import CgroupDirs, Locator, oom_file, oom_kills, read_file
 from ..engine import ContainerDetails, ContainerSummary, EngineError, EngineEvent, EngineUnavailable
 from ..jobs import Wait, backoff
 from ..ownership import LABEL
@@ -52,7 +52,7 @@ class OomWatch:
 
     def __init__(self, containers: Containers, *, root: str = "/", read: Callable[[str], bytes] = read_file) -> None:
         self._containers = containers
-        self._root = root.rstrip("/")
+        self._locator = Locator(root, read)
         self._read = read
         self._dirs: dict[str, tuple[int | None, str, CgroupDirs]] = {}  # id -> (started_at, name, dirs)
 
@@ -81,11 +81,9 @@ class OomWatch:
             details = self._containers.inspect(container_id)
             if not details.pid:
                 return None
-            proc = self._read(f"{self._root}/proc/{details.pid}/cgroup").decode()
-            mounts = read_mounts(self._root, self._read)
+            dirs = self._locator.locate(details.pid, container_id)
         except (EngineError, OSError):
             return None
-        dirs = locate_in(proc, mounts, container_id)
         if dirs is None:
             return None
         entry = (details.started_at, details.name, dirs)

@@ -26,16 +26,14 @@ from typing import Protocol, TypeVar
 
 from ..cgroups import (
     CgroupDirs,
-    Mount,
+    Locator,
     host_memory,
-    locate_in,
     oom_file,
     oom_kills,
     parse_cpu_max,
     parse_limit,
     parse_net_dev,
     read_file,
-    read_mounts,
     readable_here,
     stat_value,
 )
@@ -189,7 +187,7 @@ class CgroupSource:
         self._retry_after = retry_after
         self._handles: dict[str, _Handles] = {}
         self._unreadable: dict[str, float] = {}  # container id -> when to try its cgroup again
-        self._mounts: list[Mount] | None = None  # read at the first container, again if one is not found
+        self._locator = Locator(root)
         self.host_memory = host_memory(read_file(self._root + "/proc/meminfo"))
         _raise_open_files_limit()
 
@@ -246,32 +244,19 @@ class CgroupSource:
         return handles
 
     def _open(self, container_id: str, details: ContainerDetails) -> _Handles:
-        """The container's files, found through the mount table read at the first container:
-        parsing it is ~2 ms on a busy host, once per container otherwise. Should they not be
-        found that way, the table is read again (something was mounted or unmounted since)
-        before the container is given up on, as if it had been read for this one alone."""
+        """The container's files, found through the mount table the locator read at the
+        first container. Should they not be found or opened that way, the table is read
+        again (something was mounted or unmounted since) before the container is given up on."""
         proc = f"{self._root}/proc/{details.pid}"
-        proc_cgroup = read_file(proc + "/cgroup").decode()
-        if self._mounts is not None:
-            try:
-                return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
-            except (OSError, CgroupUnavailable):
-                pass
-        self._mounts = read_mounts(self._root)
-        return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
-
-    def _open_through(
-        self, mounts: list[Mount], container_id: str, details: ContainerDetails, proc: str, proc_cgroup: str
-    ) -> _Handles:
-        dirs = locate_in(proc_cgroup, mounts, details.id)
+        try:
+            dirs = self._locator.locate(details.pid, details.id)
+            if dirs is not None:
+                return _Handles(dirs, proc + "/net/dev")
+        except OSError:
+            pass
+        dirs = self._locator.locate(details.pid, details.id, fresh=True)
         if dirs is None:
             raise CgroupUnavailable(container_id)
-        if self._root:
-            dirs = CgroupDirs(
-                dirs.version,
-                *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)),
-                pids=dirs.pids and self._root + dirs.pids,
-            )
         return _Handles(dirs, proc + "/net/dev")
 
     def _drop(self, container_id: str) -> None:

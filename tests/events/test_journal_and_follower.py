@@ -324,3 +324,15 @@ def test_a_broken_stream_tells_the_consumers_they_are_not_followed(journal, engi
     assert watcher.told == [True, False] and watcher.handed == [("start", 1000, False)]
     follower.run(lambda seconds: True)  # stopped at once, after one more try
     assert watcher.told[-1] is False
+
+
+def test_the_oom_watch_reads_each_running_sites_counter_from_its_cgroup(tmp_path, engine):
+    from dockerlink.events.oom import OomWatch
+    from tests.stats.trees import make_v2
+
+    [site] = engine.containers.by_id.values()
+    engine.containers.by_id[site.id] = replace(site, pid=4242, running=True, state="running")
+    scope = make_v2(tmp_path / "host", site.id, 4242)
+    (scope / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\n")
+    counts = OomWatch(engine.containers, root=str(tmp_path / "host")).counts()
+    assert [(c.container_id, c.count) for c in counts] == [(site.id, 2)]
