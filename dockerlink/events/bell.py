@@ -3,11 +3,12 @@ collector (another process) journaled an event.
 
 The writer rings after each commit that added events: it touches the journal file's time
 (`os.utime`, one system call). Each worker with a parked wait listens with inotify for that
-file's attribute change (`IN_ATTRIB`), which nothing else causes: SQLite's own writes (the
-WAL, checkpoints) are `IN_MODIFY`, and a reader never changes the file's attributes.
+file's attribute change (`IN_ATTRIB`), which SQLite's own writes do not cause (the WAL,
+checkpoints: `IN_MODIFY`), nor any reader; an operator's chmod would only wake the waits
+once for nothing.
 
-Why this and not the alternatives (any of them wakes a thread in well under a millisecond,
-so the choice is about what can go wrong):
+Why this and not the alternatives (each wakes a sleeping thread at once: the choice is
+about what can go wrong):
 - inotify on the WAL itself needs nothing from the writer, but its change comes with the
   first frame written, before the commit is visible (and the wal-index in shared memory,
   which makes it visible, raises no inotify event): a reader woken then reads the old seq
