@@ -6,6 +6,9 @@
 Starts its own dockerlink under gunicorn (DOCKERLINK_THREADS=32, so 2 workers park 56
 waits) with a webhook receiver on loopback, stops and starts one bench container `cycles`
 times, and reads each event's engine time (the journal's `time`) against its arrival.
+The CPU of 50 parked waits is the workers' over `--cpu-seconds` with them parked, beside
+as long idle just before; the collector's is shown apart. One clock tick is 10 ms of CPU:
+the windows must be long for a difference of a tenth of a percent to show.
 """
 
 from __future__ import annotations
@@ -49,19 +52,35 @@ def _receiver(arrivals: dict[int, float]) -> ThreadingHTTPServer:
     return server
 
 
-def _children_cpu(master: int) -> float:
-    """CPU seconds (user + system) of the gunicorn master's children (the workers and the collector)."""
-    total = 0
+def _children_cpu(master: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of the gunicorn master's children: (the workers, the
+    collector). The parked waits are the workers'; the collector samples every dockerlink
+    container on the host, other benches' included, so it is counted apart."""
+    workers = collector = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes()
         except OSError:
             continue
         if int(fields[1]) == master:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            ticks = int(fields[11]) + int(fields[12])
+            if b"dockerlink.collector" in argv:
+                collector += ticks
+            else:
+                workers += ticks
+    tick = os.sysconf("SC_CLK_TCK")
+    return workers / tick, collector / tick
+
+
+def _cpu_rate(master: int, seconds: float) -> tuple[float, float]:
+    """(workers, collector) CPU over the next `seconds`, in cores."""
+    (w0, c0), t0 = _children_cpu(master), time.monotonic()
+    time.sleep(seconds)
+    (w1, c1), took = _children_cpu(master), time.monotonic() - t0
+    return (w1 - w0) / took, (c1 - c0) / took
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -86,7 +105,12 @@ def _health_ms(service, n: int = 30) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/events.py")
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument(
+        "--cpu-seconds", type=float, default=25.0, help="each CPU window, idle and parked (at most 27: a wait is 30 s)"
+    )
     args = parser.parse_args(argv)
+    if not 0 < args.cpu_seconds <= 27:
+        parser.error("--cpu-seconds: more than 0, at most 27 (the waits park 30 s, from 2 s before the window)")
     arrivals: dict[int, float] = {}
     server = _receiver(arrivals)
     engine = Engine()
@@ -145,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             # 50 parked waits: CPU of the service's processes and the latency of another endpoint.
             idle_ms = _health_ms(service)
             master = service.process.pid
-            c0, t0 = _children_cpu(master), time.monotonic()
-            time.sleep(10)
-            idle_cpu = (_children_cpu(master) - c0) / (time.monotonic() - t0)
+            idle_cpu, idle_collector = _cpu_rate(master, args.cpu_seconds)
             parked_answers: list[int] = []
 
             def park() -> None:
@@ -162,15 +184,15 @@ def main(argv: list[str] | None = None) -> int:
             for t in threads:
                 t.start()
             time.sleep(2)
-            c0, t0 = _children_cpu(master), time.monotonic()
-            time.sleep(10)
-            parked_cpu = (_children_cpu(master) - c0) / (time.monotonic() - t0)
+            parked_cpu, parked_collector = _cpu_rate(master, args.cpu_seconds)
             parked_ms = _health_ms(service)
             for t in threads:
                 t.join()
             print(
-                f"50 parked waits: service CPU {parked_cpu * 100:.2f} % of a core "
-                f"(idle: {idle_cpu * 100:.2f} %); GET /v1/env median {parked_ms:.1f} ms while parked "
+                f"50 parked waits: workers' CPU {parked_cpu * 100:.2f} % of a core "
+                f"(idle: {idle_cpu * 100:.2f} %, the waits: {(parked_cpu - idle_cpu) * 100:+.2f} %; "
+                f"the collector meanwhile {parked_collector * 100:.2f} %, idle {idle_collector * 100:.2f} %); "
+                f"GET /v1/env median {parked_ms:.1f} ms while parked "
                 f"(idle: {idle_ms:.1f} ms); answers {sorted(set(parked_answers))}"
             )
         finally:

@@ -10,6 +10,7 @@ mount can hide the top). That covers cgroupfs (`/docker/<id>`) and systemd
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,10 +27,14 @@ __all__ = [
     "parse_limit",
     "parse_cpu_max",
     "parse_net_dev",
+    "OOM_FILE",
+    "oom_file",
+    "oom_kills",
     "host_memory",
     "read_file",
     "read_mounts",
     "readable_here",
+    "Locator",
 ]
 
 #: v1 controllers dockerlink reads: cpu time, CFS quota, memory.
@@ -154,6 +159,22 @@ def stat_value(text: bytes, key: bytes) -> int:
     return int(text[start:end] if end >= 0 else text[start:])
 
 
+#: Where the kernel counts a memory cgroup's OOM kills (an `oom_kill N` line): every process
+#: its OOM killer took there, also one that was not the container's main process. v1 has the
+#: line from kernel 4.13 on; the counter starts at 0 with each cgroup (each start).
+OOM_FILE = {1: "memory.oom_control", 2: "memory.events"}
+
+
+def oom_file(dirs: CgroupDirs) -> str:
+    """The file holding the container's OOM-kill counter."""
+    return os.path.join(dirs.memory, OOM_FILE[dirs.version])
+
+
+def oom_kills(text: bytes) -> int:
+    """The OOM-kill count in the text of `oom_file` (0 when the kernel keeps none)."""
+    return stat_value(text, b"oom_kill")
+
+
 def parse_limit(text: bytes) -> int | None:
     """A limit file (`memory.limit_in_bytes`, `memory.max`, `cpu.cfs_quota_us`); None for
     `max` or a negative value (unlimited)."""
@@ -208,3 +229,39 @@ def readable_here(address: str, root: str = "/") -> bool:
         return bool(read_mounts(root.rstrip("/")))
     except OSError:
         return False
+
+
+class Locator:
+    """Finds containers' cgroup directories (as seen from `root`) from their init pid,
+    through this mount namespace's table: read at the first container (parsing it is ~2 ms
+    on a busy host), and again only when asked for `fresh` (something was mounted or
+    unmounted since). Used by the stats sampler and the OOM counter alike."""
+
+    def __init__(self, root: str = "/", read: Callable[[str], bytes] = read_file) -> None:
+        self._root = root.rstrip("/")
+        self._read = read
+        self._mounts: list[Mount] | None = None
+
+    def locate(self, pid: int, container_id: str, *, fresh: bool = False) -> CgroupDirs | None:
+        """The directories of `container_id`, whose init process is `pid`; None when they
+        cannot be reached from here. Raises OSError when the process is gone."""
+        proc_cgroup = self._read(f"{self._root}/proc/{pid}/cgroup").decode()
+        if self._mounts is not None and not fresh:
+            dirs = locate_in(proc_cgroup, self._mounts, container_id)
+            if dirs is not None:
+                return self._rooted(dirs)
+        self._mounts = read_mounts(self._root, self._read)
+        dirs = locate_in(proc_cgroup, self._mounts, container_id)
+        return None if dirs is None else self._rooted(dirs)
+
+    def _rooted(self, dirs: CgroupDirs) -> CgroupDirs:
+        if not self._root:
+            return dirs
+        root = self._root
+        return CgroupDirs(
+            dirs.version,
+            root + dirs.cpuacct,
+            root + dirs.cpu,
+            root + dirs.memory,
+            pids=dirs.pids and root + dirs.pids,
+        )

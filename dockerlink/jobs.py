@@ -1,8 +1,9 @@
 """The shape of a job of the background process, and the one back-off its retries use.
 
-Below every capability: each builds its jobs (stats rounds, the event follower, webhooks,
-the disk meter, restore recovery, the firewall keeper) in its own package, with the engine
-and journal it is given; `dockerlink.collector` runs and supervises them.
+Below every capability: each builds its jobs (stats rounds, the event follower, the OOM
+counter, webhooks, the disk meter, restore recovery, the firewall keeper) in its own
+package, with the engine and journal it is given; `dockerlink.collector` runs and
+supervises them.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..events.runner import event_jobs
 from ..isolation.keeper import keeper_job
 from ..jobs import Job
 from ..statefiles import StateFiles, acquire
+from ..stats.collector import ContainerChanges
 from ..stats.runner import rounds_job
 from .status import status_file
 from .supervision import Supervision
@@ -83,9 +84,13 @@ class Engines:
 
 
 def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
-    """Every job of the process, each with its own engine from `engines`."""
-    jobs = [rounds_job(config, engines(), journal)]  # the journal: the workers' hand-off (histories to drop)
-    jobs += event_jobs(config, engines(), journal)  # events and webhooks: their own threads, under the same lock
+    """Every job of the process, each with its own engine from `engines`. The event
+    follower is the one reader of the engine's events: the rounds learn from it (`changes`)
+    when to list the containers again."""
+    changes = ContainerChanges()
+    # the journal: the workers' hand-off (histories to drop)
+    jobs = [rounds_job(config, engines(), journal, changes)]
+    jobs += event_jobs(config, engines, journal, [changes])  # follower, OOM counter, webhooks: their own threads
     jobs.append(meter_job(config, engines(), disk_events(journal)))  # disk use: its own rate, never in the round
     keeper = keeper_job(config, engines())  # the site network's firewall: installed now, checked again and again
     if keeper is not None:

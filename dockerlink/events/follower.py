@@ -1,4 +1,10 @@
-"""The engine's event stream → the journal.
+"""The engine's event stream, read by one follower in the collector and handed to its
+consumers: the journal (`Translator`), the cgroup OOM counter (`oom.OomCounter`: the
+engine's own oom events) and the stats rounds' listing (`stats.collector.ContainerChanges`:
+when to list again). Each consumer says which actions it reads; the follower asks the
+engine for all of them at once, for dockerlink's containers (label `dockerlink`). (Each
+gunicorn worker's listing cache follows the stream on its own: `hosting/listing.py`, in
+another process, where its entries are trusted only while its own stream is up.)
 
 One engine event rarely says everything: a `die` does not say whether somebody asked for
 it, a `start` does not say whether the restart policy did it. So `Translator` keeps, per
@@ -27,18 +33,32 @@ from typing import Any, Protocol
 from ..engine import ContainerDetails, EngineError, EngineEvent, EngineUnavailable, NotFound
 from ..jobs import backoff
 from ..ownership import LABEL
-from .journal import Event, Journal, oom_counter
-from .oom import OomCount
+from .journal import Event, Journal
 
-__all__ = ["Translator", "Follower", "ACTIONS", "TYPES"]
+__all__ = ["Translator", "Follower", "Consumer", "ACTIONS", "TYPES"]
 
 log = logging.getLogger("dockerlink.events")
 
-#: Engine container actions the follower reads.
+#: Engine container actions the translator reads (the journal's).
 ACTIONS = ("create", "start", "kill", "stop", "die", "oom", "update", "destroy")
 #: Journal event types (other capabilities add theirs).
 TYPES = ("created", "started", "stopped", "died", "oom", "restarted", "resized", "deleted")
 CURSOR = "engine.cursor"
+
+
+class Consumer(Protocol):
+    """What the follower hands the engine's events to."""
+
+    #: The engine container actions it reads (the follower asks for the union).
+    actions: Sequence[str]
+
+    def handle(self, ev: EngineEvent, replayed: bool) -> object:
+        """One event, in the engine's order; `replayed`: journaled before (read again after
+        a restart of the collector or of dockerd)."""
+
+    def following(self, yes: bool) -> None:
+        """Whether the stream is followed from now on without a gap (False: it broke or the
+        follower stopped; events may be missed until it says True again)."""
 
 
 class EventStream(Protocol):
@@ -52,7 +72,9 @@ class Inspector(Protocol):
 
 
 class Translator:
-    """Turns each engine event into at most one journal event."""
+    """Turns each engine event into at most one journal event (the follower's first consumer)."""
+
+    actions = ACTIONS
 
     #: Seconds a request noted by a worker may precede the engine's `stop`.
     REQUEST_WINDOW = 600.0
@@ -62,14 +84,18 @@ class Translator:
         self._containers = containers
         self._asked: set[str] = set()  # containers with a kill/stop since their last start
         self._oom: set[str] = set()  # containers with an engine oom since their last start
-        self.engine_ooms: dict[str, int] = {}  # engine oom events not yet matched by the cgroup counter
 
-    def handle(self, ev: EngineEvent) -> Event | None:
+    def following(self, yes: bool) -> None:
+        """Nothing to do: the cursor makes a new stream start where this one stopped."""
+
+    def handle(self, ev: EngineEvent, replayed: bool | None = None) -> Event | None:
+        """The journal event `ev` led to, if any (None also for one journaled before:
+        `replayed`, asked of the journal when not given)."""
         if ev.type != "container" or not ev.actor_id:
             return None
         action = ev.action.split(":", 1)[0]
         cid = ev.actor_id
-        seen = self._journal.seen(ev.key)
+        seen = self._journal.seen(ev.key) if replayed is None else replayed
         # State first, journaled or not: a replay rebuilds it.
         if action == "start":
             self._asked.discard(cid)
@@ -78,8 +104,6 @@ class Translator:
             self._asked.add(cid)
         elif action == "oom":
             self._oom.add(cid)
-            if not seen:
-                self.engine_ooms[cid] = self.engine_ooms.get(cid, 0) + 1
         cursor = {CURSOR: str(ev.time_nano)}
         if seen:
             self._journal.set_state(**cursor)
@@ -139,39 +163,13 @@ class Translator:
     def _forget(self, cid: str) -> None:
         self._asked.discard(cid)
         self._oom.discard(cid)
-        self.engine_ooms.pop(cid, None)
         self._journal.forget_counters(cid)
-
-    def oom_counts(self, counts: Sequence[OomCount], now: float) -> list[Event]:
-        """`oom` events for cgroup OOM kills the engine did not report (a process killed
-        inside a container that kept running)."""
-        made = []
-        for c in counts:
-            life = oom_counter(c.started_at)
-            previous = self._journal.counter(c.container_id, life)
-            if previous is None or c.count < previous:
-                previous = 0
-            rise = c.count - previous
-            reported = self.engine_ooms.pop(c.container_id, 0)
-            if rise > reported:
-                ev = self._journal.append(
-                    now,
-                    c.container_id,
-                    c.name,
-                    "oom",
-                    {"source": "cgroup", "kills": rise - reported, "total": c.count},
-                    key=f"cgroup-oom/{c.container_id}/{c.started_at}/{c.count}",
-                )
-                if ev is not None:
-                    made.append(ev)
-            if rise or previous == 0:
-                self._journal.set_counter(c.container_id, life, c.count)
-        return made
 
 
 class Follower:
-    """Reads the engine's events in windows of `window` seconds (a stream held open by the
-    engine), checking the cgroup OOM counters between windows."""
+    """The one reader of the engine's event stream in the background process: reads it in
+    windows of `window` seconds (a stream held open by the engine) and hands each event to
+    every consumer that reads its action, the translator (the journal) first."""
 
     #: Seconds of the engine's log read again after a restart (the engine keeps its last
     #: ~1000 events in memory, and none from before its own restart).
@@ -184,22 +182,22 @@ class Follower:
         translator: Translator,
         journal: Journal,
         *,
-        oom_counts: Callable[[], Sequence[OomCount]] | None = None,
+        consumers: Sequence[Consumer] = (),
         window: float = 10.0,
         keep_days: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._events = events
-        self._translator = translator
         self._journal = journal
-        self._oom_counts = oom_counts
+        self._translator = translator
+        self._consumers: list[Consumer] = [translator, *consumers]
         self._window = window
         self._keep = keep_days * 86400.0
         self._clock = clock
         self._since: float | None = None
         self._pruned_at = 0.0
-
-    FILTERS = {"type": ["container"], "label": [LABEL], "event": list(ACTIONS)}
+        actions = sorted({a for c in self._consumers for a in c.actions})
+        self.filters = {"type": ["container"], "label": [LABEL], "event": actions}
 
     def resume_point(self) -> float:
         cursor = self._journal.state(CURSOR)
@@ -209,42 +207,65 @@ class Follower:
         return max(int(cursor) / 1e9 - self.REPLAY, now - 7 * 86400)
 
     def window_once(self) -> int:
-        """Read one window of events (raising EngineUnavailable when the stream breaks)
-        and check the OOM counters; returns how many journal events were written."""
+        """Read one window of events (raising EngineUnavailable when the stream breaks);
+        returns how many journal events were written."""
         if self._since is None:
             self._since = self.resume_point()
         until = self._clock() + self._window
         written = 0
         try:
-            for ev in self._events.follow(self._since, until, self.FILTERS):
-                if self._translator.handle(ev) is not None:
+            self._tell_following(True)
+            for ev in self._events.follow(self._since, until, self.filters):
+                if ev.type != "container" or not ev.actor_id:
+                    continue
+                if self._dispatch(ev) is not None:
                     written += 1
-        except EngineUnavailable:
+        except BaseException:
             self._since = None  # read again from the cursor (dockerd may have restarted)
+            self._tell_following(False)
             raise
         self._since = until - self.OVERLAP
-        if self._oom_counts is not None:
-            written += len(self._translator.oom_counts(self._oom_counts(), self._clock()))
         now = self._clock()
         if now - self._pruned_at > 3600:
             self._journal.prune(now - self._keep)
             self._pruned_at = now
         return written
 
+    def _dispatch(self, ev: EngineEvent) -> Event | None:
+        """Hand `ev` to each consumer that reads its action; the journal event it led to."""
+        action = ev.action.split(":", 1)[0]
+        replayed = self._journal.seen(ev.key)
+        made = None
+        for consumer in self._consumers:
+            if action not in consumer.actions:
+                continue
+            if consumer is self._translator:
+                made = self._translator.handle(ev, replayed)
+            else:
+                consumer.handle(ev, replayed)
+        return made
+
+    def _tell_following(self, yes: bool) -> None:
+        for consumer in self._consumers:
+            consumer.following(yes)
+
     def run(self, stopped: Callable[[float], bool]) -> None:
         """Until `stopped(seconds)` (a wait) says stop; backs off while the engine is away."""
         failures = 0
-        while True:
-            try:
-                self.window_once()
-                failures = 0
-                if stopped(0):
-                    return
-            except Exception as exc:  # noqa: BLE001 - the follower must outlive any one failure
-                failures += 1
-                if not isinstance(exc, EngineUnavailable):
-                    log.exception("reading the engine's events failed")
-                elif failures == 1:
-                    log.warning("%s; following events again with back-off", exc)
-                if stopped(backoff(failures, 2.0, 60.0)):
-                    return
+        try:
+            while True:
+                try:
+                    self.window_once()
+                    failures = 0
+                    if stopped(0):
+                        return
+                except Exception as exc:  # noqa: BLE001 - the follower must outlive any one failure
+                    failures += 1
+                    if not isinstance(exc, EngineUnavailable):
+                        log.exception("reading the engine's events failed")
+                    elif failures == 1:
+                        log.warning("%s; following events again with back-off", exc)
+                    if stopped(backoff(failures, 2.0, 60.0)):
+                        return
+        finally:
+            self._tell_following(False)

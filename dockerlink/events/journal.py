@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..storage import Migration, connect, migrate
+from .bell import ring
 
 __all__ = ["Event", "Journal", "oom_counter", "MIGRATIONS"]
 
@@ -144,7 +145,7 @@ class Journal:
             self._set_state(state or {})
         if seq is None:
             return None
-        self.appended.set()
+        self._appended()
         return Event(seq, time_, container_id, name, type_, detail)
 
     def seen(self, key: str) -> bool:
@@ -276,8 +277,14 @@ class Journal:
                     made.append(Event(cur.lastrowid, time_, cid, name, type_, json.loads(body)))
                 self._db.execute("DELETE FROM handoff WHERE n = ?", (n,))
         if made:
-            self.appended.set()
+            self._appended()
         return made
+
+    def _appended(self) -> None:
+        """After a commit that added events: wake the webhook sender in this process and
+        the parked waits of every worker (the bell, `events/bell.py`)."""
+        self.appended.set()
+        ring(self.path)
 
     # -- reading --
 

@@ -1,33 +1,36 @@
-"""The cgroup's OOM-kill counter: the kernel counts every process its OOM killer took in a
-container's memory cgroup, also one that was not the container's main process (the site's
-php-fpm under sshd as PID 1), which the engine may never report.
+"""The cgroup OOM counter, a job of the background process: the kernel counts every process
+its OOM killer took in a container's memory cgroup, also one that was not the container's
+main process (the site's php-fpm under sshd as PID 1), which the engine never reports. The
+job reads those counters (`dockerlink.cgroups`: where the file is and how it reads) and
+journals an `oom` event (`source: cgroup`) for each rise the engine did not report.
 
-v2: `oom_kill N` in `memory.events` (hierarchical); v1: `oom_kill N` in
-`memory.oom_control` (kernel 4.13 and later). The counter starts at 0 with each cgroup,
-that is each start of the container.
+Why a job of its own, and also a consumer of the follower: reading the counters is another
+clock (every few seconds) and another way to fail (an inspect, `/proc` files) than the
+engine's event stream. As a step inside the follower's window it waited for the window's
+end and died with the stream; alone, it runs on its own schedule, has its own health line
+(`oom` in `/v1/health`'s `jobs`) and exists only where cgroups can be read here. It hears
+the engine's own `oom` events through the follower (`handle`, the one reader of the stream),
+so a kill the engine did report is not journaled twice.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..cgroups import CgroupDirs, locate_in, read_file, read_mounts, stat_value
-from ..engine import ContainerDetails, ContainerSummary, EngineError
+from ..cgroups import CgroupDirs, Locator, oom_file, oom_kills, read_file
+from ..engine import ContainerDetails, ContainerSummary, EngineError, EngineEvent, EngineUnavailable
+from ..jobs import Wait, backoff
 from ..ownership import LABEL
+from .journal import Event, Journal, oom_counter
 
-__all__ = ["oom_kills", "OomWatch", "OomCount"]
+__all__ = ["OomWatch", "OomCount", "OomCounter"]
 
 log = logging.getLogger("dockerlink.events")
-
-
-def oom_kills(dirs: CgroupDirs, read: Callable[[str], bytes]) -> int:
-    """The cgroup's OOM-kill count (0 when the kernel does not keep one)."""
-    name = "memory.events" if dirs.version == 2 else "memory.oom_control"
-    return stat_value(read(os.path.join(dirs.memory, name)), b"oom_kill")
 
 
 class Containers(Protocol):
@@ -49,7 +52,7 @@ class OomWatch:
 
     def __init__(self, containers: Containers, *, root: str = "/", read: Callable[[str], bytes] = read_file) -> None:
         self._containers = containers
-        self._root = root.rstrip("/")
+        self._locator = Locator(root, read)
         self._read = read
         self._dirs: dict[str, tuple[int | None, str, CgroupDirs]] = {}  # id -> (started_at, name, dirs)
 
@@ -66,7 +69,7 @@ class OomWatch:
                 continue
             started_at, name, dirs = entry
             try:
-                count = oom_kills(dirs, self._read)
+                count = oom_kills(self._read(oom_file(dirs)))
             except (OSError, ValueError):
                 self._dirs.pop(c.id, None)  # restarted (a new cgroup) or gone: locate again next time
                 continue
@@ -78,13 +81,93 @@ class OomWatch:
             details = self._containers.inspect(container_id)
             if not details.pid:
                 return None
-            proc = self._read(f"{self._root}/proc/{details.pid}/cgroup").decode()
-            mounts = read_mounts(self._root, self._read)
+            dirs = self._locator.locate(details.pid, container_id)
         except (EngineError, OSError):
             return None
-        dirs = locate_in(proc, mounts, container_id)
         if dirs is None:
             return None
         entry = (details.started_at, details.name, dirs)
         self._dirs[container_id] = entry
         return entry
+
+
+class OomCounter:
+    """The job (`run`) and the follower's consumer (`handle`) in one: what the engine
+    reported, by container, is what the next rise of the counter is matched against."""
+
+    #: Engine actions it hears from the follower.
+    actions = ("oom", "destroy")
+
+    def __init__(
+        self,
+        counts: Callable[[], Sequence[OomCount]],
+        journal: Journal,
+        *,
+        every: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._counts = counts
+        self._journal = journal
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()  # handle() runs in the follower's thread, check() in this job's
+        self._reported: dict[str, int] = {}  # engine oom events not yet matched by a rise of the counter
+
+    # -- the follower's consumer --
+
+    def handle(self, ev: EngineEvent, replayed: bool) -> None:
+        """An engine `oom` (journaled by the follower: not again here) or `destroy`."""
+        with self._lock:
+            if ev.action == "destroy":
+                self._reported.pop(ev.actor_id, None)
+            elif not replayed:  # a replayed one was matched (or not) before the restart
+                self._reported[ev.actor_id] = self._reported.get(ev.actor_id, 0) + 1
+
+    def following(self, yes: bool) -> None:
+        """Nothing to do: an engine oom missed while the stream was down is at worst
+        journaled once more, from the counter."""
+
+    # -- the job --
+
+    def check(self) -> list[Event]:
+        """Read the counters once; the `oom` events journaled for the rises."""
+        now = self._clock()
+        made = []
+        for c in self._counts():
+            life = oom_counter(c.started_at)
+            previous = self._journal.counter(c.container_id, life)
+            if previous is None or c.count < previous:
+                previous = 0
+            rise = c.count - previous
+            with self._lock:
+                reported = self._reported.pop(c.container_id, 0)
+            if rise > reported:
+                ev = self._journal.append(
+                    now,
+                    c.container_id,
+                    c.name,
+                    "oom",
+                    {"source": "cgroup", "kills": rise - reported, "total": c.count},
+                    key=f"cgroup-oom/{c.container_id}/{c.started_at}/{c.count}",
+                )
+                if ev is not None:
+                    made.append(ev)
+            if rise or previous == 0:
+                self._journal.set_counter(c.container_id, life, c.count)
+        return made
+
+    def run(self, wait: Wait) -> None:
+        """Check every `every` seconds until `wait` says stop; backs off while the engine
+        is away (a listing is asked each time). Any other failure ends the job: the
+        collector reports it dead and starts it again."""
+        failures = 0
+        while True:
+            try:
+                self.check()
+                failures = 0
+            except EngineUnavailable as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("%s; reading the OOM counters again with back-off", exc)
+            if wait(max(self._every, backoff(failures, 2.0, 60.0))):
+                return

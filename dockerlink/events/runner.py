@@ -1,20 +1,21 @@
-"""The events side of the background process: the follower (engine events and cgroup OOM
-counters → journal), the relay of events the workers handed off (backups) and, with
+"""The events side of the background process: the follower (the one reader of the engine's
+events: → the journal, and to the consumers it is given), the cgroup OOM counter (where
+cgroups are readable here), the relay of events the workers handed off (backups) and, with
 `webhook_url` set, the webhook sender, each a job of its own (`dockerlink.collector` runs
 each in its own thread) so none ever delays a sampling round."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..cgroups import readable_here
 from ..config import Config
 from ..engine import Engine
 from ..jobs import Job
-from .follower import Follower, Translator
+from .follower import Consumer, Follower, Translator
 from .journal import Journal
-from .oom import OomWatch
+from .oom import OomCounter, OomWatch
 from .webhooks import Sender
 
 __all__ = ["event_jobs", "relay_handoffs"]
@@ -40,17 +41,27 @@ def relay_handoffs(journal: Journal, stopped: Callable[[float], bool], every: fl
             return
 
 
-def event_jobs(config: Config, engine: Engine, journal: Journal) -> list[Job]:
-    """The follower (with the cgroup OOM counters where they are readable), the relay of
-    hand-offs and, with `webhook_url` set, the webhook sender; `engine` is the follower's own
-    (never the sampler's connections), `journal` the one the collector writes."""
-    oom = OomWatch(engine.containers) if readable_here(engine.address) else None
+def event_jobs(
+    config: Config, engines: Callable[[], Engine], journal: Journal, consumers: Sequence[Consumer] = ()
+) -> list[Job]:
+    """The follower (handing the engine's events to the journal, the OOM counter and
+    `consumers`), the OOM counter where cgroups are readable here, the relay of hand-offs
+    and, with `webhook_url` set, the webhook sender. `engines` makes each job's engine
+    (never the sampler's connections); `journal` is the one the collector writes."""
+    engine = engines()
+    window = max(2.0, min(config.stats_interval, 30.0))
+    oom_job = None
+    if readable_here(engine.address):
+        oom_engine = engines()
+        oom = OomCounter(OomWatch(oom_engine.containers).counts, journal, every=window)
+        consumers = [*consumers, oom]
+        oom_job = Job("oom", oom.run, engine=oom_engine)
     follower = Follower(
         engine.system,
         Translator(journal, engine.containers),
         journal,
-        oom_counts=oom.counts if oom else None,
-        window=max(2.0, min(config.stats_interval, 30.0)),
+        consumers=consumers,
+        window=window,
         keep_days=config.events_days,
     )
     jobs = [
@@ -59,6 +70,8 @@ def event_jobs(config: Config, engine: Engine, journal: Journal) -> list[Job]:
         Job("events", follower.run, engine=engine, left_at_exit=True),
         Job("handoff", lambda wait: relay_handoffs(journal, wait)),
     ]
+    if oom_job is not None:
+        jobs.append(oom_job)
     if config.webhook_url and config.webhook_secret:
         jobs.append(Job("webhooks", Sender(journal, config.webhook_url, config.webhook_secret).run))
         log.info("sending events to the webhook at %s", config.webhook_host)

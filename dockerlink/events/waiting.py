@@ -1,9 +1,11 @@
 """Long-polls of `GET /v1/events?wait=`: parked requests that cost no CPU.
 
 Each parked request sleeps on one shared `threading.Condition`; one watcher thread per
-worker process asks the journal for its last seq every `poll` seconds while anybody is
-parked (one indexed `MAX(seq)`, whatever the number of waiters) and wakes them all when it
-moved. Nobody parked: no thread runs.
+worker process, while anybody is parked, asks the journal for its last seq (one indexed
+`MAX(seq)`, whatever the number of waiters) and wakes them all when it moved. It asks when
+the journal's bell rings (`bell.py`: the collector rings after each commit that added
+events, so a wait hears of an event within a few ms) and at the latest every `poll`
+seconds, so a lost ring costs at most that. Nobody parked: no thread runs.
 
 Each parked request holds one of gunicorn's gthread threads, so it takes one of the
 worker's slots for long requests (`dockerlink.slots`, shared with git): past them the next
@@ -19,22 +21,26 @@ from collections.abc import Callable
 
 from ..errors import Busy
 from ..slots import Slots
+from .bell import Listener
 
 __all__ = ["Busy", "Waiters"]
 
 
 class Waiters:
-    """`slots`: the worker's slots for long requests, or how many to make for these alone."""
+    """`slots`: the worker's slots for long requests, or how many to make for these alone;
+    `listen`: makes the watcher's listener for the journal's bell (None: the poll alone)."""
 
     def __init__(
         self,
         last_seq: Callable[[], int],
         slots: Slots | int,
         *,
+        listen: Callable[[], Listener | None] | None = None,
         poll: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._last_seq = last_seq
+        self._listen = listen
         self._slots = slots if isinstance(slots, Slots) else Slots(slots)
         self._cond = threading.Condition()
         self._poll = poll
@@ -71,16 +77,26 @@ class Waiters:
             self._watcher.start()
 
     def _watch(self) -> None:
-        while True:
-            try:
-                latest = self._last_seq()
-            except Exception:  # noqa: BLE001 - a locked or missing file: ask again next time
-                latest = self._latest
-            with self._cond:
-                if latest != self._latest:
-                    self._latest = latest
-                    self._cond.notify_all()
-                if self._parked == 0:
-                    self._watcher = None
-                    return
-            time.sleep(self._poll)
+        # Listening starts before the first look at the journal: a ring in between is kept
+        # in the listener's queue, never lost.
+        listener = self._listen() if self._listen is not None else None
+        try:
+            while True:
+                try:
+                    latest = self._last_seq()
+                except Exception:  # noqa: BLE001 - a locked or missing file: ask again next time
+                    latest = self._latest
+                with self._cond:
+                    if latest != self._latest:
+                        self._latest = latest
+                        self._cond.notify_all()
+                    if self._parked == 0:
+                        self._watcher = None
+                        return
+                if listener is None:
+                    time.sleep(self._poll)
+                else:
+                    listener.wait(self._poll)
+        finally:
+            if listener is not None:
+                listener.close()

@@ -6,6 +6,7 @@ from functools import partial
 
 import falcon
 
+from ..events.bell import listen
 from ..events.feed import MAX_LIMIT, MAX_WAIT, Feed, check_types, container_of
 from ..events.logs import MAX_BODY, MAX_TAIL, merge
 from ..events.waiting import Waiters
@@ -20,7 +21,7 @@ __all__ = ["routes"]
 class Events:
     def __init__(self, services: Services) -> None:
         journal = services.journal
-        self._feed = Feed(journal, Waiters(journal.last_seq, services.slots))
+        self._feed = Feed(journal, Waiters(journal.last_seq, services.slots, listen=partial(listen, journal.path)))
         self._inspect = services.engine.containers.inspect
         self._tokens = services.tokens
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import math
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -13,7 +15,7 @@ from ..ownership import LABEL
 from .samples import Reading, derive
 from .store import StatsStore
 
-__all__ = ["Collector", "Listing", "RoundReport", "CHANGES"]
+__all__ = ["Collector", "Listing", "ContainerChanges", "RoundReport", "CHANGES"]
 
 #: Container events after which the list of containers to sample is fetched again.
 CHANGES = ("create", "start", "die", "destroy", "pause", "unpause")
@@ -23,10 +25,37 @@ class ContainerLister(Protocol):
     def list(self, all: bool = True, filters: dict[str, list[str]] | None = None) -> list[ContainerSummary]: ...
 
 
-class EventLog(Protocol):
-    def events(
-        self, since: float, until: float, filters: Mapping[str, Sequence[str]] | None = None
-    ) -> list[EngineEvent]: ...
+class ContainerChanges:
+    """What the listing learns from the collector's event follower (a consumer of
+    `events.follower.Follower`, the one reader of the engine's events): when a container
+    last changed, and since when the stream has been followed without a gap. Thread-safe:
+    the follower's thread writes, the rounds' thread reads."""
+
+    #: The engine actions it reads.
+    actions = CHANGES
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._latest = -math.inf  # the engine time of the latest change seen
+        self._since: float | None = None  # followed without a gap since then (None: not followed)
+
+    def handle(self, ev: EngineEvent, replayed: bool) -> None:
+        with self._lock:
+            self._latest = max(self._latest, ev.time)
+
+    def following(self, yes: bool) -> None:
+        with self._lock:
+            if not yes:
+                self._since = None
+            elif self._since is None:
+                self._since = self._clock()
+
+    def unchanged_since(self, at: float) -> bool:
+        """Whether no container changed at or after `at`, as far as can be known: False
+        unless the stream was followed all along since before `at`."""
+        with self._lock:
+            return self._since is not None and self._since <= at and self._latest < at
 
 
 class HostInfo(Protocol):
@@ -43,46 +72,40 @@ class Listing:
     """The containers to sample: dockerlink's (label `dockerlink`), running or not.
 
     Listing costs the engine a JSON entry per container and the collector ~20 µs to parse
-    each, as much as reading the container's cgroup files. So with an `events` log the
-    list is kept and fetched again only when a container was created, started, stopped,
-    paused or removed since the last round (asking is one small request), and at least
-    every `refresh` seconds whatever happened. Without one, every round lists.
+    each, as much as reading the container's cgroup files. So with `changes` (what the
+    collector's event follower saw) the list is kept and fetched again only when a container
+    was created, started, stopped, paused or removed since the last list, or the stream was
+    not followed all along since then, and at least every `refresh` seconds whatever
+    happened. Without it, every round lists.
     """
-
-    #: Seconds the event windows overlap, so an event at a window's edge is not missed.
-    OVERLAP = 1.0
 
     def __init__(
         self,
         containers: ContainerLister,
-        events: EventLog | None = None,
+        changes: ContainerChanges | None = None,
         *,
         clock: Callable[[], float] = time.time,
         refresh: float = 60.0,
     ) -> None:
         self._containers = containers
-        self._events = events
+        self._changes = changes
         self._clock = clock
         self._refresh = refresh
         self._cached: list[ContainerSummary] | None = None
         self._listed_at = 0.0
-        self._checked_at = 0.0
         self.lists = 0  # how many times the engine was asked for the whole list
 
     def current(self) -> list[ContainerSummary]:
         now = self._clock()
-        if self._cached is not None and self._events is not None and now - self._listed_at < self._refresh:
-            changed = self._events.events(
-                self._checked_at - self.OVERLAP,
-                now,
-                {"type": ["container"], "label": [LABEL], "event": list(CHANGES)},
-            )
-            self._checked_at = now
-            # An event from before the last list is in that list already.
-            if not any(e.time >= self._listed_at for e in changed):
-                return self._cached
+        if (
+            self._cached is not None
+            and self._changes is not None
+            and now - self._listed_at < self._refresh
+            and self._changes.unchanged_since(self._listed_at)  # an earlier change is in the list
+        ):
+            return self._cached
         self._cached = self._containers.list(all=True, filters={"label": [LABEL]})
-        self._listed_at = self._checked_at = now
+        self._listed_at = now
         self.lists += 1
         return self._cached
 
@@ -115,10 +138,10 @@ class Collector:
         store: StatsStore,
         clock: Callable[[], float] = time.time,
         *,
-        events: EventLog | None = None,
+        changes: ContainerChanges | None = None,
         host: HostInfo | None = None,
     ) -> None:
-        self.listing = Listing(containers, events)
+        self.listing = Listing(containers, changes)
         self._host = host
         self._host_cpus = 0  # asked once; the store keeps it for the readers' CPU ceiling
         self._sampler = sampler

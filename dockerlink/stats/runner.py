@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ..config import Config
 from ..engine import Engine, EngineUnavailable
 from ..jobs import Job, Wait, backoff
-from .collector import Collector
+from .collector import Collector, ContainerChanges
 from .recovery import HandOff
 from .sampler import PRIME_AHEAD, build_sampler
 from .store import StatsStore
@@ -101,14 +101,18 @@ class Loop:
                 )
 
 
-def rounds_job(config: Config, engine: Engine, handoff: HandOff | None = None) -> Job:
+def rounds_job(
+    config: Config, engine: Engine, handoff: HandOff | None = None, changes: ContainerChanges | None = None
+) -> Job:
     """The stats rounds on `engine`: every `stats_interval` seconds, aligned, never
     overlapping, backing off while the engine is unreachable; each round also does what
-    the workers asked through `handoff` (histories their deletes could not drop)."""
+    the workers asked through `handoff` (histories their deletes could not drop); the list
+    of containers kept between rounds while `changes` (fed by the event follower) says none
+    changed."""
     store = StatsStore(config.stats_db, handoff=handoff)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
     sampler = build_sampler(engine)
-    collector = Collector(engine.containers, sampler, store, events=engine.system, host=engine.system)
+    collector = Collector(engine.containers, sampler, store, changes=changes, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)
 

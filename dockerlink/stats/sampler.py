@@ -26,14 +26,14 @@ from typing import Protocol, TypeVar
 
 from ..cgroups import (
     CgroupDirs,
-    Mount,
+    Locator,
     host_memory,
-    locate_in,
+    oom_file,
+    oom_kills,
     parse_cpu_max,
     parse_limit,
     parse_net_dev,
     read_file,
-    read_mounts,
     readable_here,
     stat_value,
 )
@@ -131,8 +131,6 @@ class _Handles:
             ("quota", "cpu", "cpu.max"),
         ),
     }
-    #: Where the OOM-kill counter is (`oom_kill` line); optional, as the pids file.
-    OOM_FILE = {1: "memory.oom_control", 2: "memory.events"}
 
     def __init__(self, dirs: CgroupDirs, net_dev: str) -> None:
         self.version = dirs.version
@@ -145,13 +143,12 @@ class _Handles:
                 setattr(self, slot, fd)
             self.net = os.open(net_dev, os.O_RDONLY)
             opened.append(self.net)
-            for slot, directory, name in (
-                ("oom", dirs.memory, self.OOM_FILE[dirs.version]),
-                ("pids", dirs.pids, "pids.current"),
-            ):
-                if directory:
+            # Optional: the OOM-kill counter (an old kernel's v1 has none), the pids file.
+            pids = dirs.pids and os.path.join(dirs.pids, "pids.current")
+            for slot, path in (("oom", oom_file(dirs)), ("pids", pids)):
+                if path:
                     try:
-                        fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+                        fd = os.open(path, os.O_RDONLY)
                         opened.append(fd)
                         setattr(self, slot, fd)
                     except FileNotFoundError:
@@ -190,7 +187,7 @@ class CgroupSource:
         self._retry_after = retry_after
         self._handles: dict[str, _Handles] = {}
         self._unreadable: dict[str, float] = {}  # container id -> when to try its cgroup again
-        self._mounts: list[Mount] | None = None  # read at the first container, again if one is not found
+        self._locator = Locator(root)
         self.host_memory = host_memory(read_file(self._root + "/proc/meminfo"))
         _raise_open_files_limit()
 
@@ -247,32 +244,19 @@ class CgroupSource:
         return handles
 
     def _open(self, container_id: str, details: ContainerDetails) -> _Handles:
-        """The container's files, found through the mount table read at the first container:
-        parsing it is ~2 ms on a busy host, once per container otherwise. Should they not be
-        found that way, the table is read again (something was mounted or unmounted since)
-        before the container is given up on, as if it had been read for this one alone."""
+        """The container's files, found through the mount table the locator read at the
+        first container. Should they not be found or opened that way, the table is read
+        again (something was mounted or unmounted since) before the container is given up on."""
         proc = f"{self._root}/proc/{details.pid}"
-        proc_cgroup = read_file(proc + "/cgroup").decode()
-        if self._mounts is not None:
-            try:
-                return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
-            except (OSError, CgroupUnavailable):
-                pass
-        self._mounts = read_mounts(self._root)
-        return self._open_through(self._mounts, container_id, details, proc, proc_cgroup)
-
-    def _open_through(
-        self, mounts: list[Mount], container_id: str, details: ContainerDetails, proc: str, proc_cgroup: str
-    ) -> _Handles:
-        dirs = locate_in(proc_cgroup, mounts, details.id)
+        try:
+            dirs = self._locator.locate(details.pid, details.id)
+            if dirs is not None:
+                return _Handles(dirs, proc + "/net/dev")
+        except OSError:
+            pass
+        dirs = self._locator.locate(details.pid, details.id, fresh=True)
         if dirs is None:
             raise CgroupUnavailable(container_id)
-        if self._root:
-            dirs = CgroupDirs(
-                dirs.version,
-                *(self._root + d for d in (dirs.cpuacct, dirs.cpu, dirs.memory)),
-                pids=dirs.pids and self._root + dirs.pids,
-            )
         return _Handles(dirs, proc + "/net/dev")
 
     def _drop(self, container_id: str) -> None:
@@ -297,10 +281,10 @@ class CgroupSource:
             quota, period = parse_cpu_max(pread(h.quota, 64, 0))
         rx, tx = parse_net_dev(pread(h.net, _CHUNK, 0))
         limit = memory_limit(parse_limit(pread(h.limit, 64, 0)), self.host_memory)
-        oom_kills = stat_value(pread(h.oom, 4096, 0), b"oom_kill") if h.oom >= 0 else 0
+        kills = oom_kills(pread(h.oom, 4096, 0)) if h.oom >= 0 else 0
         pids = int(pread(h.pids, 64, 0)) if h.pids >= 0 else 0
         used = memory_used(usage, inactive)
-        return Reading(container_id, at, True, cpu_ns, used, limit, quota, period, rx, tx, pids, oom_kills)
+        return Reading(container_id, at, True, cpu_ns, used, limit, quota, period, rx, tx, pids, kills)
 
 
 def _raise_open_files_limit() -> None:

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 
+import dockerlink.events.runner as events_runner
 from dockerlink.collector.process import Engines, build_jobs
 from dockerlink.config import Config
 from dockerlink.engine.tls import TLSConfig
@@ -102,3 +103,17 @@ def test_the_disk_meter_and_the_restore_recovery_speak_tls_to_a_tls_engine(tmp_p
         jobs["stats"].close()
         engines.close()
         listener.close()
+
+
+def test_on_the_engines_host_the_oom_counter_is_a_job_of_its_own_with_its_own_engine(tmp_path, monkeypatch):
+    monkeypatch.setattr(events_runner, "readable_here", lambda address: True)  # cgroups readable, whatever the box
+    config = Config(stats_db=str(tmp_path / "stats.sqlite3"), backup_dir=str(tmp_path / "backups"))
+    engines = Engines(config)
+    jobs = {job.name: job for job in build_jobs(config, engines, Journal(config.events_path))}
+    try:
+        assert {"stats", "events", "oom", "handoff"} <= set(jobs)
+        engines_used = [job.engine for job in jobs.values() if job.engine is not None]
+        assert len({id(e) for e in engines_used}) == len(engines_used)  # each job its own connections
+    finally:
+        jobs["stats"].close()
+        engines.close()

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from dockerlink.engine import EngineUnavailable
 from dockerlink.engine.models import EngineEvent
 from dockerlink.events.follower import CURSOR, Follower, Translator
 from dockerlink.events.journal import Journal
-from dockerlink.events.oom import OomCount
+from dockerlink.events.oom import OomCount, OomCounter
 from tests.fakes import FakeEngine, FakeStore
 
 ID = "a" * 64
@@ -123,17 +124,70 @@ def test_an_oom_before_the_die_marks_it(journal, engine):
     ]
 
 
-def test_the_cgroup_counter_adds_the_kills_the_engine_did_not_report(journal, engine):
-    t = Translator(journal, Inspector(engine))
-    assert t.oom_counts([OomCount(ID, "site1", 100, 0)], 10.0) == []  # the baseline
-    made = t.oom_counts([OomCount(ID, "site1", 100, 2)], 20.0)
+class Counts:
+    """The cgroup counters the OOM counter reads, as the test sets them."""
+
+    def __init__(self) -> None:
+        self.now: list[OomCount] = []
+
+    def __call__(self) -> list[OomCount]:
+        return self.now
+
+
+def test_the_cgroup_counter_adds_the_kills_the_engine_did_not_report(journal):
+    counts = Counts()
+    counter = OomCounter(counts, journal, clock=lambda: 10.0)
+    counts.now = [OomCount(ID, "site1", 100, 0)]
+    assert counter.check() == []  # the baseline
+    counts.now = [OomCount(ID, "site1", 100, 2)]
+    made = counter.check()
     assert [(e.type, e.detail) for e in made] == [("oom", {"source": "cgroup", "kills": 2, "total": 2})]
-    t.handle(ev("oom", 25))  # the engine saw this one
-    assert t.oom_counts([OomCount(ID, "site1", 100, 3)], 30.0) == []
-    assert t.oom_counts([OomCount(ID, "site1", 100, 3)], 40.0) == []  # no rise, nothing
+    counter.handle(ev("oom", 25), replayed=False)  # the engine saw this one (the follower journaled it)
+    counts.now = [OomCount(ID, "site1", 100, 3)]
+    assert counter.check() == []
+    assert counter.check() == []  # no rise, nothing
     # A new life of the container starts its counter again from 0.
-    made = t.oom_counts([OomCount(ID, "site1", 200, 1)], 50.0)
-    assert [e.detail["kills"] for e in made] == [1]
+    counts.now = [OomCount(ID, "site1", 200, 1)]
+    assert [e.detail["kills"] for e in counter.check()] == [1]
+
+
+def test_an_engine_oom_read_again_after_a_restart_hides_no_later_kill(journal):
+    counts = Counts()
+    counter = OomCounter(counts, journal)
+    counts.now = [OomCount(ID, "site1", 100, 1)]
+    assert [e.detail["kills"] for e in counter.check()] == [1]
+    counter.handle(ev("oom", 25), replayed=True)  # matched before the restart
+    counts.now = [OomCount(ID, "site1", 100, 2)]
+    assert [e.detail["kills"] for e in counter.check()] == [1]
+
+
+def test_a_destroyed_containers_engine_ooms_are_forgotten(journal):
+    counts = Counts()
+    counter = OomCounter(counts, journal)
+    counter.handle(ev("oom", 25), replayed=False)
+    counter.handle(ev("destroy", 26), replayed=False)
+    counts.now = [OomCount(ID, "site1", 100, 1)]  # (a full id reused: only in a test)
+    assert [e.detail["kills"] for e in counter.check()] == [1]
+
+
+def test_the_oom_counter_backs_off_while_the_engine_is_away_and_dies_on_anything_else(journal):
+    def away() -> list[OomCount]:
+        raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+
+    asked: list[float] = []
+
+    def wait(seconds: float) -> bool:  # recorded, never slept
+        asked.append(seconds)
+        return len(asked) == 7
+
+    OomCounter(away, journal, every=5.0).run(wait)
+    assert asked == [5.0, 5.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+
+    def broken() -> list[OomCount]:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError):  # the collector reports the job dead and starts it again
+        OomCounter(broken, journal).run(wait)
 
 
 class Stream:
@@ -201,9 +255,80 @@ def test_the_listing_counts_oom_kills_of_a_living_container_from_the_cgroup_coun
     from dockerlink.hosting import Hosting
 
     config = Config(stats_db=str(tmp_path / "stats.sqlite3"), events_db=journal.path)
-    Translator(journal, Inspector(engine)).oom_counts([OomCount(ID, "site1", 1767225600, 2)], 10.0)
+    OomCounter(lambda: [OomCount(ID, "site1", 1767225600, 2)], journal).check()
     engine.containers.add("site1", labels={"dockerlink": "0.1.0"}, id=ID, started_at=1767225600)
     hosting = Hosting(engine, config, FakeStore(), journal=Journal(journal.path))  # a worker's own connection
     assert hosting.describe_many([ID])["success"][ID]["oom_kills"] == 2
     alone = Hosting(engine, config, FakeStore())  # no journal given: none read
     assert alone.describe_many([ID])["success"][ID]["oom_kills"] == 0
+
+
+class Consumer:
+    """A consumer of the follower that keeps what it was handed."""
+
+    def __init__(self, *actions: str) -> None:
+        self.actions = actions
+        self.handed: list[tuple[str, float, bool]] = []
+        self.told: list[bool] = []
+
+    def handle(self, ev: EngineEvent, replayed: bool) -> None:
+        self.handed.append((ev.action, ev.time, replayed))
+
+    def following(self, yes: bool) -> None:
+        self.told.append(yes)
+
+
+def test_one_follower_hands_each_event_to_the_consumers_that_read_its_action(journal, engine):
+    log = [ev("start", 1000), ev("pause", 1001), ev("oom", 1002), ev("die", 1003, exitCode="137")]
+    stream = Stream(log)
+    pauses, ooms = Consumer("pause", "unpause"), Consumer("oom", "destroy")
+    follower = Follower(
+        stream,
+        Translator(journal, Inspector(engine)),
+        journal,
+        consumers=[pauses, ooms],
+        clock=lambda: 1010.0,
+        window=0,
+    )
+    assert follower.filters == {
+        "type": ["container"],
+        "label": ["dockerlink"],
+        "event": ["create", "destroy", "die", "kill", "oom", "pause", "start", "stop", "unpause", "update"],
+    }
+    assert follower.window_once() == 3  # started, oom, died: journaled
+    assert pauses.handed == [("pause", 1001, False)]
+    assert ooms.handed == [("oom", 1002, False)]
+    assert pauses.told == ooms.told == [True]
+    # A new follower reads the log again from before the cursor: the consumers hear it is a replay.
+    again = Consumer("oom")
+    fresh = Translator(journal, Inspector(engine))
+    Follower(stream, fresh, journal, consumers=[again], clock=lambda: 1010.0, window=0).window_once()
+    assert again.handed == [("oom", 1002, True)]
+    assert [e.type for e in journal.read(0)] == ["started", "oom", "died"]  # not twice
+
+
+def test_a_broken_stream_tells_the_consumers_they_are_not_followed(journal, engine):
+    class Breaks:
+        def follow(self, since, until, filters=None):  # noqa: ANN001, ANN201
+            yield ev("start", 1000)
+            raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
+
+    watcher = Consumer("start")
+    follower = Follower(Breaks(), Translator(journal, Inspector(engine)), journal, consumers=[watcher], window=0)
+    with pytest.raises(EngineUnavailable):
+        follower.window_once()
+    assert watcher.told == [True, False] and watcher.handed == [("start", 1000, False)]
+    follower.run(lambda seconds: True)  # stopped at once, after one more try
+    assert watcher.told[-1] is False
+
+
+def test_the_oom_watch_reads_each_running_sites_counter_from_its_cgroup(tmp_path, engine):
+    from dockerlink.events.oom import OomWatch
+    from tests.stats.trees import make_v2
+
+    [site] = engine.containers.by_id.values()
+    engine.containers.by_id[site.id] = replace(site, pid=4242, running=True, state="running")
+    scope = make_v2(tmp_path / "host", site.id, 4242)
+    (scope / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\n")
+    counts = OomWatch(engine.containers, root=str(tmp_path / "host")).counts()
+    assert [(c.container_id, c.count) for c in counts] == [(site.id, 2)]

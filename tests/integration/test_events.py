@@ -169,6 +169,8 @@ def test_a_child_killed_by_the_oom_killer_is_an_event_and_shows_in_the_listing(
     # The cgroup's own counter saw the kill too (what catches a kill the engine does not report).
     counts = {c.container_id: c.count for c in OomWatch(engine.containers).counts()}
     assert counts.get(cid, 0) >= 1
+    # The counter is a job of its own, with its own health line.
+    assert events_service.get("/v1/health").json()["jobs"]["oom"]["state"] == "running"
 
 
 def test_a_main_process_exiting_3_is_a_crash_then_a_restart_by_policy(events_service, engine, unique_name, base_image):

@@ -4,6 +4,7 @@ once end to end under gunicorn. CPU is checked in a wide band, never against tim
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,9 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from dockerlink.engine import ContainerDetails, ContainerSpec, Engine, NotFound, StatsSnapshot, socket_path
-from dockerlink.stats.collector import Collector
+from dockerlink.events.follower import Follower, Translator
+from dockerlink.events.journal import Journal
+from dockerlink.stats.collector import Collector, ContainerChanges
 from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler, build_sampler
 from dockerlink.stats.store import StatsStore
+from tests.waiting import until
 
 from .tcp_proxy import TcpToUnix
 
@@ -197,20 +201,32 @@ def test_a_container_that_is_not_running_gives_zeros(engine, base_image, tmp_pat
 
 
 def test_a_container_stopped_between_rounds_reads_zeros_the_round_after(engine, base_image, tmp_path):
-    """The production listing: kept between rounds, listed again on the engine's `die` event."""
+    """The production listing: kept between rounds, listed again once the collector's event
+    follower (the one reader of the engine's events) hands it the `die`."""
     cid = _create(engine, base_image, start=True, memory=64 * MIB, memory_swap=64 * MIB, cpu_quota=50000)
+    journal = Journal(str(tmp_path / "events.sqlite3"))
+    changes = ContainerChanges()
+    follower = Follower(engine.system, Translator(journal, engine.containers), journal, consumers=[changes], window=0.5)
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stop.wait,), daemon=True)
+    thread.start()
     try:
+        until(lambda: changes.unchanged_since(time.time()), "the follower follows the engine's events")
         store = StatsStore(str(tmp_path / "stats.sqlite3"))
         sampler = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
-        collector = Collector(Only(engine, cid), sampler, store, events=engine.system)
+        collector = Collector(Only(engine, cid), sampler, store, changes=changes)
         collector.collect_once()
+        listed = time.time()
         engine.containers.stop(cid, t=0)
+        until(lambda: not changes.unchanged_since(listed), "the follower hands the listing the die")
         collector.collect_once()
         running, stopped = store.history(cid)
         assert running.memory_limit == 64 * MIB
         assert (stopped.memory_limit, stopped.cpu_limit, stopped.memory_used) == (0, 0, 0)
         assert collector.listing.lists == 2
     finally:
+        stop.set()
+        thread.join(10)
         _remove(engine, cid)
 
 

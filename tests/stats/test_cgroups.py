@@ -116,3 +116,31 @@ def test_net_dev_of_a_container_with_only_loopback_is_zero():
 
 def test_host_memory_reads_memtotal_in_bytes():
     assert host_memory(b"MemTotal:       24684092 kB\nMemFree: 1 kB\n") == 25_276_510_208
+
+
+def test_the_locator_reads_the_mount_table_once_and_again_when_a_container_is_not_found_through_it(tmp_path):
+    from dockerlink.cgroups import Locator, read_file
+
+    from .trees import make_v2
+
+    root = tmp_path / "host"
+    first, second = "1" * 64, "2" * 64
+    make_v2(root, first, 101)
+    reads: list[str] = []
+
+    def read(path: str) -> bytes:
+        reads.append(path)
+        return read_file(path)
+
+    locator = Locator(str(root), read)
+    dirs = locator.locate(101, first)
+    assert dirs is not None and dirs.version == 2
+    assert dirs.memory == f"{root}/sys/fs/cgroup/system.slice/docker-{first}.scope"  # as seen from the root
+    make_v2(root, second, 202)
+    assert locator.locate(202, second) is not None
+    assert [p for p in reads if p.endswith("mountinfo")] == [f"{root}/proc/self/mountinfo"]  # read once
+    # Not found through the table (a pid of another namespace, say): read again, then given up on.
+    (root / "proc/303").mkdir()
+    (root / "proc/303/cgroup").write_text(f"0::/system.slice/docker-{'4' * 64}.scope\n")
+    assert locator.locate(303, "3" * 64) is None
+    assert len([p for p in reads if p.endswith("mountinfo")]) == 2

@@ -5,7 +5,7 @@ import pytest
 import responses
 
 from dockerlink.engine import Engine, EngineEvent, EngineInfo, EngineUnavailable
-from dockerlink.stats.collector import CHANGES, Collector, Listing
+from dockerlink.stats.collector import Collector, ContainerChanges, Listing
 from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler
 from dockerlink.stats.samples import Reading
 from dockerlink.stats.store import StatsStore
@@ -156,26 +156,18 @@ def test_each_round_records_its_time_for_health(store):
 # --- which containers a round samples ---------------------------------------------------
 
 
-class Events:
-    """An engine event log: the windows asked for, and what each answers."""
-
-    def __init__(self) -> None:
-        self.windows: list[tuple[float, float]] = []
-        self.pending: list[EngineEvent] = []
-        self.filters: list[object] = []
-
-    def events(self, since, until, filters=None):
-        self.windows.append((since, until))
-        self.filters.append(filters)
-        answer, self.pending = self.pending, []
-        return answer
-
-
 def started(cid: str, at: float) -> EngineEvent:
     return EngineEvent("container", "start", cid, at, {"dockerlink": "0.1.0"})
 
 
-def test_without_an_event_log_every_round_lists_the_containers():
+def followed(clock: Clock) -> ContainerChanges:
+    """What the follower's consumer knows, its stream followed from `clock`'s now on."""
+    changes = ContainerChanges(clock)
+    changes.following(True)
+    return changes
+
+
+def test_without_changes_every_round_lists_the_containers():
     fake = FakeContainers()
     listing = Listing(fake)
     listing.current()
@@ -184,42 +176,75 @@ def test_without_an_event_log_every_round_lists_the_containers():
 
 
 def test_the_list_is_kept_while_no_container_event_happens():
-    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
+    fake, clock = FakeContainers(), Clock(1000.0)
     fake.listing = [summary(V1_ID)]
-    listing = Listing(fake, events, clock=clock)
+    listing = Listing(fake, followed(clock), clock=clock)
     for _ in range(3):
         assert [c.id for c in listing.current()] == [V1_ID]
         clock.now += 10
     assert listing.lists == 1
-    assert events.windows == [(999.0, 1010.0), (1009.0, 1020.0)]  # each window overlaps the last by 1 s
-    assert events.filters[0] == {"type": ["container"], "label": ["dockerlink"], "event": list(CHANGES)}
+
+
+def test_the_changes_read_the_actions_that_change_the_list():
+    assert sorted(ContainerChanges.actions) == ["create", "destroy", "die", "pause", "start", "unpause"]
 
 
 def test_a_container_event_makes_the_next_round_list_again():
-    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
-    listing = Listing(fake, events, clock=clock)
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
     assert listing.current() == []
     fake.listing = [summary(V1_ID)]
-    events.pending = [started(V1_ID, 1005.0)]
+    changes.handle(started(V1_ID, 1005.0), replayed=False)
     clock.now += 10
     assert [c.id for c in listing.current()] == [V1_ID]
     assert listing.lists == 2
 
 
 def test_an_event_from_before_the_last_list_does_not_list_again():
-    # The windows overlap by a second; what happened before the list is in it already.
-    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
-    listing = Listing(fake, events, clock=clock)
+    # A replay after a restart of the follower reads old events again: they are in the list.
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
     listing.current()
     clock.now += 0.5
-    events.pending = [started(V1_ID, 999.6)]
+    changes.handle(started(V1_ID, 999.6), replayed=True)
     listing.current()
     assert listing.lists == 1
 
 
+def test_a_break_in_the_stream_lists_every_round_until_it_is_followed_again():
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
+    listing.current()
+    changes.following(False)  # events may be missed from now on
+    clock.now += 10
+    listing.current()
+    clock.now += 10
+    listing.current()
+    assert listing.lists == 3
+    clock.now += 5
+    changes.following(True)
+    clock.now += 5
+    listing.current()  # listed after the stream is back: the list holds what was missed
+    clock.now += 10
+    listing.current()
+    assert listing.lists == 4
+
+
+def test_not_followed_yet_every_round_lists():
+    fake, clock = FakeContainers(), Clock(1000.0)
+    listing = Listing(fake, ContainerChanges(clock), clock=clock)
+    listing.current()
+    clock.now += 10
+    listing.current()
+    assert listing.lists == 2
+
+
 def test_the_list_is_refreshed_every_minute_even_without_events():
-    fake, events, clock = FakeContainers(), Events(), Clock(1000.0)
-    listing = Listing(fake, events, clock=clock, refresh=60)
+    fake, clock = FakeContainers(), Clock(1000.0)
+    listing = Listing(fake, followed(clock), clock=clock, refresh=60)
     listing.current()
     clock.now += 59
     listing.current()
@@ -229,18 +254,18 @@ def test_the_list_is_refreshed_every_minute_even_without_events():
 
 
 def test_a_failed_round_lists_afresh_next_time(store):
-    fake, events = FakeContainers(), Events()
+    fake = FakeContainers()
 
     class Failing:
         def sample(self, containers):
             raise EngineUnavailable("the Docker engine at /var/run/docker.sock is unreachable")
 
-    collector = Collector(fake, Failing(), store, events=events)
+    collector = Collector(fake, Failing(), store, changes=followed(Clock(999.0)))
     with pytest.raises(EngineUnavailable):
         collector.collect_once(1000.0)
     collector._sampler = Scripted([])
     collector.collect_once(1010.0)
-    assert collector.listing.lists == 2 and events.windows == []
+    assert collector.listing.lists == 2
 
 
 def test_engine_events_parse_from_a_recorded_answer():
