@@ -13,6 +13,7 @@ from falcon.testing import TestClient
 
 from dockerlink.app import create_app
 from dockerlink.engine import BadRequest
+from dockerlink.events.journal import Journal
 from dockerlink.stats.samples import Reading, Sample
 from dockerlink.stats.store import StatsStore
 
@@ -91,7 +92,9 @@ def test_health_is_503_when_no_sample_ever_came(config, fake_engine, fake_store,
 
 @pytest.fixture
 def real_store(config) -> StatsStore:
-    store = StatsStore(config.stats_db)
+    """A stats store as a worker's and the collector's are built: handing off through the
+    events journal (`Services.build`, `rounds_job`)."""
+    store = StatsStore(config.stats_db, handoff=Journal(config.events_path))
     yield store
     store.close()
 
