@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..cgroups import CgroupDirs, Locator, oom_file, oom_kills, read_file
-from ..engine import ContainerDetails, ContainerSummary, EngineError, EngineEvent, EngineUnavailable
+from ..engine import ContainerDetails, ContainerSummary, EngineError, EngineEvent
 from ..jobs import Wait, backoff
 from ..ownership import LABEL
 from .journal import Event, Journal, oom_counter
@@ -158,14 +158,14 @@ class OomCounter:
 
     def run(self, wait: Wait) -> None:
         """Check every `every` seconds until `wait` says stop; backs off while the engine
-        is away (a listing is asked each time). Any other failure ends the job: the
-        collector reports it dead and starts it again."""
+        is away or answers errors (a listing is asked each time), as the follower does. Any
+        other failure (a bug) ends the job: the collector reports it dead and starts it again."""
         failures = 0
         while True:
             try:
                 self.check()
                 failures = 0
-            except EngineUnavailable as exc:
+            except EngineError as exc:
                 failures += 1
                 if failures == 1:
                     log.warning("%s; reading the OOM counters again with back-off", exc)
