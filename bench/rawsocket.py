@@ -25,8 +25,8 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class RawEngine:
-    def __init__(self, path: str = "/var/run/docker.sock", version: str = "1.41") -> None:
-        self._conn = _UnixConnection(path)
+    def __init__(self, path: str = "/var/run/docker.sock", version: str = "1.41", timeout: float = 60) -> None:
+        self._conn = _UnixConnection(path, timeout)
         self._prefix = f"/v{version}"
 
     def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> bytes:
