@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +56,13 @@ class Site:
         return result.stdout.decode()
 
 
-@pytest.fixture
-def site(engine, unique_name, base_image):
-    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=unique_name)
+@contextlib.contextmanager
+def git_site(engine: Engine, name: str, base_image: str) -> Iterator[Site]:
+    """A started container with SETUP's repositories; removed after, volume too."""
+    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=name)
     try:
         engine.containers.start(cid)
-        s = Site(engine, unique_name, cid)
+        s = Site(engine, name, cid)
         s.sh(SETUP)
         yield s
     finally:
@@ -69,22 +71,20 @@ def site(engine, unique_name, base_image):
             engine.containers.remove(cid, force=True, volumes=True)
 
 
+@pytest.fixture
+def site(engine, unique_name, base_image):
+    with git_site(engine, unique_name, base_image) as s:
+        yield s
+
+
 @pytest.fixture(scope="module")
 def shared_site(engine, base_image):
     """One site for the tests that leave its repository as SETUP made it (at most a line
     appended to the working copy's README): a container, its start and SETUP each cost seconds."""
     from .conftest import PREFIX
 
-    name = f"{PREFIX}git-shared"
-    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=name)
-    try:
-        engine.containers.start(cid)
-        s = Site(engine, name, cid)
-        s.sh(SETUP)
+    with git_site(engine, f"{PREFIX}git-shared", base_image) as s:
         yield s
-    finally:
-        with contextlib.suppress(NotFound, Conflict):
-            engine.containers.remove(cid, force=True, volumes=True)
 
 
 @pytest.fixture(scope="module")
