@@ -113,8 +113,14 @@ def backup_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bservice(engine, tmp_path_factory, backup_root):
+    """The module's service; with a token, so that scoped tokens can be issued (its session
+    sends the token on every call)."""
     with live_service(
-        tmp_path_factory.mktemp("bsvc"), backup_dir=str(backup_root), publish_ip="127.0.0.1", port_area_size="500"
+        tmp_path_factory.mktemp("bsvc"),
+        api_token=TOKEN,
+        backup_dir=str(backup_root),
+        publish_ip="127.0.0.1",
+        port_area_size="500",
     ) as s:
         yield s
 
@@ -218,74 +224,64 @@ def _quiet(fn, *args, **kw):  # noqa: ANN001, ANN002, ANN003
         pass
 
 
-def test_the_next_owner_of_a_reused_name_gets_nothing_of_the_previous_ones(engine, tmp_path, unique_name):
+def test_the_next_owner_of_a_reused_name_gets_nothing_of_the_previous_ones(engine, bservice, unique_name):
     """Issue 29: site deleted (its final backup taken), created again under the same name, a
     scoped token for the new container: neither the old container's events nor its backup.
     The panel brings the deleted site's files back only by naming the source (`from`)."""
-    (tmp_path / "reuse").mkdir()
-    with live_service(
-        tmp_path / "reuse",
-        api_token=TOKEN,
-        publish_ip="127.0.0.1",
-        port_area_size="500",
-        backup_dir=str(tmp_path / "reuse-backups"),
-    ) as s:
-        cid = _create(s, unique_name, ROOTS["deleted"])
-        _sh(
-            engine,
-            cid,
-            "mkdir -p /var/www/html && printf 's3cret' > /var/www/html/secret.txt"
-            " && chown 1000 /var/www/html/secret.txt",
-        )
-        assert s.request("DELETE", "/v1/container", params={"id": cid}).status_code == 204
-        [final] = s.get("/v1/container/backups", params={"name": unique_name}).json()["backups"]
-        assert (final["kind"], final["state"], final["container"]) == ("final", "done", cid)
-        # Its end, handed off by the worker, is journaled by the collector within a second or so.
-        done = wait_until(lambda: _events(s, "backup_done", cid), 20, "backup_done in /v1/events")
-        assert done[0]["detail"] == {k: final[k] for k in ("backup", "kind", "size", "sha256")}
+    s = bservice
+    cid = _create(s, unique_name, ROOTS["deleted"])
+    _sh(
+        engine,
+        cid,
+        "mkdir -p /var/www/html && printf 's3cret' > /var/www/html/secret.txt && chown 1000 /var/www/html/secret.txt",
+    )
+    assert s.request("DELETE", "/v1/container", params={"id": cid}).status_code == 204
+    [final] = s.get("/v1/container/backups", params={"name": unique_name}).json()["backups"]
+    assert (final["kind"], final["state"], final["container"]) == ("final", "done", cid)
+    # Its end, handed off by the worker, is journaled by the collector within a second or so.
+    done = wait_until(lambda: _events(s, "backup_done", cid), 20, "backup_done in /v1/events")
+    assert done[0]["detail"] == {k: final[k] for k in ("backup", "kind", "size", "sha256")}
 
-        again = _create(s, unique_name, ROOTS["deleted"])
-        assert again != cid
-        assert _sh(engine, again, "ls /var/www/html") == b""
-        wait_until(lambda: _events(s, "created", again), 20, "the new container's created in /v1/events")
-        r = s.request("POST", "/v1/token", json={"id": unique_name, "scopes": ["events", "backup"]})
+    again = _create(s, unique_name, ROOTS["deleted"])
+    assert again != cid
+    assert _sh(engine, again, "ls /var/www/html") == b""
+    wait_until(lambda: _events(s, "created", again), 20, "the new container's created in /v1/events")
+    r = s.request("POST", "/v1/token", json={"id": unique_name, "scopes": ["events", "backup"]})
+    assert r.status_code == 200, r.text
+    scoped = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    # Events: the new container's only, by default, by name, by full id; the old one's: 403.
+    for params in ({}, {"id": unique_name}, {"id": again}):
+        r = s.get("/v1/events", params={"since": "0", "limit": "1000", **params}, headers=scoped)
         assert r.status_code == 200, r.text
-        scoped = {"Authorization": f"Bearer {r.json()['token']}"}
+        events = r.json()["events"]
+        assert "created" in [e["type"] for e in events] and {e["id"] for e in events} == {again}, params
+        assert final["backup"] not in r.text
+    assert s.get("/v1/events", params={"id": cid}, headers=scoped).status_code == 403
+    # The panel's too, by the name: the container that has it now.
+    r = s.get("/v1/events", params={"since": "0", "limit": "1000", "id": unique_name})
+    assert {e["id"] for e in r.json()["events"]} == {again}
 
-        # Events: the new container's only, by default, by name, by full id; the old one's: 403.
-        for params in ({}, {"id": unique_name}, {"id": again}):
-            r = s.get("/v1/events", params={"since": "0", "limit": "1000", **params}, headers=scoped)
-            assert r.status_code == 200, r.text
-            events = r.json()["events"]
-            assert "created" in [e["type"] for e in events] and {e["id"] for e in events} == {again}, params
-            assert final["backup"] not in r.text
-        assert s.get("/v1/events", params={"id": cid}, headers=scoped).status_code == 403
-        # The panel's too, by the name: the container that has it now.
-        r = s.get("/v1/events", params={"since": "0", "limit": "1000", "id": unique_name})
-        assert {e["id"] for e in r.json()["events"]} == {again}
-
-        # Backups: the old one is not the new container's. A scoped token: 403, from= or not.
-        for params in ({}, {"from": unique_name}):
-            r = s.request(
-                "POST",
-                "/v1/container/restore",
-                params={"id": unique_name, "backup": final["backup"], **params},
-                headers=scoped,
-            )
-            assert r.status_code == 403, r.text
-        assert _sh(engine, again, "ls -A /var/www/html") == b""  # the secret is absent
-        assert s.get("/v1/container/backups", params={"id": unique_name}).json()["backups"] == []
-        # The panel without from: refused, saying how; with it: the deleted site's files are back.
-        r = s.request("POST", "/v1/container/restore", params={"id": again, "backup": final["backup"]})
-        assert r.status_code == 409 and f"from={unique_name}" in r.text
-        assert _sh(engine, again, "ls -A /var/www/html") == b""
+    # Backups: the old one is not the new container's. A scoped token: 403, from= or not.
+    for params in ({}, {"from": unique_name}):
         r = s.request(
-            "POST", "/v1/container/restore", params={"id": again, "backup": final["backup"], "from": unique_name}
+            "POST",
+            "/v1/container/restore",
+            params={"id": unique_name, "backup": final["backup"], **params},
+            headers=scoped,
         )
-        assert r.status_code == 200, r.text
-        assert _sh(engine, again, "stat -c '%u %n' /var/www/html/secret.txt; cat /var/www/html/secret.txt") == (
-            b"1000 /var/www/html/secret.txt\ns3cret"
-        )
+        assert r.status_code == 403, r.text
+    assert _sh(engine, again, "ls -A /var/www/html") == b""  # the secret is absent
+    assert s.get("/v1/container/backups", params={"id": unique_name}).json()["backups"] == []
+    # The panel without from: refused, saying how; with it: the deleted site's files are back.
+    r = s.request("POST", "/v1/container/restore", params={"id": again, "backup": final["backup"]})
+    assert r.status_code == 409 and f"from={unique_name}" in r.text
+    assert _sh(engine, again, "ls -A /var/www/html") == b""
+    r = s.request("POST", "/v1/container/restore", params={"id": again, "backup": final["backup"], "from": unique_name})
+    assert r.status_code == 200, r.text
+    assert _sh(engine, again, "stat -c '%u %n' /var/www/html/secret.txt; cat /var/www/html/secret.txt") == (
+        b"1000 /var/www/html/secret.txt\ns3cret"
+    )
 
 
 def test_a_site_over_its_disk_quota_raises_disk_over(engine, tmp_path, unique_name):
@@ -534,7 +530,8 @@ def test_a_zero_bomb_is_restored_with_a_flat_worker(engine, bservice, unique_nam
 
 def test_a_restore_past_the_sites_disk_quota_is_refused_and_changes_nothing(engine, bservice, unique_name, backup_root):
     cid = _create(bservice, unique_name, ROOTS["bomb-quota"], disk=0.25)
-    _sh(engine, cid, "truncate -s 512M /var/www/html/zeros && printf v1 > /var/www/html/index.html")
+    # 300 MiB of zeros: past the 256 MiB quota, by less to read and write than 512 MiB
+    _sh(engine, cid, "truncate -s 300M /var/www/html/zeros && printf v1 > /var/www/html/index.html")
     backup = _backup(bservice, unique_name, cid)["backup"]
     _sh(engine, cid, "rm /var/www/html/zeros && printf v2 > /var/www/html/index.html")
     now = _sh(engine, cid, MANIFEST)

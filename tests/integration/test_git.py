@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +56,13 @@ class Site:
         return result.stdout.decode()
 
 
-@pytest.fixture
-def site(engine, unique_name, base_image):
-    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=unique_name)
+@contextlib.contextmanager
+def git_site(engine: Engine, name: str, base_image: str) -> Iterator[Site]:
+    """A started container with SETUP's repositories; removed after, volume too."""
+    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=name)
     try:
         engine.containers.start(cid)
-        s = Site(engine, unique_name, cid)
+        s = Site(engine, name, cid)
         s.sh(SETUP)
         yield s
     finally:
@@ -69,22 +71,20 @@ def site(engine, unique_name, base_image):
             engine.containers.remove(cid, force=True, volumes=True)
 
 
+@pytest.fixture
+def site(engine, unique_name, base_image):
+    with git_site(engine, unique_name, base_image) as s:
+        yield s
+
+
 @pytest.fixture(scope="module")
 def shared_site(engine, base_image):
     """One site for the tests that leave its repository as SETUP made it (at most a line
     appended to the working copy's README): a container, its start and SETUP each cost seconds."""
     from .conftest import PREFIX
 
-    name = f"{PREFIX}git-shared"
-    cid, _ = engine.containers.create(ContainerSpec(image=base_image, labels=LABELS), name=name)
-    try:
-        engine.containers.start(cid)
-        s = Site(engine, name, cid)
-        s.sh(SETUP)
+    with git_site(engine, f"{PREFIX}git-shared", base_image) as s:
         yield s
-    finally:
-        with contextlib.suppress(NotFound, Conflict):
-            engine.containers.remove(cid, force=True, volumes=True)
 
 
 @pytest.fixture(scope="module")
@@ -280,8 +280,10 @@ def test_an_oversized_passwd_is_refused_and_the_worker_reads_only_its_cap(servic
 
 @pytest.fixture(scope="module")
 def per_site_service(engine, tmp_path_factory):
-    """A live service whose sites may run 2 git commands at once per worker (2 workers)."""
-    with live_service(tmp_path_factory.mktemp("git-per-site"), git_per_site="2", git_timeout="20") as s:
+    """A live service whose sites may run 2 git commands at once per worker (2 workers),
+    reading at most 1 MiB of a git command's output (capped_service)."""
+    settings = {"git_per_site": "2", "git_timeout": "20", "git_output_max": str(1 << 20)}
+    with live_service(tmp_path_factory.mktemp("git-per-site"), **settings) as s:
         yield s
 
 
@@ -408,10 +410,10 @@ def _peak_rss_kib(pid: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def capped_service(engine, tmp_path_factory):
-    """A live service reading at most 1 MiB of a git command's output."""
-    with live_service(tmp_path_factory.mktemp("git-capped"), git_output_max=str(1 << 20)) as s:
-        yield s
+def capped_service(per_site_service):
+    """A live service reading at most 1 MiB of a git command's output: the per-site one (its
+    flood's fetches have all ended by then), not one more service to start and stop."""
+    return per_site_service
 
 
 def test_a_64_mib_git_log_leaves_the_workers_rss_flat_and_answers_what_fit(capped_service, site):
