@@ -11,7 +11,6 @@ worker reads for the listing; quotas (GiB, set at create or PATCH) to another.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from ..config import Config
 from ..engine import Engine, EngineError
 from ..jobs import Job, Wait
 from ..ownership import LABEL
-from ..storage import write_atomically
+from ..storage import edited_json_object, read_json_object, write_atomically
 from .service import WWW, Notify
 
 __all__ = [
@@ -113,11 +112,7 @@ def read_usage(config: Config) -> dict[str, dict[str, Any]]:
 
 
 def read_usage_file(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        usage = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return usage if isinstance(usage, dict) else {}
+    return read_json_object(path)
 
 
 def with_disk(listing: dict[str, Any], usage: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -148,20 +143,14 @@ class Quotas:
         self.path = Path(os.path.abspath(config.stats_db) + ".quotas.json")
 
     def all(self) -> dict[str, float]:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_json_object(self.path)
 
     def set(self, container_id: str, gib: float | None) -> None:
-        with open(str(self.path) + ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            quotas = self.all()
+        with edited_json_object(self.path) as quotas:
             if gib:
                 quotas[container_id] = gib
             else:
                 quotas.pop(container_id, None)
-            _write_json(self.path, quotas)
 
 
 class DiskMeter:
