@@ -3,7 +3,9 @@
 The retention job (schedule.py) walks `retention_targets(config)`: each target lists the
 sites it holds backups of and applies the policy to one (`apply_retention(site, policy)`:
 the ids it removed). The local catalog is `LocalTarget`; a restic repository is one more
-target, whose `apply_retention` calls its `forget` with the policy's counts and `prune`.
+target, appended in `retention_targets` when configured, whose `apply_retention` calls its
+`forget` with the policy's four counts (`last` as `--keep-last`) and `prune`, restic run
+with `TZ=UTC` (restic buckets days in local time; the policy's days are UTC).
 """
 
 from __future__ import annotations
