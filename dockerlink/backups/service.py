@@ -202,15 +202,22 @@ class Backups:
 
     def remove(self, name: str, backup: str) -> None:
         self.catalog.remove(name, backup)
-        self.last.refresh(name, self.catalog.records(name))
+        self._renote(name)
 
     def prune(self, name: str) -> list[str]:
         """Apply the retention policy to the backups listed under `name` (docs/operations.md,
         Backups): the ids removed; the last good backup of each site noted again if any went."""
         removed = self.catalog.prune(name, Retention.of(self.config), self.config.backup_deleted_days)
         if removed:
-            self.last.refresh(name, self.catalog.records(name))
+            self._renote(name)
         return removed
+
+    def _renote(self, name: str) -> None:
+        """The last good backups of `name`'s sites as the catalog now has them."""
+        try:
+            self.last.refresh(name, self.catalog.records(name))
+        except OSError as exc:  # a report of the backups, never a failure of their removal
+            log.warning("last backups of %s not noted again: %s", name, exc)
 
 
 def final_backup(engine: Engine, config: Config) -> Callable[[ContainerDetails], Record] | None:
