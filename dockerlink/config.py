@@ -96,6 +96,26 @@ def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's
     return kw
 
 
+_TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _schedule_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
+    """The daily backup schedule and the retention policy (docs/contract.md §6.3, backups)."""
+    kw: dict[str, object] = {}
+    if (raw := get("backup_schedule")) is not None:
+        if not _TIME_OF_DAY.fullmatch(raw):
+            raise ConfigError(f"backup_schedule: expected a UTC time of day HH:MM such as 02:30, got {raw[:20]!r}")
+        kw["backup_schedule"] = raw
+    if (raw := get("backup_window")) is not None:
+        kw["backup_window"] = _int("backup_window", raw, 0, 1440)  # minutes
+    if (raw := get("backup_concurrency")) is not None:
+        kw["backup_concurrency"] = _int("backup_concurrency", raw, 1, 64)
+    for name in ("backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"):
+        if (raw := get(name)) is not None:
+            kw[name] = _int(name, raw, 0, 10000)
+    return kw
+
+
 _NETWORK = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 
 
@@ -260,6 +280,12 @@ class Config:
     restore_max_expanded: int = 100 * 2**30
     backup_on_delete: bool = True
     backup_deleted_days: int = 7
+    backup_schedule: str | None = None  # HH:MM, UTC; None: no scheduled backups
+    backup_window: int = 60  # minutes over which the scheduled backups are spread
+    backup_concurrency: int = 2
+    backup_keep_daily: int = 0
+    backup_keep_weekly: int = 0
+    backup_keep_monthly: int = 0
     disk_interval: float = 300.0
     disk_enforce: str = "none"
     site_network: str = "dockerlink-sites"
@@ -369,6 +395,7 @@ class Config:
                 raise ConfigError(f"instance_id: expected 1-128 of [A-Za-z0-9_.:/-], got {raw[:40]!r}")
             kw["instance_id"] = raw
         kw.update(_backup_settings(get))
+        kw.update(_schedule_settings(get))
         kw.update(_isolation_settings(get))
         if (raw := get("read_timeout")) is not None:
             kw["read_timeout"] = _float("read_timeout", raw, 1, 3600)

@@ -6,7 +6,9 @@ Where each figure comes from, so it is right under several gunicorn workers:
   id appears). `SITE_METRICS` is the table: a figure the store starts to keep (pids, OOM
   kills) plugs in there and is exposed as soon as its column is in the rows. Disk use is
   measured by the collector's disk meter (every `disk_interval`, into a file beside the
-  store): its last measure joins each row as `disk_bytes`.
+  store): its last measure joins each row as `disk_bytes`. The time of each site's last
+  good backup, noted as backups end (backups/freshness.py, a file beside the store), joins
+  as `last_backup`: one file read per scrape, never a walk of the backups.
 - the collector's last round duration and last success time: the store too (the collector
   may be a child of the gunicorn master or `dockerlink collect` on its own).
 - requests, request latency and engine call latency: counted in each worker; with
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -30,9 +33,11 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.utils import floatToGoString
 
-from .backups.disk import GIB, read_usage_file, usage_file
+from .backups.disk import GIB, usage_file
+from .backups.freshness import last_backup_file
 from .engine import EngineError
 from .ownership import LABEL
+from .storage import read_json_object
 
 __all__ = [
     "CONTENT_TYPE",
@@ -94,6 +99,13 @@ SITE_METRICS: tuple[SiteMetric, ...] = (
     SiteMetric("dockerlink_site_pids", "gauge", "Processes in the site", _column("pids")),
     SiteMetric("dockerlink_site_oom_kills", "counter", "Processes killed by the OOM killer", _column("oom_kills")),
     SiteMetric("dockerlink_site_disk_used_bytes", "gauge", "Bytes used under /var/www", _column("disk_bytes")),
+    # From the file of last good backups (backups/freshness.py): only sites that have one.
+    SiteMetric(
+        "dockerlink_site_last_backup_timestamp_seconds",
+        "gauge",
+        "Unix time of the site's last good backup",
+        _column("last_backup"),
+    ),
 )
 
 #: Collector figures, from the store's notes (key → metric name, help).
@@ -130,17 +142,19 @@ def engine_operation(method: str, segments: Iterable[str]) -> str:
     return f"{method_label(method)} {'/'.join(parts)}"
 
 
-#: Disk use as the meter records it, by container id (`used` in GiB, see backups.disk).
+#: A state file by container id: disk use as the meter records it (`used` in GiB, see
+#: backups.disk), or each site's last good backup (`at`, see backups.freshness).
 DiskUsage = Callable[[], Mapping[str, Mapping[str, Any]]]
 
 
-def _disk_beside(store: Any) -> DiskUsage:
-    """The meter's last measures, from the file beside the stats database (none without one)."""
+def _beside(store: Any, file_of: Callable[[str], Path]) -> DiskUsage:
+    """A state file beside the stats database (the meter's measures, the last backups),
+    read whole at each call; nothing without a database file."""
     path = getattr(store, "path", None)
     if not isinstance(path, str):
         return dict
-    file = usage_file(path)
-    return lambda: read_usage_file(file)
+    file = file_of(path)
+    return lambda: read_json_object(file)
 
 
 def with_disk_bytes(rows: list[dict[str, Any]], usage: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -152,8 +166,18 @@ def with_disk_bytes(rows: list[dict[str, Any]], usage: Mapping[str, Mapping[str,
     return out
 
 
+def with_last_backup(rows: list[dict[str, Any]], last: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with `last_backup` (Unix time) where the site has a good backup."""
+    out = []
+    for row in rows:
+        at = (last.get(str(row.get("container"))) or {}).get("at")
+        out.append({**row, "last_backup": at} if isinstance(at, (int, float)) else row)
+    return out
+
+
 class SiteCollector:
-    """A prometheus-client collector reading the store (and the disk meter's file) at each scrape."""
+    """A prometheus-client collector reading the store (and the disk meter's file, and the
+    last backups') at each scrape."""
 
     def __init__(
         self,
@@ -161,11 +185,13 @@ class SiteCollector:
         engine: Any,
         clock: Callable[[], float] = time.monotonic,
         disk: DiskUsage | None = None,
+        last_backups: DiskUsage | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._clock = clock
-        self._disk = disk or _disk_beside(store)
+        self._disk = disk or _beside(store, usage_file)
+        self._last_backups = last_backups or _beside(store, last_backup_file)
         self._names: dict[str, str] = {}
         self._listed_at = float("-inf")
         self._lock = threading.Lock()
@@ -183,7 +209,7 @@ class SiteCollector:
             return self._names
 
     def _rows(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        rows = with_disk_bytes(self._store.latest_round(), self._disk())
+        rows = with_last_backup(with_disk_bytes(self._store.latest_round(), self._disk()), self._last_backups())
         return rows, self._names_of(str(row["container"]) for row in rows)
 
     def exposition(self) -> str:

@@ -1,15 +1,21 @@
 """How dockerlink keeps its state: one way to open a SQLite file, one way to bring its schema
-to the current version, one way to write a small state file whole."""
+to the current version, one way to write a small state file whole (and to read one, and to
+change one that several processes write)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["connect", "migrate", "Migration", "write_atomically"]
+from .statefiles import locked
+
+__all__ = ["connect", "migrate", "Migration", "write_atomically", "read_json_object", "edited_json_object"]
 
 #: One schema step: SQL statements (each one statement: `executescript` would commit the
 #: migration's transaction), or a function of the connection for what SQL cannot say alone.
@@ -71,3 +77,23 @@ def write_atomically(path: str | os.PathLike[str], text: str, *, mode: int = 0o6
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON state file's object; `{}` when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@contextmanager
+def edited_json_object(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """A JSON state file that several processes change: its object, read under an exclusive
+    lock (`<path>.lock`), written back whole (`write_atomically`) when the block ends
+    without an exception."""
+    with locked(f"{os.fspath(path)}.lock"):
+        value = read_json_object(path)
+        yield value
+        write_atomically(path, json.dumps(value, sort_keys=True))

@@ -12,7 +12,9 @@ from falcon.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from dockerlink.app import create_app
+from dockerlink.backups.catalog import Record
 from dockerlink.backups.disk import usage_file
+from dockerlink.backups.freshness import LastBackups, last_backup_file
 from dockerlink.config import Config
 from dockerlink.metrics import SITE_METRICS, SiteCollector, engine_operation, status_label
 from dockerlink.stats.samples import Reading, derive
@@ -327,3 +329,14 @@ def test_the_direct_exposition_is_what_prometheus_client_writes_byte_for_byte():
     expected = generate_latest(registry).decode()
     assert "dockerlink_site_disk_used_bytes" in expected and "dockerlink_collector_round" in expected
     assert collector.exposition() == expected
+
+
+def test_the_last_good_backup_time_is_exposed_only_for_sites_that_have_one(tmp_path):
+    host = Host(tmp_path)
+    host.record()
+    assert "dockerlink_site_last_backup_timestamp_seconds" not in host.scrape()
+    last = LastBackups(last_backup_file(host.store.path))  # what a backup's end writes beside the store
+    last.note(Record("20270115T080000Z-0000abcd", "web", "scheduled", "done", 1_800_000_123.7, container=host.web.id))
+    last.note(Record("20270115T090000Z-0000abce", "off", "uploaded", "done", 1_800_000_500.0, container=host.off.id))
+    family = host.scrape()["dockerlink_site_last_backup_timestamp_seconds"]
+    assert [(s.labels, s.value) for s in family] == [({"id": host.web.id, "name": "web"}, 1_800_000_123.0)]

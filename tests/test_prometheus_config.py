@@ -1,4 +1,4 @@
-"""The Prometheus files docs/operations.md shows (contrib/prometheus/) pass promtool, and the two
+"""The Prometheus files docs/operations.md shows (contrib/prometheus/) pass promtool, and the
 alerts fire on the series they are about (`promtool test rules`)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_the_operations_doc_shows_the_checked_files():
 def test_alert_rules_pass_promtool_check_rules():
     result = _promtool("check", "rules", str(CONTRIB / "dockerlink-alerts.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 rules found" in result.stdout
+    assert "4 rules found" in result.stdout
 
 
 def test_scrape_config_passes_promtool_check_config(tmp_path):
@@ -39,12 +39,18 @@ def test_scrape_config_passes_promtool_check_config(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-RULE_TESTS = """
+#: Every rule test: the alert rules, evaluated each minute over series a minute apart.
+RULES_HEAD = """
 rule_files: [dockerlink-alerts.yml]
 evaluation_interval: 1m
 tests:
   - interval: 1m
     input_series:
+"""
+
+RULE_TESTS = (
+    RULES_HEAD
+    + """
       - series: 'dockerlink_site_running{id="a", name="site1", host="h1"}'
         values: '1x10 0x10'
       - series: 'dockerlink_site_running{id="b", name="site2", host="h1"}'
@@ -72,10 +78,61 @@ tests:
         alertname: DockerlinkSiteOOMKilling
         exp_alerts: []
 """
+)
 
 
 def test_the_alerts_fire_on_a_stopped_site_and_on_oom_kills_only(tmp_path):
+    _test_rules(tmp_path, RULE_TESTS)
+
+
+def _test_rules(tmp_path: Path, tests: str) -> None:
+    """`promtool test rules` of the alert rules against `tests`."""
     shutil.copy(CONTRIB / "dockerlink-alerts.yml", tmp_path)
-    (tmp_path / "tests.yml").write_text(RULE_TESTS)
+    (tmp_path / "tests.yml").write_text(tests)
     result = _promtool("test", "rules", "tests.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Minutes: site a's last backup stays at t=0; b is backed up again at 24 h; c never is (it
+# appears at 0); d appears at 10 h and is backed up at 20 h.
+BACKUP_RULE_TESTS = (
+    RULES_HEAD
+    + """
+      - series: 'dockerlink_site_running{id="a", name="site1", host="h1"}'
+        values: '1x1800'
+      - series: 'dockerlink_site_running{id="b", name="site2", host="h1"}'
+        values: '1x1800'
+      - series: 'dockerlink_site_running{id="c", name="site3", host="h1"}'
+        values: '0x1800'
+      - series: 'dockerlink_site_running{id="d", name="site4", host="h1"}'
+        values: '_x600 1x1200'
+      - series: 'dockerlink_site_last_backup_timestamp_seconds{id="a", name="site1", host="h1"}'
+        values: '0x1800'
+      - series: 'dockerlink_site_last_backup_timestamp_seconds{id="b", name="site2", host="h1"}'
+        values: '0x1439 86400x360'
+      - series: 'dockerlink_site_last_backup_timestamp_seconds{id="d", name="site4", host="h1"}'
+        values: '_x1200 72000x600'
+    alert_rule_test:
+      - eval_time: 26h
+        alertname: DockerlinkSiteBackupStale
+        exp_alerts: []
+      - eval_time: 26h1m
+        alertname: DockerlinkSiteBackupStale
+        exp_alerts:
+          - exp_labels: {id: a, name: site1, host: h1, severity: warning}
+            exp_annotations:
+              summary: "site site1 on h1 has had no good backup for 1d 2h 1m 0s"
+      - eval_time: 25h59m
+        alertname: DockerlinkSiteNeverBackedUp
+        exp_alerts: []
+      - eval_time: 26h
+        alertname: DockerlinkSiteNeverBackedUp
+        exp_alerts:
+          - exp_labels: {id: c, name: site3, host: h1, severity: warning}
+            exp_annotations: {summary: "site site3 on h1 has never had a good backup"}
+"""
+)
+
+
+def test_the_backup_alerts_fire_after_26_hours_without_a_good_backup_only(tmp_path):
+    _test_rules(tmp_path, BACKUP_RULE_TESTS)

@@ -2,9 +2,13 @@
 
     archive.py   the tar stream through zstd to a file and back, in bounded steps
     members.py   what a restore may extract, and each member rewritten as the site user's
-    catalog.py   where backups live on disk, their records, retention, the per-site lock
-    service.py   Backups: take (background or before a delete), list, download, upload
+    catalog.py   where backups live on disk, their records, pruning, the per-site lock
+    service.py   Backups: take (background, before a delete, scheduled), list, download, upload
     restore.py   Restorer: staging, the crash-safe swap, recovery at start
+    policy.py    the retention policy (last N, daily, weekly, monthly) as restic's forget
+    retention.py the targets the policy is applied to (the local catalog; restic plugs in)
+    schedule.py  the daily schedule (a moment per site, a cap, one catch-up), the retention job
+    freshness.py each site's last good backup, for the listing and /metrics
 
 Everything goes through the engine's archive API, so it works for a stopped site and for a
 remote engine; memory stays at a chunk or two whatever a site's size or an archive's

@@ -24,6 +24,7 @@ from ..errors import Conflicting, InvalidInput, NoSuchBackup
 from ..statefiles import StateFiles, acquire
 from ..storage import write_atomically
 from .archive import EXTENSION
+from .policy import Retention, kept
 
 __all__ = ["BACKUP_ID_PATTERN", "Record", "Catalog", "check_backup_id", "new_backup_id"]
 
@@ -55,7 +56,7 @@ def new_backup_id(now: float | None = None) -> str:
 @dataclass
 class Record:
     """One backup, as listed. `state`: running, done or failed; `kind`: manual, final (taken
-    before a delete), uploaded. `container`: the full id of the container it belongs to (it
+    before a delete), scheduled, uploaded. `container`: the full id of the container it belongs to (it
     was taken from, or uploaded for); None for an upload made while no site had its name:
     a backup of no container, which only the panel restores, naming it (`Restorer.find`)."""
 
@@ -157,18 +158,17 @@ class Catalog:
         for p in (self.archive_path(name, backup), self.partial_path(name, backup), self._record_path(name, backup)):
             p.unlink(missing_ok=True)
 
-    def prune(self, name: str, keep: int, deleted_days: int, now: float | None = None) -> list[str]:
-        """Keep the newest `keep` backups of a site (those taken before a delete aside: they
-        go `deleted_days` after they were taken), and failed ones are dropped once a newer
-        backup exists. Returns the ids removed."""
+    def prune(self, name: str, policy: Retention, deleted_days: int, now: float | None = None) -> list[str]:
+        """Keep the backups of a site that `policy` keeps (those taken before a delete aside:
+        they go `deleted_days` after they were taken), and failed ones are dropped once a
+        newer backup exists. Returns the ids removed."""
         now = now or time.time()
         records = [r for r in self.records(name) if not (r.state == "running" and not _stale(r, now))]
-        removed = []
         finals = [r for r in records if r.kind == "final"]
         others = [r for r in records if r.kind != "final"]
         done = [r for r in others if r.state == "done"]
-        for r in done[:-keep] if keep else done:
-            removed.append(r.backup)
+        keep = kept(((r.backup, r.started) for r in done), policy)
+        removed = [r.backup for r in done if r.backup not in keep]
         failed = [r for r in others if r.state != "done"]
         newest = records[-1].backup if records else None
         removed += [r.backup for r in failed if r.backup != newest]

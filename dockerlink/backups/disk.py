@@ -28,7 +28,7 @@ from ..events.journal import Journal
 from ..jobs import Job, Wait
 from ..ownership import LABEL
 from ..statefiles import StateFiles, locked
-from ..storage import write_atomically
+from ..storage import read_json_object, write_atomically
 from .service import WWW, Notify
 
 #: The hand-off kind of a site's disk quota (a value per container: `{"gib": …}`).
@@ -118,11 +118,7 @@ def read_usage(config: Config) -> dict[str, dict[str, Any]]:
 
 
 def read_usage_file(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        usage = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return usage if isinstance(usage, dict) else {}
+    return read_json_object(path)
 
 
 def with_disk(listing: dict[str, Any], usage: dict[str, dict[str, Any]]) -> dict[str, Any]:

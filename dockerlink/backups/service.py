@@ -1,4 +1,5 @@
-"""`Backups`: take (in the background, or now before a delete), list, open, upload, delete."""
+"""`Backups`: take (in the background, now before a delete, or on the schedule), list, open,
+upload, delete, prune."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from ..errors import BackupFailed, InvalidInput, TooLarge
 from ..ownership import is_owned, require_owned
 from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
+from .freshness import LastBackups
+from .policy import Retention
 
 __all__ = ["Backups", "Download", "Notify", "WWW", "final_backup"]
 
@@ -43,6 +46,7 @@ class Backups:
         self.config = config
         self.catalog = Catalog(config.backup_dir)
         self.notify = notify
+        self.last = LastBackups.of(self.config)
 
     # -- which site ----------------------------------------------------------------------------
 
@@ -61,17 +65,28 @@ class Backups:
 
     def start(self, ref: str) -> str:
         """Start a backup in the background; its id. 409 while one of the site runs."""
-        c = self.site(ref)
-        fd = self.catalog.acquire(c.name)
-        try:
-            record = self._begin(c, "manual")
-        except BaseException:
-            os.close(fd)
-            raise
+        c, record, fd = self._claim(ref, "manual")
         threading.Thread(
             target=self._run_and_release, args=(c, record, fd), name=f"backup-{c.name}", daemon=True
         ).start()
         return record.backup
+
+    def take(self, ref: str, kind: str = "scheduled") -> Record:
+        """`start`'s backup, written in this thread (the schedule's: its caller caps how many
+        run at once); Conflicting while one of the site runs, a failed record if it failed."""
+        c, record, fd = self._claim(ref, kind)
+        self._run_and_release(c, record, fd)
+        return record
+
+    def _claim(self, ref: str, kind: str) -> tuple[ContainerDetails, Record, int]:
+        """The site, its backup's first record, and the site's lock (held: a descriptor)."""
+        c = self.site(ref)
+        fd = self.catalog.acquire(c.name)
+        try:
+            return c, self._begin(c, kind), fd
+        except BaseException:
+            os.close(fd)
+            raise
 
     def take_now(self, c: ContainerDetails, kind: str = "final") -> Record:
         """A backup written before returning (the one before a delete); BackupFailed if not."""
@@ -119,10 +134,15 @@ class Backups:
             else:
                 log.exception("backup %s of %s failed", record.backup, c.name)
         record.finished = time.time()
+        if record.state == "done":  # noted first: once the record says done, the listing shows it
+            try:
+                self.last.note(record)
+            except OSError as exc:  # the time of the last backup is a report of it, never its failure
+                log.warning("last backup of %s not noted: %s", c.name, exc)
         self.catalog.save(record)
         self.notify("backup_done" if record.state == "done" else "backup_failed", c.name, record.public())
         if record.state == "done":
-            self.catalog.prune(c.name, self.config.backup_keep, self.config.backup_deleted_days)
+            self.prune(c.name)
         return record
 
     # -- reading, uploading, deleting -------------------------------------------------------------
@@ -130,7 +150,7 @@ class Backups:
     def list(self, name: str, container: str | None = None) -> list[dict]:
         """The backups listed under a site name, newest first; with `container` (a full id),
         that container's only, never an earlier one's that had the name."""
-        self.catalog.prune(name, self.config.backup_keep, self.config.backup_deleted_days)
+        self.prune(name)
         records = self.catalog.records(name)
         return [r.public() for r in reversed(records) if container is None or r.container == container]
 
@@ -176,11 +196,27 @@ class Backups:
         record.state, record.size, record.sha256, record.finished = "done", tee.size, tee.sha256(), time.time()
         record.read = checked.expanded
         self.catalog.save(record)
-        self.catalog.prune(name, self.config.backup_keep, self.config.backup_deleted_days)
+        self.prune(name)
         return record
 
     def remove(self, name: str, backup: str) -> None:
         self.catalog.remove(name, backup)
+        self._renote(name)
+
+    def prune(self, name: str) -> list[str]:
+        """Apply the retention policy to the backups listed under `name` (docs/operations.md,
+        Backups): the ids removed; the last good backup of each site noted again if any went."""
+        removed = self.catalog.prune(name, Retention.of(self.config), self.config.backup_deleted_days)
+        if removed:
+            self._renote(name)
+        return removed
+
+    def _renote(self, name: str) -> None:
+        """The last good backups of `name`'s sites as the catalog now has them."""
+        try:
+            self.last.refresh(name, self.catalog.records(name))
+        except OSError as exc:  # a report of the backups, never a failure of their removal
+            log.warning("last backups of %s not noted again: %s", name, exc)
 
 
 def final_backup(engine: Engine, config: Config, notify: Notify) -> Callable[[ContainerDetails], Record] | None:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from ..backups.disk import meter_job
 from ..backups.restore import recovery_job
+from ..backups.schedule import retention_job, schedule_job
 from ..config import Config
 from ..engine import Engine
 from ..events.hooks import disk_events
@@ -96,6 +97,9 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     if keeper is not None:
         jobs.append(keeper)
     jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
+    for optional in (schedule_job(config, engines()), retention_job(config)):  # with backup_schedule or keep counts
+        if optional is not None:
+            jobs.append(optional)
     return jobs
 
 

@@ -44,7 +44,7 @@ _BACKUP_SCHEMA = {
     "properties": {
         "backup": {"type": "string"},
         "name": {"type": "string"},
-        "kind": {"type": "string", "enum": ["manual", "final", "uploaded"]},
+        "kind": {"type": "string", "enum": ["manual", "scheduled", "final", "uploaded"]},
         "state": {"type": "string", "enum": ["running", "done", "failed"]},
         "container": {
             "type": ["string", "null"],

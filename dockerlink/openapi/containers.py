@@ -173,6 +173,10 @@ SCHEMAS = {
                 "description": "the last exit: code and unix time; null if it never exited",
                 "properties": {"code": {"type": ["integer", "null"]}, "at": {"type": "number"}},
             },
+            "last_backup": {
+                "type": ["integer", "null"],
+                "description": "unix time the site's last good backup was started; null: it has none",
+            },
             "disk": {
                 "type": "object",
                 "description": "last measure of /var/www (every disk_interval): GiB, entries, unix time",

@@ -6,6 +6,7 @@ import falcon
 
 from ..backups import final_backup
 from ..backups.disk import Quotas, read_usage, with_disk
+from ..backups.freshness import LastBackups, with_last_backup
 from ..errors import InvalidInput
 from ..events.hooks import backup_events
 from ..hosting import Hosting, parse_create, parse_resize
@@ -28,7 +29,8 @@ class ContainerCollection:
         if len(ids) > MAX_IDS:
             raise InvalidInput("id", f"at most {MAX_IDS} ids per request")
         listing = self._hosting.describe_many(ids, running=params.flag(req, "running", default=None))
-        resp.media = with_disk(listing, read_usage(self._hosting.config))
+        config = self._hosting.config
+        resp.media = with_last_backup(with_disk(listing, read_usage(config)), LastBackups.of(config).all())
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = params.json_object(req)

@@ -16,6 +16,7 @@ from dockerlink.app import create_app
 from dockerlink.backups import Catalog, Record
 from dockerlink.backups.archive import CorruptArchive, check_members
 from dockerlink.backups.disk import Quotas
+from dockerlink.backups.policy import Retention
 from dockerlink.config import Config
 from dockerlink.engine import ServerError
 from dockerlink.errors import InvalidInput
@@ -93,7 +94,7 @@ def test_retention_keeps_the_newest_and_final_backups_for_their_days(tmp_path):
         Record(backup="20251201T000000Z-000000ff", name="site1", kind="final", state="done", started=now - 10 * 86400)
     )
     catalog.save(Record(backup="20251202T000000Z-000000fe", name="site1", kind="final", state="done", started=now))
-    removed = catalog.prune("site1", keep=2, deleted_days=7, now=now)
+    removed = catalog.prune("site1", Retention(last=2), deleted_days=7, now=now)
     assert sorted(removed) == ["20251201T000000Z-000000ff", *(f"2026010{i + 1}T000000Z-0000000{i}" for i in range(3))]
     assert [r.backup for r in catalog.records("site1")] == [
         "20251202T000000Z-000000fe",

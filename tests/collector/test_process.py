@@ -52,6 +52,20 @@ def test_with_a_tls_config_every_job_gets_an_engine_with_tls(tmp_path):
         engines.close()
 
 
+def test_the_backup_schedule_and_retention_jobs_run_only_when_set(tmp_path):
+    config = _tls_config(tmp_path, backup_schedule="02:30")
+    engines = Engines(config)
+    try:
+        jobs = {job.name: job for job in build_jobs(config, engines, Journal(config.events_path))}
+        assert jobs["backup-schedule"].engine.transport.tls == TLSConfig(str(tmp_path / "certs"), verify=True)
+        assert jobs["backup-retention"].engine is None  # the local catalog and its file only
+        config = Config(stats_db=str(tmp_path / "s2.sqlite3"), backup_dir=str(tmp_path / "b2"), backup_keep_monthly=6)
+        names = {job.name for job in build_jobs(config, engines, Journal(config.events_path))}
+        assert "backup-retention" in names and "backup-schedule" not in names
+    finally:
+        engines.close()
+
+
 class FirstBytes:
     """A loopback TCP listener that keeps the first byte each client sends: 0x16 opens a
     TLS handshake, `G` a plain-HTTP GET."""
