@@ -79,7 +79,9 @@ FILES: dict[str, StateFile] = {
     "create_lock": StateFile("create_lock", "checking a port area and creating the container as one step"),
     "backup": StateFile("backup_dir/<name>/<backup>.tar.zst", "a backup archive, beside its .json record"),
     "site_lock": StateFile("backup_dir/<name>/.lock", "one backup or restore of a site at a time"),
-    "last_backup": StateFile("<stats_db>.last-backup.json", "each site's last good backup, for the listing and /metrics"),
+    "last_backup": StateFile(
+        "<stats_db>.last-backup.json", "each site's last good backup, for the listing and /metrics"
+    ),
     "schedule": StateFile("<stats_db>.schedule.json", "when the backup schedule last handled each site"),
     "retention": StateFile("<stats_db>.retention.json", "when the retention policy last ran"),
     "restores": StateFile("backup_dir/.restores/", "a restore's progress, to finish or undo it after a crash"),

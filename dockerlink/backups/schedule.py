@@ -36,7 +36,7 @@ from ..storage import read_json_object, write_atomically
 from .catalog import Record
 from .policy import Retention
 from .retention import RetentionTarget, retention_targets
-from .service import Backups
+from .service import Backups, Notify
 
 __all__ = [
     "DAY",
@@ -169,18 +169,20 @@ class Scheduler:
 def schedule_job(
     config: Config,
     engine: Engine,
+    notify: Notify | None = None,
     *,
     backups: Taker | None = None,
     sites: Callable[[], Sequence[ContainerSummary]] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Job | None:
     """The scheduled backups, as a job of the background process; None while
-    `backup_schedule` is unset. `sites` (default: every container dockerlink made)."""
+    `backup_schedule` is unset. `sites` (default: every container dockerlink made);
+    `notify` hears each backup's end, as the panel's backups are heard."""
     if not config.backup_schedule:
         return None
     scheduler = Scheduler(
         config,
-        backups or Backups(engine, config),
+        backups or Backups(engine, config, notify or (lambda *_: None)),
         sites or (lambda: engine.containers.list(all=True, filters={"label": [LABEL]})),
         state=state_file(config.stats_db),
         clock=clock,

@@ -22,7 +22,7 @@ from ..backups.restore import recovery_job
 from ..backups.schedule import retention_job, schedule_job
 from ..config import Config
 from ..engine import Engine
-from ..events.hooks import disk_events
+from ..events.hooks import backup_events, disk_events
 from ..events.journal import Journal
 from ..events.runner import event_jobs
 from ..isolation.keeper import keeper_job
@@ -97,9 +97,8 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     if keeper is not None:
         jobs.append(keeper)
     jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
-    for optional in (schedule_job(config, engines()), retention_job(config)):  # with backup_schedule or keep counts
-        if optional is not None:
-            jobs.append(optional)
+    scheduled = (schedule_job(config, engines(), backup_events(journal)), retention_job(config))
+    jobs += [job for job in scheduled if job is not None]  # with backup_schedule or keep counts
     return jobs
 
 

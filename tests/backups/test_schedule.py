@@ -21,6 +21,7 @@ from dockerlink.backups.schedule import Scheduler, latest_slot, offset, retentio
 from dockerlink.config import Config, ConfigError
 from dockerlink.engine import ContainerSummary, ServerError
 from dockerlink.errors import Conflicting
+from dockerlink.events.hooks import backup_events
 from dockerlink.events.journal import Journal
 from tests.fakes import FakeEngine
 from tests.waiting import until
@@ -253,7 +254,7 @@ def test_the_job_takes_each_sites_scheduled_backup_as_the_panels_are_taken(tmp_p
     engine.containers.add("foreign", labels={})  # not dockerlink's: never backed up
     config = _config(tmp_path)
     clock = Clock("2026-12-04 12:00:00")
-    job = schedule_job(config, engine, clock=clock)
+    job = schedule_job(config, engine, backup_events(Journal(config.events_path)), clock=clock)
     assert job is not None and job.name == "backup-schedule" and job.engine is engine
     wait = Stepper(clock, "2026-12-05 03:30:00", "2026-12-05 04:30:00")
     job.run(wait)
@@ -279,7 +280,9 @@ def test_a_failed_scheduled_backup_is_recorded_and_journaled_as_failed(tmp_path)
     engine.containers.archive_error = ServerError(500, "no space left on device")
     config = _config(tmp_path)
     clock = Clock("2026-12-04 12:00:00")
-    schedule_job(config, engine, clock=clock).run(Stepper(clock, "2026-12-05 03:30:00"))
+    schedule_job(config, engine, backup_events(Journal(config.events_path)), clock=clock).run(
+        Stepper(clock, "2026-12-05 03:30:00")
+    )
     records = Catalog(config.backup_dir).records("site1")
     assert [(r.kind, r.state) for r in records] == [("scheduled", "failed")]
     assert "no space left on device" in (records[0].error or "")

@@ -19,6 +19,7 @@ from dockerlink.backups.freshness import LastBackups
 from dockerlink.backups.schedule import offset, schedule_job
 from dockerlink.config import Config
 from dockerlink.engine import ContainerSpec, NotFound
+from dockerlink.events.hooks import backup_events
 from dockerlink.events.journal import Journal
 from dockerlink.ownership import LABEL
 from tests.waiting import until
@@ -74,7 +75,7 @@ def test_the_job_takes_a_real_sites_backup_at_its_moment(engine, site, tmp_path)
         return False
 
     mine = lambda: [s for s in engine.containers.list(all=True, filters={"label": [LABEL]}) if s.id == cid]  # noqa: E731
-    job = schedule_job(config, engine, sites=mine, clock=lambda: now[0])
+    job = schedule_job(config, engine, backup_events(Journal(config.events_path)), sites=mine, clock=lambda: now[0])
     job.run(wait)  # noon: first seen; a minute before its moment: nothing; a second after: its backup
 
     catalog = Catalog(config.backup_dir)
