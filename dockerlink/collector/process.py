@@ -28,6 +28,7 @@ from ..events.runner import event_jobs
 from ..isolation.keeper import keeper_job
 from ..jobs import Job
 from ..stats.runner import rounds_job
+from ..transfer import keeper_job as transfer_keeper
 from .status import status_file
 from .supervision import Supervision
 
@@ -91,6 +92,7 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     if keeper is not None:
         jobs.append(keeper)
     jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
+    jobs.append(transfer_keeper(config, engines()))  # a transfer whose worker died: finished or rolled back
     return jobs
 
 

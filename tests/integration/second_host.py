@@ -1,0 +1,171 @@
+"""A second host on this machine: its own network namespace, its own dockerd, its own
+dockerlink, reached over a veth pair on a private /30 (10.203.0.0/30: this host is .1, the
+second one .2), as a real second host would be reached over the network.
+
+The namespace's dockerd is started with `nsenter --net=` (not `ip netns exec`, which
+remounts /sys and hides the cgroup mounts dockerd needs), with its own data root, exec root
+(and so its own containerd), pid file and socket; its default bridge on 10.204.0.0/24 and
+its site network on 10.205.0.0/24, ranges nothing on the host uses (and, in their own
+namespace, routed nowhere else). The base image is copied in with `docker save | docker
+load`. Everything made here is removed at the end: dockerlink, the daemon, its data root,
+the namespace and the veth pair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockerlink.engine import Engine, EngineError
+
+from .live import LiveService, live_service
+
+NETNS = "dltest-xfer"
+VETH_HOST, VETH_NS = "dlxfer0", "dlxfer1"
+HOST_IP, NS_IP = "10.203.0.1", "10.203.0.2"
+BRIDGE_IP = "10.204.0.1/24"
+SITE_SUBNET = "10.205.0.0/24"
+SERVICE_PORT = 7200
+TOOLS = ("ip", "nsenter", "dockerd", "docker")
+
+
+@dataclass
+class SecondHost:
+    root: Path
+    sock: str
+    engine: Engine
+    service: LiveService | None = None
+    started_in: float = 0.0
+
+    @property
+    def nsenter(self) -> tuple[str, ...]:
+        return ("nsenter", f"--net=/run/netns/{NETNS}")
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=check)
+
+
+def missing_tools() -> list[str]:
+    return [t for t in TOOLS if shutil.which(t) is None]
+
+
+def _network() -> None:
+    _teardown_network()  # a namespace a killed run left behind
+    _run("ip", "netns", "add", NETNS)
+    _run("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
+    _run("ip", "link", "set", VETH_NS, "netns", NETNS)
+    _run("ip", "addr", "add", f"{HOST_IP}/30", "dev", VETH_HOST)
+    _run("ip", "link", "set", VETH_HOST, "up")
+    ns = ("nsenter", f"--net=/run/netns/{NETNS}")
+    _run(*ns, "ip", "addr", "add", f"{NS_IP}/30", "dev", VETH_NS)
+    _run(*ns, "ip", "link", "set", VETH_NS, "up")
+    _run(*ns, "ip", "link", "set", "lo", "up")
+
+
+def _teardown_network() -> None:
+    _run("ip", "link", "del", VETH_HOST, check=False)  # its peer goes with it
+    _run("ip", "netns", "del", NETNS, check=False)
+
+
+def _start_dockerd(root: Path) -> tuple[subprocess.Popen, str]:
+    sock = f"unix://{root}/docker.sock"
+    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - kept open for the daemon's life
+    proc = subprocess.Popen(
+        [
+            "nsenter",
+            f"--net=/run/netns/{NETNS}",
+            "dockerd",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "docker.pid"),
+            "-H",
+            sock,
+            "--bip",
+            BRIDGE_IP,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return proc, sock
+
+
+def _wait_engine(engine: Engine, proc: subprocess.Popen, root: Path) -> None:
+    end = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the second dockerd exited: {(root / 'dockerd.log').read_text()[-2000:]}")
+        try:
+            engine.system.ping()
+            return
+        except EngineError:
+            if time.monotonic() > end:
+                raise RuntimeError("the second dockerd did not answer within 60 s") from None
+            time.sleep(0.2)
+
+
+def _stop_dockerd(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def second_host(root: Path, base_image: str, **settings: str) -> Iterator[SecondHost]:
+    """The second host, its dockerlink listening on NS_IP:SERVICE_PORT with `settings`."""
+    began = time.monotonic()
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o711)
+    _network()
+    proc = None
+    engine = None
+    try:
+        proc, sock = _start_dockerd(root)
+        engine = Engine(sock)
+        _wait_engine(engine, proc, root)
+        save = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
+        _run_load = subprocess.run(
+            ["docker", "-H", sock, "load"], stdin=save.stdout, capture_output=True, timeout=300, check=False
+        )
+        save.stdout.close()  # type: ignore[union-attr]
+        if save.wait(timeout=300) != 0 or _run_load.returncode != 0:
+            raise RuntimeError(f"docker save | docker load failed: {_run_load.stderr[-500:]!r}")
+        host = SecondHost(root, sock, engine)
+        state = root / "state"
+        state.mkdir()
+        with live_service(
+            state,
+            listen=(NS_IP, SERVICE_PORT),
+            prefix=host.nsenter,
+            docker_sock=sock,
+            publish_ip=NS_IP,
+            site_subnet=SITE_SUBNET,
+            create_lock=str(state / "create.lock"),
+            **settings,
+        ) as service:
+            host.service = service
+            host.started_in = time.monotonic() - began
+            yield host
+    finally:
+        if engine is not None:
+            engine.close()
+        if proc is not None:
+            _stop_dockerd(proc)
+        _teardown_network()
+        shutil.rmtree(root, ignore_errors=True)
