@@ -116,6 +116,13 @@ def _wait_engine(engine: Engine, proc: subprocess.Popen, root: Path) -> None:
             time.sleep(0.2)
 
 
+def _remove_containers(engine: Engine) -> None:
+    with contextlib.suppress(EngineError):
+        for c in engine.containers.list(all=True):
+            with contextlib.suppress(EngineError):
+                engine.containers.remove(c.id, force=True)
+
+
 def _stop_dockerd(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -164,6 +171,7 @@ def second_host(root: Path, base_image: str, **settings: str) -> Iterator[Second
             yield host
     finally:
         if engine is not None:
+            _remove_containers(engine)  # killed now: dockerd would give each 10 s to stop
             engine.close()
         if proc is not None:
             _stop_dockerd(proc)

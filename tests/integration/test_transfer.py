@@ -195,8 +195,8 @@ def test_a_site_moves_with_its_files_login_and_port_root(host_a, host_b, engine,
         engine.containers.inspect(cid)
     with pytest.raises(NotFound):
         engine.volumes.inspect(f"dockerlink-{name}-www")
-    assert [e["id"] for e in _events(host_a, "transfer_done")] == [cid]
-    assert [e["id"] for e in _events(host_b.service, "transfer_done")] == [on_b.id]
+    wait_until(lambda: [e["id"] for e in _events(host_a, "transfer_done")] == [cid], 30, "transfer_done on A")
+    wait_until(lambda: [e["id"] for e in _events(host_b.service, "transfer_done")] == [on_b.id], 30, "on B")
     # B's listing is the panel's view of it, with the port root it got.
     listed = host_b.service.get("/v1/container", params={"id": name}).json()["success"][name]
     assert listed["host_port_root"] == ROOT and listed["state"] == "running"
@@ -211,7 +211,7 @@ def test_b_unreachable_leaves_the_site_running_on_a(host_a, host_b, engine):
     assert status["state"] == "failed" and "did not answer" in status["error"], status
     _running_on_a(engine, cid)
     _nothing_on_b(host_b, name)
-    assert cid in [e["id"] for e in _events(host_a, "transfer_failed")]
+    wait_until(lambda: cid in [e["id"] for e in _events(host_a, "transfer_failed")], 30, "transfer_failed on A")
 
 
 def test_b_disk_full_mid_stream_leaves_the_site_running_on_a_and_nothing_on_b(host_a, host_b, engine):
@@ -226,7 +226,7 @@ def test_b_disk_full_mid_stream_leaves_the_site_running_on_a_and_nothing_on_b(ho
     assert _tree(engine, cid) == before
     _nothing_on_b(host_b, name)
     assert not list((Path(host_b.service.env["backup_dir"]) / ".transfers").glob("*.zst"))
-    assert name in [e["name"] for e in _events(host_b.service, "transfer_failed")]
+    wait_until(lambda: name in [e["name"] for e in _events(host_b.service, "transfer_failed")], 30, "on B")
 
 
 def test_a_revoked_token_is_refused_and_the_site_stays_on_a(host_a, host_b, engine):
