@@ -7,14 +7,14 @@ token goes to the URL the panel gave, nowhere else.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from ..errors import InvalidInput
 
-__all__ = ["Peer", "PeerFailed", "check_url"]
+__all__ = ["Peer", "PeerFailed", "URL_PATTERN", "check_url"]
 
 CONNECT_TIMEOUT = 10.0
 #: Seconds the receiving host may take to answer one step (a whole archive extracted, a start).
@@ -30,17 +30,17 @@ class PeerFailed(Exception):
         self.status = status
 
 
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+#: The receiving agent's base URL: http(s)://host[:port], no credentials, path, query; also
+#: the OpenAPI pattern.
+URL_PATTERN = rf"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{{0,252}})|\[[0-9A-Fa-f:.]{{2,45}}\])(?::{_PORT})?/?"
+_URL = re.compile(URL_PATTERN)
+
+
 def check_url(value: object) -> str:
-    """The receiving agent's base URL: http(s)://host[:port], no credentials, no query."""
-    if not isinstance(value, str) or len(value) > 2048:
+    """The receiving agent's base URL (URL_PATTERN)."""
+    if not isinstance(value, str) or not _URL.fullmatch(value):
         raise InvalidInput("to", "expected the receiving host's base URL, http(s)://host[:port]")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query or parts.fragment:
-        raise InvalidInput("to", "expected the receiving host's base URL, http(s)://host[:port]")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise InvalidInput("to", "the port is not a number") from None
     return value.rstrip("/")
 
 
@@ -80,7 +80,7 @@ class Peer:
                 "/v1/transfer/receive/data",
                 params={"pass": str(number)},
                 data=f,
-                headers={"Content-Type": "application/zstd", "Content-Length": str(size)},
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             )
 
     def commit(self, removed: list[str], start: bool) -> dict[str, Any]:

@@ -116,6 +116,8 @@ class Receiver:
         """A token for receiving site `name` (409 if a container has the name here)."""
         name = _site_name(body.get("name"))
         ttl = body.get("ttl", 900)
+        if isinstance(ttl, float) and ttl.is_integer():
+            ttl = int(ttl)
         if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL:
             raise InvalidInput("ttl", f"seconds, an integer between 1 and {MAX_TTL}")
         self._name_free(name)

@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from contextlib import suppress
@@ -41,21 +42,23 @@ from .peer import Peer, PeerFailed, check_url
 from .receiver import transfers_dir
 from .site import read_spec
 
-__all__ = ["Sender", "ENDED", "parse_transfer_request"]
+__all__ = ["Sender", "ENDED", "TOKEN_PATTERN", "parse_transfer_request"]
 
 log = logging.getLogger("dockerlink.transfer")
 
 ENDED = ("done", "failed")
 #: Journal fields never shown in a status.
 _PRIVATE = ("token",)
-_MAX_TOKEN = 4096
+#: A JWT's characters (base64url and dots); also the OpenAPI pattern.
+TOKEN_PATTERN = r"[A-Za-z0-9_.=-]{16,4096}"
+_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 def parse_transfer_request(body: dict[str, Any]) -> tuple[str, str]:
     """`{"to": B's base URL, "token": the transfer token B minted}`."""
     url = check_url(body.get("to"))
     token = body.get("token")
-    if not isinstance(token, str) or not 16 <= len(token) <= _MAX_TOKEN or not token.isascii() or " " in token:
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         raise InvalidInput("token", "expected the transfer token the receiving host minted")
     return url, token
 
