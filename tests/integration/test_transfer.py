@@ -23,7 +23,7 @@ from dockerlink.engine import NotFound
 
 from .conftest import PREFIX
 from .live import live_service, wait_until
-from .second_host import NS_IP, NETNS, SERVICE_PORT, missing_tools, second_host
+from .second_host import NETNS, NS_IP, SERVICE_PORT, missing_tools, second_host
 from .test_access import SSH_OPTS
 
 ROOT = 46000
