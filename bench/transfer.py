@@ -41,8 +41,12 @@ def main() -> None:
             second_host(Path(tmp) / "b", "dockerlink/base:latest", api_token=TOKEN, port_area_size="500") as b,
             live_service(Path(tmp) / "a", port_area_size="500", publish_ip="127.0.0.1") as a,
         ):
-            r = a.request("PUT", "/v1/container", params={"start": "true"},
-                          json={"name": NAME, "host_port_root": ROOT, "memory": 0.5, "cpulimit": 1})
+            r = a.request(
+                "PUT",
+                "/v1/container",
+                params={"start": "true"},
+                json={"name": NAME, "host_port_root": ROOT, "memory": 0.5, "cpulimit": 1},
+            )
             r.raise_for_status()
             cid = r.json()["Id"]
             try:
@@ -55,8 +59,12 @@ def main() -> None:
                 minted = b.service.request("POST", "/v1/transfer/token", json={"name": NAME, "ttl": 3600})
                 token = minted.json()["token"]
                 began = time.monotonic()
-                r = a.request("POST", "/v1/container/transfer", params={"id": NAME},
-                              json={"to": f"http://{NS_IP}:{SERVICE_PORT}", "token": token})
+                r = a.request(
+                    "POST",
+                    "/v1/container/transfer",
+                    params={"id": NAME},
+                    json={"to": f"http://{NS_IP}:{SERVICE_PORT}", "token": token},
+                )
                 r.raise_for_status()
                 marks: dict[str, float] = {}
                 rewritten = False

@@ -3,22 +3,15 @@ host's transfer token and the steps the sending host calls with it."""
 
 from __future__ import annotations
 
-from ..engine import CONTAINER_PATTERN
 from ..hosting import NAME_PATTERN
 from ..tokens import MAX_TTL
 from ..transfer.peer import URL_PATTERN
 from ..transfer.sender import TOKEN_PATTERN
+from .containers import _ID_REQUIRED as _ID
 from .statuses import errors
 
 __all__ = ["PATHS", "SCHEMAS"]
 
-_ID = {
-    "name": "id",
-    "in": "query",
-    "required": True,
-    "description": "full id, unique prefix, or name of the site",
-    "schema": {"type": "string", "pattern": f"^{CONTAINER_PATTERN}$"},
-}
 _STATUS = {"application/json": {"schema": {"$ref": "#/components/schemas/TransferStatus"}}}
 _OBJECT = {"application/json": {"schema": {"type": "object"}}}
 _RECEIVING = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import tarfile
 from collections.abc import Iterable, Iterator
 
-from ..backups.archive import BLOCK, CHUNK
+from ..backups.archive import BLOCK, CHUNK, emit_member
 
 __all__ = ["Index", "SLACK", "tar_pass", "removed"]
 
@@ -65,18 +65,7 @@ def tar_pass(
             index[m.name] = (m.size, m.mtime)
             if _unchanged(m, previous, since):
                 continue  # its data is skipped by the next `tar.next()`
-            out += m.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-            if m.isreg():
-                data = tar.extractfile(m)
-                while chunk := data.read(CHUNK):  # type: ignore[union-attr]
-                    out += chunk
-                    if len(out) >= CHUNK:
-                        yield bytes(out)
-                        out.clear()
-                out += bytes(-m.size % BLOCK)
-            if len(out) >= CHUNK:
-                yield bytes(out)
-                out.clear()
+            yield from emit_member(out, m, tar, m)
     yield bytes(out) + bytes(2 * BLOCK)
 
 

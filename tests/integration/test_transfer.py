@@ -263,8 +263,13 @@ def test_b_unable_to_start_it_starts_it_again_on_a(host_a, host_b, engine):
     root = ROOT + 2500
     cid = _site(host_a, engine, name, root)
     blocker = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{NETNS}", "python3", "-c",
-         f"import socket,time; s=socket.socket(); s.bind(('{NS_IP}', {root + 80})); s.listen(); time.sleep(600)"],
+        [
+            "nsenter",
+            f"--net=/run/netns/{NETNS}",
+            "python3",
+            "-c",
+            f"import socket,time; s=socket.socket(); s.bind(('{NS_IP}', {root + 80})); s.listen(); time.sleep(600)",
+        ],
     )
     try:
         wait_until(lambda: _listening(root + 80), 30, "the port taken on B")

@@ -121,9 +121,7 @@ def test_a_spec_is_checked_field_by_field(field, value):
     assert exc.value.field == field
 
 
-@pytest.mark.parametrize(
-    "removed", [["/etc/passwd"], ["www/../etc"], ["www"], ["etc/x"], "www/a", ["www/a\0b"], [3]]
-)
+@pytest.mark.parametrize("removed", [["/etc/passwd"], ["www/../etc"], ["www"], ["etc/x"], "www/a", ["www/a\0b"], [3]])
 def test_deletions_outside_the_tree_are_refused(removed):
     with pytest.raises(InvalidInput):
         Receiver._removed(removed)
