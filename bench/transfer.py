@@ -13,6 +13,7 @@ Everything it makes is removed at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -22,11 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dockerlink.engine import Engine  # noqa: E402
 from tests.integration.live import live_service  # noqa: E402
-from tests.integration.second_host import NS_IP, SERVICE_PORT, second_host  # noqa: E402
+from tests.integration.second_host import SERVICE_PORT, Net, second_host  # noqa: E402
 
 NAME = "dltest-bench-transfer"
-ROOT = 46000
+ROOT = 49500  # beside the integration tests (46000-49000)
 TOKEN = "bench-second-host-token-0123"
+NET = Net(slot=1)  # beside the integration tests' second host
+VOLUMES = Path("/var/lib/docker/volumes")
 
 
 def main() -> None:
@@ -38,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "a").mkdir()
         with (
-            second_host(Path(tmp) / "b", "dockerlink/base:latest", api_token=TOKEN, port_area_size="500") as b,
+            second_host(Path(tmp) / "b", "dockerlink/base:latest", NET, api_token=TOKEN, port_area_size="500") as b,
             live_service(Path(tmp) / "a", port_area_size="500", publish_ip="127.0.0.1") as a,
         ):
             r = a.request(
@@ -63,7 +66,7 @@ def main() -> None:
                     "POST",
                     "/v1/container/transfer",
                     params={"id": NAME},
-                    json={"to": f"http://{NS_IP}:{SERVICE_PORT}", "token": token},
+                    json={"to": f"http://{NET.ns_ip}:{SERVICE_PORT}", "token": token},
                 )
                 r.raise_for_status()
                 marks: dict[str, float] = {}
@@ -72,8 +75,11 @@ def main() -> None:
                     s = a.get("/v1/container/transfer", params={"id": NAME}).json()
                     marks.setdefault(s["phase"], time.monotonic())
                     if s["phase"] == "copying" and not rewritten:
-                        rewrite = f"for i in $(seq 1 {changed}); do head -c 1048576 /dev/urandom > /var/www/d/f$i; done"
-                        engine.execs.run(cid, ["sh", "-c", rewrite], timeout=600)
+                        # On the volume, from the host: the engine holds the container's lock
+                        # while its archive is read, so an exec would wait for the pass's end.
+                        data = VOLUMES / f"dockerlink-{NAME}-www" / "_data" / "d"
+                        for i in range(1, changed + 1):
+                            (data / f"f{i}").write_bytes(os.urandom(1 << 20))
                         rewritten = True
                     if s["state"] in ("done", "failed"):
                         break

@@ -1,5 +1,5 @@
 """A second host on this machine: its own network namespace, its own dockerd, its own
-dockerlink, reached over a veth pair on a private /30 (10.203.0.0/30: this host is .1, the
+dockerlink, reached over a veth pair on a private /30 (10.203.0.0/30 for slot 0: this host is .1, the
 second one .2), as a real second host would be reached over the network.
 
 The namespace's dockerd is started with `nsenter --net=` (not `ip netns exec`, which
@@ -27,12 +27,46 @@ from dockerlink.engine import Engine, EngineError
 
 from .live import LiveService, live_service
 
-NETNS = "dltest-xfer"
-VETH_HOST, VETH_NS = "dlxfer0", "dlxfer1"
-HOST_IP, NS_IP = "10.203.0.1", "10.203.0.2"
-BRIDGE_IP = "10.204.0.1/24"
-SITE_SUBNET = "10.205.0.0/24"
 SERVICE_PORT = 7200
+
+
+@dataclass(frozen=True)
+class Net:
+    """The namespace, veth pair and ranges of second host number `slot` (the tests use 0,
+    the bench 1, so both can run at once)."""
+
+    slot: int = 0
+
+    @property
+    def netns(self) -> str:
+        return f"dltest-xfer{self.slot or ''}"
+
+    @property
+    def veth(self) -> tuple[str, str]:
+        return f"dlxfer{self.slot}a", f"dlxfer{self.slot}b"
+
+    @property
+    def host_ip(self) -> str:
+        return f"10.203.0.{4 * self.slot + 1}"
+
+    @property
+    def ns_ip(self) -> str:
+        return f"10.203.0.{4 * self.slot + 2}"
+
+    @property
+    def bridge_ip(self) -> str:
+        return f"10.204.{self.slot}.1/24"
+
+    @property
+    def site_subnet(self) -> str:
+        return f"10.205.{self.slot}.0/24"
+
+    @property
+    def nsenter(self) -> tuple[str, ...]:
+        return ("nsenter", f"--net=/run/netns/{self.netns}")
+
+
+NETNS, NS_IP = Net().netns, Net().ns_ip
 TOOLS = ("ip", "nsenter", "dockerd", "docker")
 
 
@@ -41,12 +75,9 @@ class SecondHost:
     root: Path
     sock: str
     engine: Engine
+    net: Net
     service: LiveService | None = None
     started_in: float = 0.0
-
-    @property
-    def nsenter(self) -> tuple[str, ...]:
-        return ("nsenter", f"--net=/run/netns/{NETNS}")
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -57,31 +88,30 @@ def missing_tools() -> list[str]:
     return [t for t in TOOLS if shutil.which(t) is None]
 
 
-def _network() -> None:
-    _teardown_network()  # a namespace a killed run left behind
-    _run("ip", "netns", "add", NETNS)
-    _run("ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS)
-    _run("ip", "link", "set", VETH_NS, "netns", NETNS)
-    _run("ip", "addr", "add", f"{HOST_IP}/30", "dev", VETH_HOST)
-    _run("ip", "link", "set", VETH_HOST, "up")
-    ns = ("nsenter", f"--net=/run/netns/{NETNS}")
-    _run(*ns, "ip", "addr", "add", f"{NS_IP}/30", "dev", VETH_NS)
-    _run(*ns, "ip", "link", "set", VETH_NS, "up")
-    _run(*ns, "ip", "link", "set", "lo", "up")
+def _network(net: Net) -> None:
+    _teardown_network(net)  # a namespace a killed run left behind
+    outside, inside = net.veth
+    _run("ip", "netns", "add", net.netns)
+    _run("ip", "link", "add", outside, "type", "veth", "peer", "name", inside)
+    _run("ip", "link", "set", inside, "netns", net.netns)
+    _run("ip", "addr", "add", f"{net.host_ip}/30", "dev", outside)
+    _run("ip", "link", "set", outside, "up")
+    _run(*net.nsenter, "ip", "addr", "add", f"{net.ns_ip}/30", "dev", inside)
+    _run(*net.nsenter, "ip", "link", "set", inside, "up")
+    _run(*net.nsenter, "ip", "link", "set", "lo", "up")
 
 
-def _teardown_network() -> None:
-    _run("ip", "link", "del", VETH_HOST, check=False)  # its peer goes with it
-    _run("ip", "netns", "del", NETNS, check=False)
+def _teardown_network(net: Net) -> None:
+    _run("ip", "link", "del", net.veth[0], check=False)  # its peer goes with it
+    _run("ip", "netns", "del", net.netns, check=False)
 
 
-def _start_dockerd(root: Path) -> tuple[subprocess.Popen, str]:
+def _start_dockerd(root: Path, net: Net) -> tuple[subprocess.Popen, str]:
     sock = f"unix://{root}/docker.sock"
     log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - kept open for the daemon's life
     proc = subprocess.Popen(
         [
-            "nsenter",
-            f"--net=/run/netns/{NETNS}",
+            *net.nsenter,
             "dockerd",
             "--data-root",
             str(root / "data"),
@@ -92,7 +122,7 @@ def _start_dockerd(root: Path) -> tuple[subprocess.Popen, str]:
             "-H",
             sock,
             "--bip",
-            BRIDGE_IP,
+            net.bridge_ip,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -134,16 +164,16 @@ def _stop_dockerd(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def second_host(root: Path, base_image: str, **settings: str) -> Iterator[SecondHost]:
-    """The second host, its dockerlink listening on NS_IP:SERVICE_PORT with `settings`."""
+def second_host(root: Path, base_image: str, net: Net = Net(), **settings: str) -> Iterator[SecondHost]:  # noqa: B008
+    """The second host, its dockerlink listening on `net.ns_ip`:SERVICE_PORT with `settings`."""
     began = time.monotonic()
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o711)
-    _network()
+    _network(net)
     proc = None
     engine = None
     try:
-        proc, sock = _start_dockerd(root)
+        proc, sock = _start_dockerd(root, net)
         engine = Engine(sock)
         _wait_engine(engine, proc, root)
         save = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
@@ -153,16 +183,16 @@ def second_host(root: Path, base_image: str, **settings: str) -> Iterator[Second
         save.stdout.close()  # type: ignore[union-attr]
         if save.wait(timeout=300) != 0 or _run_load.returncode != 0:
             raise RuntimeError(f"docker save | docker load failed: {_run_load.stderr[-500:]!r}")
-        host = SecondHost(root, sock, engine)
+        host = SecondHost(root, sock, engine, net)
         state = root / "state"
         state.mkdir()
         with live_service(
             state,
-            listen=(NS_IP, SERVICE_PORT),
-            prefix=host.nsenter,
+            listen=(net.ns_ip, SERVICE_PORT),
+            prefix=net.nsenter,
             docker_sock=sock,
-            publish_ip=NS_IP,
-            site_subnet=SITE_SUBNET,
+            publish_ip=net.ns_ip,
+            site_subnet=net.site_subnet,
             create_lock=str(state / "create.lock"),
             **settings,
         ) as service:
@@ -175,5 +205,5 @@ def second_host(root: Path, base_image: str, **settings: str) -> Iterator[Second
             engine.close()
         if proc is not None:
             _stop_dockerd(proc)
-        _teardown_network()
+        _teardown_network(net)
         shutil.rmtree(root, ignore_errors=True)
