@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 
 from dockerlink.engine import NotFound
@@ -233,8 +234,6 @@ def test_a_revoked_token_is_refused_and_the_site_stays_on_a(host_a, host_b, engi
     name = f"{PREFIX}revoked"
     cid = _site(host_a, engine, name, ROOT + 1500)
     grant = _token(host_b, name)
-    import jwt
-
     jti = jwt.decode(grant["token"], options={"verify_signature": False})["jti"]
     assert host_b.service.request("DELETE", "/v1/token", params={"jti": jti}).status_code == 204
     _transfer(host_a, name, B_URL, grant["token"])
