@@ -40,7 +40,7 @@ from ..storage import write_atomically
 from ..tokens import MAX_TTL, Grant
 from .site import SiteSpec, parse_spec
 
-__all__ = ["Receiver", "free_root", "transfers_dir"]
+__all__ = ["Receiver", "free_root", "read_states", "transfers_dir"]
 
 log = logging.getLogger("dockerlink.transfer")
 
@@ -61,6 +61,18 @@ def transfers_dir(config: Config) -> Path:
     path = Path(config.backup_dir) / ".transfers"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def read_states(config: Config, pattern: str) -> list[dict[str, Any]]:
+    """Every state file of `transfers_dir` matching `pattern`, in name order (one being
+    replaced right now, or unreadable, is left out: it is read at the next look)."""
+    out = []
+    for path in sorted(transfers_dir(config).glob(pattern)):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def free_root(taken: list[int], wanted: int, size: int) -> int | None:
@@ -102,13 +114,7 @@ class Receiver:
         return receipt
 
     def receipts(self) -> list[dict[str, Any]]:
-        out = []
-        for path in sorted(transfers_dir(self.config).glob("in-*.json")):
-            try:
-                out.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                continue
-        return out
+        return read_states(self.config, "in-*.json")
 
     # -- steps -----------------------------------------------------------------------------
 

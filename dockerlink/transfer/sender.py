@@ -39,7 +39,7 @@ from ..hosting import WWW, Hosting
 from ..storage import write_atomically
 from .passes import Index, removed, tar_pass
 from .peer import Peer, PeerFailed, check_url
-from .receiver import transfers_dir
+from .receiver import read_states, transfers_dir
 from .site import read_spec
 
 __all__ = ["Sender", "ENDED", "TOKEN_PATTERN", "parse_transfer_request"]
@@ -99,13 +99,7 @@ class Sender:
         return {k: v for k, v in entry.items() if k not in _PRIVATE}
 
     def journals(self) -> list[dict[str, Any]]:
-        out = []
-        for path in sorted(transfers_dir(self.config).glob("out-*.json")):
-            try:
-                out.append(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                continue
-        return out
+        return read_states(self.config, "out-*.json")
 
     def _lock(self, name: str, wait: bool = False) -> int | None:
         """The transfer's lock, held for its life; None when someone holds it (`wait` False)."""
