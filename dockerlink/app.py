@@ -8,7 +8,7 @@ from falcon.routing import CompiledRouter
 from .config import Config
 from .engine import Engine
 from .openapi import document
-from .resources import access, backups, containers, events, git, metrics, service, stats, tokens, ui
+from .resources import access, backups, containers, events, git, metrics, service, stats, tokens, transfers, ui
 from .resources.auth import middleware as auth_middleware
 from .resources.errors import install_error_handlers
 from .services import Services
@@ -16,7 +16,7 @@ from .tokens import ScopedTokens
 
 __all__ = ["create_app"]
 
-ROUTE_MODULES = (containers, access, stats, events, git, service, tokens, metrics, backups, ui)
+ROUTE_MODULES = (containers, access, stats, events, git, service, tokens, metrics, backups, transfers, ui)
 
 
 def create_app(

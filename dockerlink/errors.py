@@ -15,6 +15,7 @@
     ├── ProxyError                     nginx refused a site file (its check or reload failed)
     ├── Busy(retry_after)              every long-poll slot of this worker is taken: try again soon
     ├── NoSuchBackup                   no such backup of that site (or it is not finished)
+    ├── NoSuchTransfer                 no transfer of that site here (none started, or its receipt is gone)
     ├── TooLarge                       an uploaded backup over backup_max; a backup expanding past
     │                                  restore_max_expanded or the site's disk quota
     ├── BackupFailed                   a backup or restore could not complete; nothing was changed
@@ -58,6 +59,7 @@ __all__ = [
     "EngineFault",
     "EngineDown",
     "SiteNetworkUnfit",
+    "NoSuchTransfer",
     "ConfigError",
     "from_engine",
 ]
@@ -120,6 +122,10 @@ class NoSuchBackup(DockerlinkError):
 
 class TooLarge(DockerlinkError):
     pass
+
+
+class NoSuchTransfer(DockerlinkError):
+    """No transfer of that site on this host (none started, or its receipt is gone)."""
 
 
 class BackupFailed(DockerlinkError):

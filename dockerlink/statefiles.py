@@ -54,6 +54,8 @@ Key = Literal[
     "schedule",
     "retention",
     "restores",
+    "transfer_out",
+    "transfer_in",
 ]
 
 FILES: dict[str, StateFile] = {
@@ -85,6 +87,13 @@ FILES: dict[str, StateFile] = {
     "schedule": StateFile("<stats_db>.schedule.json", "when the backup schedule last handled each site"),
     "retention": StateFile("<stats_db>.retention.json", "when the retention policy last ran"),
     "restores": StateFile("backup_dir/.restores/", "a restore's progress, to finish or undo it after a crash"),
+    "transfer_out": StateFile(
+        "backup_dir/.transfers/out-<name>.json",
+        "a transfer from this host: its journal (`.lock` held for its life, `.pass<N>.tar.zst` spooled)",
+    ),
+    "transfer_in": StateFile(
+        "backup_dir/.transfers/in-<transfer>.json", "a transfer to this host: its receipt (`.pass<N>.tar.zst` received)"
+    ),
 }
 
 

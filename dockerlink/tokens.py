@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "revocations_problem",
     "SCOPES",
+    "TRANSFER_SCOPE",
     "MAX_TTL",
     "DEFAULT_TTL",
     "ANY_SCOPE",
@@ -53,6 +54,10 @@ __all__ = [
 ]
 
 SCOPES = ("stats", "logs", "events", "power", "git", "backup")
+#: The receiving side of one site transfer (docs/contract.md §7.3): minted by
+#: `POST /v1/transfer/token` only, never by `POST /v1/token`; such a token holds this scope
+#: alone, its `sub` is the transfer's id (no container has it) and its `site` the name.
+TRANSFER_SCOPE = "transfer"
 MAX_TTL = 3600
 DEFAULT_TTL = 900
 ALGORITHM = "HS256"
@@ -93,6 +98,11 @@ ENDPOINT_SCOPES: Mapping[tuple[str, str], Access] = {
     # name another site, so they stay the panel's.
     ("POST", "/v1/container/backup"): Access("backup"),
     ("POST", "/v1/container/restore"): Access("backup"),
+    # The receiving side of a transfer: the grant's own transfer, never an `id` of the caller's.
+    ("PUT", "/v1/transfer/receive"): Access(TRANSFER_SCOPE, absent_id_is_own=True),
+    ("PUT", "/v1/transfer/receive/data"): Access(TRANSFER_SCOPE, absent_id_is_own=True),
+    ("POST", "/v1/transfer/receive/commit"): Access(TRANSFER_SCOPE, absent_id_is_own=True),
+    ("DELETE", "/v1/transfer/receive"): Access(TRANSFER_SCOPE, absent_id_is_own=True),
 }
 
 
@@ -108,8 +118,11 @@ class Grant:
     scopes: frozenset[str]
     jti: str
     expires: int
+    site: str | None = None  # a transfer token's site name
 
     def allows(self, access: Access) -> bool:
+        if TRANSFER_SCOPE in self.scopes:  # a transfer token opens its own endpoints only
+            return access.scope == TRANSFER_SCOPE
         return access.scope == ANY_SCOPE or access.scope in self.scopes
 
 
@@ -276,18 +289,30 @@ class ScopedTokens:
         revocations = SQLiteRevocations(StateFiles.of(config).path("revoked"), clock, carry_from=config.stats_db)
         return cls(config.api_token, revocations, clock=clock)
 
-    def mint(self, container_id: str, scopes: Iterable[str], ttl: int) -> tuple[str, int]:
-        """A token for `container_id` (full id) and `scopes`, and its expiry (unix seconds)."""
+    def mint(
+        self, container_id: str, scopes: Iterable[str], ttl: int, *, site: str | None = None
+    ) -> tuple[str, int]:
+        """A token for `container_id` (full id) and `scopes`, and its expiry (unix seconds);
+        `site` only for a transfer token (`mint_transfer`)."""
         now = int(self._clock())
         expires = now + min(int(ttl), MAX_TTL)
-        claims = {
+        claims: dict[str, Any] = {
             "sub": container_id,
             "scope": " ".join(scopes),
             "iat": now,
             "exp": expires,
             "jti": secrets.token_urlsafe(16),
         }
+        if site is not None:
+            claims["site"] = site
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires
+
+    def mint_transfer(self, site: str, ttl: int) -> tuple[str, str, int]:
+        """A transfer token for receiving site `site`: the transfer's id (64 hex, its `sub`),
+        the token and its expiry."""
+        transfer_id = secrets.token_hex(32)
+        token, expires = self.mint(transfer_id, (TRANSFER_SCOPE,), ttl, site=site)
+        return transfer_id, token, expires
 
     def verify(self, token: str) -> Grant:
         try:
@@ -307,9 +332,13 @@ class ScopedTokens:
         if not (isinstance(jti, str) and _JTI.match(jti)):
             raise InvalidToken("invalid token")
         scopes = frozenset(scope.split())
-        if not scopes <= set(SCOPES):
+        site = claims.get("site")
+        if scopes == {TRANSFER_SCOPE}:
+            if not isinstance(site, str) or not site:
+                raise InvalidToken("invalid token")
+        elif not scopes <= set(SCOPES) or site is not None:
             raise InvalidToken("invalid token")
-        return self.check(Grant(sub, scopes, jti, exp))
+        return self.check(Grant(sub, scopes, jti, exp, site))
 
     def check(self, grant: Grant) -> Grant:
         """The grant, while it is neither expired nor revoked: asked again by a request that

@@ -132,6 +132,31 @@ class Login:
                 _tar([_entry(".ssh", 0o700, account), _entry(".ssh/authorized_keys", 0o600, account, keys)]),
             )
 
+    def password_hash(self, container_id: str) -> str | None:
+        """The owner's hash as /etc/shadow holds it (moving a site keeps the login, never
+        knowing the password); None when the file has no such user."""
+        _, shadow = self._read(container_id, "/etc/shadow")
+        for line in shadow.decode(errors="replace").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 3 and fields[0] == USER:
+                return fields[1]
+        return None
+
+    def set_password_hash(self, container_id: str, hashed: str) -> None:
+        """Write a hash taken from another container (`password_hash`), checked by the caller."""
+        self._account(container_id)
+        self._set_hash(container_id, hashed)
+
+    def key_lines(self, container_id: str) -> list[str]:
+        """The authorized_keys lines as written (blank and comment lines left out)."""
+        account = self._account(container_id)
+        try:
+            _, data = self._read(container_id, f"{account.home}/.ssh/authorized_keys")
+        except NotFound:
+            return []
+        lines = data.decode(errors="replace").splitlines()
+        return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
     def keys(self, container_id: str) -> set[str]:
         """The keys authorized now, as `<type> <base64>` (comments aside; a line with an
         options prefix is kept whole, so it never matches a key the API writes)."""

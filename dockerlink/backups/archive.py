@@ -39,6 +39,7 @@ __all__ = [
     "write_compressed",
     "read_plain",
     "check_members",
+    "emit_member",
     "ROOT",
 ]
 
@@ -195,6 +196,26 @@ class _Hashed:
             pass
 
 
+def emit_member(
+    out: bytearray, header: tarfile.TarInfo, tar: tarfile.TarFile, member: tarfile.TarInfo
+) -> Iterator[bytes]:
+    """Append `header` and (for a regular file) `member`'s data, read from the stream `tar`,
+    to the plain tar being built in `out`; each time `out` holds a chunk, it is handed out
+    and emptied (memory holds about a chunk, whatever the member's size)."""
+    out += header.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    if member.isreg():
+        data = tar.extractfile(member)
+        while chunk := data.read(CHUNK):  # type: ignore[union-attr]
+            out += chunk
+            if len(out) >= CHUNK:
+                yield bytes(out)
+                out.clear()
+        out += bytes(-member.size % BLOCK)
+    if len(out) >= CHUNK:
+        yield bytes(out)
+        out.clear()
+
+
 def read_plain(
     path: str, expected_sha256: str | None, errors: list[Exception], owner: Owner, limit: int
 ) -> Iterator[bytes]:
@@ -211,18 +232,7 @@ def read_plain(
             hashed = _Hashed(f)
             with _corrupt_if_unreadable():
                 for member, name, tar in _walk(_Plain(hashed, limit)):
-                    out += rewritten(member, name, owner).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-                    if member.isreg():
-                        data = tar.extractfile(member)
-                        while chunk := data.read(CHUNK):  # type: ignore[union-attr]
-                            out += chunk
-                            if len(out) >= CHUNK:
-                                yield bytes(out)
-                                out.clear()
-                        out += bytes(-member.size % BLOCK)
-                    if len(out) >= CHUNK:
-                        yield bytes(out)
-                        out.clear()
+                    yield from emit_member(out, rewritten(member, name, owner), tar, member)
             hashed.drain()
         if expected_sha256 and hashed.sha.hexdigest() != expected_sha256:
             raise CorruptArchive("the archive's sha256 is not the one recorded when it was written")

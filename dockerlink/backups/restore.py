@@ -35,7 +35,7 @@ from .disk import GIB, Quotas
 from .members import Owner
 from .service import WWW
 
-__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job"]
+__all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job", "run_on_volume"]
 
 log = logging.getLogger("dockerlink.backups")
 
@@ -206,28 +206,37 @@ class Restorer:
 
     def _helper(self, entry: dict, phase: str) -> None:
         """Run SWAP_SCRIPT's `phase` in a throw-away container mounting the site's volume."""
-        spec = ContainerSpec(
-            image=entry["image"],
-            entrypoint=("/bin/sh", "-c", SWAP_SCRIPT, "dockerlink-restore"),
-            cmd=(phase,),
-            labels={HELPER_LABEL: entry["container"]},
-            volumes={entry["volume"]: WWW},
-        )
-        helper, _ = self.engine.containers.create(spec)
-        try:
-            self.engine.containers.start(helper)
-            code = self.engine.containers.wait(helper)
-        finally:
-            try:
-                self.engine.containers.remove(helper, force=True)
-            except NotFound:
-                pass
+        labels = {HELPER_LABEL: entry["container"]}
+        code = run_on_volume(self.engine, entry["image"], entry["volume"], SWAP_SCRIPT, (phase,), labels)
         if code != 0:
             raise BackupFailed(f"the restore step {phase} exited {code}")
 
     def _remove_helpers(self, entry: dict) -> None:
         for s in self.engine.containers.list(all=True, filters={"label": [f"{HELPER_LABEL}={entry['container']}"]}):
             self.engine.containers.remove(s.id, force=True)
+
+
+def run_on_volume(
+    engine: Engine, image: str, volume: str, script: str, args: tuple[str, ...], labels: dict[str, str]
+) -> int:
+    """Run `sh -c script` with `args` in a throw-away container of `image` mounting `volume`
+    at /var/www (running or not, its site is never exec'd into); its exit code."""
+    spec = ContainerSpec(
+        image=image,
+        entrypoint=("/bin/sh", "-c", script, "dockerlink-helper"),
+        cmd=args,
+        labels=labels,
+        volumes={volume: WWW},
+    )
+    helper, _ = engine.containers.create(spec)
+    try:
+        engine.containers.start(helper)
+        return engine.containers.wait(helper)
+    finally:
+        try:
+            engine.containers.remove(helper, force=True)
+        except NotFound:
+            pass
 
 
 def recovery_job(config: Config, engine: Engine) -> Job:

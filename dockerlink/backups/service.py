@@ -20,7 +20,7 @@ from .catalog import Catalog, Record, check_site_name, new_backup_id
 from .freshness import LastBackups
 from .policy import Retention
 
-__all__ = ["Backups", "Download", "Notify", "WWW", "final_backup"]
+__all__ = ["Backups", "Download", "Notify", "Received", "WWW", "final_backup", "receive_archive"]
 
 log = logging.getLogger("dockerlink.backups")
 
@@ -175,26 +175,11 @@ class Backups:
             backup=new_backup_id(), name=name, kind="uploaded", state="running", started=time.time(), container=owner
         )
         part = self.catalog.partial_path(name, record.backup)
-        try:
-            with open(part, "wb") as out:
-                tee = _Tee(body, out, limit)
-                checked = check_members(tee, self.config.restore_max_expanded)
-                tee.drain()
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(part, self.catalog.archive_path(name, record.backup))
-            _fsync_dir(part.parent)
-        except CorruptArchive as exc:
-            part.unlink(missing_ok=True)
-            raise InvalidInput("body", f"not a site backup: {exc}") from None
-        except Oversized as exc:
-            part.unlink(missing_ok=True)
-            raise TooLarge(f"body: {exc} (restore_max_expanded)") from None
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        record.state, record.size, record.sha256, record.finished = "done", tee.size, tee.sha256(), time.time()
-        record.read = checked.expanded
+        received = receive_archive(body, part, limit, self.config.restore_max_expanded, "restore_max_expanded")
+        os.replace(part, self.catalog.archive_path(name, record.backup))
+        _fsync_dir(part.parent)
+        record.state, record.size, record.sha256, record.finished = "done", received.size, received.sha256, time.time()
+        record.read = received.expanded
         self.catalog.save(record)
         self.prune(name)
         return record
@@ -225,6 +210,40 @@ def final_backup(engine: Engine, config: Config, notify: Notify) -> Callable[[Co
     if not config.backup_on_delete:
         return None
     return Backups(engine, config, notify).take_now
+
+
+@dataclass(frozen=True)
+class Received:
+    """An archive received whole and checked: compressed size, sha256, plain size."""
+
+    size: int
+    sha256: str
+    expanded: int
+
+
+def receive_archive(body: BinaryIO, part: os.PathLike, limit: int, expanded_limit: int, which: str) -> Received:
+    """Write a site archive arriving in `body` to `part`, durable, checked member by member
+    as a restore would read it (an upload, or a site moving in from another host): 400 if
+    it is not one, 413 past `limit` bytes or expanding past `expanded_limit` (`which`
+    setting says so). Nothing is left at `part` when it fails."""
+    try:
+        with open(part, "wb") as out:
+            tee = _Tee(body, out, limit)
+            checked = check_members(tee, expanded_limit)
+            tee.drain()
+            out.flush()
+            os.fsync(out.fileno())
+    except CorruptArchive as exc:
+        os.unlink(part)
+        raise InvalidInput("body", f"not a site backup: {exc}") from None
+    except Oversized as exc:
+        os.unlink(part)
+        raise TooLarge(f"body: {exc} ({which})") from None
+    except BaseException:
+        if os.path.exists(part):
+            os.unlink(part)
+        raise
+    return Received(tee.size, tee.sha256(), checked.expanded)
 
 
 class _Tee:

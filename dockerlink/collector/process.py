@@ -30,6 +30,7 @@ from ..jobs import Job
 from ..statefiles import StateFiles, acquire
 from ..stats.collector import ContainerChanges
 from ..stats.runner import rounds_job
+from ..transfer import keeper_job as transfer_keeper
 from .status import status_file
 from .supervision import Supervision
 
@@ -97,6 +98,7 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     if keeper is not None:
         jobs.append(keeper)
     jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
+    jobs.append(transfer_keeper(config, engines(), journal))  # a transfer whose worker died: finished or rolled back
     scheduled = (schedule_job(config, engines(), backup_events(journal)), retention_job(config))
     jobs += [job for job in scheduled if job is not None]  # with backup_schedule or keep counts
     return jobs

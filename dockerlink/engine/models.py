@@ -112,6 +112,7 @@ class ContainerDetails:
     pids_limit: int | None = None
     mounts: dict[str, str] = field(default_factory=dict)  # mount destination -> source on the engine's host
     networks: tuple[str, ...] = ()  # names of the networks it is attached to
+    entrypoint: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -158,6 +159,7 @@ class ContainerDetails:
             pids_limit=int(host["PidsLimit"]) if host.get("PidsLimit") else None,
             mounts={m["Destination"]: m["Source"] for m in data.get("Mounts") or [] if m.get("Source")},
             networks=tuple(sorted(((data.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
+            entrypoint=tuple(config.get("Entrypoint") or ()),
         )
 
 

@@ -14,13 +14,17 @@ from .journal import Journal
 __all__ = [
     "backup_events",
     "disk_events",
+    "transfer_event",
     "BACKUP_TYPES",
+    "TRANSFER_TYPES",
     "DISK_TYPES",
 ]
 
 #: Journal event types of backups (handed off by the worker that ran one) and of disk quotas.
 BACKUP_TYPES = ("backup_done", "backup_failed")
 DISK_TYPES = ("disk_over", "disk_ok")
+#: Journal event types of a site moving between hosts, on both hosts (dockerlink.transfer).
+TRANSFER_TYPES = ("transfer_done", "transfer_failed")
 
 log = logging.getLogger("dockerlink.events")
 
@@ -45,6 +49,20 @@ def backup_events(journal: Journal) -> Callable[[str, str, dict], None]:
             log.warning("could not hand %s %s of %s to the event journal", type_, detail["backup"], name, exc_info=True)
 
     return notify
+
+
+def transfer_event(
+    journal: Journal | None, type_: str, container_id: str, name: str, detail: dict[str, Any], key: str
+) -> None:
+    """A transfer's end (transfer_done | transfer_failed), handed off to the collector for
+    the journal and the webhooks; `key` (the transfer and the host's side) makes it once.
+    A journal that cannot be written never fails the transfer: the event is a log line."""
+    if journal is None:
+        return
+    try:
+        journal.hand_off(time.time(), container_id, name, type_, detail, key=key)
+    except Exception:  # noqa: BLE001 - the move is the job; its event a report of it
+        log.warning("could not hand %s of %s to the event journal", type_, name, exc_info=True)
 
 
 def disk_events(journal: Journal) -> Callable[[str, str, dict], None]:

@@ -16,7 +16,15 @@ from collections.abc import Sequence
 
 from ..errors import InvalidInput
 
-__all__ = ["MAX_COMMANDS", "MAX_COMMAND_LENGTH", "MAX_SCRIPT_BYTES", "STARTER", "check_commands", "start_script"]
+__all__ = [
+    "MAX_COMMANDS",
+    "MAX_COMMAND_LENGTH",
+    "MAX_SCRIPT_BYTES",
+    "STARTER",
+    "check_commands",
+    "commands_of",
+    "start_script",
+]
 
 MAX_COMMANDS = 64
 MAX_COMMAND_LENGTH = 8192
@@ -37,6 +45,21 @@ def start_script(commands: Sequence[str]) -> str:
     if commands:
         steps.append(" && ".join(f"sh -c {shlex.quote(c)}" for c in commands))
     return "( " + "; ".join(steps) + '; ) & exec "$@"'
+
+
+def commands_of(script: str) -> tuple[str, ...] | None:
+    """The commands `start_script` made `script` from (a site moved to another host keeps
+    them); None when `script` is not one of its scripts."""
+    head, tail = f"( [ -f {STARTER} ] && sh {STARTER}", '; ) & exec "$@"'
+    if not (script.startswith(head) and script.endswith(tail)):
+        return None
+    middle = script[len(head) : -len(tail)]
+    try:
+        words = shlex.split(middle.removeprefix("; "))
+    except ValueError:
+        return None
+    commands = tuple(words[i + 2] for i in range(0, len(words) - 2, 4))
+    return commands if start_script(commands) == script else None
 
 
 def check_commands(value: object) -> tuple[str, ...]:

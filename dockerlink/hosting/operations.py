@@ -172,7 +172,7 @@ class Hosting:
             log.warning("could not read the event journal", exc_info=True)
             return 0
 
-    def _note_request(self, container_id: str, action: str) -> None:
+    def note_request(self, container_id: str, action: str) -> None:
         """Before a stop/restart/delete reaches the engine: the journal's `stopped` then says
         `by: dockerlink`. A journal that cannot be written never fails the operation."""
         if self.journal is None:
@@ -359,7 +359,7 @@ class Hosting:
         c = self.owned(ref)
         if volumes and self.before_remove and c.volumes.get(WWW):
             self.before_remove(c)  # the final backup: raises, and nothing is deleted, when it fails
-        self._note_request(c.id, "delete")
+        self.note_request(c.id, "delete")
         self.engine.containers.remove(c.id, force=True)
         self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):
@@ -419,11 +419,11 @@ class Hosting:
 
     def stop(self, ref: str, t: int) -> bool:
         c = self.owned(ref)
-        self._note_request(c.id, "stop")
+        self.note_request(c.id, "stop")
         return self.engine.containers.stop(c.id, t=t)
 
     def restart(self, ref: str, t: int) -> None:
         c = self.owned(ref)
-        self._note_request(c.id, "restart")
+        self.note_request(c.id, "restart")
         with _port_conflicts():
             self.engine.containers.restart(c.id, t=t)

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import __version__
-from . import access, backups, capacity, containers, events, git, metrics, service, stats, tokens, ui
+from . import access, backups, capacity, containers, events, git, metrics, service, stats, tokens, transfers, ui
 from .statuses import TEXT_PLAIN
 
 __all__ = ["NOUNS", "TEXT_PLAIN", "document"]
 
 #: In the document's order: each has PATHS and SCHEMAS, and `bounded_schemas(bounds)` if
 #: its schemas depend on this host's limits.
-NOUNS = (containers, access, stats, events, git, service, tokens, metrics, backups, capacity, ui)
+NOUNS = (containers, access, stats, events, git, service, tokens, metrics, backups, capacity, transfers, ui)
 
 
 def document(bounds: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def test_with_a_tls_config_every_job_gets_an_engine_with_tls(tmp_path):
     try:
         with_engine = {job.name: job.engine for job in jobs if job.engine is not None}
         # The firewall keeper belongs on the engine's host: none for a tcp:// engine.
-        assert sorted(with_engine) == ["disk", "events", "restore-recovery", "stats"]
+        assert sorted(with_engine) == ["disk", "events", "restore-recovery", "stats", "transfers"]
         expected = TLSConfig(str(tmp_path / "certs"), verify=True)
         for name, engine in with_engine.items():
             assert engine.transport.tls == expected, name

@@ -94,16 +94,25 @@ DEFAULT_PORT = 7200
 
 
 @contextmanager
-def live_service(tmp_dir: Path, *, default_bind: bool = False, **settings: str):
+def live_service(
+    tmp_dir: Path,
+    *,
+    default_bind: bool = False,
+    listen: tuple[str, int] | None = None,
+    prefix: tuple[str, ...] = (),
+    **settings: str,
+):
     """Start gunicorn with dockerlink's config and `settings` as environment; stop it after.
 
     On a free loopback port; with `default_bind`, with `bind` unset (both loopbacks, port
     7200: the caller makes sure no other test holds it) and reached at `[::1]`, as a client
-    that resolves `localhost` to ::1 first."""
-    port = DEFAULT_PORT if default_bind else free_port()
+    that resolves `localhost` to ::1 first; with `listen`, on that address and port, run
+    under `prefix` (e.g. `nsenter --net=…`: a second host in its own network namespace)."""
+    port = DEFAULT_PORT if default_bind else listen[1] if listen else free_port()
+    host = listen[0] if listen else "127.0.0.1"
     env = {k: v for k, v in os.environ.items() if k not in ("api_token", "bind")}
     if not default_bind:
-        env["bind"] = f"127.0.0.1:{port}"
+        env["bind"] = f"{host}:{port}"
     env.update(
         {
             # This checkout's code, not whichever one the venv's editable install points at
@@ -119,14 +128,14 @@ def live_service(tmp_dir: Path, *, default_bind: bool = False, **settings: str):
     log = tmp_dir / "gunicorn.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            [*prefix, sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
             cwd=tmp_dir,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    service = LiveService(f"http://[::1]:{port}" if default_bind else f"http://127.0.0.1:{port}", proc, log, env)
+    service = LiveService(f"http://[::1]:{port}" if default_bind else f"http://{host}:{port}", proc, log, env)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -127,6 +127,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/openapi.json"): PANEL_ONLY,
     ("DELETE", "/v1/token"): PANEL_ONLY,
     ("POST", "/v1/token"): PANEL_ONLY,
+    ("GET", "/v1/container/transfer"): PANEL_ONLY,
+    ("POST", "/v1/container/transfer"): PANEL_ONLY,
+    ("POST", "/v1/transfer/token"): PANEL_ONLY,
+    # The receiving side: the transfer token alone (tests/transfer/test_resources.py), no site's scope.
+    ("PUT", "/v1/transfer/receive"): PANEL_ONLY,
+    ("DELETE", "/v1/transfer/receive"): PANEL_ONLY,
+    ("PUT", "/v1/transfer/receive/data"): PANEL_ONLY,
+    ("POST", "/v1/transfer/receive/commit"): PANEL_ONLY,
 }
 
 
