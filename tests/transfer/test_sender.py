@@ -14,6 +14,8 @@ from dockerlink.transfer.sender import Sender
 
 
 class Hosting:
+    journal = None  # the transfer's events: none journaled here
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
 
