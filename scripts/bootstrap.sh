@@ -29,6 +29,8 @@ if [ "${1:-}" = test ]; then
   command -v sshpass >/dev/null || missing="$missing sshpass"
   command -v ssh >/dev/null || missing="$missing openssh-client"
   command -v chromium >/dev/null || missing="$missing chromium"   # the operator page's browser test
+  command -v restic >/dev/null || missing="$missing restic"       # the restic backup target
+  command -v rclone >/dev/null || missing="$missing rclone"       # its remote repository in tests
   if [ -n "$missing" ]; then
     echo "bootstrap: installing$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null

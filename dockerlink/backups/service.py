@@ -6,23 +6,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..config import Config
 from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, NotFound
-from ..errors import BackupFailed, InvalidInput, TooLarge
+from ..errors import BackupFailed, Conflicting, InvalidInput, TooLarge
 from ..events.hooks import backup_events
 from ..ownership import is_owned, require_owned
 from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
+from .members import WWW
+from .restic import ResticBusy, ResticError
+from .targets import ResticTarget
 
-__all__ = ["Backups", "Download", "Notify", "WWW", "final_backup"]
+__all__ = ["Backups", "Download", "Notify", "TARGETS", "WWW", "final_backup"]
 
 log = logging.getLogger("dockerlink.backups")
 
-WWW = "/var/www"
 HEARTBEAT = 2.0
 
 #: Called with (event type, site name or container id, details) when a backup ends or a disk
@@ -31,11 +34,21 @@ HEARTBEAT = 2.0
 Notify = Callable[[str, str, dict], None]
 
 
+TARGETS = ("local", "restic")
+
+
 @dataclass(frozen=True)
 class Download:
+    """A backup's zstd tar: `file` already open (a restic backup's, written out for this
+    download and unlinked), else opened from `path`."""
+
     path: str
     size: int
     sha256: str
+    file: BinaryIO | None = None
+
+    def open(self) -> BinaryIO:
+        return self.file or open(self.path, "rb")
 
 
 class Backups:
@@ -44,6 +57,26 @@ class Backups:
         self.config = config
         self.catalog = Catalog(config.backup_dir)
         self.notify = notify or backup_events(config)
+        self._restic: ResticTarget | None = None
+
+    @property
+    def restic(self) -> ResticTarget:
+        """The restic target (made on first use); InvalidInput when it is not configured."""
+        if self._restic is None:
+            if not (self.config.restic_repository and self.config.restic_password_file):
+                raise InvalidInput("target", "restic is not set up on this host (restic_repository)")
+            self._restic = ResticTarget(self.engine, self.config, self.catalog)
+        return self._restic
+
+    def check_target(self, target: str | None) -> str:
+        """`target` (`local` or `restic`), or the host's `backup_target`; 400 for another or
+        for restic on a host without it."""
+        target = target or self.config.backup_target
+        if target not in TARGETS:
+            raise InvalidInput("target", "expected local or restic")
+        if target == "restic":
+            self.restic  # noqa: B018 - refuses when not configured
+        return target
 
     # -- which site ----------------------------------------------------------------------------
 
@@ -60,12 +93,14 @@ class Backups:
 
     # -- taking --------------------------------------------------------------------------------
 
-    def start(self, ref: str) -> str:
-        """Start a backup in the background; its id. 409 while one of the site runs."""
+    def start(self, ref: str, target: str | None = None) -> str:
+        """Start a backup in the background (to `target`, default `backup_target`); its id.
+        409 while one of the site runs."""
+        target = self.check_target(target)
         c = self.site(ref)
         fd = self.catalog.acquire(c.name)
         try:
-            record = self._begin(c, "manual")
+            record = self._begin(c, "manual", target)
         except BaseException:
             os.close(fd)
             raise
@@ -77,15 +112,22 @@ class Backups:
     def take_now(self, c: ContainerDetails, kind: str = "final") -> Record:
         """A backup written before returning (the one before a delete); BackupFailed if not."""
         with self.catalog.locked(c.name, wait=True):
-            record = self._run(c, self._begin(c, kind))
+            record = self._run(c, self._begin(c, kind, self.check_target(None)))
         if record.state != "done":
             raise BackupFailed(f"backup of {c.name} failed, nothing deleted: {record.error}")
         return record
 
-    def _begin(self, c: ContainerDetails, kind: str) -> Record:
+    def _begin(self, c: ContainerDetails, kind: str, target: str) -> Record:
         self.catalog.site_dir(c.name, create=True)
         record = Record(
-            backup=new_backup_id(), name=c.name, kind=kind, state="running", started=time.time(), container=c.id
+            backup=new_backup_id(),
+            name=c.name,
+            kind=kind,
+            state="running",
+            started=time.time(),
+            container=c.id,
+            target=target,
+            compression="zstd" if target == "local" else "restic",
         )
         self.catalog.save(record)
         return record
@@ -107,15 +149,23 @@ class Backups:
                 self.catalog.save(record)
 
         try:
-            with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):
-                written = write_compressed(stream.chunks(CHUNK), out, progress)
-            os.replace(part, self.catalog.archive_path(c.name, record.backup))
-            _fsync_dir(part.parent)
-            record.state, record.size, record.sha256, record.read = "done", written.size, written.sha256, written.plain
+            if record.target == "restic":
+                self.restic.take(c, record)
+                record.state = "done"
+            else:
+                with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):
+                    written = write_compressed(stream.chunks(CHUNK), out, progress)
+                os.replace(part, self.catalog.archive_path(c.name, record.backup))
+                _fsync_dir(part.parent)
+                record.state, record.size, record.sha256 = "done", written.size, written.sha256
+                record.read = written.plain
         except Exception as exc:  # noqa: BLE001 - in a background thread: recorded, never lost
             part.unlink(missing_ok=True)
             record.state, record.error = "failed", str(exc)[:500]
-            if isinstance(exc, (EngineError, OSError)):
+            if isinstance(exc, ResticError):
+                record.error = f"restic: {exc}"[:500]
+                log.warning("backup %s of %s to restic failed: %s", record.backup, c.name, exc)
+            elif isinstance(exc, (EngineError, OSError)):
                 log.warning("backup %s of %s failed: %s", record.backup, c.name, exc)
             else:
                 log.exception("backup %s of %s failed", record.backup, c.name)
@@ -138,6 +188,10 @@ class Backups:
     def download(self, name: str, backup: str) -> Download:
         r = self.catalog.done(name, backup)
         path = self.catalog.archive_path(name, backup)
+        if r.target == "restic":
+            with restic_failures(f"download of {backup}"):
+                f, m = self.restic.open(r)
+            return Download(str(path), m.size, m.sha256, f)
         return Download(str(path), path.stat().st_size, r.sha256 or "")
 
     def upload(self, name: str, body: BinaryIO, length: int | None) -> Record:
@@ -181,7 +235,23 @@ class Backups:
         return record
 
     def remove(self, name: str, backup: str) -> None:
+        """Delete a backup: a restic one's snapshot first (`restic forget`), then its record."""
+        r = self.catalog.get(name, backup)
+        if r.target == "restic":
+            with restic_failures(f"delete of {backup}"):
+                self.restic.remove(r)
         self.catalog.remove(name, backup)
+
+
+@contextmanager
+def restic_failures(what: str) -> Iterator[None]:
+    """restic's failure as BackupFailed (502, its one line); its lock held too long as 409."""
+    try:
+        yield
+    except ResticBusy as exc:
+        raise Conflicting(f"{what}: {exc}") from None
+    except ResticError as exc:
+        raise BackupFailed(f"{what} failed: restic: {exc}") from None
 
 
 def final_backup(engine: Engine, config: Config) -> Callable[[ContainerDetails], Record] | None:
