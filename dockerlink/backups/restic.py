@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..config import Config
+
+log = logging.getLogger("dockerlink.backups")
 
 __all__ = ["Restic", "ResticError", "ResticBusy", "Source", "Summary", "state_dir"]
 
@@ -178,9 +181,18 @@ class Restic:
                 raise
             out.seek(0)
             err.seek(0)
+            if code < 0:  # killed: its lock stays in the repository, stale; restic removes it
+                self._unlock_after_kill()
+                raise ResticError(f"restic was killed (signal {-code})")
             if code != 0:
                 raise ResticError(self.one_line(err.read().decode(errors="replace")))
             return _json_lines(out.read())
+
+    def _unlock_after_kill(self) -> None:
+        try:
+            self._unlock()
+        except ResticError as exc:
+            log.warning("restic unlock after a killed run failed: %s", exc)
 
     @contextmanager
     def reading(self, *args: str) -> Iterator[IO[bytes]]:
