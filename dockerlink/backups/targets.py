@@ -157,9 +157,12 @@ def as_www(tar: IO[bytes], root: str, out: IO[bytes]) -> None:
     without its `/`) into the engine's shape: `root` becomes `www`, what is under it
     `www/…`, and nothing else is kept."""
     prefix = root.strip("/")
-    with tarfile.open(fileobj=tar, mode="r|") as src, tarfile.open(  # type: ignore[call-overload]
-        fileobj=out, mode="w|", format=tarfile.PAX_FORMAT
-    ) as dst:
+    with (
+        tarfile.open(fileobj=tar, mode="r|") as src,
+        tarfile.open(  # type: ignore[call-overload]
+            fileobj=out, mode="w|", format=tarfile.PAX_FORMAT
+        ) as dst,
+    ):
         for m in src:
             name = _renamed(m.name, prefix)
             if name is None:
@@ -198,5 +201,3 @@ class _Hashing:
 
     def flush(self) -> None:
         self._f.flush()
-
-
