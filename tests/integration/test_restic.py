@@ -17,6 +17,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import tarfile
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 import zstandard
 
 from dockerlink.backups import Backups
+from dockerlink.backups.archive import check_members
 from dockerlink.config import Config
 from dockerlink.engine import ContainerSpec, Engine
 from tests.waiting import until
@@ -325,6 +327,23 @@ def test_the_retention_policy_forgets_per_site(engine, unique_name, local_repo, 
     )
     with pytest.raises(ValueError):
         backups.restic.forget(keep_daily=0, keep_weekly=0, keep_monthly=0)
+
+    # A remote engine's way (no host path): the engine's stream on restic's stdin, read
+    # back as the same checked zstd tar of www/.
+    engine_sh = "mkdir -p /var/www/html && printf hi > /var/www/html/index.html"
+    engine.containers.start(sites[0].id)
+    _sh(engine, sites[0].id, engine_sh)
+    backups.restic.local = False
+    streamed = backups.take_now(sites[0], "manual")
+    assert (streamed.source, streamed.path) == ("stream", f"/{sites[0].name}.tar")
+    with backups.restic.materialized(streamed) as m:
+        data = m.path.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == m.sha256 and len(data) == m.size
+        assert check_members(io.BytesIO(data), 2**30).members >= 3
+        plain = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+        with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+            assert tar.extractfile("www/html/index.html").read() == b"hi"
+    assert not m.path.exists()
     for c in sites:
         engine.containers.remove(c.id, force=True)
         engine.volumes.remove(f"{c.name}-www")
@@ -358,14 +377,19 @@ def test_a_remote_repository_served_by_rclone(engine, tmp_path, unique_name, rcl
         assert (final["kind"], final["target"], final["state"]) == ("final", "restic", "done")
 
     (tmp_path / "down").mkdir()
-    closed = f"rest:http://127.0.0.1:{free_port()}/"
-    with live_service(
-        tmp_path / "down",
-        publish_ip="127.0.0.1",
-        port_area_size="500",
-        restic_repository=closed,
-        restic_password_file=str(password_file),
-    ) as s:
+    held = socket.socket()  # bound, never listening: a connection to it is refused
+    held.bind(("127.0.0.1", 0))
+    closed = f"rest:http://127.0.0.1:{held.getsockname()[1]}/"
+    with (
+        held,
+        live_service(
+            tmp_path / "down",
+            publish_ip="127.0.0.1",
+            port_area_size="500",
+            restic_repository=closed,
+            restic_password_file=str(password_file),
+        ) as s,
+    ):
         cid = _create(s, unique_name + "-u", ROOTS["unreachable"])
         _sh(engine, cid, "printf v1 > /var/www/html/index.html")
         now = _sh(engine, cid, MANIFEST)
