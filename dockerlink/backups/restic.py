@@ -159,17 +159,7 @@ class Restic:
 
     def _run(self, args: Sequence[str], stdin: Source | None) -> list[dict]:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                proc = subprocess.Popen(
-                    self.argv(*args),
-                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=self.env(),
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise ResticError(f"cannot run restic: {exc.strerror}") from None
+            proc = self._start(args, subprocess.PIPE if stdin is not None else subprocess.DEVNULL, out, err)
             try:
                 if stdin is not None:
                     with stdin() as chunks:
@@ -179,40 +169,20 @@ class Restic:
                 proc.kill()
                 proc.wait()
                 raise
+            self._check(code, err)
             out.seek(0)
-            err.seek(0)
-            if code < 0:  # killed: its lock stays in the repository, stale; restic removes it
-                self._unlock_after_kill()
-                raise ResticError(f"restic was killed (signal {-code})")
-            if code != 0:
-                raise ResticError(self.one_line(err.read().decode(errors="replace")))
             return _json_lines(out.read())
-
-    def _unlock_after_kill(self) -> None:
-        try:
-            self._unlock()
-        except ResticError as exc:
-            log.warning("restic unlock after a killed run failed: %s", exc)
 
     @contextmanager
     def reading(self, *args: str) -> Iterator[IO[bytes]]:
         """A command whose stdout is data (`dump`), under a shared lock: its stdout, read by
         the caller; ResticError on leaving if restic failed."""
         with self.locked(exclusive=False), tempfile.TemporaryFile() as err:
-            try:
-                proc = subprocess.Popen(
-                    self.argv(*args),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=err,
-                    env=self.env(),
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise ResticError(f"cannot run restic: {exc.strerror}") from None
+            proc = self._start(args, subprocess.DEVNULL, subprocess.PIPE, err)
             try:
                 yield proc.stdout  # type: ignore[misc]
-                proc.stdout.read()  # type: ignore[union-attr]
+                while proc.stdout.read(1 << 20):  # type: ignore[union-attr]
+                    pass
                 code = proc.wait()
             except BaseException:
                 proc.kill()
@@ -220,9 +190,30 @@ class Restic:
                 raise
             finally:
                 proc.stdout.close()  # type: ignore[union-attr]
-            if code != 0:
-                err.seek(0)
-                raise ResticError(self.one_line(err.read().decode(errors="replace")))
+            self._check(code, err)
+
+    def _start(self, args: Sequence[str], stdin: Any, stdout: Any, err: IO[bytes]) -> subprocess.Popen:  # noqa: ANN401
+        try:
+            return subprocess.Popen(
+                self.argv(*args), stdin=stdin, stdout=stdout, stderr=err, env=self.env(), start_new_session=True
+            )
+        except OSError as exc:
+            raise ResticError(f"cannot run restic: {exc.strerror}") from None
+
+    def _check(self, code: int, err: IO[bytes]) -> None:
+        """ResticError unless restic exited 0; after a kill, its stale lock removed first."""
+        if code < 0:  # killed: its lock stays in the repository, stale; restic removes it
+            self._unlock_after_kill()
+            raise ResticError(f"restic was killed (signal {-code})")
+        if code != 0:
+            err.seek(0)
+            raise ResticError(self.one_line(err.read().decode(errors="replace")))
+
+    def _unlock_after_kill(self) -> None:
+        try:
+            self._unlock()
+        except ResticError as exc:
+            log.warning("restic unlock after a killed run failed: %s", exc)
 
     # -- the commands dockerlink uses -------------------------------------------------------
 

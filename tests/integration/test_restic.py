@@ -28,53 +28,21 @@ import zstandard
 from dockerlink.backups import Backups
 from dockerlink.backups.archive import check_members
 from dockerlink.config import Config
-from dockerlink.engine import ContainerSpec, Engine
+from dockerlink.engine import ContainerSpec
 from tests.waiting import until
 
 from .live import free_port, live_service, wait_until
+from .test_backups import CHANGE, MANIFEST, _as_site_user, _sh
+from .test_backups import POPULATE as LOCAL_POPULATE
 
 TOKEN = "restic-test-token-0123456789"
 PASSWORD = "correct-horse-restic-7f3a9c"
 ROOTS = {"roundtrip": 11000, "other": 11500, "third": 12000, "killed": 12500, "remote": 13000, "unreachable": 13500}
 
-POPULATE = r"""
-set -e
-cd /var/www
-mkdir -p html/empty "html/with space" "html/été"
-printf 'hello\n' > html/index.html
-printf 'secret' > html/secret.txt && chown 1000:1000 html/secret.txt && chmod 0600 html/secret.txt
-ln -s index.html html/link && ln -s /nonexistent html/dangling
-ln html/index.html html/hard
-printf 'x' > "html/with space/a b.txt"; printf 'y' > "html/été/ça.txt"; printf 'z' > html/.hidden
-head -c 300000 /dev/urandom > html/media.bin
-chown -R 1000:1000 "html/été"; chmod 0750 html/empty
-"""
-CHANGE = r"""
-set -e
-cd /var/www
-printf 'changed' > html/index.html
-rm -rf "html/with space" && printf 'new' > html/added.txt
-"""
-MANIFEST = r"""
-cd /var/www && find . -printf '%p\t%y\t%m\t%U:%G\t%l\n' | sort
-find . -type f -exec sha256sum {} + | sort
-"""
-
-
-def _as_site_user(manifest: bytes) -> bytes:
-    lines = []
-    for line in manifest.split(b"\n"):
-        fields = line.split(b"\t")
-        if len(fields) == 5:
-            fields[3] = b"1000:1000"
-        lines.append(b"\t".join(fields))
-    return b"\n".join(lines)
-
-
-def _sh(engine: Engine, ref: str, script: str) -> bytes:
-    result = engine.execs.run(ref, ["sh", "-c", script], timeout=120)
-    assert result.exit_code == 0, result.stderr
-    return result.stdout
+#: The local backups' site, every kind of file, with a small media file.
+BIG = "head -c 50000000 /dev/urandom > html/big.bin"
+assert BIG in LOCAL_POPULATE
+POPULATE = LOCAL_POPULATE.replace(BIG, "head -c 300000 /dev/urandom > html/media.bin")
 
 
 def _restic(repo: str, password_file: Path, *args: str) -> subprocess.CompletedProcess:
