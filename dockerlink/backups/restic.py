@@ -45,6 +45,10 @@ _LOCKED = "repository is already locked"
 _BASE_ENV = ("PATH", "TMPDIR", "LANG", "TZ")
 
 
+#: Called now and then while restic runs (a backup's record shows it is alive).
+Progress = Callable[[], None]
+#: Seconds between two calls of a run's `progress`, at most, while restic runs.
+HEARTBEAT = 2.0
 #: Opens what a `--stdin` backup reads (again, for a retry): chunks of bytes.
 Source = Callable[[], AbstractContextManager[Iterable[bytes]]]
 
@@ -136,18 +140,20 @@ class Restic:
 
     # -- running --------------------------------------------------------------------------
 
-    def run(self, *args: str, exclusive: bool = False, stdin: Source | None = None) -> list[dict]:
+    def run(
+        self, *args: str, exclusive: bool = False, stdin: Source | None = None, progress: Progress | None = None
+    ) -> list[dict]:
         """Run one command under the lock; its `--json` output, one value per line. A stale
         lock in the repository is removed and the command run once more (with `stdin`
         opened again: restic refuses a lock before it reads any)."""
         with self.locked(exclusive):
             try:
-                return self._run(args, stdin)
+                return self._run(args, stdin, progress)
             except ResticError as exc:
                 if _LOCKED not in str(exc):
                     raise
             self._unlock()
-            return self._run(args, stdin)
+            return self._run(args, stdin, progress)
 
     def unlock(self) -> None:
         """Remove the stale locks (restic decides which; a live process's lock stays)."""
@@ -157,14 +163,14 @@ class Restic:
     def _unlock(self) -> None:
         self._run(("unlock",), None)
 
-    def _run(self, args: Sequence[str], stdin: Source | None) -> list[dict]:
+    def _run(self, args: Sequence[str], stdin: Source | None, progress: Progress | None = None) -> list[dict]:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = self._start(args, subprocess.PIPE if stdin is not None else subprocess.DEVNULL, out, err)
             try:
                 if stdin is not None:
                     with stdin() as chunks:
-                        _feed(proc.stdin, chunks)  # type: ignore[arg-type]
-                code = proc.wait()
+                        _feed(proc.stdin, chunks, progress)  # type: ignore[arg-type]
+                code = _wait(proc, progress)
             except BaseException:
                 proc.kill()
                 proc.wait()
@@ -224,14 +230,16 @@ class Restic:
         except ResticError:
             self.run("init")
 
-    def backup(self, paths: Sequence[str], tags: Sequence[str], stdin: Source | None = None) -> Summary:
+    def backup(
+        self, paths: Sequence[str], tags: Sequence[str], stdin: Source | None = None, progress: Progress | None = None
+    ) -> Summary:
         """Back up `paths` (or, with `stdin`, the bytes it opens as the one file `paths[0]` names)."""
         args = ["backup", "--host", self.host, *_tag_args(tags)]
         if stdin is not None:
             args += ["--stdin", "--stdin-filename", paths[0]]
         else:
             args += ["--", *paths]
-        summaries = [m for m in self.run(*args, stdin=stdin) if m.get("message_type") == "summary"]
+        summaries = [m for m in self.run(*args, stdin=stdin, progress=progress) if m.get("message_type") == "summary"]
         if not summaries:
             raise ResticError("restic backup ended without a summary")
         return Summary.from_json(summaries[-1])
@@ -269,10 +277,12 @@ def _tag_args(tags: Sequence[str]) -> list[str]:
     return [a for t in tags for a in ("--tag", t)]
 
 
-def _feed(pipe: IO[bytes], chunks: Iterable[bytes]) -> None:
+def _feed(pipe: IO[bytes], chunks: Iterable[bytes], progress: Progress | None) -> None:
     try:
         for chunk in chunks:
             pipe.write(chunk)
+            if progress:
+                progress()
     except BrokenPipeError:
         pass  # restic stopped reading: its exit code and message say why
     finally:
@@ -280,6 +290,16 @@ def _feed(pipe: IO[bytes], chunks: Iterable[bytes]) -> None:
             pipe.close()
         except BrokenPipeError:
             pass
+
+
+def _wait(proc: subprocess.Popen, progress: Progress | None) -> int:
+    """restic's exit code, calling `progress` every HEARTBEAT seconds meanwhile."""
+    while True:
+        try:
+            return proc.wait(timeout=HEARTBEAT)
+        except subprocess.TimeoutExpired:
+            if progress:
+                progress()
 
 
 def _json_lines(data: bytes) -> list[Any]:

@@ -150,7 +150,7 @@ class Backups:
 
         try:
             if record.target == "restic":
-                self.restic.take(c, record)
+                self.restic.take(c, record, lambda: progress(record.read))
                 record.state = "done"
             else:
                 with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):

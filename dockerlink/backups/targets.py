@@ -33,7 +33,7 @@ from ..engine import ContainerDetails, Engine
 from .archive import CHUNK, EXTENSION, LEVEL
 from .catalog import Catalog, Record
 from .members import ROOT, WWW
-from .restic import Restic, Source
+from .restic import Progress, Restic, Source
 
 __all__ = ["ResticTarget", "Materialized", "TAG", "as_www"]
 
@@ -58,7 +58,7 @@ class ResticTarget:
 
     # -- taking ------------------------------------------------------------------------------
 
-    def take(self, c: ContainerDetails, record: Record) -> None:
+    def take(self, c: ContainerDetails, record: Record, progress: Progress | None = None) -> None:
         """Back the site up into the repository; fills the record's snapshot, source, path,
         read (bytes read) and added (bytes the repository grew by). ResticError if not."""
         tags = [
@@ -70,10 +70,10 @@ class ResticTarget:
         mountpoint = self._mountpoint(c)
         if mountpoint:
             record.source, record.path = "files", mountpoint
-            summary = self.restic.backup([mountpoint], tags)
+            summary = self.restic.backup([mountpoint], tags, progress=progress)
         else:
             record.source, record.path = "stream", f"/{c.name}.tar"
-            summary = self.restic.backup([f"{c.name}.tar"], tags, stdin=self._archive(c))
+            summary = self.restic.backup([f"{c.name}.tar"], tags, stdin=self._archive(c), progress=progress)
         record.snapshot, record.read, record.added = summary.snapshot, summary.processed, summary.added
 
     def _mountpoint(self, c: ContainerDetails) -> str | None:
