@@ -61,15 +61,15 @@ class Backups:
 
     @property
     def restic(self) -> ResticTarget:
-        """The restic target (made on first use); InvalidInput when it is not configured."""
+        """The restic target (made on first use); Conflicting (409) where it is not set up."""
         if self._restic is None:
             if not (self.config.restic_repository and self.config.restic_password_file):
-                raise InvalidInput("target", "restic is not set up on this host (restic_repository)")
+                raise Conflicting("target: restic is not set up on this host (restic_repository)")
             self._restic = ResticTarget(self.engine, self.config, self.catalog)
         return self._restic
 
     def check_target(self, target: str | None) -> str:
-        """`target` (`local` or `restic`), or the host's `backup_target`; 400 for another or
+        """`target` (`local` or `restic`), or the host's `backup_target`; 400 for another, 409
         for restic on a host without it."""
         target = target or self.config.backup_target
         if target not in TARGETS:

@@ -16,7 +16,8 @@ _NARROWER = {
     403: "not a dockerlink container; or a scoped token restoring a backup that is not its container's",
     404: "no such container or backup",
     409: "a backup or restore of this site is already running; or a restore of another container's backup "
-    "without `from`; or the restic repository stayed busy (another dockerlink process held it)",
+    "without `from`; or the restic repository stayed busy (another dockerlink process held it); or "
+    "target=restic on a host without restic_repository",
     413: "upload over backup_max; a backup expanding past restore_max_expanded (or, for a restore, the site's "
     "disk quota): nothing changed",
     502: "the backup or restore failed (nothing was changed), restic failed (its reason, one line), or an "
@@ -74,7 +75,7 @@ _TARGET = {
     "name": "target",
     "in": "query",
     "required": False,
-    "description": "local (backup_dir) or restic (the restic repository; 400 where it is not set up); "
+    "description": "local (backup_dir) or restic (the restic repository; 409 where it is not set up); "
     "default: the host's backup_target",
     "schema": {"type": "string", "enum": ["local", "restic"]},
 }

@@ -12,7 +12,6 @@ import stat
 import sys
 import tarfile
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -198,12 +197,13 @@ def test_restics_tar_is_rewritten_as_the_engines_www_tree():
 
 def test_the_restic_target_is_refused_where_it_is_not_set_up(tmp_path):
     from dockerlink.backups import Backups
-    from dockerlink.errors import InvalidInput
+    from dockerlink.errors import Conflicting, InvalidInput
     from tests.fakes import FakeEngine
 
     backups = Backups(FakeEngine(), Config(backup_dir=str(tmp_path)), notify=lambda *_: None)
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Conflicting) as refused:
         backups.check_target("restic")
     assert str(refused.value).startswith("target: restic is not set up")
+    with pytest.raises(InvalidInput):
+        backups.check_target("tape")
     assert backups.check_target(None) == "local"
-    assert Path(tmp_path).exists()
