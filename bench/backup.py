@@ -164,6 +164,19 @@ def _restic_stdin_backup(repo: _Repo, cid: str) -> None:
     assert cp.wait() == 0
 
 
+def _print_restic_rows(size: float, files: int, changed: int, rows: dict[str, list[tuple[float, int]]]) -> None:
+    print(f"\nrestic: site of {size:.0f} MB in {files} files; {changed} files changed for the third backup")
+    head = f"{'backup':<32} {'first s':>8} {'MB added':>9} {'second s':>9} {'% time':>7} {'% bytes':>8}"
+    head += f" {'1% s':>7} {'% time':>7} {'% bytes':>8}"
+    print(head)
+    print("-" * len(head))
+    for label, ((t1, b1), (t2, b2), (t3, b3)) in rows.items():
+        print(
+            f"{label:<32} {t1:>8.2f} {b1 / 1e6:>9.1f} {t2:>9.2f} {100 * t2 / t1:>6.1f}% {100 * b2 / b1:>7.2f}%"
+            f" {t3:>7.2f} {100 * t3 / t1:>6.1f}% {100 * b3 / b1:>7.2f}%"
+        )
+
+
 def bench_restic(mb: int) -> None:
     """dockerlink's restic target (the volume's files, on this host) beside restic run by
     hand on the volume's host path, restic reading the engine's stream (`docker cp` into
@@ -214,10 +227,11 @@ def bench_restic(mb: int) -> None:
                     raw0 = repo.raw() if repo else 0
                     t = _timed(take)
                     rows[label].append((t, (repo.raw() - raw0) if repo else (tmpd / "cp.tar").stat().st_size))
+            _print_restic_rows(size, files, changed, rows)
             last = next(b for b in s.get("/v1/container/backups", params={"id": cid}).json()["backups"])
             t_restore = _timed(
                 lambda: s.request(
-                    "POST", "/v1/container/restore", params={"id": cid, "backup": last["backup"]}
+                    "POST", "/v1/container/restore", params={"id": cid, "backup": last["backup"]}, timeout=3600
                 ).raise_for_status()
             )
             (rt / "restored").mkdir()
@@ -225,16 +239,6 @@ def bench_restic(mb: int) -> None:
             docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
             cp_out = tmpd / "cp.tar"
             t_cp_in = _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
-    print(f"\nrestic: site of {size:.0f} MB in {files} files; {changed} files changed for the third backup")
-    head = f"{'backup':<32} {'first s':>8} {'MB added':>9} {'second s':>9} {'% time':>7} {'% bytes':>8}"
-    head += f" {'1% s':>7} {'% time':>7} {'% bytes':>8}"
-    print(head)
-    print("-" * len(head))
-    for label, ((t1, b1), (t2, b2), (t3, b3)) in rows.items():
-        print(
-            f"{label:<32} {t1:>8.2f} {b1 / 1e6:>9.1f} {t2:>9.2f} {100 * t2 / t1:>6.1f}% {100 * b2 / b1:>7.2f}%"
-            f" {t3:>7.2f} {100 * t3 / t1:>6.1f}% {100 * b3 / b1:>7.2f}%"
-        )
     print(
         f"restore: dockerlink restic {t_restore:.2f} s (in place, checked), restic restore by hand "
         f"{t_hand_restore:.2f} s, docker cp in {t_cp_in:.2f} s; dockerlink vs docker cp {t_cp_in / t_restore:.2f}x"
