@@ -35,7 +35,7 @@ from .catalog import Catalog, Record
 from .disk import GIB, Quotas
 from .members import Owner
 from .service import WWW, restic_failures
-from .targets import ResticTarget
+from .targets import ResticTarget, restic_target
 
 __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job"]
 
@@ -80,8 +80,9 @@ class Restorer:
 
     @property
     def restic(self) -> ResticTarget:
+        """The restic target (made on first use); Conflicting (409) where it is not set up."""
         if self._restic is None:
-            self._restic = ResticTarget(self.engine, self.config, self.catalog)
+            self._restic = restic_target(self.engine, self.config, self.catalog)
         return self._restic
 
     def restore(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> bool:

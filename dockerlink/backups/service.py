@@ -20,7 +20,7 @@ from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_comp
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 from .members import WWW
 from .restic import ResticBusy, ResticError
-from .targets import ResticTarget
+from .targets import ResticTarget, restic_target
 
 __all__ = ["Backups", "Download", "Notify", "TARGETS", "WWW", "final_backup"]
 
@@ -63,9 +63,7 @@ class Backups:
     def restic(self) -> ResticTarget:
         """The restic target (made on first use); Conflicting (409) where it is not set up."""
         if self._restic is None:
-            if not (self.config.restic_repository and self.config.restic_password_file):
-                raise Conflicting("target: restic is not set up on this host (restic_repository)")
-            self._restic = ResticTarget(self.engine, self.config, self.catalog)
+            self._restic = restic_target(self.engine, self.config, self.catalog)
         return self._restic
 
     def check_target(self, target: str | None) -> str:

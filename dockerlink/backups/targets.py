@@ -30,12 +30,13 @@ import zstandard
 
 from ..config import Config
 from ..engine import ContainerDetails, Engine
+from ..errors import Conflicting
 from .archive import CHUNK, EXTENSION, LEVEL
 from .catalog import Catalog, Record
 from .members import ROOT, WWW
 from .restic import Progress, Restic, Source
 
-__all__ = ["ResticTarget", "Materialized", "TAG", "as_www"]
+__all__ = ["ResticTarget", "Materialized", "TAG", "as_www", "restic_target"]
 
 TAG = "dockerlink"
 
@@ -150,6 +151,14 @@ class ResticTarget:
                     self.catalog.remove(site, r.backup)
                     gone.append(r.backup)
         return gone
+
+
+def restic_target(engine: Engine, config: Config, catalog: Catalog) -> ResticTarget:
+    """The restic target of this host; Conflicting (409) where it is not set up (a backup
+    asked of it, or a restic backup's record left from when it was)."""
+    if not (config.restic_repository and config.restic_password_file):
+        raise Conflicting("target: restic is not set up on this host (restic_repository)")
+    return ResticTarget(engine, config, catalog)
 
 
 def as_www(tar: IO[bytes], root: str, out: IO[bytes]) -> None:

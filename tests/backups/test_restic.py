@@ -207,3 +207,22 @@ def test_the_restic_target_is_refused_where_it_is_not_set_up(tmp_path):
     with pytest.raises(InvalidInput):
         backups.check_target("tape")
     assert backups.check_target(None) == "local"
+
+
+def test_a_restic_backup_on_a_host_no_longer_set_up_for_restic_is_a_conflict(tmp_path):
+    from dockerlink.backups import Backups, Catalog, Record
+    from dockerlink.errors import Conflicting
+    from tests.fakes import FakeEngine
+
+    Catalog(tmp_path).site_dir("site1", create=True)
+    record = Record(
+        backup="20260101T000000Z-0000000a", name="site1", kind="manual", state="done", started=1.0, target="restic"
+    )
+    record.snapshot, record.source, record.path = "abcd1234", "files", "/srv/x"
+    Catalog(tmp_path).save(record)
+    backups = Backups(FakeEngine(), Config(backup_dir=str(tmp_path)), notify=lambda *_: None)
+    for call in (backups.download, backups.remove):
+        with pytest.raises(Conflicting) as refused:
+            call("site1", record.backup)
+        assert str(refused.value) == "target: restic is not set up on this host (restic_repository)"
+    assert [b["backup"] for b in backups.list("site1")] == [record.backup]  # kept: its snapshot may still be there
