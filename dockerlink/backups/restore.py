@@ -35,7 +35,7 @@ from .catalog import Catalog, Record
 from .disk import GIB, Quotas
 from .members import Owner
 from .service import WWW, restic_failures
-from .targets import ResticTarget, restic_target
+from .targets import restic_target
 
 __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job"]
 
@@ -76,14 +76,6 @@ class Restorer:
         self.catalog = catalog
         self.config = config
         self.journal = Path(catalog.root) / ".restores"
-        self._restic: ResticTarget | None = None
-
-    @property
-    def restic(self) -> ResticTarget:
-        """The restic target (made on first use); Conflicting (409) where it is not set up."""
-        if self._restic is None:
-            self._restic = restic_target(self.engine, self.config, self.catalog)
-        return self._restic
 
     def restore(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> bool:
         """Restore `backup` into the site (`find` says which backups may be); True when the
@@ -190,7 +182,8 @@ class Restorer:
             return
         with ExitStack() as stack:
             with restic_failures(f"restore of {record.name} from {record.backup}"):
-                m = stack.enter_context(self.restic.materialized(record))
+                restic = restic_target(self.engine, self.config, self.catalog)  # 409 where not set up
+                m = stack.enter_context(restic.materialized(record))
             yield str(m.path), m.sha256
 
     def _extract(self, c: ContainerDetails, archive: str, sha256: str | None, owner: Owner, limit: int) -> None:
