@@ -46,14 +46,14 @@ def _timed(fn) -> float:  # noqa: ANN001
 
 
 @contextmanager
-def site_in_service(prefix: str, root: int, memory: float = 1, cpulimit: float = 2) -> Iterator[tuple]:
-    """A one-worker live service (its own backup_dir) with one started site:
-    (service, container id, name, temporary directory); everything removed after."""
+def site_in_service(prefix: str, root: int, memory: float = 1, cpulimit: float = 2, **extra: str) -> Iterator[tuple]:
+    """A one-worker live service (its own backup_dir, `extra` settings) with one started
+    site: (service, container id, name, temporary directory); everything removed after."""
     name = prefix + uuid.uuid4().hex[:6]
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         (tmpd / "svc").mkdir()
-        settings = {"publish_ip": "127.0.0.1", "port_area_size": "500", "backup_dir": str(tmpd / "backups")}
+        settings = {"publish_ip": "127.0.0.1", "port_area_size": "500", "backup_dir": str(tmpd / "backups"), **extra}
         with live_service(tmpd / "svc", DOCKERLINK_WORKERS="1", **settings) as s:
             try:
                 r = s.request(
@@ -69,9 +69,10 @@ def site_in_service(prefix: str, root: int, memory: float = 1, cpulimit: float =
                 subprocess.run(["docker", "volume", "rm", "-f", f"dockerlink-{name}-www"], capture_output=True)
 
 
-def take_backup(s, cid: str) -> dict:  # noqa: ANN001
-    """Start a backup of the site and wait for its end; its record."""
-    b = s.request("POST", "/v1/container/backup", params={"id": cid}).json()["backup"]
+def take_backup(s, cid: str, target: str | None = None) -> dict:  # noqa: ANN001
+    """Start a backup of the site (to `target`) and wait for its end; its record."""
+    params = {"id": cid, **({"target": target} if target else {})}
+    b = s.request("POST", "/v1/container/backup", params=params).json()["backup"]
     while True:
         rec = next(x for x in s.get("/v1/container/backups", params={"id": cid}).json()["backups"] if x["backup"] == b)
         if rec["state"] != "running":
@@ -82,7 +83,10 @@ def take_backup(s, cid: str) -> dict:  # noqa: ANN001
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
+    parser.add_argument("--restic", action="store_true", help="the restic rows only")
     args = parser.parse_args()
+    if args.restic:
+        return bench_restic(args.mb)
     with site_in_service(PREFIX, 54000) as (s, cid, name, tmpd):
         docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
         used = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
@@ -119,6 +123,126 @@ def main() -> None:
     for op, ours, tar, cp in (("backup", t_backup, t_tar, t_cp), ("restore", t_restore, t_untar, t_cp_in)):
         print(f"{op:<10} {mb / ours:>16.1f} {mb / tar:>14.1f} {mb / cp:>15.1f} {tar / ours:>6.2f}x {cp / ours:>6.2f}x")
     print(f"worker peak RSS: {rss_before:.0f} MiB before, {rss_after:.0f} MiB after backup and restore")
+    bench_restic(args.mb)
+
+
+# -- restic ------------------------------------------------------------------------------------
+
+CHANGE_1PCT = """
+find /var/www -type f | sort | awk 'NR % 100 == 0' > /tmp/changed
+while read -r f; do head -c "$(stat -c %s "$f")" /dev/urandom > "$f"; done < /tmp/changed
+wc -l < /tmp/changed
+"""
+
+
+class _Repo:
+    """A restic repository run by hand, as an operator would (password file in its env)."""
+
+    def __init__(self, path: Path, password_file: Path, cache: Path) -> None:
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "RESTIC_REPOSITORY": str(path),
+            "RESTIC_PASSWORD_FILE": str(password_file),
+        }
+        self.cache = str(cache)
+        self.run("init")
+
+    def run(self, *args: str, stdin: int | None = None) -> str:
+        return subprocess.run(
+            ["restic", "--cache-dir", self.cache, *args], env=self.env, stdin=stdin, capture_output=True, check=True
+        ).stdout.decode()
+
+    def raw(self) -> int:
+        return json.loads(self.run("stats", "--mode", "raw-data", "--json"))["total_size"]
+
+
+def _restic_stdin_backup(repo: _Repo, cid: str) -> None:
+    """`docker cp` (the engine's archive stream) piped into `restic backup --stdin`."""
+    cp = subprocess.Popen(["docker", "cp", f"{cid}:/var/www", "-"], stdout=subprocess.PIPE)
+    repo.run("backup", "--stdin", "--stdin-filename", "www.tar", stdin=cp.stdout.fileno())  # type: ignore[union-attr]
+    cp.stdout.close()  # type: ignore[union-attr]
+    assert cp.wait() == 0
+
+
+def _print_restic_rows(size: float, files: int, changed: int, rows: dict[str, list[tuple[float, int]]]) -> None:
+    print(f"\nrestic: site of {size:.0f} MB in {files} files; {changed} files changed for the third backup")
+    head = f"{'backup':<32} {'first s':>8} {'MB added':>9} {'second s':>9} {'% time':>7} {'% bytes':>8}"
+    head += f" {'1% s':>7} {'% time':>7} {'% bytes':>8}"
+    print(head)
+    print("-" * len(head))
+    for label, ((t1, b1), (t2, b2), (t3, b3)) in rows.items():
+        print(
+            f"{label:<32} {t1:>8.2f} {b1 / 1e6:>9.1f} {t2:>9.2f} {100 * t2 / t1:>6.1f}% {100 * b2 / b1:>7.2f}%"
+            f" {t3:>7.2f} {100 * t3 / t1:>6.1f}% {100 * b3 / b1:>7.2f}%"
+        )
+
+
+def bench_restic(mb: int) -> None:
+    """dockerlink's restic target (the volume's files, on this host) beside restic run by
+    hand on the volume's host path, restic reading the engine's stream (`docker cp` into
+    `backup --stdin`) and `docker cp`: first backup, second of the unchanged site, after 1 %
+    of the files changed (time, and bytes the repository grew by: `stats --mode
+    raw-data`), restore."""
+    with tempfile.TemporaryDirectory() as rtmp:
+        rt = Path(rtmp)
+        password = rt / "password"
+        password.write_text(uuid.uuid4().hex)
+        password.chmod(0o600)
+        ours = _Repo(rt / "ours", password, rt / "cache")
+        settings = {"restic_repository": str(rt / "ours"), "restic_password_file": str(password)}
+        with site_in_service(PREFIX + "r-", 54500, **settings) as (s, cid, name, tmpd):
+            docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
+            used = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
+            docker(
+                "exec",
+                cid,
+                "sh",
+                "-c",
+                f"mkdir -p /var/www/html/media && i=0; left={max(mb * 10**6 - used, 0)}; "
+                "while [ $left -gt 0 ]; do n=$((left < 4000000 ? left : 4000000)); "
+                "head -c $n /dev/urandom > /var/www/html/media/m$i.bin; i=$((i+1)); left=$((left-n)); done",
+            )
+            size = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0]) / 1e6
+            files = int(docker("exec", cid, "sh", "-c", "find /var/www -type f | wc -l"))
+            mountpoint = json.loads(docker("volume", "inspect", f"dockerlink-{name}-www"))[0]["Mountpoint"]
+            by_hand = _Repo(rt / "hand", password, rt / "cache")
+            stream = _Repo(rt / "stream", password, rt / "cache")
+
+            def ours_backup() -> None:
+                rec = take_backup(s, cid, "restic")
+                assert rec["state"] == "done", rec
+
+            takers = {
+                "dockerlink restic": (ours, ours_backup),
+                "restic by hand (host path)": (by_hand, lambda: by_hand.run("backup", mountpoint)),
+                "restic --stdin (engine stream)": (stream, lambda: _restic_stdin_backup(stream, cid)),
+                "docker cp": (None, lambda: _docker_cp([f"{cid}:/var/www", "-"], stdout=tmpd / "cp.tar")),
+            }
+            rows: dict[str, list[tuple[float, int]]] = {k: [] for k in takers}
+            changed = 0
+            for step in ("first", "second, unchanged", "after 1 % changed"):
+                if step.startswith("after"):
+                    changed = int(docker("exec", cid, "sh", "-c", CHANGE_1PCT))
+                for label, (repo, take) in takers.items():
+                    raw0 = repo.raw() if repo else 0
+                    t = _timed(take)
+                    rows[label].append((t, (repo.raw() - raw0) if repo else (tmpd / "cp.tar").stat().st_size))
+            _print_restic_rows(size, files, changed, rows)
+            last = next(b for b in s.get("/v1/container/backups", params={"id": cid}).json()["backups"])
+            t_restore = _timed(
+                lambda: s.request(
+                    "POST", "/v1/container/restore", params={"id": cid, "backup": last["backup"]}, timeout=3600
+                ).raise_for_status()
+            )
+            (rt / "restored").mkdir()
+            t_hand_restore = _timed(lambda: by_hand.run("restore", "latest", "--target", str(rt / "restored")))
+            docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
+            cp_out = tmpd / "cp.tar"
+            t_cp_in = _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
+    print(
+        f"restore: dockerlink restic {t_restore:.2f} s (in place, checked), restic restore by hand "
+        f"{t_hand_restore:.2f} s, docker cp in {t_cp_in:.2f} s; dockerlink vs docker cp {t_cp_in / t_restore:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ def _backup_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's
         kw["backup_on_delete"] = _bool("backup_on_delete", raw)
     if (raw := get("backup_deleted_days")) is not None:
         kw["backup_deleted_days"] = _int("backup_deleted_days", raw, 0, 3650)
+    kw.update(_restic_settings(get))
     if (raw := get("disk_interval")) is not None:
         kw["disk_interval"] = _float("disk_interval", raw, 5, 86400)
     if (raw := get("disk_enforce")) is not None:
@@ -113,6 +114,76 @@ def _schedule_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping
     for name in ("backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"):
         if (raw := get(name)) is not None:
             kw[name] = _int(name, raw, 0, 10000)
+    return kw
+
+
+#: What restic's backends read from its environment (restic's docs, "Preparing a new
+#: repository"), passed through from dockerlink's own (or `.env`) to restic, and to nothing else.
+RESTIC_BACKEND_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "RESTIC_REST_USERNAME",
+    "RESTIC_REST_PASSWORD",
+    "B2_ACCOUNT_ID",
+    "B2_ACCOUNT_KEY",
+    "AZURE_ACCOUNT_NAME",
+    "AZURE_ACCOUNT_KEY",
+    "AZURE_ACCOUNT_SAS",
+    "GOOGLE_PROJECT_ID",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_ACCESS_TOKEN",
+    "OS_AUTH_URL",
+    "OS_REGION_NAME",
+    "OS_USERNAME",
+    "OS_USER_ID",
+    "OS_PASSWORD",
+    "OS_TENANT_ID",
+    "OS_TENANT_NAME",
+    "OS_USER_DOMAIN_NAME",
+    "OS_PROJECT_NAME",
+    "OS_PROJECT_DOMAIN_NAME",
+    "OS_APPLICATION_CREDENTIAL_ID",
+    "OS_APPLICATION_CREDENTIAL_NAME",
+    "OS_APPLICATION_CREDENTIAL_SECRET",
+    "OS_STORAGE_URL",
+    "OS_AUTH_TOKEN",
+    "ST_AUTH",
+    "ST_USER",
+    "ST_KEY",
+    "RCLONE_BWLIMIT",
+    "RESTIC_CACERT",
+    "RESTIC_TLS_CLIENT_CERT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+BACKUP_TARGETS = ("local", "restic")
+
+
+def _restic_settings(get) -> dict[str, object]:  # noqa: ANN001 - from_mapping's reader
+    """The restic target (docs/contract.md §6.3): its repository, its password file, the
+    backend's variables, and which target a backup goes to by default."""
+    kw: dict[str, object] = {}
+    if (raw := get("restic_repository")) is not None:
+        if raw.startswith("-") or "\n" in raw:
+            raise ConfigError("restic_repository: expected a repository as restic's -r takes it")
+        kw["restic_repository"] = raw
+    if (raw := get("restic_password_file")) is not None:
+        if not Path(raw).is_absolute():
+            raise ConfigError(f"restic_password_file: must be an absolute path, got {raw!r}")
+        kw["restic_password_file"] = raw
+    if (raw := get("backup_target")) is not None:
+        if raw not in BACKUP_TARGETS:
+            raise ConfigError(f"backup_target: expected local or restic, got {raw[:40]!r}")
+        if raw == "restic" and not ("restic_repository" in kw and "restic_password_file" in kw):
+            raise ConfigError("backup_target: restic needs restic_repository and restic_password_file")
+        kw["backup_target"] = raw
+    if "restic_repository" in kw:
+        kw["restic_env"] = tuple((k, v) for k in RESTIC_BACKEND_ENV if (v := get(k)) is not None)
     return kw
 
 
@@ -286,6 +357,10 @@ class Config:
     backup_keep_daily: int = 0
     backup_keep_weekly: int = 0
     backup_keep_monthly: int = 0
+    restic_repository: str | None = field(default=None, repr=False)  # may hold a backend's credentials
+    restic_password_file: str | None = None
+    backup_target: str = "local"
+    restic_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # RESTIC_BACKEND_ENV's, as set
     disk_interval: float = 300.0
     disk_enforce: str = "none"
     site_network: str = "dockerlink-sites"

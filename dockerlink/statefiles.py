@@ -53,6 +53,9 @@ Key = Literal[
     "last_backup",
     "schedule",
     "retention",
+    "restic_cache",
+    "restic_lock",
+    "restic_spool",
     "restores",
     "transfer_out",
     "transfer_in",
@@ -86,6 +89,15 @@ FILES: dict[str, StateFile] = {
     ),
     "schedule": StateFile("<stats_db>.schedule.json", "when the backup schedule last handled each site"),
     "retention": StateFile("<stats_db>.retention.json", "when the retention policy last ran"),
+    "restic_cache": StateFile("<state_dir>/restic/cache/", "restic's cache (`--cache-dir`), not root's home"),
+    "restic_lock": StateFile(
+        "<state_dir>/restic/<repository>.lock",
+        "one flock per repository (a hash of it): shared for backup and dump, exclusive for forget, prune, check",
+    ),
+    "restic_spool": StateFile(
+        "backup_dir/<name>/.<backup>.<random>.tar.zst.restic",
+        "a restic backup written out as a zstd tar for a restore or a download, removed after",
+    ),
     "restores": StateFile("backup_dir/.restores/", "a restore's progress, to finish or undo it after a crash"),
     "transfer_out": StateFile(
         "backup_dir/.transfers/out-<name>.json",
@@ -143,12 +155,13 @@ class StateFiles:
         return path.rstrip("/")
 
 
-def acquire(path: str | os.PathLike[str], *, wait: bool = True, mode: int = 0o644) -> int:
-    """An exclusive lock on `path` (made if missing): a descriptor that `os.close` releases,
-    from any thread. Not `wait`ing, a lock held elsewhere raises BlockingIOError."""
+def acquire(path: str | os.PathLike[str], *, wait: bool = True, mode: int = 0o644, shared: bool = False) -> int:
+    """An exclusive lock on `path` (made if missing; `shared`: one that other shared holders
+    may hold too): a descriptor that `os.close` releases, from any thread. Not `wait`ing, a
+    lock held elsewhere raises BlockingIOError."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
     except BaseException:
         os.close(fd)
         raise

@@ -289,9 +289,7 @@ class ScopedTokens:
         revocations = SQLiteRevocations(StateFiles.of(config).path("revoked"), clock, carry_from=config.stats_db)
         return cls(config.api_token, revocations, clock=clock)
 
-    def mint(
-        self, container_id: str, scopes: Iterable[str], ttl: int, *, site: str | None = None
-    ) -> tuple[str, int]:
+    def mint(self, container_id: str, scopes: Iterable[str], ttl: int, *, site: str | None = None) -> tuple[str, int]:
         """A token for `container_id` (full id) and `scopes`, and its expiry (unix seconds);
         `site` only for a transfer token (`mint_transfer`)."""
         now = int(self._clock())

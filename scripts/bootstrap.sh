@@ -31,6 +31,8 @@ if [ "${1:-}" = test ]; then
   command -v chromium >/dev/null || missing="$missing chromium"   # the operator page's browser test
   command -v ip >/dev/null || missing="$missing iproute2"          # the second host of the transfer tests
   command -v nsenter >/dev/null || missing="$missing util-linux"
+  command -v restic >/dev/null || missing="$missing restic"       # the restic backup target
+  command -v rclone >/dev/null || missing="$missing rclone"       # its remote repository in tests
   if [ -n "$missing" ]; then
     echo "bootstrap: installing$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null

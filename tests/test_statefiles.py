@@ -43,7 +43,7 @@ def test_beside_a_relative_stats_db_the_paths_are_absolute_and_every_listed_file
     monkeypatch.chdir(tmp_path)
     files = StateFiles.of(Config(stats_db="stats.sqlite3"))
     assert files.path("disk") == f"{tmp_path}/stats.sqlite3.disk.json"
-    parts = {"name": "blog", "backup": "b1", "time": "t", "transfer": "x1"}
+    parts = {"name": "blog", "backup": "b1", "time": "t", "transfer": "x1", "repository": "r1", "random": "x"}
     as_set = [key for key in FILES if not files.path(key, **parts).startswith("/")]  # type: ignore[arg-type]
     assert as_set == ["stats", "events", "create_lock"]  # the settings' own paths, as given
     assert all(entry.why for entry in FILES.values())

@@ -72,11 +72,16 @@ class Record:
     read: int = 0  # plain tar bytes read from the engine so far (progress)
     error: str | None = None
     compression: str = "zstd"
+    target: str = "local"  # or restic: a snapshot in the restic repository (targets.py)
+    snapshot: str | None = None  # restic's snapshot id
+    source: str | None = None  # restic: files (the volume's, on the engine's host) or stream (the engine's tar)
+    added: int | None = None  # restic: bytes the repository grew by
+    path: str | None = None  # restic: the path backed up (a host path: not listed)
     pid: int = field(default_factory=os.getpid)
     heartbeat: float = field(default_factory=time.time)
 
     def public(self, now: float | None = None) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k not in ("pid", "heartbeat")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("pid", "heartbeat", "path")}
         if self.state == "running" and _stale(self, now or time.time()):
             out.update(state="failed", error="interrupted: the service stopped while writing it")
         return out
@@ -133,9 +138,10 @@ class Catalog:
         return Record(**data)
 
     def done(self, name: str, backup: str) -> Record:
-        """A finished backup whose file is there."""
+        """A finished backup whose file (or restic snapshot) is there."""
         r = self.get(name, backup)
-        if r.state != "done" or not self.archive_path(name, backup).is_file():
+        there = bool(r.snapshot) if r.target == "restic" else self.archive_path(name, backup).is_file()
+        if r.state != "done" or not there:
             raise NoSuchBackup(f"backup {backup} of {name} is {r.public()['state']}, not available")
         return r
 
@@ -159,14 +165,15 @@ class Catalog:
             p.unlink(missing_ok=True)
 
     def prune(self, name: str, policy: Retention, deleted_days: int, now: float | None = None) -> list[str]:
-        """Keep the backups of a site that `policy` keeps (those taken before a delete aside:
-        they go `deleted_days` after they were taken), and failed ones are dropped once a
-        newer backup exists. Returns the ids removed."""
+        """Keep the local backups of a site that `policy` keeps (those taken before a delete
+        aside: they go `deleted_days` after they were taken), and failed ones are dropped once
+        a newer backup exists. Restic backups go by the same policy through
+        `ResticTarget.forget`. Returns the ids removed."""
         now = now or time.time()
         records = [r for r in self.records(name) if not (r.state == "running" and not _stale(r, now))]
-        finals = [r for r in records if r.kind == "final"]
+        finals = [r for r in records if r.kind == "final" and r.target == "local"]
         others = [r for r in records if r.kind != "final"]
-        done = [r for r in others if r.state == "done"]
+        done = [r for r in others if r.state == "done" and r.target == "local"]
         keep = kept(((r.backup, r.started) for r in done), policy)
         removed = [r.backup for r in done if r.backup not in keep]
         failed = [r for r in others if r.state != "done"]

@@ -22,9 +22,10 @@ from __future__ import annotations
 import tarfile
 from dataclasses import dataclass
 
-__all__ = ["CorruptArchive", "Owner", "Rules", "ROOT", "rewritten"]
+__all__ = ["CorruptArchive", "Owner", "Rules", "ROOT", "WWW", "rewritten"]
 
-#: The engine archives /var/www as a tree whose top entry is its base name.
+#: A site's files, which the engine archives as a tree whose top entry is its base name.
+WWW = "/var/www"
 ROOT = "www"
 #: Symlinks an archive may hold: each is remembered (a hash) until the archive's end.
 MAX_SYMLINKS = 1_000_000

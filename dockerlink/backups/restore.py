@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ..access import site_account
@@ -33,7 +35,8 @@ from .archive import CorruptArchive, Oversized, read_plain
 from .catalog import Catalog, Record
 from .disk import GIB, Quotas
 from .members import Owner
-from .service import WWW
+from .service import WWW, restic_failures
+from .targets import restic_target
 
 __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job", "run_on_volume"]
 
@@ -79,14 +82,13 @@ class Restorer:
         """Restore `backup` into the site (`find` says which backups may be); True when the
         site was running (and is again)."""
         record = self.find(c, backup, source, scoped=scoped)
-        archive = str(self.catalog.archive_path(record.name, backup))
         volume = c.volumes.get(WWW)
         if not volume:
             raise Conflicting(f"{c.name} has no /var/www volume to restore into")
         owner, (limit, which) = self._owner(c), self._limit(c)
         if record.read > limit:  # known beforehand: refused before the site is stopped
             raise TooLarge(f"restore of {c.name} from {backup} refused: {Oversized(limit)} ({which})")
-        with self.catalog.locked(c.name):
+        with self.catalog.locked(c.name), self._archive(record) as (archive, sha256):
             entry = {
                 "container": c.id,
                 "name": c.name,
@@ -104,7 +106,7 @@ class Restorer:
                 self._helper(entry, "prepare")
                 entry["phase"] = "extracting"
                 self._journal(entry)
-                self._extract(c, archive, record, owner, limit)
+                self._extract(c, archive, sha256, owner, limit)
                 entry["phase"] = "swapping"
                 self._journal(entry)
                 self._helper(entry, "commit")
@@ -171,13 +173,27 @@ class Restorer:
             return int(quota * GIB), f"the site's disk quota, {quota:g} GiB"
         return self.config.restore_max_expanded, "restore_max_expanded"
 
-    def _extract(self, c: ContainerDetails, archive: str, record: Record, owner: Owner, limit: int) -> None:
+    @contextmanager
+    def _archive(self, record: Record) -> Iterator[tuple[str, str | None]]:
+        """The backup's zstd tar and its sha256: a local one's file; a restic one's written
+        out from the repository first (while the site still runs: an unreachable repository
+        changes nothing), then checked member by member like any other."""
+        if record.target != "restic":
+            yield str(self.catalog.archive_path(record.name, record.backup)), record.sha256
+            return
+        with ExitStack() as stack:
+            with restic_failures(f"restore of {record.name} from {record.backup}"):
+                restic = restic_target(self.engine, self.config, self.catalog)  # 409 where not set up
+                m = stack.enter_context(restic.materialized(record))
+            yield str(m.path), m.sha256
+
+    def _extract(self, c: ContainerDetails, archive: str, sha256: str | None, owner: Owner, limit: int) -> None:
         """The archive, checked and rewritten, into the staging directory; what went wrong
         reading it wins over what the engine made of the stream cut short."""
         errors: list[Exception] = []
         try:
             self.engine.containers.put_archive(
-                c.id, f"{WWW}/{STAGING}", read_plain(archive, record.sha256, errors, owner, limit)
+                c.id, f"{WWW}/{STAGING}", read_plain(archive, sha256, errors, owner, limit)
             )
         except EngineError:
             if not errors:

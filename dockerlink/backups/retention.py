@@ -14,11 +14,13 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from ..config import Config
+from ..engine import Engine
 from .catalog import Catalog
 from .freshness import LastBackups
 from .policy import Retention
+from .targets import ResticTarget
 
-__all__ = ["RetentionTarget", "LocalTarget", "retention_targets"]
+__all__ = ["RetentionTarget", "LocalTarget", "ResticRetention", "retention_targets"]
 
 
 class RetentionTarget(Protocol):
@@ -54,6 +56,36 @@ class LocalTarget:
         return removed
 
 
-def retention_targets(config: Config) -> list[RetentionTarget]:
-    """Every target the retention job applies the policy to."""
-    return [LocalTarget(config)]
+class ResticRetention:
+    """The restic repository: the policy's daily, weekly and monthly counts through
+    `restic forget --keep-… --prune`, one site's snapshots at a time. `backup_keep` (the
+    newest N) counts local backups only (docs/differences.md), so without a calendar count
+    restic's snapshots are all kept."""
+
+    name = "restic"
+
+    def __init__(self, target: ResticTarget, last: LastBackups) -> None:
+        self.target = target
+        self.last = last
+
+    def sites(self) -> list[str]:
+        catalog = self.target.catalog
+        return [n for n in catalog.names() if any(r.target == "restic" for r in catalog.records(n))]
+
+    def apply_retention(self, site: str, policy: Retention) -> list[str]:
+        if not policy.by_calendar:
+            return []
+        removed = self.target.forget(policy.daily, policy.weekly, policy.monthly, name=site)
+        if removed:
+            self.last.refresh(site, self.target.catalog.records(site), target=self.name)
+        return removed
+
+
+def retention_targets(config: Config, engine: Engine | None = None) -> list[RetentionTarget]:
+    """Every target the retention job applies the policy to: the local catalog, and the
+    restic repository where one is set up (its `forget` never uses `engine`)."""
+    local = LocalTarget(config)
+    targets: list[RetentionTarget] = [local]
+    if config.restic_repository and config.restic_password_file:
+        targets.append(ResticRetention(ResticTarget(engine or config.engine(), config, local.catalog), local.last))
+    return targets

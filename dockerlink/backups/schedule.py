@@ -210,6 +210,7 @@ def retention_job(
     config: Config,
     targets: Sequence[RetentionTarget] | None = None,
     *,
+    engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Job | None:
     """The retention policy applied to every target once a day (`retention_due`), and once
@@ -219,7 +220,7 @@ def retention_job(
     policy = Retention.of(config)
     if not (config.backup_schedule or policy.by_calendar):
         return None
-    walked = list(targets) if targets is not None else retention_targets(config)
+    walked = list(targets) if targets is not None else retention_targets(config, engine)
     at, state = retention_due(config), Path(StateFiles.of(config).path("retention"))
     last = [float(read_json_object(state).get("last") or 0)]
 

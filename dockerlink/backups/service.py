@@ -7,24 +7,27 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..config import Config
 from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, NotFound
-from ..errors import BackupFailed, InvalidInput, TooLarge
+from ..errors import BackupFailed, Conflicting, InvalidInput, TooLarge
 from ..ownership import is_owned, require_owned
 from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 from .freshness import LastBackups
+from .members import WWW
 from .policy import Retention
+from .restic import ResticBusy, ResticError
+from .targets import ResticTarget, restic_target
 
-__all__ = ["Backups", "Download", "Notify", "Received", "WWW", "final_backup", "receive_archive"]
+__all__ = ["Backups", "Download", "Notify", "Received", "TARGETS", "WWW", "final_backup", "receive_archive"]
 
 log = logging.getLogger("dockerlink.backups")
 
-WWW = "/var/www"
 HEARTBEAT = 2.0
 
 #: Called with (event type, site name or container id, details) when a backup ends or a disk
@@ -33,11 +36,21 @@ HEARTBEAT = 2.0
 Notify = Callable[[str, str, dict], None]
 
 
+TARGETS = ("local", "restic")
+
+
 @dataclass(frozen=True)
 class Download:
+    """A backup's zstd tar: `file` already open (a restic backup's, written out for this
+    download and unlinked), else opened from `path`."""
+
     path: str
     size: int
     sha256: str
+    file: BinaryIO | None = None
+
+    def open(self) -> BinaryIO:
+        return self.file or open(self.path, "rb")
 
 
 class Backups:
@@ -47,6 +60,24 @@ class Backups:
         self.catalog = Catalog(config.backup_dir)
         self.notify = notify
         self.last = LastBackups.of(self.config)
+        self._restic: ResticTarget | None = None
+
+    @property
+    def restic(self) -> ResticTarget:
+        """The restic target (made on first use); Conflicting (409) where it is not set up."""
+        if self._restic is None:
+            self._restic = restic_target(self.engine, self.config, self.catalog)
+        return self._restic
+
+    def check_target(self, target: str | None) -> str:
+        """`target` (`local` or `restic`), or the host's `backup_target`; 400 for another, 409
+        for restic on a host without it."""
+        target = target or self.config.backup_target
+        if target not in TARGETS:
+            raise InvalidInput("target", "expected local or restic")
+        if target == "restic":
+            self.restic  # noqa: B018 - refuses when not configured
+        return target
 
     # -- which site ----------------------------------------------------------------------------
 
@@ -63,27 +94,29 @@ class Backups:
 
     # -- taking --------------------------------------------------------------------------------
 
-    def start(self, ref: str) -> str:
-        """Start a backup in the background; its id. 409 while one of the site runs."""
-        c, record, fd = self._claim(ref, "manual")
+    def start(self, ref: str, target: str | None = None) -> str:
+        """Start a backup in the background (to `target`, default `backup_target`); its id.
+        409 while one of the site runs."""
+        c, record, fd = self._claim(ref, "manual", target)
         threading.Thread(
             target=self._run_and_release, args=(c, record, fd), name=f"backup-{c.name}", daemon=True
         ).start()
         return record.backup
 
-    def take(self, ref: str, kind: str = "scheduled") -> Record:
+    def take(self, ref: str, kind: str = "scheduled", target: str | None = None) -> Record:
         """`start`'s backup, written in this thread (the schedule's: its caller caps how many
         run at once); Conflicting while one of the site runs, a failed record if it failed."""
-        c, record, fd = self._claim(ref, kind)
+        c, record, fd = self._claim(ref, kind, target)
         self._run_and_release(c, record, fd)
         return record
 
-    def _claim(self, ref: str, kind: str) -> tuple[ContainerDetails, Record, int]:
+    def _claim(self, ref: str, kind: str, target: str | None) -> tuple[ContainerDetails, Record, int]:
         """The site, its backup's first record, and the site's lock (held: a descriptor)."""
+        target = self.check_target(target)
         c = self.site(ref)
         fd = self.catalog.acquire(c.name)
         try:
-            return c, self._begin(c, kind), fd
+            return c, self._begin(c, kind, target), fd
         except BaseException:
             os.close(fd)
             raise
@@ -91,15 +124,22 @@ class Backups:
     def take_now(self, c: ContainerDetails, kind: str = "final") -> Record:
         """A backup written before returning (the one before a delete); BackupFailed if not."""
         with self.catalog.locked(c.name, wait=True):
-            record = self._run(c, self._begin(c, kind))
+            record = self._run(c, self._begin(c, kind, self.check_target(None)))
         if record.state != "done":
             raise BackupFailed(f"backup of {c.name} failed, nothing deleted: {record.error}")
         return record
 
-    def _begin(self, c: ContainerDetails, kind: str) -> Record:
+    def _begin(self, c: ContainerDetails, kind: str, target: str) -> Record:
         self.catalog.site_dir(c.name, create=True)
         record = Record(
-            backup=new_backup_id(), name=c.name, kind=kind, state="running", started=time.time(), container=c.id
+            backup=new_backup_id(),
+            name=c.name,
+            kind=kind,
+            state="running",
+            started=time.time(),
+            container=c.id,
+            target=target,
+            compression="zstd" if target == "local" else "restic",
         )
         self.catalog.save(record)
         return record
@@ -121,22 +161,30 @@ class Backups:
                 self.catalog.save(record)
 
         try:
-            with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):
-                written = write_compressed(stream.chunks(CHUNK), out, progress)
-            os.replace(part, self.catalog.archive_path(c.name, record.backup))
-            _fsync_dir(part.parent)
-            record.state, record.size, record.sha256, record.read = "done", written.size, written.sha256, written.plain
+            if record.target == "restic":
+                self.restic.take(c, record, lambda: progress(record.read))
+                record.state = "done"
+            else:
+                with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):
+                    written = write_compressed(stream.chunks(CHUNK), out, progress)
+                os.replace(part, self.catalog.archive_path(c.name, record.backup))
+                _fsync_dir(part.parent)
+                record.state, record.size, record.sha256 = "done", written.size, written.sha256
+                record.read = written.plain
         except Exception as exc:  # noqa: BLE001 - in a background thread: recorded, never lost
             part.unlink(missing_ok=True)
             record.state, record.error = "failed", str(exc)[:500]
-            if isinstance(exc, (EngineError, OSError)):
+            if isinstance(exc, ResticError):
+                record.error = f"restic: {exc}"[:500]
+                log.warning("backup %s of %s to restic failed: %s", record.backup, c.name, exc)
+            elif isinstance(exc, (EngineError, OSError)):
                 log.warning("backup %s of %s failed: %s", record.backup, c.name, exc)
             else:
                 log.exception("backup %s of %s failed", record.backup, c.name)
         record.finished = time.time()
         if record.state == "done":  # noted first: once the record says done, the listing shows it
             try:
-                self.last.note(record)
+                self.last.note(record, target=record.target)
             except OSError as exc:  # the time of the last backup is a report of it, never its failure
                 log.warning("last backup of %s not noted: %s", c.name, exc)
         self.catalog.save(record)
@@ -157,6 +205,10 @@ class Backups:
     def download(self, name: str, backup: str) -> Download:
         r = self.catalog.done(name, backup)
         path = self.catalog.archive_path(name, backup)
+        if r.target == "restic":
+            with restic_failures(f"download of {backup}"):
+                f, m = self.restic.open(r)
+            return Download(str(path), m.size, m.sha256, f)
         return Download(str(path), path.stat().st_size, r.sha256 or "")
 
     def upload(self, name: str, body: BinaryIO, length: int | None) -> Record:
@@ -185,6 +237,11 @@ class Backups:
         return record
 
     def remove(self, name: str, backup: str) -> None:
+        """Delete a backup: a restic one's snapshot first (`restic forget`), then its record."""
+        r = self.catalog.get(name, backup)
+        if r.target == "restic":
+            with restic_failures(f"delete of {backup}"):
+                self.restic.remove(r)
         self.catalog.remove(name, backup)
         self._renote(name)
 
@@ -202,6 +259,17 @@ class Backups:
             self.last.refresh(name, self.catalog.records(name))
         except OSError as exc:  # a report of the backups, never a failure of their removal
             log.warning("last backups of %s not noted again: %s", name, exc)
+
+
+@contextmanager
+def restic_failures(what: str) -> Iterator[None]:
+    """restic's failure as BackupFailed (502, its one line); its lock held too long as 409."""
+    try:
+        yield
+    except ResticBusy as exc:
+        raise Conflicting(f"{what}: {exc}") from None
+    except ResticError as exc:
+        raise BackupFailed(f"{what} failed: restic: {exc}") from None
 
 
 def final_backup(engine: Engine, config: Config, notify: Notify) -> Callable[[ContainerDetails], Record] | None:

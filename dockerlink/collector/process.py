@@ -99,7 +99,7 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
         jobs.append(keeper)
     jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
     jobs.append(transfer_keeper(config, engines(), journal))  # a transfer whose worker died: finished or rolled back
-    scheduled = (schedule_job(config, engines(), backup_events(journal)), retention_job(config))
+    scheduled = (schedule_job(config, engines(), backup_events(journal)), retention_job(config, engine=engines()))
     jobs += [job for job in scheduled if job is not None]  # with backup_schedule or keep counts
     return jobs
 

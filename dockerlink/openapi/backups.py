@@ -16,10 +16,12 @@ _NARROWER = {
     403: "not a dockerlink container; or a scoped token restoring a backup that is not its container's",
     404: "no such container or backup",
     409: "a backup or restore of this site is already running; or a restore of another container's backup "
-    "without `from`",
+    "without `from`; or the restic repository stayed busy (another dockerlink process held it); or "
+    "target=restic on a host without restic_repository",
     413: "upload over backup_max; a backup expanding past restore_max_expanded (or, for a restore, the site's "
     "disk quota): nothing changed",
-    502: "the backup or restore failed (nothing was changed), or an unexpected engine error",
+    502: "the backup or restore failed (nothing was changed), restic failed (its reason, one line), or an "
+    "unexpected engine error",
 }
 
 
@@ -56,11 +58,27 @@ _BACKUP_SCHEMA = {
         "sha256": {"type": ["string", "null"]},
         "read": {"type": "integer", "description": "bytes of the site's tar read so far"},
         "error": {"type": ["string", "null"]},
-        "compression": {"type": "string"},
+        "compression": {"type": "string", "description": "zstd (a local backup's file); restic"},
+        "target": {"type": "string", "enum": ["local", "restic"]},
+        "snapshot": {"type": ["string", "null"], "description": "restic: the snapshot's short id"},
+        "source": {
+            "type": ["string", "null"],
+            "enum": ["files", "stream", None],
+            "description": "restic: the volume's files (on the engine's host) or the engine's archive stream",
+        },
+        "added": {"type": ["integer", "null"], "description": "restic: bytes the repository grew by"},
     },
 }
 
 _ID = _param("id", CONTAINER_PATTERN, True, "full id, unique prefix, or name of the site")
+_TARGET = {
+    "name": "target",
+    "in": "query",
+    "required": False,
+    "description": "local (backup_dir) or restic (the restic repository; 409 where it is not set up); "
+    "default: the host's backup_target",
+    "schema": {"type": "string", "enum": ["local", "restic"]},
+}
 _ID_OR_NAME = [
     _param("id", CONTAINER_PATTERN, False, "the site (a live one): its own backups, by full id"),
     _param(
@@ -87,7 +105,7 @@ PATHS = {
     "/v1/container/backup": {
         "post": {
             "summary": "Start a backup of the site's /var/www (in the background; see /v1/container/backups)",
-            "parameters": [_ID],
+            "parameters": [_ID, _TARGET],
             "responses": {
                 "202": {
                     "description": "started",
@@ -109,7 +127,7 @@ PATHS = {
             "parameters": [*_NAME, _BACKUP],
             "responses": {
                 "200": {"description": "the archive", "content": {"application/zstd": {"schema": {"type": "string"}}}},
-                **_errors(400, 401, 403, 404, 503),
+                **_errors(400, 401, 403, 404, 502, 503),
             },
         },
         "put": {
@@ -127,7 +145,7 @@ PATHS = {
         "delete": {
             "summary": "Delete a backup",
             "parameters": [*_NAME, _BACKUP],
-            "responses": {"204": {"description": "removed"}, **_errors(400, 401, 403, 404, 503)},
+            "responses": {"204": {"description": "removed"}, **_errors(400, 401, 403, 404, 409, 502, 503)},
         },
     },
     "/v1/container/backups": {

@@ -31,14 +31,15 @@ class Backup:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.status = falcon.HTTP_202
-        resp.media = {"backup": self._backups.start(params.container_id(req))}
+        target = params.text(req, "target", required=False)
+        resp.media = {"backup": self._backups.start(params.container_id(req), target)}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         download = self._backups.download(_name(req), _backup(req))
         resp.content_type = "application/zstd"
         resp.set_header(SHA256_HEADER, download.sha256)
         resp.downloadable_as = download.path.rsplit("/", 1)[-1]
-        resp.set_stream(open(download.path, "rb"), download.size)
+        resp.set_stream(download.open(), download.size)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         record = self._backups.upload(_name(req), params.body_stream(req), req.content_length)

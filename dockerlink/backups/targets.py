@@ -1,0 +1,212 @@
+"""The restic target: a site's /var/www into the restic repository, and back out as the
+same zstd tar a local backup is (for a restore, whose checks it then goes through, and
+for a download, which any host can upload).
+
+What is backed up (chosen by measurement, docs/benchmarks.md "restic"): on the engine's
+host, the volume's files through its mountpoint (`source: files`): restic skips the files
+whose size, mtime and inode have not changed and dedups per file, so the second backup of
+an unchanged 1 GB site reads next to nothing. With a remote engine (or a mountpoint this
+process cannot read), the engine's archive stream on restic's stdin (`source: stream`),
+which dedups by content but must read the whole site each time.
+
+Each snapshot is tagged `dockerlink`, `dockerlink-site=<name>`, `dockerlink-backup=<id>`
+and `dockerlink-container=<full id>`, so the repository alone says whose each one is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
+
+import zstandard
+
+from ..config import Config
+from ..engine import ContainerDetails, Engine
+from ..errors import Conflicting
+from .archive import CHUNK, EXTENSION, LEVEL
+from .catalog import Catalog, Record
+from .members import ROOT, WWW
+from .restic import Progress, Restic, Source
+
+__all__ = ["ResticTarget", "Materialized", "TAG", "as_www", "restic_target"]
+
+TAG = "dockerlink"
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A restic backup written out as a local backup's file: where, how big, its sha256."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class ResticTarget:
+    def __init__(self, engine: Engine, config: Config, catalog: Catalog, restic: Restic | None = None) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.restic = restic or Restic(config)
+        self.local = not engine.address.startswith("tcp://")  # the volumes are on this host
+
+    # -- taking ------------------------------------------------------------------------------
+
+    def take(self, c: ContainerDetails, record: Record, progress: Progress | None = None) -> None:
+        """Back the site up into the repository; fills the record's snapshot, source, path,
+        read (bytes read) and added (bytes the repository grew by). ResticError if not."""
+        tags = [
+            TAG,
+            f"{TAG}-site={c.name}",
+            f"{TAG}-backup={record.backup}",
+            f"{TAG}-container={c.id}",
+        ]
+        mountpoint = self._mountpoint(c)
+        if mountpoint:
+            record.source, record.path = "files", mountpoint
+            summary = self.restic.backup([mountpoint], tags, progress=progress)
+        else:
+            record.source, record.path = "stream", f"/{c.name}.tar"
+            summary = self.restic.backup([f"{c.name}.tar"], tags, stdin=self._archive(c), progress=progress)
+        record.snapshot, record.read, record.added = summary.snapshot, summary.processed, summary.added
+
+    def _mountpoint(self, c: ContainerDetails) -> str | None:
+        volume = c.volumes.get(WWW)
+        if not (self.local and volume):
+            return None
+        mountpoint = self.engine.volumes.inspect(volume).mountpoint
+        return mountpoint if mountpoint and os.access(mountpoint, os.R_OK | os.X_OK) else None
+
+    def _archive(self, c: ContainerDetails) -> Source:
+        @contextmanager
+        def opened() -> Iterator[Iterable[bytes]]:
+            with self.engine.containers.get_archive(c.id, WWW) as (_, stream):
+                yield stream.chunks(CHUNK)
+
+        return opened
+
+    # -- reading back --------------------------------------------------------------------------
+
+    @contextmanager
+    def materialized(self, record: Record) -> Iterator[Materialized]:
+        """The backup as a zstd tar of www/ (a local backup's format) in a temporary file
+        beside the site's local backups, removed on leaving."""
+        fd, name = tempfile.mkstemp(prefix=f".{record.backup}.", suffix=f"{EXTENSION}.restic", dir=self._dir(record))
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                out = _Hashing(f)
+                with zstandard.ZstdCompressor(level=LEVEL).stream_writer(out, closefd=False) as z:
+                    self._write_tar(record, z)
+                f.flush()
+            yield Materialized(path, out.size, out.sha.hexdigest())
+        finally:
+            path.unlink(missing_ok=True)
+
+    def open(self, record: Record) -> tuple[BinaryIO, Materialized]:
+        """The materialized file, opened and already unlinked (for a download's stream)."""
+        with self.materialized(record) as m:
+            return open(m.path, "rb"), m
+
+    def _dir(self, record: Record) -> Path:
+        return self.catalog.site_dir(record.name, create=True)
+
+    def _write_tar(self, record: Record, out: IO[bytes]) -> None:
+        if record.source == "stream":
+            with self.restic.reading("dump", "--", record.snapshot, record.path) as tar:
+                shutil.copyfileobj(tar, out, CHUNK)
+            return
+        parent = os.path.dirname(record.path.rstrip("/")) or "/"
+        with self.restic.reading("dump", "--archive", "tar", "--", record.snapshot, parent) as tar:
+            as_www(tar, record.path, out)
+
+    # -- removing ------------------------------------------------------------------------------
+
+    def remove(self, record: Record) -> None:
+        if record.snapshot:
+            self.restic.forget_snapshots([record.snapshot])
+
+    def forget(
+        self, keep_daily: int, keep_weekly: int, keep_monthly: int, prune: bool = True, name: str | None = None
+    ) -> list[str]:
+        """Apply a retention policy to this host's restic backups, each site on its own
+        (restic `forget --keep-daily … --prune`, one group per site's backed-up path); with
+        `name`, that site's only. Drops the catalog records of the snapshots removed; the
+        ids of those backups. A policy keeping nothing is refused (ValueError)."""
+        if min(keep_daily, keep_weekly, keep_monthly) < 0 or not (keep_daily or keep_weekly or keep_monthly):
+            raise ValueError("a retention policy keeps at least one backup (daily, weekly or monthly)")
+        tags = [TAG] + ([f"{TAG}-site={name}"] if name else [])
+        removed = self.restic.forget_policy(tags, keep_daily, keep_weekly, keep_monthly, prune)
+        gone = []
+        for site in [name] if name else self.catalog.names():
+            for r in self.catalog.records(site):
+                if r.target == "restic" and r.snapshot and any(s.startswith(r.snapshot) for s in removed):
+                    self.catalog.remove(site, r.backup)
+                    gone.append(r.backup)
+        return gone
+
+
+def restic_target(engine: Engine, config: Config, catalog: Catalog) -> ResticTarget:
+    """The restic target of this host; Conflicting (409) where it is not set up (a backup
+    asked of it, or a restic backup's record left from when it was)."""
+    if not (config.restic_repository and config.restic_password_file):
+        raise Conflicting("target: restic is not set up on this host (restic_repository)")
+    return ResticTarget(engine, config, catalog)
+
+
+def as_www(tar: IO[bytes], root: str, out: IO[bytes]) -> None:
+    """Rewrite restic's tar of `root`'s parent (members named by their absolute path
+    without its `/`) into the engine's shape: `root` becomes `www`, what is under it
+    `www/…`, and nothing else is kept."""
+    prefix = root.strip("/")
+    with (
+        tarfile.open(fileobj=tar, mode="r|") as src,
+        tarfile.open(  # type: ignore[call-overload]
+            fileobj=out, mode="w|", format=tarfile.PAX_FORMAT
+        ) as dst,
+    ):
+        for m in src:
+            name = _renamed(m.name, prefix)
+            if name is None:
+                continue
+            m.name = name
+            if m.islnk():
+                m.linkname = _renamed(m.linkname, prefix) or m.linkname
+            # A PAX header's path (a long or non-ASCII name) would win over the new name.
+            m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("path", "linkpath")}
+            dst.addfile(m, src.extractfile(m) if m.isreg() else None)
+            src.members.clear()  # kept for random access, which a stream has not: memory would grow
+
+
+def _renamed(name: str, prefix: str) -> str | None:
+    name = name.strip("/")
+    if name == prefix:
+        return ROOT
+    if name.startswith(prefix + "/"):
+        return f"{ROOT}/{name[len(prefix) + 1 :]}"
+    return None
+
+
+class _Hashing:
+    """A file written through sha256, counting bytes."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._f.write(data)
+        self.sha.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._f.flush()
