@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import timings
 from .config import Config
 from .engine import Engine
-from .metrics import ServiceMetrics
+from .metrics import ServiceMetrics, engine_operation
 from .slots import Slots, default_size
 from .tokens import ScopedTokens
 
@@ -40,7 +41,8 @@ class Services:
         metrics = ServiceMetrics(store, engine)
         transport = getattr(engine, "transport", None)  # a test double may have none
         if transport is not None:
-            transport.observer = metrics.observe_engine_call
+            transport.observer = timings.observing(metrics.observe_engine_call, engine_operation)
+            transport.stream_observer = timings.observing(None, engine_operation)
         from .events.journal import Journal
 
         journal = Journal(config.events_path)

@@ -15,6 +15,7 @@ from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, 
 from ..errors import BackupFailed, InvalidInput, TooLarge
 from ..events.hooks import backup_events
 from ..ownership import is_owned, require_owned
+from ..timings import step
 from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 
@@ -77,7 +78,9 @@ class Backups:
     def take_now(self, c: ContainerDetails, kind: str = "final") -> Record:
         """A backup written before returning (the one before a delete); BackupFailed if not."""
         with self.catalog.locked(c.name, wait=True):
-            record = self._run(c, self._begin(c, kind))
+            with step("record"):
+                record = self._begin(c, kind)
+            record = self._run(c, record)
         if record.state != "done":
             raise BackupFailed(f"backup of {c.name} failed, nothing deleted: {record.error}")
         return record
@@ -107,8 +110,9 @@ class Backups:
                 self.catalog.save(record)
 
         try:
-            with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):
-                written = write_compressed(stream.chunks(CHUNK), out, progress)
+            with step("archive, compress, write"), open(part, "wb") as out:
+                with self.engine.containers.get_archive(c.id, WWW) as (_, stream):
+                    written = write_compressed(stream.chunks(CHUNK), out, progress)
             os.replace(part, self.catalog.archive_path(c.name, record.backup))
             _fsync_dir(part.parent)
             record.state, record.size, record.sha256, record.read = "done", written.size, written.sha256, written.plain
@@ -120,10 +124,13 @@ class Backups:
             else:
                 log.exception("backup %s of %s failed", record.backup, c.name)
         record.finished = time.time()
-        self.catalog.save(record)
-        self.notify("backup_done" if record.state == "done" else "backup_failed", c.name, record.public())
+        with step("record"):
+            self.catalog.save(record)
+        with step("journal hand-off"):
+            self.notify("backup_done" if record.state == "done" else "backup_failed", c.name, record.public())
         if record.state == "done":
-            self.catalog.prune(c.name, self.config.backup_keep, self.config.backup_deleted_days)
+            with step("prune"):
+                self.catalog.prune(c.name, self.config.backup_keep, self.config.backup_deleted_days)
         return record
 
     # -- reading, uploading, deleting -------------------------------------------------------------
