@@ -112,6 +112,7 @@ class ContainerDetails:
     pids_limit: int | None = None
     mounts: dict[str, str] = field(default_factory=dict)  # mount destination -> source on the engine's host
     networks: tuple[str, ...] = ()  # names of the networks it is attached to
+    image_id: str = ""  # the id of the image it was created from (`image` is the name asked)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -158,6 +159,7 @@ class ContainerDetails:
             pids_limit=int(host["PidsLimit"]) if host.get("PidsLimit") else None,
             mounts={m["Destination"]: m["Source"] for m in data.get("Mounts") or [] if m.get("Source")},
             networks=tuple(sorted(((data.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
+            image_id=data.get("Image") or "",
         )
 
 
