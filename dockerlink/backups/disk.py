@@ -159,8 +159,10 @@ class Quotas:
             quotas = self.all()
             if gib:
                 quotas[container_id] = gib
+            elif container_id in quotas:
+                del quotas[container_id]
             else:
-                quotas.pop(container_id, None)
+                return  # nothing to change: no write (and no fsync) for a site without a quota
             _write_json(self.path, quotas)
 
 
