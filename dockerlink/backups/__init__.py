@@ -5,10 +5,13 @@
     catalog.py   where backups live on disk, their records, retention, the per-site lock
     service.py   Backups: take (background or before a delete), list, download, upload
     restore.py   Restorer: staging, the crash-safe swap, recovery at start
+    hostdir.py   a local volume's directory on this host, read as a backup's tar (no link followed)
+    hostrestore.py  a restore's staging, extraction and swap on that directory
 
-Everything goes through the engine's archive API, so it works for a stopped site and for a
-remote engine; memory stays at a chunk or two whatever a site's size or an archive's
-compression ratio.
+With a local engine a backup reads, and a restore writes, the volume's directory on this
+host (several times faster than the engine's archive stream); with a remote one, all goes
+through the engine's archive API. Either works for a stopped site; memory stays at a chunk
+or two whatever a site's size or an archive's compression ratio.
 """
 
 from .catalog import BACKUP_ID_PATTERN, Catalog, Record, check_backup_id

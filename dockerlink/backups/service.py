@@ -16,8 +16,9 @@ from ..errors import BackupFailed, InvalidInput, TooLarge
 from ..events.hooks import backup_events
 from ..ownership import is_owned, require_owned
 from ..timings import step
-from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
+from .archive import CHUNK, CorruptArchive, Oversized, Written, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
+from .hostdir import LocalVolumes, TooDeep, tar_of
 
 __all__ = ["Backups", "Download", "Notify", "WWW", "final_backup"]
 
@@ -44,6 +45,7 @@ class Backups:
         self.engine = engine
         self.config = config
         self.catalog = Catalog(config.backup_dir)
+        self.volumes = LocalVolumes(engine)
         self.notify = notify or backup_events(config)
 
     # -- which site ----------------------------------------------------------------------------
@@ -111,8 +113,7 @@ class Backups:
 
         try:
             with step("archive, compress, write"), open(part, "wb") as out:
-                with self.engine.containers.get_archive(c.id, WWW) as (_, stream):
-                    written = write_compressed(stream.chunks(CHUNK), out, progress)
+                written = self._write_tar(c, out, progress)
             os.replace(part, self.catalog.archive_path(c.name, record.backup))
             _fsync_dir(part.parent)
             record.state, record.size, record.sha256, record.read = "done", written.size, written.sha256, written.plain
@@ -132,6 +133,21 @@ class Backups:
             with step("prune"):
                 self.catalog.prune(c.name, self.config.backup_keep, self.config.backup_deleted_days)
         return record
+
+    def _write_tar(self, c: ContainerDetails, out: BinaryIO, progress: Callable[[int], None]) -> Written:
+        """The site's /var/www compressed into `out`: read from its volume's directory on
+        this host when it can be (hostdir.py; several times faster), else (or for a tree
+        too deep to walk that way) through the engine's archive endpoint."""
+        directory = self.volumes.directory(c.volumes[WWW]) if c.volumes.get(WWW) else None
+        if directory is not None:
+            try:
+                return write_compressed(tar_of(directory), out, progress)
+            except TooDeep as exc:
+                log.info("backup of %s through the engine: %s", c.name, exc)
+                out.seek(0)
+                out.truncate()
+        with self.engine.containers.get_archive(c.id, WWW) as (_, stream):
+            return write_compressed(stream.chunks(CHUNK), out, progress)
 
     # -- reading, uploading, deleting -------------------------------------------------------------
 

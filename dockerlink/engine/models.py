@@ -397,6 +397,7 @@ class EngineInfo:
     memory_total: int
     cgroup_version: str
     cgroup_driver: str
+    userns: bool = False  # user namespace remapping: a file's owner on the host is not the container's
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EngineInfo:
@@ -405,6 +406,7 @@ class EngineInfo:
             memory_total=int(data.get("MemTotal") or 0),
             cgroup_version=str(data.get("CgroupVersion") or ""),
             cgroup_driver=str(data.get("CgroupDriver") or ""),
+            userns=any("name=userns" in str(o) for o in data.get("SecurityOptions") or ()),
         )
 
 
