@@ -15,6 +15,7 @@ the site user, setuid dropped) before they get here.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import stat
@@ -24,6 +25,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from ..errors import BackupFailed
+from ..timings import step
 
 __all__ = ["STAGING", "HostRestore"]
 
@@ -207,34 +209,48 @@ class HostRestore:
             try:
                 new = os.open("www", _DIR, dir_fd=staging)
                 try:
-                    _mark(staging, "commit")
-                    os.mkdir("old", 0o700, dir_fd=staging)
-                    old = os.open("old", _DIR, dir_fd=staging)
-                    try:
-                        for name in os.listdir(root):
-                            if name != STAGING:
-                                os.rename(name, name, src_dir_fd=root, dst_dir_fd=old)
-                    finally:
-                        os.close(old)
-                    _mark(staging, "moved")
-                    for name in os.listdir(new):
-                        os.rename(name, name, src_dir_fd=new, dst_dir_fd=root)
-                    st = os.fstat(new)
-                    os.fchown(root, st.st_uid, st.st_gid)
-                    os.fchmod(root, stat.S_IMODE(st.st_mode))
-                    os.sync()
+                    with step("commit marker, synced"):
+                        _mark(staging, "commit")
+                    with step("old tree aside, synced"):
+                        os.mkdir("old", 0o700, dir_fd=staging)
+                        old = os.open("old", _DIR, dir_fd=staging)
+                        try:
+                            for name in os.listdir(root):
+                                if name != STAGING:
+                                    os.rename(name, name, src_dir_fd=root, dst_dir_fd=old)
+                        finally:
+                            os.close(old)
+                        _mark(staging, "moved")
+                    with step("new tree in, synced"):
+                        for name in os.listdir(new):
+                            os.rename(name, name, src_dir_fd=new, dst_dir_fd=root)
+                        st = os.fstat(new)
+                        os.fchown(root, st.st_uid, st.st_gid)
+                        os.fchmod(root, stat.S_IMODE(st.st_mode))
+                        _sync(root)
                 finally:
                     os.close(new)
             finally:
                 os.close(staging)
-            shutil.rmtree(STAGING, dir_fd=root)
+            with step("staging dropped"):
+                shutil.rmtree(STAGING, dir_fd=root)
         finally:
             os.close(root)
 
 
 def _mark(directory: int, name: str) -> None:
     os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory))
-    os.sync()
+    _sync(directory)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _sync(fd: int) -> None:
+    """Everything written to the volume's file system so far on disk (syncfs: that file
+    system only, where the swap script's `sync` flushes every one)."""
+    if getattr(_libc, "syncfs", None) is None or _libc.syncfs(fd) != 0:
+        os.sync()
 
 
 def _write_all(fd: int, data: bytes) -> None:
