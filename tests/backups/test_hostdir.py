@@ -141,3 +141,34 @@ def test_a_staging_name_the_tenant_took_with_a_link_is_never_written_through(tmp
     with pytest.raises(OSError):  # and extracting never goes through it
         host.extract(iter(()))
     assert os.listdir(host_secret) == ["shadow"]
+
+
+class _Engine:
+    """What LocalVolumes asks: the address, the engine's info, a volume's inspect."""
+
+    def __init__(self, address: str, mountpoint: str, userns: bool = False, driver: str = "local") -> None:
+        from types import SimpleNamespace
+
+        from dockerlink.engine import EngineInfo, VolumeInfo
+
+        self.address = address
+        self.info_calls = 0
+
+        def info() -> EngineInfo:
+            self.info_calls += 1
+            return EngineInfo(2, 1 << 30, "2", "systemd", userns=userns)
+
+        self.system = SimpleNamespace(info=info)
+        self.volumes = SimpleNamespace(inspect=lambda name: VolumeInfo(name, driver, mountpoint, {}))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the host path is used by a root service only")
+def test_the_host_directory_only_for_a_local_engine_without_user_namespaces(tmp_path):
+    local = _Engine("unix:///var/run/docker.sock", str(tmp_path))
+    volumes = hostdir.LocalVolumes(local)  # type: ignore[arg-type]
+    assert volumes.directory("v") == str(tmp_path)
+    assert volumes.directory("v") == str(tmp_path) and local.info_calls == 1  # asked once
+    assert hostdir.LocalVolumes(_Engine("tcp://10.0.0.2:2376", str(tmp_path))).directory("v") is None  # type: ignore[arg-type]
+    assert hostdir.LocalVolumes(_Engine("/var/run/docker.sock", str(tmp_path), userns=True)).directory("v") is None  # type: ignore[arg-type]
+    assert hostdir.LocalVolumes(_Engine("/var/run/docker.sock", str(tmp_path), driver="nfs")).directory("v") is None  # type: ignore[arg-type]
+    assert hostdir.LocalVolumes(_Engine("/var/run/docker.sock", str(tmp_path / "absent"))).directory("v") is None  # type: ignore[arg-type]
