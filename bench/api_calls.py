@@ -36,6 +36,8 @@ from tests.integration.live import live_service  # noqa: E402
 
 PREFIX = "dltest-bench-api-"
 IMAGE = "dockerlink/base:latest"
+#: The sites' port area: clear of the integration modules' (below the ephemeral range).
+ROOT = 30000
 LABEL_FILTER = json.dumps({"label": ["dockerlink"]})
 
 
@@ -118,7 +120,7 @@ def cli_cycle(name: str, create_ms: list[float], delete_ms: list[float]) -> None
     subprocess.run(
         ["docker", "create", "--name", name, "--label", f"{BENCH_LABEL}=1", "-m", "256m",
          "--memory-swap", "256m", "--cpu-period", "100000", "--cpu-quota", "50000",
-         "-p", "127.0.0.1:15022:22", "-p", "127.0.0.1:15080:80", "-p", "127.0.0.1:15443:443",
+         "-p", f"127.0.0.1:{ROOT + 22}:22", "-p", f"127.0.0.1:{ROOT + 80}:80", "-p", f"127.0.0.1:{ROOT + 443}:443",
          "-v", f"{vol}:/var/www", "--restart", "unless-stopped", IMAGE],
         check=True, capture_output=True,
     )  # fmt: skip
@@ -189,7 +191,7 @@ def main() -> int:
             )
 
             have = 1
-            for n in sorted(args.containers):
+            for n in sorted(n for n in args.containers if n > 0):  # 0: no listing (a host full of others)
                 make_idle_containers(raw, n - have, have)
                 have = n
 
@@ -217,7 +219,7 @@ def main() -> int:
 
             def api_cycle() -> None:
                 name = f"{PREFIX}c{next(counter)}"
-                body = {"name": name, "host_port_root": 15000, "memory": 0.25, "cpulimit": 0.5}
+                body = {"name": name, "host_port_root": ROOT, "memory": 0.25, "cpulimit": 0.5}
                 t0 = time.perf_counter()
                 r = http.put(f"{svc.url}/v1/container", params={"start": "true"}, json=body)
                 r.raise_for_status()
