@@ -201,8 +201,8 @@ class HostRestore:
 
     def commit(self) -> None:
         """SWAP_SCRIPT's `commit`, on the host: mark, move the old tree aside, move the new
-        one in (the directory's owner and mode too), drop the staging directory; each step
-        synced as the script does."""
+        one in (the directory's owner and mode too); each step synced as the script does.
+        The staging directory (the old tree in it) is left for `drop`."""
         root = self._open_root()
         try:
             staging = os.open(STAGING, _DIR, dir_fd=root)
@@ -232,8 +232,15 @@ class HostRestore:
                     os.close(new)
             finally:
                 os.close(staging)
-            with step("staging dropped"):
-                shutil.rmtree(STAGING, dir_fd=root)
+        finally:
+            os.close(root)
+
+    def drop(self) -> None:
+        """Remove the staging directory (a crash half-way: the swap script's `recover`
+        finishes it, the journal entry being removed only after this)."""
+        root = self._open_root()
+        try:
+            shutil.rmtree(STAGING, dir_fd=root)
         finally:
             os.close(root)
 

@@ -137,7 +137,7 @@ class Restorer:
                 self._abandon(entry)
                 raise BackupFailed(f"restore of {c.name} from {backup} failed, the site is unchanged: {exc}") from None
             with step("start"):
-                self._finish(entry)
+                self._finish(entry, host)
         return c.running
 
     def find(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> Record:
@@ -220,9 +220,14 @@ class Restorer:
         except EngineError as exc:  # the journal stays: recover() finishes at the next start
             log.error("restore of %s: cannot clean up now (%s); left for the next start", entry["name"], exc)
 
-    def _finish(self, entry: dict) -> None:
+    def _finish(self, entry: dict, host: HostRestore | None = None) -> None:
+        """Start the site again if it ran; then drop what is left of a host restore's staging
+        directory (the old tree: the site need not wait for it); then its journal entry."""
         if entry["running"]:
             self.engine.containers.start(entry["container"])
+        if host is not None:
+            with step("staging dropped"):
+                host.drop()
         (self.journal / f"{entry['container']}.json").unlink(missing_ok=True)
 
     def _helper(self, entry: dict, phase: str) -> None:

@@ -128,6 +128,7 @@ def test_a_restore_on_the_host_brings_back_the_tree_and_keeps_off_the_tenants_li
     assert host.prepare()
     host.extract(restored_members(_archive(tmp_path, plain), None, me, 1 << 30))
     host.commit()
+    host.drop()
     assert _tree(volume) == before
     assert os.listdir(host_secret) == ["shadow"] and (host_secret / "shadow").read_text() == "root:secret\n"
     assert os.stat(volume / "html" / "index.html").st_mtime == 1_600_000_000
