@@ -235,15 +235,13 @@ def main() -> int:
             api_cycle()  # warm-up: the first create checks the site network, asks the host's size
             create_ms.clear(), delete_ms.clear()
             timings_file.write_text("")
-            for _ in range(reps):
-                api_cycle()
-            service_steps = read_timings(timings_file)
             raw_cycle(raw, f"{PREFIX}w", template["body"])  # warm-up
-            for _ in range(reps):
-                raw_steps.append(raw_cycle(raw, f"{PREFIX}c{next(counter)}", template["body"]))
             cli_create, cli_delete = [], []
-            for _ in range(reps):
+            for _ in range(reps):  # interleaved: a load that drifts weighs on the three alike
+                api_cycle()
+                raw_steps.append(raw_cycle(raw, f"{PREFIX}c{next(counter)}", template["body"]))
                 cli_cycle(f"{PREFIX}c{next(counter)}", cli_create, cli_delete)
+            service_steps = read_timings(timings_file)
             raw_create = [sum(ms for step, ms in s if step in CREATE_STEPS) for s in raw_steps]
             raw_delete = [sum(ms for step, ms in s if step not in CREATE_STEPS) for s in raw_steps]
             med = statistics.median
