@@ -1,13 +1,15 @@
 """Bench backup and restore of a ~200 MB site against host `tar` of the same volume and
 `docker cp`, with the service worker's peak RSS, in one run.
 
-    .venv/bin/python bench/backup.py [--mb 200]
+    .venv/bin/python bench/backup.py [--mb 200] [--repeat 3]
 
 The site holds a copy of the image's /usr (code and binaries) topped up with random bytes
-(media) to the size asked. dockerlink's backup is tar (engine) + zstd-3 + sha256 to disk;
-host tar is `tar --zstd` over the volume's mountpoint (needs root and a local engine);
-docker cp is the plain tar out of / into the container. Restore: dockerlink's in-place
-restore (staging + swap) vs `tar -x` into an empty directory vs `docker cp -` in.
+(media) to the size asked. dockerlink's backup is the site's tar (read from the volume's
+directory with this local engine) + zstd + sha256 to disk, synced; host tar is `tar
+--zstd` over the volume's mountpoint (needs root and a local engine); docker cp is the
+plain tar out of / into the container. Restore: dockerlink's in-place restore (stop,
+staging, swap, start) vs `tar -x` into an empty directory vs `docker cp -` in. Medians of
+`--repeat` runs; the restore's steps from the service's timings (DOCKERLINK_TIMINGS).
 Everything it makes is removed at the end.
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import docker  # noqa: E402
+from dockerlink.backups.archive import LEVEL  # noqa: E402
 from tests.integration.live import live_service  # noqa: E402
 from tests.integration.live import workers_peak_rss_mib as _workers_peak_rss_mib  # noqa: E402
 
@@ -84,10 +89,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--restic", action="store_true", help="the restic rows only")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if args.restic:
         return bench_restic(args.mb)
-    with site_in_service(PREFIX, 54000) as (s, cid, name, tmpd):
+    timings = Path(tempfile.mkdtemp(prefix="dltest-bench-timings-")) / "timings.jsonl"
+    with site_in_service(PREFIX, 54000, DOCKERLINK_TIMINGS=str(timings)) as (s, cid, name, tmpd):
         docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
         used = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
         top_up = max(args.mb * 10**6 - used, 0)
@@ -96,33 +103,57 @@ def main() -> None:
         mb = size / 1e6
         rss_before = _workers_peak_rss_mib(s.process.pid)
 
-        rec = {}
-        t_backup = _timed(lambda: rec.update(take_backup(s, cid)))
-        assert rec["state"] == "done", rec
-        t_restore = _timed(
-            lambda: s.request(
-                "POST", "/v1/container/restore", params={"id": cid, "backup": rec["backup"]}
-            ).raise_for_status()
-        )
+        t_backup, t_restore, rec = [], [], {}
+        for _ in range(args.repeat):
+            t_backup.append(_timed(lambda: rec.update(take_backup(s, cid))))
+            assert rec["state"] == "done", rec
+            t_restore.append(
+                _timed(
+                    lambda: s.request(
+                        "POST", "/v1/container/restore", params={"id": cid, "backup": rec["backup"]}
+                    ).raise_for_status()
+                )
+            )
         rss_after = _workers_peak_rss_mib(s.process.pid)
 
         mountpoint = json.loads(docker("volume", "inspect", f"dockerlink-{name}-www"))[0]["Mountpoint"]
         out = tmpd / "host.tar.zst"
-        t_tar = _timed(lambda: subprocess.run(["tar", "--zstd", "-C", mountpoint, "-cf", str(out), "."], check=True))
-        (tmpd / "x").mkdir()
-        t_untar = _timed(lambda: subprocess.run(["tar", "--zstd", "-C", str(tmpd / "x"), "-xf", str(out)], check=True))
+        t_tar, t_untar, t_cp, t_cp_in = [], [], [], []
         cp_out = tmpd / "cp.tar"
-        t_cp = _timed(lambda: _docker_cp([f"{cid}:/var/www", "-"], stdout=cp_out))
-        docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
-        t_cp_in = _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
-    print(f"\nsite: {mb:.0f} MB in /var/www; dockerlink's archive {rec['size'] / 1e6:.0f} MB (zstd-3)")
+        for i in range(args.repeat):
+            t_tar.append(
+                _timed(lambda: subprocess.run(["tar", "--zstd", "-C", mountpoint, "-cf", str(out), "."], check=True))
+            )
+            x = tmpd / f"x{i}"
+            x.mkdir()
+            untar = ["tar", "--zstd", "-C", str(x), "-xf", str(out)]
+            t_untar.append(_timed(lambda: subprocess.run(untar, check=True)))  # noqa: B023
+            subprocess.run(["rm", "-rf", str(x)], check=True)
+            t_cp.append(_timed(lambda: _docker_cp([f"{cid}:/var/www", "-"], stdout=cp_out)))
+            docker("exec", cid, "sh", "-c", "rm -rf /tmp/cpin && mkdir -p /tmp/cpin")
+            t_cp_in.append(
+                _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
+            )
+    med = statistics.median
+    print(f"\nsite: {mb:.0f} MB in /var/www; dockerlink's archive {rec['size'] / 1e6:.0f} MB (zstd-{LEVEL})")
+    print(f"medians of {args.repeat} runs")
     head = f"{'operation':<10} {'dockerlink MB/s':>16} {'host tar MB/s':>14} {'docker cp MB/s':>15}"
     head += f" {'vs tar':>7} {'vs cp':>7}"
     print(head)
     print("-" * len(head))
-    for op, ours, tar, cp in (("backup", t_backup, t_tar, t_cp), ("restore", t_restore, t_untar, t_cp_in)):
+    for op, ours, tar, cp in (
+        ("backup", med(t_backup), med(t_tar), med(t_cp)),
+        ("restore", med(t_restore), med(t_untar), med(t_cp_in)),
+    ):
         print(f"{op:<10} {mb / ours:>16.1f} {mb / tar:>14.1f} {mb / cp:>15.1f} {tar / ours:>6.2f}x {cp / ours:>6.2f}x")
-    print(f"worker peak RSS: {rss_before:.0f} MiB before, {rss_after:.0f} MiB after backup and restore")
+    print(f"worker peak RSS: {rss_before:.0f} MiB before, {rss_after:.0f} MiB after backups and restores")
+    restores = [json.loads(line) for line in timings.read_text().splitlines() if "/restore" in line]
+    if restores:
+        print("restore, where the milliseconds go (medians):")
+        for i, (depth, step, _) in enumerate(restores[-1]["steps"]):
+            ms = med(r["steps"][i][2] for r in restores if len(r["steps"]) == len(restores[-1]["steps"]))
+            print(f"  {'  ' * depth}{step:<30} {ms:>9.1f}")
+    shutil.rmtree(timings.parent, ignore_errors=True)
     bench_restic(args.mb)
 
 

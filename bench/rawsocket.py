@@ -29,11 +29,14 @@ class RawEngine:
         self._conn = _UnixConnection(path, timeout)
         self._prefix = f"/v{version}"
 
-    def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> bytes:
-        """One request; the body of the answer, or RuntimeError on an error status. A
-        connection the engine closes (an exec start hijacks it) is reopened on the next call."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+    def call(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, tar: bytes | None = None
+    ) -> bytes:
+        """One request (a JSON `body`, or a `tar`); the body of the answer, or RuntimeError on
+        an error status. A connection the engine closes (an exec start hijacks it) is
+        reopened on the next call."""
+        data = tar if tar is not None else None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/x-tar" if tar is not None else "application/json"} if data else {}
         target = self._prefix + path + ("?" + urlencode(query) if query else "")
         self._conn.request(method, target, body=data, headers=headers)
         r = self._conn.getresponse()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 from falcon.routing import CompiledRouter
 
+from . import timings
 from .config import Config
 from .engine import Engine
 from .openapi import document
@@ -35,6 +36,8 @@ def create_app(
         metrics.RequestMetrics(services.metrics, router),
         *auth_middleware(config, services.tokens, services.engine),
     ]
+    if timings.enabled():
+        chain.insert(0, metrics.RequestTimings())
     app = falcon.App(middleware=chain, router=router)
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False

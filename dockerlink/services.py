@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import timings
 from .config import Config
 from .engine import Engine
 from .events.journal import Journal
-from .metrics import ServiceMetrics
+from .metrics import ServiceMetrics, engine_operation
 from .slots import Slots, default_size
 from .stats.store import StatsStore
 from .tokens import ScopedTokens
@@ -42,5 +43,6 @@ class Services:
         metrics = ServiceMetrics(store, engine)
         transport = getattr(engine, "transport", None)  # a test double may have none
         if transport is not None:
-            transport.observer = metrics.observe_engine_call
+            transport.observer = timings.observing(metrics.observe_engine_call, engine_operation)
+            transport.stream_observer = timings.observing(None, engine_operation)
         return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics, journal=journal)

@@ -19,6 +19,7 @@ from ..config import Config
 from ..engine import Engine, PortBinding
 from ..errors import InvalidInput
 from ..statefiles import StateFiles
+from ..timings import step
 from .credentials import Credentials, parse_credentials
 from .login import Login, MissingUser, key_ids, site_account
 from .sessions import Sessions
@@ -68,18 +69,23 @@ class Access:
     def terminal_binding(self, root: int) -> PortBinding:
         return PortBinding(TERMINAL_PORT, "tcp", TERMINAL_IP, root)
 
-    def provision(self, container_id: str, name: str, root: int, creds: Credentials) -> dict[str, Any]:
-        """Login and site file of a new container; the fields to add to the create answer.
-        Raises (ProxyError, MissingUser) leave the caller to undo the create."""
+    def provision(
+        self, container_id: str, name: str, root: int, creds: Credentials, image_id: str | None = None
+    ) -> dict[str, Any]:
+        """Login and site file of a new container (never started; made from `image_id`, when
+        known); the fields to add to the create answer. Raises (ProxyError, MissingUser)
+        leave the caller to undo the create."""
         extra: dict[str, Any] = {}
         try:
-            self.login.apply(container_id, creds)
+            with step("login"):
+                self.login.apply(container_id, creds, fresh_from=image_id)
             if creds.generated:
                 extra["password"] = creds.password
         except MissingUser:
             if not creds.generated:  # asked for explicitly: say it cannot be done
                 raise
-        self.add_site(name, root)
+        with step("site file"):
+            self.add_site(name, root)
         return extra
 
     def add_site(self, name: str, root: int) -> None:

@@ -5,6 +5,10 @@ is written into /etc/shadow, so neither reaches any process's argv, environment 
 container's config, and a container that is only created (not started) can be set too.
 /etc/passwd and /etc/shadow belong to the container's root: each is read with a cap
 (`engine.archives`'s 1 MiB), past which the request is a 409, not a worker's memory.
+
+A container just created (never started) holds its image's files: for one, they are read
+once per image id and kept (`fresh_from`), so a create writes the login in one engine
+call instead of three (each archive call mounts the container's file system).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..engine import AnswerTooLarge, Engine, NotFound
@@ -23,6 +27,8 @@ from .sha512crypt import new_salt, sha512_crypt
 __all__ = ["USER", "Account", "Login", "MissingUser", "replace_hash", "find_user", "key_ids", "site_account"]
 
 USER = "admin"
+#: Images whose /etc/passwd and /etc/shadow a worker keeps (each file at most 1 MiB).
+IMAGES_KEPT = 8
 
 
 class MissingUser(Conflicting):
@@ -52,8 +58,12 @@ def find_user(passwd: str, user: str) -> Account | None:
 def site_account(engine: Engine, container_id: str) -> Account | None:
     """The site owner's (`admin`) uid, gid and home in the container, running or not; None
     when its image has no such user."""
+    return _account_from(lambda path: read_capped(engine, container_id, path))
+
+
+def _account_from(read: Callable[[str], tuple[tarfile.TarInfo, bytes]]) -> Account | None:
     try:
-        _, passwd = read_capped(engine, container_id, "/etc/passwd")
+        _, passwd = read("/etc/passwd")
     except NotFound:
         passwd = b""
     return find_user(passwd.decode(errors="replace"), USER)
@@ -117,13 +127,16 @@ class Login:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._image_files: dict[tuple[str, str], tuple[tarfile.TarInfo, bytes]] = {}
 
-    def apply(self, container_id: str, creds: Credentials) -> None:
+    def apply(self, container_id: str, creds: Credentials, fresh_from: str | None = None) -> None:
+        """`fresh_from`: the image id of a container created from it and never started
+        since, whose /etc files are then that image's (read once per image)."""
         if creds.empty:
             return
-        account = self._account(container_id)
+        account = self._account(container_id, fresh_from)
         if creds.password is not None:
-            self._set_hash(container_id, sha512_crypt(creds.password, new_salt()))
+            self._set_hash(container_id, sha512_crypt(creds.password, new_salt()), fresh_from)
         if creds.ssh_keys is not None:
             keys = "".join(k + "\n" for k in creds.ssh_keys).encode()
             self.engine.archives.put(
@@ -167,17 +180,25 @@ class Login:
             return set()
         return key_ids(data.decode(errors="replace").splitlines())
 
-    def _read(self, container_id: str, path: str) -> tuple[tarfile.TarInfo, bytes]:
-        return read_capped(self.engine, container_id, path)
+    def _read(self, container_id: str, path: str, fresh_from: str | None = None) -> tuple[tarfile.TarInfo, bytes]:
+        if not fresh_from:
+            return read_capped(self.engine, container_id, path)
+        kept = self._image_files.get((fresh_from, path))
+        if kept is None:
+            kept = read_capped(self.engine, container_id, path)
+            if len(self._image_files) >= 2 * IMAGES_KEPT:
+                self._image_files.clear()
+            self._image_files[(fresh_from, path)] = kept
+        return kept
 
-    def _account(self, container_id: str) -> Account:
-        account = site_account(self.engine, container_id)
+    def _account(self, container_id: str, fresh_from: str | None = None) -> Account:
+        account = _account_from(lambda path: self._read(container_id, path, fresh_from))
         if account is None:
             raise MissingUser(f"the container's image has no user {USER}: its password and keys cannot be set")
         return account
 
-    def _set_hash(self, container_id: str, hashed: str) -> None:
-        info, shadow = self._read(container_id, "/etc/shadow")
+    def _set_hash(self, container_id: str, hashed: str, fresh_from: str | None) -> None:
+        info, shadow = self._read(container_id, "/etc/shadow", fresh_from)
         text = replace_hash(shadow.decode(), USER, hashed, int(time.time() // 86400)).encode()
         new = tarfile.TarInfo(info.name)
         new.mode, new.uid, new.gid, new.uname, new.gname = info.mode, info.uid, info.gid, info.uname, info.gname

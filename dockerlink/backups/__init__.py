@@ -6,13 +6,18 @@
     service.py   Backups: take (background, before a delete, scheduled), list, download, upload
     restore.py   Restorer: staging, the crash-safe swap, recovery at start
     policy.py    the retention policy (last N, daily, weekly, monthly) as restic's forget
-    retention.py the targets the policy is applied to (the local catalog; restic plugs in)
+    retention.py the targets the policy is applied to (the local catalog, the restic repository)
     schedule.py  the daily schedule (a moment per site, a cap, one catch-up), the retention job
     freshness.py each site's last good backup, for the listing and /metrics
+    restic.py    restic started safely (no secret in argv, its cache, a lock per repository)
+    targets.py   the restic target: take, write out as a zstd tar, forget
+    hostdir.py   a local volume's directory on this host, read as a backup's tar (no link followed)
+    hostrestore.py  a restore's staging, extraction and swap on that directory
 
-Everything goes through the engine's archive API, so it works for a stopped site and for a
-remote engine; memory stays at a chunk or two whatever a site's size or an archive's
-compression ratio.
+With a local engine a backup reads, and a restore writes, the volume's directory on this
+host (several times faster than the engine's archive stream); with a remote one, all goes
+through the engine's archive API. Either works for a stopped site; memory stays at a chunk
+or two whatever a site's size or an archive's compression ratio.
 """
 
 from .catalog import BACKUP_ID_PATTERN, Catalog, Record, check_backup_id

@@ -38,13 +38,18 @@ __all__ = [
     "Written",
     "write_compressed",
     "read_plain",
+    "restored_members",
     "check_members",
     "emit_member",
     "ROOT",
 ]
 
 EXTENSION = ".tar.zst"
-LEVEL = 3
+LEVEL = 1
+#: zstd's own compression threads (beside the one reading the tar): one, on a host of 2 cores or more.
+THREADS = 1 if (os.cpu_count() or 1) > 1 else 0
+#: Bytes written between two writebacks started (`_write_back`).
+WRITEBACK = 16 << 20
 CHUNK = 1 << 20
 BLOCK = tarfile.BLOCKSIZE
 #: tarfile's read size on the plain stream; what it holds ahead of a member is below this.
@@ -89,18 +94,35 @@ class Written:
 def write_compressed(
     tar_chunks: Iterable[bytes], out: BinaryIO, progress: Callable[[int], None] | None = None
 ) -> Written:
-    """Compress a plain tar stream into `out`, hashing what is written; durable on return."""
+    """Compress a plain tar stream into `out`, hashing what is written; durable on return.
+
+    zstd compresses on its own thread (THREADS) while this one reads the tar and hashes
+    and writes what comes out; the file's pages are handed to the disk as they are written
+    (WRITEBACK), so the closing fsync waits for the last few only."""
     written = Written()
-    compressor = zstandard.ZstdCompressor(level=LEVEL).compressobj(size=-1)
+    compressor = zstandard.ZstdCompressor(level=LEVEL, threads=THREADS).compressobj(size=-1)
+    flushed = 0
     for chunk in tar_chunks:
         written.plain += len(chunk)
         written.add(compressor.compress(chunk), out)
+        if written.size - flushed >= WRITEBACK:
+            flushed = _write_back(out, flushed)
         if progress:
             progress(written.plain)
     written.add(compressor.flush(), out)
     out.flush()
     os.fsync(out.fileno())
     return written
+
+
+def _write_back(out: BinaryIO, start: int) -> int:
+    """Start writing out (not waiting for) what was written from `start` on; the new start.
+    POSIX_FADV_DONTNEED starts the writeback of dirty pages, and drops them once clean: a
+    backup does not push the sites' files out of the page cache either."""
+    out.flush()
+    end = out.tell()
+    os.posix_fadvise(out.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+    return end
 
 
 class _Plain:
@@ -196,31 +218,48 @@ class _Hashed:
             pass
 
 
-def emit_member(
-    out: bytearray, header: tarfile.TarInfo, tar: tarfile.TarFile, member: tarfile.TarInfo
-) -> Iterator[bytes]:
-    """Append `header` and (for a regular file) `member`'s data, read from the stream `tar`,
-    to the plain tar being built in `out`; each time `out` holds a chunk, it is handed out
-    and emptied (memory holds about a chunk, whatever the member's size)."""
+def emit_member(out: bytearray, header: tarfile.TarInfo, data: BinaryIO | None) -> Iterator[bytes]:
+    """Append `header` and (for a regular file) its `data` to the plain tar being built in
+    `out`; each time `out` holds a chunk, it is handed out and emptied (memory holds about a
+    chunk, whatever the member's size)."""
     out += header.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-    if member.isreg():
-        data = tar.extractfile(member)
-        while chunk := data.read(CHUNK):  # type: ignore[union-attr]
+    if data is not None:
+        while chunk := data.read(CHUNK):
             out += chunk
             if len(out) >= CHUNK:
                 yield bytes(out)
                 out.clear()
-        out += bytes(-member.size % BLOCK)
+        out += bytes(-header.size % BLOCK)
     if len(out) >= CHUNK:
         yield bytes(out)
         out.clear()
+
+
+def restored_members(
+    path: str, expected_sha256: str | None, owner: Owner, limit: int
+) -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
+    """What a restore writes: each member of the backup file checked (members.py) and
+    `rewritten` for `owner`, with a reader of a regular file's data (to read before asking
+    for the next), at most `limit` plain bytes; at the end, the file's sha256 is checked.
+    Raises CorruptArchive (a file that cannot be read too) or Oversized."""
+    try:
+        with open(path, "rb") as f:
+            hashed = _Hashed(f)
+            with _corrupt_if_unreadable():
+                for member, name, tar in _walk(_Plain(hashed, limit)):
+                    yield rewritten(member, name, owner), tar.extractfile(member) if member.isreg() else None
+            hashed.drain()
+    except OSError as exc:
+        raise CorruptArchive(str(exc)) from None
+    if expected_sha256 and hashed.sha.hexdigest() != expected_sha256:
+        raise CorruptArchive("the archive's sha256 is not the one recorded when it was written")
 
 
 def read_plain(
     path: str, expected_sha256: str | None, errors: list[Exception], owner: Owner, limit: int
 ) -> Iterator[bytes]:
     """The tar a restore sends the engine's PUT archive, in pieces of about a chunk: the
-    backup file's members checked and `rewritten` for `owner`, at most `limit` plain bytes.
+    `restored_members` of the backup file.
 
     A failure (damaged file, a refused member, Oversized, sha256 not the recorded one) is
     appended to `errors` instead of raised, and the stream just ends: the caller sends this
@@ -228,14 +267,8 @@ def read_plain(
     check `errors` before trusting what the engine extracted."""
     out = bytearray()
     try:
-        with open(path, "rb") as f:
-            hashed = _Hashed(f)
-            with _corrupt_if_unreadable():
-                for member, name, tar in _walk(_Plain(hashed, limit)):
-                    yield from emit_member(out, rewritten(member, name, owner), tar, member)
-            hashed.drain()
-        if expected_sha256 and hashed.sha.hexdigest() != expected_sha256:
-            raise CorruptArchive("the archive's sha256 is not the one recorded when it was written")
+        for info, data in restored_members(path, expected_sha256, owner, limit):
+            yield from emit_member(out, info, data)
         yield bytes(out) + bytes(2 * BLOCK)
-    except (OSError, CorruptArchive, Oversized) as exc:
-        errors.append(exc if isinstance(exc, (CorruptArchive, Oversized)) else CorruptArchive(str(exc)))
+    except (CorruptArchive, Oversized) as exc:
+        errors.append(exc)

@@ -156,6 +156,8 @@ class Quotas:
         return {cid: value["gib"] for cid, value in self._journal.values(QUOTA).items()}
 
     def set(self, container_id: str, gib: float | None) -> None:
+        if not gib and container_id not in self.all():
+            return  # nothing to change: no write (and no commit) for a site without a quota
         self._journal.set_value(QUOTA, container_id, {"gib": gib} if gib else None)
 
     def _carry_over(self, files: StateFiles) -> None:

@@ -13,6 +13,11 @@ idempotent script run in a short-lived helper container that mounts the volume, 
 it again after a crash, at any point, finishes the job. A journal in `backup_dir/.restores`
 names the restores in flight; `recover()` (at service start) runs the script for each and
 starts the site again if it was running.
+
+With a local engine (`hostdir.LocalVolumes`), the staging directory, the extraction and
+the swap are done on the volume's directory on this host instead (hostrestore.py: the same
+steps and on-disk states, nothing followed through a link), without the engine's archive
+endpoint or a helper container: the script still finishes or rolls back after a crash.
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ from ..errors import BackupFailed, Conflicting, Forbidden, TooLarge
 from ..jobs import Job
 from ..statefiles import StateFiles
 from ..storage import write_atomically
-from .archive import CorruptArchive, Oversized, read_plain
+from ..timings import step
+from .archive import CorruptArchive, Oversized, read_plain, restored_members
 from .catalog import Catalog, Record
 from .disk import GIB, Quotas
+from .hostdir import LocalVolumes
+from .hostrestore import STAGING, HostRestore
 from .members import Owner
 from .service import WWW, restic_failures
 from .targets import restic_target
@@ -42,7 +50,6 @@ __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job", "run_on_vo
 
 log = logging.getLogger("dockerlink.backups")
 
-STAGING = ".dockerlink-restore"
 HELPER_LABEL = "dockerlink.restore"
 #: One script, three phases: `prepare` (finish any earlier restore, then a fresh staging
 #: directory), `commit` (mark, then swap) and `recover` (swap if marked, else drop staging).
@@ -77,6 +84,7 @@ class Restorer:
         self.catalog = catalog
         self.config = config
         self.journal = Path(StateFiles(backup_dir=catalog.root).path("restores"))
+        self.volumes = LocalVolumes(engine)
 
     def restore(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> bool:
         """Restore `backup` into the site (`find` says which backups may be); True when the
@@ -100,16 +108,29 @@ class Restorer:
                 "at": time.time(),
             }
             self._journal(entry)
+            directory = self.volumes.directory(volume)
+            host = HostRestore(directory) if directory is not None else None
             if c.running:
-                self.engine.containers.stop(c.id, t=10)
+                with step("stop"):
+                    self.engine.containers.stop(c.id, t=10)
             try:
-                self._helper(entry, "prepare")
+                with step("prepare"):
+                    if host is None or not host.prepare():
+                        self._helper(entry, "prepare")
                 entry["phase"] = "extracting"
                 self._journal(entry)
-                self._extract(c, archive, sha256, owner, limit)
+                with step("extract"):
+                    if host is not None:
+                        host.extract(restored_members(archive, sha256, owner, limit))
+                    else:
+                        self._extract(c, archive, sha256, owner, limit)
                 entry["phase"] = "swapping"
                 self._journal(entry)
-                self._helper(entry, "commit")
+                with step("swap"):
+                    if host is not None:
+                        host.commit()
+                    else:
+                        self._helper(entry, "commit")
             except Oversized as exc:
                 self._abandon(entry)
                 raise TooLarge(
@@ -118,7 +139,8 @@ class Restorer:
             except (EngineError, CorruptArchive, BackupFailed) as exc:
                 self._abandon(entry)
                 raise BackupFailed(f"restore of {c.name} from {backup} failed, the site is unchanged: {exc}") from None
-            self._finish(entry)
+            with step("start"):
+                self._finish(entry, host)
         return c.running
 
     def find(self, c: ContainerDetails, backup: str, source: str | None = None, *, scoped: bool = False) -> Record:
@@ -215,9 +237,14 @@ class Restorer:
         except EngineError as exc:  # the journal stays: recover() finishes at the next start
             log.error("restore of %s: cannot clean up now (%s); left for the next start", entry["name"], exc)
 
-    def _finish(self, entry: dict) -> None:
+    def _finish(self, entry: dict, host: HostRestore | None = None) -> None:
+        """Start the site again if it ran; then drop what is left of a host restore's staging
+        directory (the old tree: the site need not wait for it); then its journal entry."""
         if entry["running"]:
             self.engine.containers.start(entry["container"])
+        if host is not None:
+            with step("staging dropped"):
+                host.drop()
         (self.journal / f"{entry['container']}.json").unlink(missing_ok=True)
 
     def _helper(self, entry: dict, phase: str) -> None:

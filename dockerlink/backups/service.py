@@ -16,9 +16,11 @@ from ..config import Config
 from ..engine import AmbiguousReference, ContainerDetails, Engine, EngineError, NotFound
 from ..errors import BackupFailed, Conflicting, InvalidInput, TooLarge
 from ..ownership import is_owned, require_owned
-from .archive import CHUNK, CorruptArchive, Oversized, check_members, write_compressed
+from ..timings import step
+from .archive import CHUNK, CorruptArchive, Oversized, Written, check_members, write_compressed
 from .catalog import Catalog, Record, check_site_name, new_backup_id
 from .freshness import LastBackups
+from .hostdir import LocalVolumes, TooDeep, tar_of
 from .members import WWW
 from .policy import Retention
 from .restic import ResticBusy, ResticError
@@ -58,6 +60,7 @@ class Backups:
         self.engine = engine
         self.config = config
         self.catalog = Catalog(config.backup_dir)
+        self.volumes = LocalVolumes(engine)
         self.notify = notify
         self.last = LastBackups.of(self.config)
         self._restic: ResticTarget | None = None
@@ -124,7 +127,9 @@ class Backups:
     def take_now(self, c: ContainerDetails, kind: str = "final") -> Record:
         """A backup written before returning (the one before a delete); BackupFailed if not."""
         with self.catalog.locked(c.name, wait=True):
-            record = self._run(c, self._begin(c, kind, self.check_target(None)))
+            with step("record"):
+                record = self._begin(c, kind, self.check_target(None))
+            record = self._run(c, record)
         if record.state != "done":
             raise BackupFailed(f"backup of {c.name} failed, nothing deleted: {record.error}")
         return record
@@ -162,11 +167,12 @@ class Backups:
 
         try:
             if record.target == "restic":
-                self.restic.take(c, record, lambda: progress(record.read))
+                with step("restic backup"):
+                    self.restic.take(c, record, lambda: progress(record.read))
                 record.state = "done"
             else:
-                with open(part, "wb") as out, self.engine.containers.get_archive(c.id, WWW) as (_, stream):
-                    written = write_compressed(stream.chunks(CHUNK), out, progress)
+                with step("archive, compress, write"), open(part, "wb") as out:
+                    written = self._write_tar(c, out, progress)
                 os.replace(part, self.catalog.archive_path(c.name, record.backup))
                 _fsync_dir(part.parent)
                 record.state, record.size, record.sha256 = "done", written.size, written.sha256
@@ -187,11 +193,29 @@ class Backups:
                 self.last.note(record, target=record.target)
             except OSError as exc:  # the time of the last backup is a report of it, never its failure
                 log.warning("last backup of %s not noted: %s", c.name, exc)
-        self.catalog.save(record)
-        self.notify("backup_done" if record.state == "done" else "backup_failed", c.name, record.public())
+        with step("record"):
+            self.catalog.save(record)
+        with step("journal hand-off"):
+            self.notify("backup_done" if record.state == "done" else "backup_failed", c.name, record.public())
         if record.state == "done":
-            self.prune(c.name)
+            with step("prune"):
+                self.prune(c.name)
         return record
+
+    def _write_tar(self, c: ContainerDetails, out: BinaryIO, progress: Callable[[int], None]) -> Written:
+        """The site's /var/www compressed into `out`: read from its volume's directory on
+        this host when it can be (hostdir.py; several times faster), else (or for a tree
+        too deep to walk that way) through the engine's archive endpoint."""
+        directory = self.volumes.directory(c.volumes[WWW]) if c.volumes.get(WWW) else None
+        if directory is not None:
+            try:
+                return write_compressed(tar_of(directory), out, progress)
+            except TooDeep as exc:
+                log.info("backup of %s through the engine: %s", c.name, exc)
+                out.seek(0)
+                out.truncate()
+        with self.engine.containers.get_archive(c.id, WWW) as (_, stream):
+            return write_compressed(stream.chunks(CHUNK), out, progress)
 
     # -- reading, uploading, deleting -------------------------------------------------------------
 

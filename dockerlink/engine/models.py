@@ -113,6 +113,7 @@ class ContainerDetails:
     mounts: dict[str, str] = field(default_factory=dict)  # mount destination -> source on the engine's host
     networks: tuple[str, ...] = ()  # names of the networks it is attached to
     entrypoint: tuple[str, ...] = ()
+    image_id: str = ""  # the id of the image it was created from (`image` is the name asked)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ContainerDetails:
@@ -160,6 +161,7 @@ class ContainerDetails:
             mounts={m["Destination"]: m["Source"] for m in data.get("Mounts") or [] if m.get("Source")},
             networks=tuple(sorted(((data.get("NetworkSettings") or {}).get("Networks") or {}).keys())),
             entrypoint=tuple(config.get("Entrypoint") or ()),
+            image_id=data.get("Image") or "",
         )
 
 
@@ -398,6 +400,7 @@ class EngineInfo:
     cgroup_version: str
     cgroup_driver: str
     root_dir: str = ""  # DockerRootDir: where the engine keeps its volumes (on the engine's host)
+    userns: bool = False  # user namespace remapping: a file's owner on the host is not the container's
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EngineInfo:
@@ -407,6 +410,7 @@ class EngineInfo:
             cgroup_version=str(data.get("CgroupVersion") or ""),
             cgroup_driver=str(data.get("CgroupDriver") or ""),
             root_dir=str(data.get("DockerRootDir") or ""),
+            userns=any("name=userns" in str(o) for o in data.get("SecurityOptions") or ()),
         )
 
 

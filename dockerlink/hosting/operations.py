@@ -36,6 +36,7 @@ from ..events.journal import Journal, oom_counter
 from ..isolation import ensure_site_network, is_isolated
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from ..statefiles import StateFiles, locked
+from ..timings import step
 from .commands import start_script
 from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, host_protection, memory_warning
 from .listing import DetailsCache
@@ -220,14 +221,17 @@ class Hosting:
     def create(self, req: CreateRequest, start: bool = False) -> tuple[str, list[str], dict[str, Any]]:
         """Create (and optionally start) a hosting container; returns its id, warnings and the
         extra fields of the answer (a generated password, once)."""
-        keepalive = self._keepalive(req.image)
-        network = self._site_network()
-        warning = cpu_warning(req.cpu_quota, self.host.cpus)
+        with step("image, network, host"):
+            keepalive = self._keepalive(req.image)
+            network = self._site_network()
+            warning = cpu_warning(req.cpu_quota, self.host.cpus)
         with self._exclusive():
-            self._check_area(req.host_port_root)
-            volume_existed = self._volume_exists(volume_name(req.name))
-            volume_labels = {LABEL: __version__, "dockerlink.container": req.name}
-            self.engine.volumes.create(volume_name(req.name), labels=volume_labels)
+            with step("area check"):
+                self._check_area(req.host_port_root)
+            with step("volume"):
+                volume_existed = self._volume_exists(volume_name(req.name))
+                volume_labels = {LABEL: __version__, "dockerlink.container": req.name}
+                self.engine.volumes.create(volume_name(req.name), labels=volume_labels)
             spec = ContainerSpec(
                 image=req.image,
                 entrypoint=("/bin/sh", "-c", start_script(req.commands), "dockerlink-start"),
@@ -255,13 +259,16 @@ class Hosting:
                 **site_privileges(),
             )
             try:
-                container_id, warnings = self._create_on_site_network(spec, req.name)
+                with step("container create"):
+                    container_id, warnings = self._create_on_site_network(spec, req.name)
             except Exception:
                 if not volume_existed:  # what this request made goes with it; a kept volume stays
                     self._remove_quietly(volume_name(req.name))
                 raise
         try:
-            extra = self.access.provision(container_id, req.name, req.host_port_root, req.credentials)
+            with step("provision"):
+                image_id = self.engine.containers.inspect(container_id).image_id  # what it was made from
+                extra = self.access.provision(container_id, req.name, req.host_port_root, req.credentials, image_id)
         except Exception:
             # Login or nginx refused: nothing of this create is left (a volume it found stays).
             self.engine.containers.remove(container_id, force=True)
@@ -270,13 +277,15 @@ class Hosting:
             raise
         if start:
             try:
-                self._start(container_id)
+                with step("start"):
+                    self._start(container_id)
             except Conflicting:
                 # Not left half-made: the panel retries with another root under the same name.
                 self.engine.containers.remove(container_id, force=True)
                 self.access.remove_site(req.name)
                 raise
-        self._set_quota(container_id, req.disk)
+        with step("disk quota"):
+            self._set_quota(container_id, req.disk)
         return container_id, ([warning] if warning else []) + warnings, extra
 
     def _site_network(self, again: bool = False) -> str:
@@ -356,18 +365,25 @@ class Hosting:
     def delete(self, ref: str, volumes: bool = True) -> None:
         """Stop and remove, with the /var/www volume unless `volumes` is False: a name given
         later to another user must not hand them the previous owner's files."""
-        c = self.owned(ref)
+        with step("inspect"):
+            c = self.owned(ref)
         if volumes and self.before_remove and c.volumes.get(WWW):
-            self.before_remove(c)  # the final backup: raises, and nothing is deleted, when it fails
-        self.note_request(c.id, "delete")
-        self.engine.containers.remove(c.id, force=True)
-        self.access.remove_site(c.name)
+            with step("final backup"):
+                self.before_remove(c)  # raises, and nothing is deleted, when it fails
+        with step("journal note"):
+            self.note_request(c.id, "delete")
+        with step("remove"):
+            self.engine.containers.remove(c.id, force=True)
+        with step("site file"):
+            self.access.remove_site(c.name)
         if volumes and c.volumes.get(WWW):
-            try:
-                self.engine.volumes.remove(c.volumes[WWW])
-            except NotFound:
-                pass
-        self.store.forget(c.id)
+            with step("volume remove"):
+                try:
+                    self.engine.volumes.remove(c.volumes[WWW])
+                except NotFound:
+                    pass
+        with step("history"):
+            self.store.forget(c.id)
 
     def resize(self, ref: str, resize: Resize) -> list[str]:
         """Change limits live; 0 removes the CPU limit and sets the host's memory (the

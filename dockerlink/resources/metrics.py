@@ -8,10 +8,11 @@ import time
 import falcon
 from falcon.routing import CompiledRouter
 
+from .. import timings
 from ..metrics import CONTENT_TYPE, ServiceMetrics
 from ..services import Services
 
-__all__ = ["routes", "RequestMetrics"]
+__all__ = ["routes", "RequestMetrics", "RequestTimings"]
 
 #: The route label of a request that matched no route (bounded: not its path).
 UNMATCHED = "unmatched"
@@ -41,6 +42,18 @@ class RequestMetrics:
     def _route_of(self, req: falcon.Request) -> str:
         found = self._router.find(req.path) if self._router is not None else None
         return found[3] if found else UNMATCHED
+
+
+class RequestTimings:
+    """With `DOCKERLINK_TIMINGS` set (benches only): each request's steps to that file."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        timings.begin()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        timings.end(f"{req.method} {req.path}")
 
 
 class Metrics:

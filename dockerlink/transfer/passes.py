@@ -65,7 +65,7 @@ def tar_pass(
             index[m.name] = (m.size, m.mtime)
             if _unchanged(m, previous, since):
                 continue  # its data is skipped by the next `tar.next()`
-            yield from emit_member(out, m, tar, m)
+            yield from emit_member(out, m, tar.extractfile(m) if m.isreg() else None)
     yield bytes(out) + bytes(2 * BLOCK)
 
 

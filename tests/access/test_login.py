@@ -118,3 +118,22 @@ def test_a_passwd_or_shadow_past_its_cap_is_a_409_and_nothing_is_written(engine,
     with pytest.raises(OversizedFile, match=f"^the container's {path} is over 1 MiB"):
         Login(engine).apply("site1", Credentials(password="correct horse battery"))
     assert engine.archives.files == before
+
+
+def test_containers_fresh_from_one_image_read_its_passwd_and_shadow_once(engine):
+    engine.containers.add("site2")
+    reads = []
+    get = engine.archives.get
+    engine.archives.get = lambda ref, path, **kw: reads.append(path) or get(ref, path, **kw)
+    login = Login(engine)
+    login.apply("site1", Credentials(password="first password 1"), fresh_from="sha256:aa")
+    login.apply("site2", Credentials(password="second password 2"), fresh_from="sha256:aa")
+    assert reads == ["/etc/passwd", "/etc/shadow"]
+    cid2 = engine.containers._resolve("site2").id
+    data, mode, uid, gid = engine.archives.files[(cid2, "/etc/shadow")]
+    hashed = next(line for line in data.decode().splitlines() if line.startswith("admin:")).split(":")[1]
+    assert hashed == sha512_crypt("second password 2", hashed.split("$")[2])
+    assert data.decode().startswith("root:*:") and (mode, uid, gid) == (0o640, 0, 42)
+    for password in ("third password 3", "fourth password 4"):  # later: its own files, read each time
+        login.apply("site2", Credentials(password=password))
+    assert reads[2:] == ["/etc/passwd", "/etc/shadow"] * 2

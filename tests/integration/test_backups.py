@@ -41,6 +41,7 @@ ROOTS = {
     "outside": 7500,
     "bomb": 8500,
     "bomb-quota": 9000,
+    "links": 8000,
 }
 SITE_USER = "1000:1000"  # admin in the base image
 
@@ -552,4 +553,47 @@ def test_a_restore_past_the_sites_disk_quota_is_refused_and_changes_nothing(engi
         "268435456 bytes (the site's disk quota, 0.25 GiB)\n"
     )
     _as_it_was(engine, cid, now, backup_root)
+    bservice.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "true"})
+
+
+def test_the_tenants_links_on_the_volume_are_never_followed_on_the_host(
+    engine, bservice, unique_name, backup_root, tmp_path
+):
+    """With a local engine a backup reads, and a restore writes, the volume's directory on
+    the host (issue 27), where an absolute link is the host's: `html/e -> /etc`, a link to
+    a host directory, one where a directory was when the backup was taken, one where the
+    restore stages. None is followed: the host's /etc and that directory stay as they were."""
+    host_dir = tmp_path / "host-dir"
+    host_dir.mkdir()
+    (host_dir / "canary.txt").write_text("the host's only")
+    mark = f"{unique_name}.txt"
+    cid = _create(bservice, unique_name, ROOTS["links"])
+    _sh(
+        engine,
+        cid,
+        f"cd /var/www/html && ln -s /etc e && ln -s {host_dir} y && mkdir x && printf v1 > x/{mark}"
+        " && printf v1 > index.html",
+    )
+    record = _backup(bservice, unique_name, cid)
+    archive = backup_root / unique_name / f"{record['backup']}.tar.zst"
+    with (
+        open(archive, "rb") as f,
+        tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(f), mode="r|") as tar,
+    ):
+        members = {m.name: (m.type, m.linkname) for m in tar}
+    assert members["www/html/e"] == (tarfile.SYMTYPE, "/etc")
+    assert members["www/html/y"] == (tarfile.SYMTYPE, str(host_dir))
+    assert not [n for n in members if n.startswith(("www/html/e/", "www/html/y/"))]
+
+    _sh(
+        engine,
+        cid,
+        f"cd /var/www && printf v2 > html/index.html && rm -r html/x && ln -s /etc html/x"
+        f" && ln -s {host_dir} .dockerlink-restore",
+    )
+    r = _restore(bservice, cid, record["backup"])
+    assert r.status_code == 200, r.text
+    assert _sh(engine, cid, f"cat /var/www/html/index.html /var/www/html/x/{mark}; ls -A /var/www") == b"v1v1html\n"
+    assert not os.path.exists(f"/etc/{mark}")
+    assert os.listdir(host_dir) == ["canary.txt"]
     bservice.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "true"})

@@ -1,0 +1,266 @@
+"""A restore's staging, extraction and swap done in the volume's directory on this host
+(`hostdir.LocalVolumes`), without the engine's archive endpoint or helper containers: the
+same steps and on-disk states as restore.py's SWAP_SCRIPT (a fresh `.dockerlink-restore`,
+the tree extracted into its `www`, the `commit` marker, the old tree moved aside, the
+`moved` marker, the new tree moved in, the staging directory dropped), so that the script,
+run by `Restorer.recover` after a crash at any point, finishes the job.
+
+The volume's directory is the tenant's: nothing here follows a symbolic link. The staging
+directory is made fresh (mkdir, never reused: one already there — an earlier restore's, or
+a link the tenant planted — is left to the script), and every path below it is opened
+component by component from its descriptor with O_NOFOLLOW; the members themselves passed
+members.py's rules (no escaping name, nothing below an archive's link, no device; owner
+the site user, setuid dropped) before they get here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import stat
+import tarfile
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from ..errors import BackupFailed
+from ..timings import step
+
+__all__ = ["STAGING", "HostRestore"]
+
+STAGING = ".dockerlink-restore"
+CHUNK = 1 << 20
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Directory descriptors kept open while extracting (the tar's order is depth first).
+OPEN_DIRS = 32
+#: Directories whose time is set once their members are in (as the engine does).
+MAX_DIR_TIMES = 100_000
+
+
+class _Tree:
+    """Directories under one top descriptor, opened component by component (O_NOFOLLOW)."""
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self._open: OrderedDict[tuple[str, ...], int] = OrderedDict()
+
+    def dir(self, parts: tuple[str, ...], owner: tuple[int, int]) -> int:
+        """The descriptor of directory `parts`; a missing one is made (0755, `owner`'s)."""
+        if not parts:
+            return self.top
+        fd = self._open.get(parts)
+        if fd is not None:
+            self._open.move_to_end(parts)
+            return fd
+        parent = self.dir(parts[:-1], owner)
+        try:
+            fd = os.open(parts[-1], _DIR, dir_fd=parent)
+        except FileNotFoundError:
+            os.mkdir(parts[-1], 0o755, dir_fd=parent)
+            fd = os.open(parts[-1], _DIR, dir_fd=parent)
+            os.fchown(fd, *owner)
+        self.keep(parts, fd)
+        return fd
+
+    def keep(self, parts: tuple[str, ...], fd: int) -> None:
+        self._open[parts] = fd
+        while len(self._open) > OPEN_DIRS:
+            os.close(self._open.popitem(last=False)[1])
+
+    def close(self) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def _clear(parent: int, name: str) -> None:
+    """Remove `name` (a later member of the same name replaces it), never through a link."""
+    st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=parent)
+    else:
+        os.unlink(name, dir_fd=parent)
+
+
+class HostRestore:
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def _open_root(self) -> int:
+        return os.open(self.directory, _DIR)
+
+    def prepare(self) -> bool:
+        """A fresh staging directory (root's, 0700); False when something has the name
+        already (then the swap script's `prepare` must run first)."""
+        root = self._open_root()
+        try:
+            os.mkdir(STAGING, 0o700, dir_fd=root)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.close(root)
+
+    def extract(self, members: Iterable[tuple[tarfile.TarInfo, BinaryIO | None]]) -> None:
+        """Write `members` (archive.restored_members) under the staging directory, as
+        `<staging>/www/...`. BackupFailed when the file system refuses one."""
+        root = self._open_root()
+        try:
+            staging = os.open(STAGING, _DIR, dir_fd=root)
+        finally:
+            os.close(root)
+        tree = _Tree(staging)
+        dir_times: list[tuple[tuple[str, ...], int]] = []
+        name = ""
+        try:
+            for info, data in members:
+                name = info.name
+                parts = tuple(name.split("/"))
+                owner = (info.uid, info.gid)
+                parent = tree.dir(parts[:-1], owner)
+                self._member(tree, parent, parts, info, data, owner)
+                if info.isdir() and len(dir_times) < MAX_DIR_TIMES:
+                    dir_times.append((parts, int(info.mtime)))
+            for parts, mtime in reversed(dir_times):
+                parent = tree.dir(parts[:-1], (0, 0))
+                os.utime(parts[-1], (mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        except OSError as exc:
+            raise BackupFailed(f"cannot write {name[:200]!r} into the staging directory: {exc.strerror}") from None
+        finally:
+            tree.close()
+            os.close(staging)
+
+    def _member(
+        self,
+        tree: _Tree,
+        parent: int,
+        parts: tuple[str, ...],
+        info: tarfile.TarInfo,
+        data: BinaryIO | None,
+        owner: tuple[int, int],
+    ) -> None:
+        base, mode, mtime = parts[-1], info.mode & 0o777, int(info.mtime)
+        if info.isdir():
+            try:
+                os.mkdir(base, 0o700, dir_fd=parent)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.stat(base, dir_fd=parent, follow_symlinks=False).st_mode):
+                    _clear(parent, base)
+                    os.mkdir(base, 0o700, dir_fd=parent)
+            fd = os.open(base, _DIR, dir_fd=parent)
+            os.fchown(fd, *owner)
+            os.fchmod(fd, mode)
+            tree.keep(parts, fd)
+        elif info.isreg():
+            fd = self._create(parent, base)
+            try:
+                while chunk := data.read(CHUNK):  # type: ignore[union-attr]
+                    _write_all(fd, chunk)
+                os.fchown(fd, *owner)
+                os.fchmod(fd, mode)
+                os.utime(fd, (mtime, mtime))
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # start writing it out now
+            finally:
+                os.close(fd)
+        elif info.issym():
+            self._replacing(parent, base, lambda: os.symlink(info.linkname, base, dir_fd=parent))
+            os.chown(base, *owner, dir_fd=parent, follow_symlinks=False)
+            os.utime(base, (mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        elif info.islnk():
+            target = tuple(info.linkname.split("/"))
+            source = tree.dir(target[:-1], owner)
+            self._replacing(
+                parent,
+                base,
+                lambda: os.link(target[-1], base, src_dir_fd=source, dst_dir_fd=parent, follow_symlinks=False),
+            )
+        elif info.isfifo():
+            self._replacing(parent, base, lambda: os.mkfifo(base, 0o600, dir_fd=parent))
+            os.chown(base, *owner, dir_fd=parent, follow_symlinks=False)
+            os.chmod(base, mode, dir_fd=parent)  # our own new FIFO, in root's 0700 staging directory
+        else:  # members.py lets no other type through
+            raise BackupFailed(f"member of an unsupported type: {info.name[:200]!r}")
+
+    @staticmethod
+    def _create(parent: int, base: str) -> int:
+        try:
+            return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+        except FileExistsError:
+            _clear(parent, base)
+            return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+
+    @staticmethod
+    def _replacing(parent: int, base: str, make) -> None:  # noqa: ANN001 - a no-argument callable
+        try:
+            make()
+        except FileExistsError:
+            _clear(parent, base)
+            make()
+
+    def commit(self) -> None:
+        """SWAP_SCRIPT's `commit`, on the host: mark, move the old tree aside, move the new
+        one in (the directory's owner and mode too); each step synced as the script does.
+        The staging directory (the old tree in it) is left for `drop`."""
+        root = self._open_root()
+        try:
+            staging = os.open(STAGING, _DIR, dir_fd=root)
+            try:
+                new = os.open("www", _DIR, dir_fd=staging)
+                try:
+                    with step("commit marker, synced"):
+                        _mark(staging, "commit")
+                    with step("old tree aside, synced"):
+                        os.mkdir("old", 0o700, dir_fd=staging)
+                        old = os.open("old", _DIR, dir_fd=staging)
+                        try:
+                            for name in os.listdir(root):
+                                if name != STAGING:
+                                    os.rename(name, name, src_dir_fd=root, dst_dir_fd=old)
+                        finally:
+                            os.close(old)
+                        _mark(staging, "moved")
+                    with step("new tree in, synced"):
+                        for name in os.listdir(new):
+                            os.rename(name, name, src_dir_fd=new, dst_dir_fd=root)
+                        st = os.fstat(new)
+                        os.fchown(root, st.st_uid, st.st_gid)
+                        os.fchmod(root, stat.S_IMODE(st.st_mode))
+                        _sync(root)
+                finally:
+                    os.close(new)
+            finally:
+                os.close(staging)
+        finally:
+            os.close(root)
+
+    def drop(self) -> None:
+        """Remove the staging directory (a crash half-way: the swap script's `recover`
+        finishes it, the journal entry being removed only after this)."""
+        root = self._open_root()
+        try:
+            shutil.rmtree(STAGING, dir_fd=root)
+        finally:
+            os.close(root)
+
+
+def _mark(directory: int, name: str) -> None:
+    os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory))
+    _sync(directory)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _sync(fd: int) -> None:
+    """Everything written to the volume's file system so far on disk (syncfs: that file
+    system only, where the swap script's `sync` flushes every one)."""
+    if getattr(_libc, "syncfs", None) is None or _libc.syncfs(fd) != 0:
+        os.sync()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,175 @@
+"""A backup read from, and a restore written to, a volume's directory on the host (issue 27):
+the tenant's tree is never followed through a link on the host — a link planted as
+`www/x -> <a host directory>` is stored as a link and restored as one, a directory swapped
+for a link while it is read is left out, a staging name the tenant took is not used — and
+a backup restored this way gives back the same tree (types, modes, owner, times, links)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+
+import pytest
+import zstandard
+
+from dockerlink.backups import hostdir
+from dockerlink.backups.archive import restored_members
+from dockerlink.backups.hostdir import _Walk, tar_of
+from dockerlink.backups.hostrestore import HostRestore
+from dockerlink.backups.members import Owner
+
+
+def _members(plain: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+        return {m.name: m for m in tar.getmembers()}
+
+
+@pytest.fixture
+def host_secret(tmp_path):
+    """A directory outside the volume, as the host's /etc would be, with one file."""
+    d = tmp_path / "host-etc"
+    d.mkdir()
+    (d / "shadow").write_text("root:secret\n")
+    return d
+
+
+@pytest.fixture
+def volume(tmp_path, host_secret):
+    v = tmp_path / "volume"
+    (v / "html" / "sub").mkdir(parents=True)
+    (v / "html" / "index.html").write_text("hello\n")
+    (v / "html" / "sub" / "big.bin").write_bytes(os.urandom(3 << 20))
+    os.link(v / "html" / "index.html", v / "html" / "hard")
+    (v / "html" / "x").symlink_to(host_secret)  # the tenant's link to a host directory
+    (v / "html" / "etc").symlink_to("/etc")
+    os.mkfifo(v / "html" / "pipe")
+    os.chmod(v / "html" / "index.html", 0o640)
+    os.utime(v / "html" / "index.html", (1_600_000_000, 1_600_000_000))
+    return v
+
+
+def test_a_backup_stores_the_tenants_links_as_links_and_never_reads_through_them(volume, host_secret):
+    plain = b"".join(tar_of(str(volume)))
+    members = _members(plain)
+    assert members["www"].isdir()
+    assert members["www/html/x"].issym() and members["www/html/x"].linkname == str(host_secret)
+    assert members["www/html/etc"].issym() and members["www/html/etc"].linkname == "/etc"
+    assert not [n for n in members if n.startswith(("www/html/x/", "www/html/etc/"))]
+    assert b"root:secret" not in plain
+    assert members["www/html/pipe"].isfifo()
+    hard = [members["www/html/index.html"], members["www/html/hard"]]
+    assert sorted(m.type for m in hard) == [tarfile.REGTYPE, tarfile.LNKTYPE]
+    regular = next(m for m in hard if m.isreg())
+    assert (regular.size, regular.mode, regular.mtime) == (6, 0o640, 1_600_000_000)
+    assert members["www/html/sub/big.bin"].size == 3 << 20
+    assert plain.endswith(bytes(1024)) and len(plain) % 512 == 0
+
+
+def test_a_directory_swapped_for_a_link_after_it_was_listed_is_left_out(tmp_path, host_secret, monkeypatch):
+    """The tenant runs while a backup reads: `d` was a directory when listed, is a link to
+    a host directory when opened. O_NOFOLLOW refuses it; nothing of the host is read."""
+    parent = tmp_path / "p"
+    parent.mkdir()
+    (parent / "d").symlink_to(host_secret)
+    real_stat = os.stat
+    listed_as_dir = os.stat(host_secret)
+
+    def stat_before_the_swap(path, *, dir_fd=None, follow_symlinks=True):  # noqa: ANN001, ANN202
+        return listed_as_dir if path == "d" else real_stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(hostdir.os, "stat", stat_before_the_swap)
+    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    walk = _Walk()
+    try:
+        out = b"".join(walk.entry(fd, "d", "www/d", 1)) + walk.flush()
+    finally:
+        os.close(fd)
+    assert out == b""
+
+
+def test_a_tree_deeper_than_the_limit_is_left_to_the_engine(tmp_path, monkeypatch):
+    monkeypatch.setattr(hostdir, "MAX_DEPTH", 3)
+    (tmp_path / "v" / "a" / "b" / "c" / "d").mkdir(parents=True)
+    with pytest.raises(hostdir.TooDeep):
+        b"".join(tar_of(str(tmp_path / "v")))
+
+
+def _archive(tmp_path, plain: bytes) -> str:
+    path = tmp_path / "b.tar.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(plain))
+    return str(path)
+
+
+def _tree(root) -> dict[str, tuple]:  # noqa: ANN001
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            kind = stat.S_IFMT(st.st_mode)
+            content = os.readlink(p) if stat.S_ISLNK(st.st_mode) else None
+            if stat.S_ISREG(st.st_mode):
+                content = open(p, "rb").read()  # noqa: SIM115
+            out[os.path.relpath(p, root)] = (kind, stat.S_IMODE(st.st_mode), content)
+    return out
+
+
+def test_a_restore_on_the_host_brings_back_the_tree_and_keeps_off_the_tenants_links(tmp_path, volume, host_secret):
+    plain = b"".join(tar_of(str(volume)))
+    before = _tree(volume)
+    # The tenant changes the site, and plants links where a careless restore would go.
+    (volume / "html" / "index.html").write_text("changed")
+    (volume / "html" / "sub").rename(volume / "gone")
+    (volume / "html" / "sub").symlink_to(host_secret)  # the archive has www/html/sub/big.bin
+    me = Owner(os.getuid(), os.getgid())
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, me, 1 << 30))
+    host.commit()
+    host.drop()
+    assert _tree(volume) == before
+    assert os.listdir(host_secret) == ["shadow"] and (host_secret / "shadow").read_text() == "root:secret\n"
+    assert os.stat(volume / "html" / "index.html").st_mtime == 1_600_000_000
+
+
+def test_a_staging_name_the_tenant_took_with_a_link_is_never_written_through(tmp_path, volume, host_secret):
+    (volume / ".dockerlink-restore").symlink_to(host_secret)
+    host = HostRestore(str(volume))
+    assert host.prepare() is False  # left to the swap script's `prepare`, which removes the link
+    assert os.listdir(host_secret) == ["shadow"]
+    with pytest.raises(OSError):  # and extracting never goes through it
+        host.extract(iter(()))
+    assert os.listdir(host_secret) == ["shadow"]
+
+
+class _Engine:
+    """What LocalVolumes asks: the address, the engine's info, a volume's inspect."""
+
+    def __init__(self, address: str, mountpoint: str, userns: bool = False, driver: str = "local") -> None:
+        from types import SimpleNamespace
+
+        from dockerlink.engine import EngineInfo, VolumeInfo
+
+        self.address = address
+        self.info_calls = 0
+
+        def info() -> EngineInfo:
+            self.info_calls += 1
+            return EngineInfo(2, 1 << 30, "2", "systemd", userns=userns)
+
+        self.system = SimpleNamespace(info=info)
+        self.volumes = SimpleNamespace(inspect=lambda name: VolumeInfo(name, driver, mountpoint, {}))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the host path is used by a root service only")
+def test_the_host_directory_only_for_a_local_engine_without_user_namespaces(tmp_path):
+    local = _Engine("unix:///var/run/docker.sock", str(tmp_path))
+    volumes = hostdir.LocalVolumes(local)  # type: ignore[arg-type]
+    assert volumes.directory("v") == str(tmp_path)
+    assert volumes.directory("v") == str(tmp_path) and local.info_calls == 1  # asked once
+    assert hostdir.LocalVolumes(_Engine("tcp://10.0.0.2:2376", str(tmp_path))).directory("v") is None  # type: ignore[arg-type]
+    assert hostdir.LocalVolumes(_Engine("/var/run/docker.sock", str(tmp_path), userns=True)).directory("v") is None  # type: ignore[arg-type]
+    assert hostdir.LocalVolumes(_Engine("/var/run/docker.sock", str(tmp_path), driver="nfs")).directory("v") is None  # type: ignore[arg-type]
+    assert hostdir.LocalVolumes(_Engine("/var/run/docker.sock", str(tmp_path / "absent"))).directory("v") is None  # type: ignore[arg-type]
