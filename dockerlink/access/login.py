@@ -197,7 +197,7 @@ class Login:
             raise MissingUser(f"the container's image has no user {USER}: its password and keys cannot be set")
         return account
 
-    def _set_hash(self, container_id: str, hashed: str, fresh_from: str | None) -> None:
+    def _set_hash(self, container_id: str, hashed: str, fresh_from: str | None = None) -> None:
         info, shadow = self._read(container_id, "/etc/shadow", fresh_from)
         text = replace_hash(shadow.decode(), USER, hashed, int(time.time() // 86400)).encode()
         new = tarfile.TarInfo(info.name)

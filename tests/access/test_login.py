@@ -32,6 +32,16 @@ def test_the_password_becomes_a_sha512_hash_in_shadow_keeping_its_owner_and_mode
     assert data.decode().startswith("root:*:")  # other users untouched
 
 
+def test_a_hash_taken_from_another_container_is_written_as_it_is_keeping_owner_and_mode(engine):
+    hashed = sha512_crypt("moved along", "abcdefgh")
+    Login(engine).set_password_hash("site1", hashed)  # a transfer's: the hash, never the password
+    cid = engine.containers._resolve("site1").id
+    data, mode, uid, gid = engine.archives.files[(cid, "/etc/shadow")]
+    admin = next(line for line in data.decode().splitlines() if line.startswith("admin:"))
+    assert admin.split(":")[1] == hashed
+    assert (mode, uid, gid) == (0o640, 0, 42)
+
+
 def test_keys_go_to_authorized_keys_owned_by_admin_mode_0600(engine):
     Login(engine).apply("site1", Credentials(ssh_keys=(key_line(), key_line(comment="b"))))
     cid = engine.containers._resolve("site1").id

@@ -172,5 +172,6 @@ def test_the_service_and_its_collector_reach_the_engine_through_tls(tls_engine_a
             "handoff": "running",
             "disk": "running",
             "restore-recovery": "done",
+            "transfers": "running",
         }
         assert "disk use not measured" not in service.log.read_text()

@@ -176,7 +176,7 @@ def test_a_site_moves_with_its_files_login_and_port_root(host_a, host_b, engine,
     assert "token" not in started
 
     status = _ended(host_a, name)
-    assert status["state"] == "done", status
+    assert status["state"] == "done", (status, host_b.service.log.read_text()[-3000:])
     assert status["receiver"]["host_port_root"] == ROOT and status["receiver"]["state"] == "running"
     assert status["downtime"] is not None and status["downtime"] >= 0
 
