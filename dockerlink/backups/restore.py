@@ -263,9 +263,11 @@ def run_on_volume(
     engine: Engine, image: str, volume: str, script: str, args: tuple[str, ...], labels: dict[str, str]
 ) -> int:
     """Run `sh -c script` with `args` in a throw-away container of `image` mounting `volume`
-    at /var/www (running or not, its site is never exec'd into); its exit code."""
+    at /var/www (running or not, its site is never exec'd into); its exit code. It joins no
+    network: it needs none, and so it can reach neither the sites nor the host."""
     spec = ContainerSpec(
         image=image,
+        network="none",
         entrypoint=("/bin/sh", "-c", script, "dockerlink-helper"),
         cmd=args,
         labels=labels,

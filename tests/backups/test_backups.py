@@ -321,3 +321,13 @@ def test_a_restore_known_to_expand_past_the_cap_or_the_quota_is_413_before_the_s
     )
     assert engine.containers.inspect("site1").running
     assert not list((tmp_path / "b").glob(".restores/*.json"))
+
+
+def test_a_helper_on_a_sites_volume_joins_no_network():
+    from dockerlink.backups.restore import run_on_volume
+    from tests.fakes import FakeEngine
+
+    engine = FakeEngine()
+    engine.containers.wait = lambda ref: 0  # the fake has no wait: the helper "exits" at once
+    run_on_volume(engine, "dockerlink/base:latest", "v1", "true", (), {"dockerlink.helper": "1"})
+    assert engine.containers.last_create["HostConfig"]["NetworkMode"] == "none"  # no way to the sites or the host
