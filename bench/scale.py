@@ -1,6 +1,6 @@
 """Bench one host with N sites (default 1000): what must not grow per call with N.
 
-    .venv/bin/python bench/scale.py [N] [--repeat 5] [--ui]
+    .venv/bin/python bench/scale.py [N] [--repeat 5] [--ui] [--keep | --remove-fleet]
 
 A real dockerlink under gunicorn (2 workers, its collector, a site network of its own:
 `dltest-bench-scale-net`, 10.231.0.0/21, so the shared `dockerlink-sites` bridge never
@@ -20,7 +20,8 @@ Figures, each beside its target (the issue's):
 - with `--ui`, the operator page's requests per refresh (bench/ui_requests.py, N sites,
   chromium, the tests' fake engine).
 Everything it made (name prefix dltest-bench-scale-, label dockerlink.test) is removed at
-the end, also after a failure.
+the end, also after a failure; with `--keep` the N sites stay (dltest-bench-fleet-<i>) and
+the next run reuses them, until `--remove-fleet`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from tests.integration.live import live_service  # noqa: E402
 
 IMAGE = os.environ.get("base_image", "dockerlink/base:latest")
 PREFIX = "dltest-bench-scale-"
+FLEET = "dltest-bench-fleet-"  # the N sites --keep leaves for the next run
 NETWORK = "dltest-bench-scale-net"
 SUBNET = "10.231.0.0/21"
 AREA = 500
@@ -75,19 +77,34 @@ def row(what: str, figure: str, target: str, ok: bool) -> None:
     print(f"{what:<46} {figure:>26}   target {target:<16} {verdict(ok)}")
 
 
-def make_sites(engine: Engine, n: int, run: str) -> list[str]:
+def make_sites(engine: Engine, n: int, prefix: str) -> list[str]:
+    """N cheap running sites named `prefix<i>`; those already there (a kept fleet) are reused."""
     labels = {"dockerlink": "bench", BENCH_LABEL: "1"}
+    there = {c.name: c for c in engine.containers.list(all=True) if c.name.startswith(prefix)}
 
     def one(i: int) -> str:
+        name = f"{prefix}{i}"
+        if name in there:
+            if there[name].state != "running":
+                engine.containers.start(there[name].id)
+            return there[name].id
         spec = ContainerSpec(
             image=IMAGE, cmd=("sleep", "infinity"), labels=labels, memory=16 * MIB, memory_swap=16 * MIB, network="none"
         )
-        cid, _ = engine.containers.create(spec, name=f"{PREFIX}{run}-{i}")
+        cid, _ = engine.containers.create(spec, name=name)
         engine.containers.start(cid)
         return cid
 
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(one, range(n)))
+
+
+def remove_fleet(engine: Engine) -> None:
+    """The sites `--keep` left (name prefix FLEET)."""
+    fleet = [c.id for c in engine.containers.list(all=True) if c.name.startswith(FLEET)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda cid: engine.containers.remove(cid, force=True), fleet))
+    print(f"removed the kept fleet: {len(fleet)} containers")
 
 
 def remove_everything(engine: Engine) -> None:
@@ -221,9 +238,17 @@ def main() -> int:
     ap.add_argument("n", type=int, nargs="?", default=1000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--ui", action="store_true", help="also the operator page's requests (chromium)")
+    ap.add_argument("--keep", action="store_true", help=f"keep the N sites ({FLEET}<i>) for next time")
+    ap.add_argument("--remove-fleet", action="store_true", help="only remove the sites --keep left")
     args = ap.parse_args()
     n, repeat = args.n, args.repeat
+    if args.remove_fleet:
+        with Engine() as engine:
+            remove_fleet(engine)
+        return 0
     sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured
+    # --keep: `python bench/scale.py 1000 --keep` once, then each later run adopts the same
+    # 1000 sites in seconds instead of making them (minutes); --remove-fleet at the end.
     engine = Engine()
     if not subnet_is_free(engine):
         print(f"{SUBNET} is taken on this host: edit SUBNET")
@@ -249,8 +274,8 @@ def main() -> int:
                 raw_first = statistics.median(raw_create_ms(raw, run, k) for k in range(repeat))
 
                 t0 = time.perf_counter()
-                ids = make_sites(engine, n, run)
-                print(f"{n} sites made and started in {time.perf_counter() - t0:.0f} s")
+                ids = make_sites(engine, n, FLEET if args.keep else f"{PREFIX}{run}-")
+                print(f"{n} sites made (or found) and started in {time.perf_counter() - t0:.0f} s")
                 raw.close()
                 raw = RawEngine(timeout=600)  # the engine closed the idle connection meanwhile
 
