@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import BENCH_LABEL, median_ms  # noqa: E402
 from bench.rawsocket import RawEngine  # noqa: E402
-from bench.stats_round import NoEngine, Only, OnlyEvents  # noqa: E402
+from bench.stats_round import NoEngine, Only, followed  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine, EngineError, NotFound  # noqa: E402
 from dockerlink.stats.collector import Collector  # noqa: E402
 from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler  # noqa: E402
@@ -318,7 +318,7 @@ def main() -> int:
                     cgroup = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
                     with tempfile.TemporaryDirectory() as stmp:
                         store = StatsStore(os.path.join(stmp, "stats.sqlite3"))
-                        collector = Collector(Only(engine, ids), cgroup, store, events=OnlyEvents(engine, ids))
+                        collector = Collector(Only(engine, ids), cgroup, store, changes=followed())
                         took = median_ms(collector.collect_once, repeat * 2, warmup=2)
                         store.close()
                     cgroup.close()

@@ -38,7 +38,7 @@ from bench.rawsocket import get_all  # noqa: E402
 from dockerlink.app import create_app  # noqa: E402
 from dockerlink.config import Config  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine, socket_path  # noqa: E402
-from dockerlink.stats.collector import Collector  # noqa: E402
+from dockerlink.stats.collector import Collector, ContainerChanges  # noqa: E402
 from dockerlink.stats.sampler import PRIME_AHEAD, CgroupSource, EngineSource, Sampler  # noqa: E402
 from dockerlink.stats.samples import Reading, derive  # noqa: E402
 from dockerlink.stats.store import StatsStore  # noqa: E402
@@ -113,15 +113,13 @@ class Only:
         return [c for c in self._engine.containers.list(all=all, filters=filters) if c.id in self._ids]
 
 
-class OnlyEvents:
-    """The engine's event log, restricted to the bench's containers: what other tests do on
-    the same daemon must not make the bench's rounds list again."""
-
-    def __init__(self, engine: Engine, ids: list[str]) -> None:
-        self._engine, self._ids = engine, set(ids)
-
-    def events(self, since, until, filters=None):  # noqa: ANN001
-        return [e for e in self._engine.system.events(since, until, filters) if e.actor_id in self._ids]
+def followed() -> ContainerChanges:
+    """What the collector's event follower reports while the bench's containers do not
+    change: followed all along, nothing changed (what other tests do on the same daemon
+    must not make the bench's rounds list again)."""
+    changes = ContainerChanges()
+    changes.following(True)
+    return changes
 
 
 class NoEngine:
@@ -179,10 +177,10 @@ def bench_rounds(engine: Engine, n: int, rounds: int) -> dict[str, Measure]:
     results["cgroup: sampling"] = measure(lambda: cgroup.sample(listed), rounds * 4)
     with tempfile.TemporaryDirectory() as tmp:
         store = StatsStore(os.path.join(tmp, "stats.sqlite3"))
-        collector = Collector(lister, cgroup, store, events=OnlyEvents(engine, ids))
+        collector = Collector(lister, cgroup, store, changes=followed())
         results["cgroup: whole round"] = measure(collector.collect_once, rounds * 4)
         relists = collector.listing.lists - 1
-        collector = Collector(lister, cgroup, store)  # no event log: every round lists
+        collector = Collector(lister, cgroup, store)  # no follower: every round lists
         results["cgroup: round that re-lists"] = measure(collector.collect_once, rounds * 4)
         store.close()
     cgroup.close()
