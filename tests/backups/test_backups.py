@@ -21,30 +21,22 @@ from dockerlink.config import Config
 from dockerlink.engine import ServerError
 from dockerlink.errors import InvalidInput
 from tests.fakes import FakeEngine, FakeStore
+from tests.tarballs import tar_of
 
 LABELS = {"dockerlink": "0.1.0", "dockerlink.host_port_root": "10000"}
 
 
 def _tar(*members: tuple[str, bytes | None], link: tuple[str, str] | None = None, device: str | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            if data is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        if link:
-            info = tarfile.TarInfo(link[0])
-            info.type, info.linkname = tarfile.LNKTYPE, link[1]
-            tar.addfile(info)
-        if device:
-            info = tarfile.TarInfo(device)
-            info.type = tarfile.CHRTYPE
-            tar.addfile(info)
-    return zstandard.ZstdCompressor().compress(buf.getvalue())
+    extra = []
+    if link:
+        info = tarfile.TarInfo(link[0])
+        info.type, info.linkname = tarfile.LNKTYPE, link[1]
+        extra.append(info)
+    if device:
+        info = tarfile.TarInfo(device)
+        info.type = tarfile.CHRTYPE
+        extra.append(info)
+    return zstandard.ZstdCompressor().compress(tar_of(*members, extra=extra))
 
 
 GOOD = _tar(("www", None), ("www/html", None), ("www/html/index.html", b"hi"))

@@ -8,23 +8,13 @@ import tarfile
 
 from dockerlink.backups.archive import check_members, write_compressed
 from dockerlink.transfer.passes import removed, tar_pass
+from tests.tarballs import tar_of
 
 T0 = 1_800_000_000.0
 
 
 def _tar(members: list[tuple[str, bytes | None, float]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data, mtime in members:
-            info = tarfile.TarInfo(name)
-            info.mtime = mtime
-            if data is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_of(*members, format=tarfile.PAX_FORMAT)
 
 
 def _chunks(data: bytes, size: int = 7000) -> list[bytes]:
