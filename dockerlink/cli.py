@@ -1,4 +1,4 @@
-"""`dockerlink serve | collect | check`."""
+"""`dockerlink serve | collect | check | adopt-backups`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .backups.catalog import Catalog
+from .backups.restic import ResticError
+from .backups.targets import restic_target
 from .collector.process import run_forever
 from .config import Config, ConfigError, listen_addresses
+from .errors import Conflicting, InvalidInput
 from .isolation.keeper import check_at_start
 from .statefiles import StateFiles
 from .tokens import revocations_problem
@@ -44,6 +48,21 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adopt(args: argparse.Namespace) -> int:
+    """After a host is lost: list the restic repository's backups in this host's catalog."""
+    config = Config.from_env()
+    try:
+        target = restic_target(config.engine(), config, Catalog(config.backup_dir))
+        adopted = target.adopt(args.site)
+    except (Conflicting, InvalidInput, ResticError) as exc:
+        print(f"dockerlink: {exc}", file=sys.stderr)
+        return 2 if not isinstance(exc, ResticError) else 1
+    for r in adopted:
+        print(f"adopted {r.name} {r.backup} (snapshot {r.snapshot}, {r.kind})")
+    print(f"dockerlink: {len(adopted)} backup(s) adopted from the restic repository")
+    return 0
+
+
 def warnings(config: Config, raw: Mapping[str, str]) -> list[str]:
     """What an operator should settle, though the service starts without it; `raw`: the
     settings as given (to tell a default from a value set to the same)."""
@@ -72,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         func=_collect
     )
     sub.add_parser("check", help="validate the configuration and reach the engine").set_defaults(func=_check)
+    adopt = sub.add_parser("adopt-backups", help="list the restic repository's backups here (a new host)")
+    adopt.add_argument("--site", help="only this site's backups")
+    adopt.set_defaults(func=_adopt)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

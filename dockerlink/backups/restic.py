@@ -239,6 +239,11 @@ class Restic:
             raise ResticError("restic backup ended without a summary")
         return Summary.from_json(summaries[-1])
 
+    def snapshots(self, tags: Sequence[str]) -> list[dict[str, Any]]:
+        """The repository's snapshots carrying every one of `tags`, whichever host took them."""
+        listed = self.run("snapshots", *_tag_args([",".join(tags)]))
+        return [s for s in (listed[0] if listed and isinstance(listed[0], list) else []) if isinstance(s, dict)]
+
     def forget_snapshots(self, snapshots: Sequence[str]) -> None:
         self.run("forget", "--", *snapshots, exclusive=True)
 

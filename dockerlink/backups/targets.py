@@ -9,36 +9,45 @@ an unchanged 1 GB site reads next to nothing. With a remote engine (or a mountpo
 process cannot read), the engine's archive stream on restic's stdin (`source: stream`),
 which dedups by content but must read the whole site each time.
 
-Each snapshot is tagged `dockerlink`, `dockerlink-site=<name>`, `dockerlink-backup=<id>`
-and `dockerlink-container=<full id>`, so the repository alone says whose each one is.
+Each snapshot is tagged `dockerlink`, `dockerlink-site=<name>`, `dockerlink-backup=<id>`,
+`dockerlink-container=<full id>` and `dockerlink-kind=<kind>`, so the repository alone says
+whose each one is: a new host that lost nothing but its catalog (the host died) adopts them
+(`adopt`) and restores, downloads and deletes them as its own.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import os
+import re
 import shutil
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import zstandard
 
 from ..config import Config
 from ..engine import ContainerDetails, Engine
-from ..errors import Conflicting
+from ..errors import Conflicting, InvalidInput, NoSuchBackup
 from .archive import CHUNK, EXTENSION, LEVEL
-from .catalog import Catalog, Record
+from .catalog import Catalog, Record, check_backup_id, check_site_name
 from .members import ROOT, WWW
 from .restic import Progress, Restic, Source
 
-__all__ = ["ResticTarget", "Materialized", "TAG", "as_www", "restic_target"]
+__all__ = ["ResticTarget", "Materialized", "TAG", "KINDS", "adopted_record", "as_www", "restic_target"]
 
 TAG = "dockerlink"
+#: The kinds a record keeps when adopted; a snapshot without one (taken before the tag
+#: existed) is listed as `adopted`.
+KINDS = ("manual", "final", "scheduled", "uploaded")
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class ResticTarget:
             f"{TAG}-site={c.name}",
             f"{TAG}-backup={record.backup}",
             f"{TAG}-container={c.id}",
+            f"{TAG}-kind={record.kind}",
         ]
         mountpoint = self._mountpoint(c)
         if mountpoint:
@@ -91,6 +101,31 @@ class ResticTarget:
                 yield stream.chunks(CHUNK)
 
         return opened
+
+    # -- adopting (a new host) ---------------------------------------------------------------
+
+    def adopt(self, name: str | None = None) -> list[Record]:
+        """A catalog record for each of the repository's dockerlink snapshots (of site
+        `name`, or every site) that this catalog does not list: another host's, or this
+        host's from before its state was lost. Their backups then list, restore (into the
+        site of that name, with `from`: a new host's site is another container), download
+        and delete here. A snapshot whose tags do not name a site and a backup id is left
+        alone; adopting twice adds nothing."""
+        tags = [TAG] + ([f"{TAG}-site={check_site_name(name)}"] if name else [])
+        adopted = []
+        for snapshot in self.restic.snapshots(tags):
+            record = adopted_record(snapshot)
+            if record is None or (name and record.name != name):
+                continue
+            try:
+                self.catalog.get(record.name, record.backup)
+                continue
+            except NoSuchBackup:
+                pass
+            self.catalog.site_dir(record.name, create=True)
+            self.catalog.save(record)
+            adopted.append(record)
+        return adopted
 
     # -- reading back --------------------------------------------------------------------------
 
@@ -159,6 +194,48 @@ def restic_target(engine: Engine, config: Config, catalog: Catalog) -> ResticTar
     if not (config.restic_repository and config.restic_password_file):
         raise Conflicting("target: restic is not set up on this host (restic_repository)")
     return ResticTarget(engine, config, catalog)
+
+
+def adopted_record(snapshot: dict[str, Any]) -> Record | None:
+    """The record a snapshot's tags and path describe (None if they describe none): a done
+    restic backup, with the time its id carries and the snapshot's own."""
+    tags = dict(t.split("=", 1) for t in snapshot.get("tags") or [] if isinstance(t, str) and "=" in t)
+    paths, short = snapshot.get("paths") or [], snapshot.get("short_id")
+    try:
+        name = check_site_name(tags.get(f"{TAG}-site", ""))
+        backup = check_backup_id(tags.get(f"{TAG}-backup", ""))
+    except InvalidInput:
+        return None
+    if len(paths) != 1 or not isinstance(paths[0], str) or not isinstance(short, str) or not short:
+        return None
+    container = tags.get(f"{TAG}-container")
+    kind = tags.get(f"{TAG}-kind")
+    started = float(calendar.timegm(time.strptime(backup[:16], "%Y%m%dT%H%M%SZ")))
+    return Record(
+        backup=backup,
+        name=name,
+        kind=kind if kind in KINDS else "adopted",
+        state="done",
+        started=started,
+        container=container if container and _CONTAINER_ID.fullmatch(container) else None,
+        finished=_restic_time(snapshot.get("time")) or started,
+        compression="restic",
+        target="restic",
+        snapshot=short,
+        source="stream" if paths[0] == f"/{name}.tar" else "files",
+        path=paths[0],
+    )
+
+
+def _restic_time(value: object) -> float | None:
+    """restic's RFC 3339 time (nanoseconds, `Z`) as Unix seconds."""
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z", value)
+    if not match:
+        return None
+    whole = calendar.timegm(tuple(int(g) for g in match.groups()[:6]) + (0, 0, 0))
+    return whole + float(match[7] or 0)
 
 
 def as_www(tar: IO[bytes], root: str, out: IO[bytes]) -> None:

@@ -8,7 +8,10 @@ site. The password is in no argv, environment of a site, log or answer; a restic
 mid-backup leaves a repository that `restic check` passes and the next backup works; an
 unreachable repository fails the backup with its reason and leaves the site as it was.
 
-Port areas: 11000-13499 (size 500)."""
+A new host that has the repository but lost the catalog adopts the snapshots
+(`dockerlink adopt-backups`) and restores one into the new site of the same name.
+
+Port areas: 11000-13999 (size 500)."""
 
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -37,7 +42,7 @@ from .test_backups import POPULATE as LOCAL_POPULATE
 
 TOKEN = "restic-test-token-0123456789"
 PASSWORD = "correct-horse-restic-7f3a9c"
-ROOTS = {"roundtrip": 11000, "other": 11500, "killed": 12000, "remote": 12500, "unreachable": 13000}
+ROOTS = {"roundtrip": 11000, "other": 11500, "killed": 12000, "remote": 12500, "unreachable": 13000, "adopt": 13500}
 
 #: The local backups' site, every kind of file, with a small media file.
 BIG = "head -c 50000000 /dev/urandom > html/big.bin"
@@ -210,6 +215,49 @@ def test_a_restic_backup_restores_downloads_moves_and_is_forgotten(
         assert PASSWORD.encode() not in _sh(engine, ref, "cat /proc/1/environ; env")
     for ref in (cid, other):
         rservice.request("DELETE", "/v1/container", params={"id": ref, "deletevolume": "true"})
+
+
+def test_a_new_host_adopts_the_repositorys_backups_and_restores_one_into_the_new_site(engine, rservice, unique_name):
+    """The host is lost with its catalog (here: the site deleted and its catalog directory
+    removed); on the new host, `dockerlink adopt-backups` lists the repository's snapshots
+    again, and the panel restores one into the new site of that name (another container,
+    so with `from`). Adopting again adds nothing."""
+    cid = _create(rservice, unique_name, ROOTS["adopt"])
+    _sh(engine, cid, POPULATE)
+    before = _sh(engine, cid, MANIFEST)
+    record = _backup(rservice, unique_name, cid, target="restic")
+    volume = engine.containers.inspect(cid).volumes["/var/www"]
+    engine.containers.remove(cid, force=True)  # the host died: no delete, no final backup
+    engine.volumes.remove(volume)
+    shutil.rmtree(Path(rservice.env["backup_dir"]) / unique_name)
+
+    new = _create(rservice, unique_name, ROOTS["adopt"])
+    assert rservice.get("/v1/container/backups", params={"name": unique_name}).json()["backups"] == []
+
+    def adopt() -> str:
+        argv = [sys.executable, "-m", "dockerlink.cli", "adopt-backups", "--site", unique_name]
+        done = subprocess.run(argv, env=rservice.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert f"adopted {unique_name} {record['backup']} (snapshot {record['snapshot']}, manual)" in adopt()
+    [listed] = rservice.get("/v1/container/backups", params={"name": unique_name}).json()["backups"]
+    assert (listed["backup"], listed["state"], listed["target"], listed["kind"], listed["container"]) == (
+        record["backup"],
+        "done",
+        "restic",
+        "manual",
+        cid,
+    )
+    r = rservice.request("POST", "/v1/container/restore", params={"id": new, "backup": record["backup"]})
+    assert r.status_code == 409, r.text  # the lost site's: the panel names it
+    r = rservice.request(
+        "POST", "/v1/container/restore", params={"id": new, "backup": record["backup"], "from": unique_name}
+    )
+    assert r.status_code == 200, r.text
+    assert _sh(engine, new, MANIFEST) == _as_site_user(before)
+    assert "0 backup(s) adopted" in adopt()
+    rservice.request("DELETE", "/v1/container", params={"id": new, "deletevolume": "true"})
 
 
 def _restic_pid(tag: str) -> int | None:
