@@ -56,3 +56,13 @@ def test_check_warns_when_the_default_bind_cannot_listen_on_ipv6(monkeypatch):
     monkeypatch.setattr(cli, "listen_addresses", lambda c: no_ipv6(c, ipv6_loopback=lambda: False))
     found = cli.warnings(Config(), {"port_area_size": "500"})
     assert found == ["no IPv6 loopback on this host: the default bind listens on 127.0.0.1:7200 only"]
+
+
+def test_adopt_backups_on_a_host_without_restic_says_so_in_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("os.environ", {"backup_dir": str(tmp_path / "b"), "stats_db": str(tmp_path / "s.sqlite3")})
+    monkeypatch.setattr(Config, "engine", lambda self: FakeEngine())
+    code = cli.main(["adopt-backups", "--site", "site1"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == "dockerlink: target: restic is not set up on this host (restic_repository)\n"
