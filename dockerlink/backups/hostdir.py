@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..engine import Engine, NotFound, socket_path
 from .members import ROOT
@@ -80,10 +80,16 @@ def _header(name: str, st: os.stat_result, type_: bytes, size: int = 0, link: st
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
+#: Asked of each regular file (its member name, its fstat) before its data is read: False
+#: leaves it out of the tar.
+Wanted = Callable[[str, os.stat_result], bool]
+
+
 class _Walk:
-    def __init__(self) -> None:
+    def __init__(self, wanted: Wanted | None = None) -> None:
         self.out = bytearray()
         self.links: dict[tuple[int, int], str] = {}
+        self.wanted = wanted
 
     def flush(self) -> bytes:
         data = bytes(self.out)
@@ -130,6 +136,8 @@ class _Walk:
             self.out += _header(name, st, tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE)
 
     def file(self, fd: int, name: str, st: os.stat_result) -> Iterator[bytes]:
+        if self.wanted is not None and st.st_nlink == 1 and not self.wanted(name, st):
+            return  # (a hard-linked file is always in: a later name may be stored as a link to it)
         key = (st.st_dev, st.st_ino)
         if st.st_nlink > 1:
             first = self.links.get(key)
@@ -155,12 +163,14 @@ class _Walk:
         self.out += bytes(-size % tarfile.BLOCKSIZE)
 
 
-def tar_of(directory: str) -> Iterator[bytes]:
+def tar_of(directory: str, wanted: Wanted | None = None) -> Iterator[bytes]:
     """The plain tar of `directory` as the engine archives a volume mounted at /var/www:
     `www` first, then `www/...`, in pieces of about a chunk (at most a chunk per file read);
-    no end-of-archive blocks missing. TooDeep before anything past MAX_DEPTH is read."""
+    no end-of-archive blocks missing. TooDeep before anything past MAX_DEPTH is read. With
+    `wanted`, the regular files it refuses are left out, their data never read (a
+    transfer's final pass: only what changed)."""
     root = os.open(directory, _DIR)
-    walk = _Walk()
+    walk = _Walk(wanted)
     try:
         yield from walk.directory(root, ROOT, 0)
     finally:

@@ -30,6 +30,7 @@ from typing import Any
 from ..access.login import Login
 from ..backups.archive import CHUNK, write_compressed
 from ..backups.disk import Quotas
+from ..backups.hostdir import LocalVolumes, TooDeep
 from ..config import Config
 from ..engine import Engine, EngineError, NotFound
 from ..errors import Conflicting, InvalidInput, NoSuchTransfer
@@ -37,7 +38,7 @@ from ..events.hooks import transfer_event
 from ..hosting import WWW, Hosting
 from ..statefiles import StateFiles, acquire
 from ..storage import write_atomically
-from .passes import Index, removed, tar_pass
+from .passes import Index, removed, tar_pass, walk_pass
 from .peer import Peer, PeerFailed, check_url
 from .receiver import read_states, transfers_dir
 from .site import read_spec
@@ -69,6 +70,7 @@ class Sender:
         self.config = config
         self.hosting = hosting  # one without the final backup: the files live on, on B
         self.login = Login(engine)
+        self.volumes = LocalVolumes(engine)
 
     # -- the journal -----------------------------------------------------------------------
 
@@ -169,7 +171,9 @@ class Sender:
         self._phase(entry, "copying", receiver={"id": opened.get("id"), "host_port_root": opened.get("host_port_root")})
         first: Index = {}
         since = time.time()
-        self._pass(entry, peer, 1, first)
+        directory = self.volumes.directory(c.volumes[WWW]) if c.volumes.get(WWW) else None
+        entry["read"] = "files" if directory else "engine"
+        self._pass(entry, peer, 1, first, directory)
         if entry["was_running"]:
             self._phase(entry, "stopping")
             self.hosting.note_request(c.id, "stop")
@@ -177,7 +181,7 @@ class Sender:
         stopped = time.time()
         self._phase(entry, "final", stopped_at=stopped)
         second: Index = {}
-        self._pass(entry, peer, 2, second, previous=first, since=since)
+        self._pass(entry, peer, 2, second, directory, previous=first, since=since)
         self._phase(entry, "committing")
         answer = peer.commit(removed(first, second), start=entry["was_running"])
         self._phase(
@@ -187,12 +191,28 @@ class Sender:
             receiver={k: answer.get(k) for k in ("id", "host_port_root", "state")},
         )
 
-    def _pass(self, entry: dict[str, Any], peer: Peer, number: int, index: Index, **delta: Any) -> None:
-        """One pass: the tree (or what changed) as the backups' archive, spooled, then sent."""
+    def _pass(
+        self, entry: dict[str, Any], peer: Peer, number: int, index: Index, directory: str | None, **delta: Any
+    ) -> None:
+        """One pass: the tree (or what changed) as the backups' archive, spooled, then sent.
+        Read from the volume's `directory` on this host when there is one (the final pass
+        then reads only the changed files), else (or for a tree too deep to walk that way)
+        through the engine's archive endpoint."""
         part = self._path(entry["name"], f".pass{number}.tar.zst")
         try:
-            with open(part, "wb") as out, self.engine.containers.get_archive(entry["container"], WWW) as (_, stream):
-                written = write_compressed(tar_pass(stream.chunks(CHUNK), index, **delta), out)
+            with open(part, "wb") as out:
+                written = None
+                if directory is not None:
+                    try:
+                        written = write_compressed(walk_pass(directory, index, **delta), out)
+                    except TooDeep as exc:
+                        log.info("transfer of %s: pass %d through the engine: %s", entry["name"], number, exc)
+                        index.clear()
+                        out.seek(0)
+                        out.truncate()
+                if written is None:
+                    with self.engine.containers.get_archive(entry["container"], WWW) as (_, stream):
+                        written = write_compressed(tar_pass(stream.chunks(CHUNK), index, **delta), out)
             entry.setdefault("passes", []).append({"pass": number, "size": written.size, "plain": written.plain})
             self._save(entry)
             peer.send(str(part), number)

@@ -179,6 +179,11 @@ def test_a_site_moves_with_its_files_login_and_port_root(host_a, host_b, engine,
     assert status["state"] == "done", (status, host_b.service.log.read_text()[-3000:])
     assert status["receiver"]["host_port_root"] == ROOT and status["receiver"]["state"] == "running"
     assert status["downtime"] is not None and status["downtime"] >= 0
+    # Read from the volume's directory on A (a local engine); the final pass holds no file
+    # the first pass sent unchanged.
+    assert status["read"] == "files"
+    first, final = status["passes"]
+    assert final["plain"] < first["plain"] // 2, status["passes"]
 
     # On B: running, the same tree, limits and commands, and the owner logs in with the same password and key.
     on_b = host_b.engine.containers.inspect(name)

@@ -4,10 +4,11 @@ changed since the first began, and the deletions are what the first saw and not 
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 
 from dockerlink.backups.archive import check_members, write_compressed
-from dockerlink.transfer.passes import removed, tar_pass
+from dockerlink.transfer.passes import removed, tar_pass, walk_pass
 from tests.tarballs import tar_of
 
 T0 = 1_800_000_000.0
@@ -76,3 +77,50 @@ def test_the_second_pass_is_a_tar_the_backups_member_rules_accept(tmp_path):
         write_compressed(tar_pass(_chunks(_tar(TREE)), {}, previous=first, since=T0), out)
         out.seek(0)
         assert check_members(out, 1 << 30).members == 2  # www and www/sub: every file unchanged
+
+
+def _write_tree(root, files: dict[str, tuple[bytes, float]]) -> None:  # noqa: ANN001
+    for name, (data, mtime) in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (mtime, mtime))
+
+
+def test_a_walk_of_the_volumes_directory_skips_unchanged_files_without_reading_them(tmp_path, monkeypatch):
+    _write_tree(
+        tmp_path,
+        {
+            "old.txt": (b"old" * 5000, T0 - 100),
+            "sub/gone.txt": (b"gone", T0 - 100),
+            "sub/edited.txt": (b"v1", T0 - 100),
+            "recent.txt": (b"r", T0 - 1),
+        },
+    )
+    first: dict = {}
+    assert set(_read(b"".join(walk_pass(str(tmp_path), first)))) == {
+        "www",
+        "www/old.txt",
+        "www/sub",
+        "www/sub/gone.txt",
+        "www/sub/edited.txt",
+        "www/recent.txt",
+    }
+    assert first["www/old.txt"] == (15000, int(T0 - 100))
+
+    (tmp_path / "sub" / "gone.txt").unlink()
+    _write_tree(tmp_path, {"sub/edited.txt": (b"v2-longer", T0 - 100), "sub/new.txt": (b"new", T0 + 3)})
+    reads: list[int] = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    second: dict = {}
+    plain = b"".join(walk_pass(str(tmp_path), second, previous=first, since=T0))
+    assert _read(plain) == {
+        "www": None,
+        "www/sub": None,
+        "www/sub/edited.txt": b"v2-longer",
+        "www/sub/new.txt": b"new",
+        "www/recent.txt": b"r",  # touched just before the first pass began: sent
+    }
+    assert sum(reads) < 15000  # old.txt's 15000 bytes were never read
+    assert removed(first, second) == ["www/sub/gone.txt"]
