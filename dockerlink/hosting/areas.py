@@ -122,7 +122,8 @@ class AreaBook:
                 root = port_root(c.labels)
                 if root is not None:
                     self._roots[cid] = (c.name, root)
-            self._seeded, self._stale = True, False
+            self._seeded = True  # a stale book stays stale: its stream may be dead
+            self._changed.clear()  # only a seeding in flight needs it; the next takes its own mark
 
     def vouches(self, volume: str, mark: int, wait: float | None = None) -> bool:
         """Whether the book is as true as a list made now: seeded, and its stream has
@@ -132,7 +133,10 @@ class AreaBook:
             ok = self._cond.wait_for(came, BARRIER_WAIT if wait is None else wait)
             if self._usable() and not ok:
                 self._stale = True
-            return self._usable() and self._volumes.get(volume, 0) > mark
+            if not (self._usable() and self._volumes.get(volume, 0) > mark):
+                return False
+            del self._volumes[volume]  # one creator waits for it (under the create lock)
+            return True
 
     def _usable(self) -> bool:
         return self._following and self._seeded and not self._stale

@@ -152,9 +152,14 @@ def test_a_stream_that_delivers_nothing_makes_the_create_list_once_waited_then_a
     lists = Lists(engine)
     with pytest.raises(Conflicting, match="that of container outside "):
         create(a, "late", 7100)
-    create(a, "other", 9000)
-    assert lists.count == 2
-    assert not a._details_cache().areas.vouches("dockerlink-x-www", 0, wait=0)  # stale: no more waits
+    book = a._details_cache().areas
+    would_wait: list[bool] = []
+    wait_for = book._cond.wait_for
+    monkeypatch.setattr(
+        book._cond, "wait_for", lambda ready, timeout: would_wait.append(not ready()) or wait_for(ready, timeout)
+    )
+    create(a, "other", 9000)  # at once: the book stays stale, seeded or not, until the stream restarts
+    assert lists.count == 2 and would_wait == [False]
 
 
 def test_without_a_stream_every_create_lists(tmp_path):
