@@ -16,7 +16,15 @@ Figures, each beside its target (the issue's):
   as the service's own collector last reported it (every site on the engine);
 - `GET /v1/metrics` through the service;
 - RSS of each worker and of the collector (VmRSS, VmHWM);
-- creating a site through the service (`PUT ?start=true`) with N sites vs with none;
+- creating a site through the service (`PUT ?start=true`) with N sites vs with none, and
+  dockerlink's own part of it beside the total (the engine itself slows down with N: a
+  start or a remove on an engine with 1000 containers costs more, which no client can
+  change): the service's time minus the raw socket's for the same engine work, and the
+  worker's time outside engine calls (DOCKERLINK_TIMINGS);
+- where a create's and a delete's milliseconds go, step by step, with N vs none (each
+  step of the operations and the engine calls inside, medians): what grows with N;
+- `nginx -t` (what a create runs before its reload when `site_domain` is set; the bench's
+  service has none) with N dockerlink site files vs none, in a scratch prefix;
 - with `--ui`, the operator page's requests per refresh (bench/ui_requests.py, N sites,
   chromium, the tests' fake engine).
 Everything it made (name prefix dltest-bench-scale-, label dockerlink.test) is removed at
@@ -27,6 +35,7 @@ the next run reuses them, until `--remove-fleet`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -45,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import BENCH_LABEL, median_ms  # noqa: E402
 from bench.rawsocket import RawEngine  # noqa: E402
 from bench.stats_round import NoEngine, Only, followed  # noqa: E402
+from dockerlink.access.sites import server_file  # noqa: E402
 from dockerlink.engine import ContainerSpec, Engine, EngineError, NotFound  # noqa: E402
 from dockerlink.stats.collector import Collector  # noqa: E402
 from dockerlink.stats.sampler import CgroupSource, EngineSource, Sampler  # noqa: E402
@@ -164,6 +174,7 @@ class Site:
 
     def __init__(self, svc, run: str) -> None:  # noqa: ANN001
         self.svc, self.run, self.count = svc, run, 0
+        self.delete_ms: list[float] = []
 
     def create_ms(self) -> float:
         self.count += 1
@@ -173,9 +184,42 @@ class Site:
         r = self.svc.request("PUT", "/v1/container", params={"start": "true"}, json=body)
         ms = (time.perf_counter() - t0) * 1000
         assert r.status_code == 200, r.text
+        t1 = time.perf_counter()
         d = self.svc.request("DELETE", "/v1/container", params={"id": name})
+        self.delete_ms.append((time.perf_counter() - t1) * 1000)
         assert d.status_code == 204, d.text
         return ms
+
+
+def steps_by_name(timings: Path) -> dict[str, dict[str, float]]:
+    """Per request kind (create, delete): the median ms of each step name (a name met twice
+    in a request counts once, summed), plus `(whole, in the worker)`, `(engine calls)` and
+    `(outside engine calls)`; the file is emptied for the next phase."""
+    out: dict[str, dict[str, float]] = {}
+    for op, key in (("PUT /v1/container", "create"), ("DELETE /v1/container", "delete")):
+        lines = [json.loads(line) for line in timings.read_text().splitlines() if f'"op": "{op}"' in line]
+        per_request = []
+        for entry in lines:
+            steps: dict[str, float] = {}
+            for depth, name, ms in entry["steps"]:
+                steps[f"{'  ' * depth}{name}"] = steps.get(f"{'  ' * depth}{name}", 0.0) + ms
+            engine = sum(ms for _, name, ms in entry["steps"] if name.startswith("engine "))
+            steps.update({"(whole, in the worker)": entry["ms"], "(engine calls)": engine})
+            steps["(outside engine calls)"] = entry["ms"] - engine
+            per_request.append(steps)
+        names = dict.fromkeys(n for steps in per_request for n in steps)
+        out[key] = {n: statistics.median(steps.get(n, 0.0) for steps in per_request) for n in names}
+    timings.write_text("")
+    return out
+
+
+def print_steps(n: int, none: dict[str, dict[str, float]], with_n: dict[str, dict[str, float]]) -> None:
+    for key in ("create", "delete"):
+        print(f"  {key}: ms per step, medians (none -> with {n}), the worker's own timings")
+        for name in dict.fromkeys([*none.get(key, {}), *with_n.get(key, {})]):
+            a, b = none.get(key, {}).get(name, 0.0), with_n.get(key, {}).get(name, 0.0)
+            grew = f"{b / a:5.2f}x" if a >= 0.5 else ""
+            print(f"    {name:<58} {a:>8.1f} -> {b:>8.1f}  {grew}")
 
 
 def round_seconds(svc, rounds: int = 3) -> float | None:  # noqa: ANN001
@@ -233,6 +277,30 @@ def raw_create_ms(raw: RawEngine, run: str, k: int) -> float:
     return ms
 
 
+def nginx_check_ms(n: int, repeat: int) -> tuple[float, float]:
+    """Median ms of `nginx -t` on a scratch config with no site file, then with N of the
+    service's own (`server_file`), as a create runs it before its reload."""
+    with tempfile.TemporaryDirectory(prefix="dltest-bench-nginx-") as prefix:
+        sites = Path(prefix, "conf.d")
+        sites.mkdir()
+        Path(prefix, "logs").mkdir()
+        conf = Path(prefix, "nginx.conf")
+        conf.write_text(
+            f"pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log;\n"
+            f"events {{}}\nhttp {{ access_log off; include {sites}/*.conf; }}\n"
+        )
+
+        def check() -> None:
+            r = subprocess.run(["nginx", "-t", "-q", "-p", prefix, "-c", str(conf)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+
+        none = median_ms(check, repeat, warmup=1)
+        for i in range(n):
+            text = server_file(f"site{i}", "bench.test", "127.0.0.1:18080", "127.0.0.1", 20000 + i, 30000 + i)
+            Path(sites, f"dockerlink-site{i}.conf").write_text(text)
+        return none, median_ms(check, repeat, warmup=1)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", type=int, nargs="?", default=1000)
@@ -264,13 +332,20 @@ def main() -> int:
                 "site_network": NETWORK,
                 "site_subnet": SUBNET,
                 "stats_interval": "5",
+                "DOCKERLINK_TIMINGS": str(Path(tmp) / "timings.jsonl"),
             }
+            timings = Path(tmp) / "timings.jsonl"
             with live_service(Path(tmp), **settings) as svc:
                 site = Site(svc, run)
                 site.create_ms()  # warm-up: the site network, the worker's first engine calls
+                site.create_ms()  # and the other worker's
+                timings.write_text("")
+                site.delete_ms.clear()
                 before = engine_seconds(svc)
                 first = statistics.median(site.create_ms() for _ in range(repeat))
+                first_delete = statistics.median(site.delete_ms)
                 first_ops = per_create(before, engine_seconds(svc), repeat)
+                first_steps = steps_by_name(timings)
                 raw_first = statistics.median(raw_create_ms(raw, run, k) for k in range(repeat))
 
                 t0 = time.perf_counter()
@@ -286,7 +361,8 @@ def main() -> int:
                     time.sleep(1)
 
                 listed = len(raw.json("GET", "/containers/json", query={"all": "1"}))
-                print(f"\n== {n} sites ({listed} containers on the engine in all), medians")
+                load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(f"\n== {n} sites ({listed} containers on the engine in all), medians; load {load}")
                 http = requests.Session()
                 http.headers["Authorization"] = f"Bearer {TOKEN}"
 
@@ -343,9 +419,13 @@ def main() -> int:
                         row(f"RSS {name}", f"{now:.0f} MiB (peak {peak:.0f})", f"<= {RSS_MIB:g} MiB", peak <= RSS_MIB)
 
                 def create_rows() -> None:
+                    timings.write_text("")
+                    site.delete_ms.clear()
                     before = engine_seconds(svc)
                     created = statistics.median(site.create_ms() for _ in range(repeat))
+                    deleted = statistics.median(site.delete_ms)
                     created_ops = per_create(before, engine_seconds(svc), repeat)
+                    created_steps = steps_by_name(timings)
                     raw_created = statistics.median(raw_create_ms(raw, run, repeat + k) for k in range(repeat))
                     row(
                         f"create a site: with {n} vs none",
@@ -359,11 +439,42 @@ def main() -> int:
                         "",
                         True,
                     )
+                    own, own_first = created - raw_created, first - raw_first
+                    row(
+                        f"  dockerlink's own (service - raw): {n} vs none",
+                        f"{own:.0f} ms vs {own_first:.0f} ms = {own / max(own_first, 1):.2f}x",
+                        f"<= {CREATE_VS_FIRST}x",
+                        own / max(own_first, 1) <= CREATE_VS_FIRST,
+                    )
+                    outside = created_steps["create"].get("(outside engine calls)", 0.0)
+                    outside_first = first_steps["create"].get("(outside engine calls)", 0.0)
+                    row(
+                        "  the worker outside engine calls",
+                        f"{outside:.0f} ms vs {outside_first:.0f} ms = {outside / max(outside_first, 1):.2f}x",
+                        f"<= {CREATE_VS_FIRST}x",
+                        outside / max(outside_first, 1) <= CREATE_VS_FIRST,
+                    )
+                    row(
+                        f"delete a site: with {n} vs none",
+                        f"{deleted:.0f} ms vs {first_delete:.0f} ms = {deleted / first_delete:.2f}x",
+                        "",
+                        True,
+                    )
+                    print_steps(n, first_steps, created_steps)
                     print("  engine ms per create+delete, by operation (none -> with N):")
                     for op in dict.fromkeys([*first_ops, *created_ops]):
                         print(f"    {op:<40} {first_ops.get(op, 0):>8.1f} -> {created_ops.get(op, 0):>8.1f}")
 
-                for measure in (metrics_row, round_rows, listing_row, rss_rows, create_rows):
+                def nginx_row() -> None:
+                    none, with_n = nginx_check_ms(n, repeat)
+                    row(
+                        f"nginx -t: {n} site files vs none",
+                        f"{with_n:.0f} ms vs {none:.0f} ms = {with_n / none:.1f}x",
+                        "(not per-call flat)",
+                        with_n / none <= CREATE_VS_FIRST,
+                    )
+
+                for measure in (metrics_row, round_rows, listing_row, rss_rows, create_rows, nginx_row):
                     try:
                         measure()
                     except Exception as exc:  # noqa: BLE001 - one figure lost must not lose the others

@@ -85,8 +85,10 @@ def on_exit(server):  # noqa: ANN001, ANN201
     else:
         _clear_metrics_files()
     from dockerlink.collector.supervisor import stop_collector
-    from dockerlink.git import stop_orphan_git_execs
+    from dockerlink.git import ExecMarks, stop_orphan_git_execs
+    from dockerlink.statefiles import StateFiles
 
     stop_collector()
+    marks = ExecMarks(StateFiles.of(_config).path("git_execs"))  # the containers an exec may be left in
     with _config.engine() as engine:
-        stop_orphan_git_execs(engine, _config.instance)  # this instance's, not another's
+        stop_orphan_git_execs(engine, _config.instance, marks)  # this instance's, not another's

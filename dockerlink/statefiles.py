@@ -59,6 +59,7 @@ Key = Literal[
     "restores",
     "transfer_out",
     "transfer_in",
+    "git_execs",
 ]
 
 FILES: dict[str, StateFile] = {
@@ -105,6 +106,10 @@ FILES: dict[str, StateFile] = {
     ),
     "transfer_in": StateFile(
         "backup_dir/.transfers/in-<transfer>.json", "a transfer to this host: its receipt (`.pass<N>.tar.zst` received)"
+    ),
+    "git_execs": StateFile(
+        "<stats_db>.git-execs/",
+        "a mark per git exec running in a container: the exit looks for orphans only there, not in every site",
     ),
 }
 

@@ -228,7 +228,7 @@ class FakeContainers:
         if c.running and not force:
             raise Conflict(409, "You cannot remove a running container")
         del self.by_id[c.id]
-        self._e.emit("destroy", c.id)
+        self._e.emit("destroy", c.id, {**c.labels, "name": c.name})
 
     def update(self, ref: str, *, memory=None, memory_swap=None, cpu_period=None, cpu_quota=None) -> list[str]:  # noqa: ANN001
         c = self._resolve(ref)
@@ -264,6 +264,7 @@ class FakeVolumes:
     def create(self, name: str, labels=None) -> VolumeInfo:  # noqa: ANN001
         self._e.check()
         self.names.setdefault(name, dict(labels or {}))
+        self._e.emit("create", name, {"driver": "local"}, kind="volume")  # also when it exists, as the engine does
         return VolumeInfo(name=name, driver="local", mountpoint=f"/v/{name}", labels=self.names[name])
 
     def inspect(self, name: str) -> VolumeInfo:
@@ -465,10 +466,17 @@ class FakeEngine:
         self.networks = FakeNetworks(self)
         self.address = "/fake.sock"
 
-    def emit(self, action: str, container_id: str) -> None:
-        """A container event on the stream, when a test follows one (`system.stream`)."""
-        if self.system.stream is not None:
-            self.system.stream.put(EngineEvent("container", action, container_id, 0.0, {}))
+    def emit(
+        self, action: str, container_id: str, attributes: dict[str, str] | None = None, kind: str = "container"
+    ) -> None:
+        """An event on the stream, when a test follows one (`system.stream`); a container's
+        carries its labels and name, as the engine's do."""
+        if self.system.stream is None:
+            return
+        c = self.containers.by_id.get(container_id) if kind == "container" else None
+        if attributes is None:
+            attributes = {**c.labels, "name": c.name} if c is not None else {}
+        self.system.stream.put(EngineEvent(kind, action, container_id, 0.0, attributes))
 
     def check(self) -> None:
         if not self.up:

@@ -37,6 +37,7 @@ def test_every_path_is_made_from_the_settings(tmp_path):
     assert files.path("site_lock", name="blog") == f"{tmp_path}/backups/blog/.lock"
     assert files.path("backup", name="blog", backup="b1") == f"{tmp_path}/backups/blog/b1.tar.zst"
     assert files.path("restores") == f"{tmp_path}/backups/.restores"
+    assert files.path("git_execs") == f"{state}/stats.sqlite3.git-execs"
 
 
 def test_beside_a_relative_stats_db_the_paths_are_absolute_and_every_listed_file_has_one(tmp_path, monkeypatch):

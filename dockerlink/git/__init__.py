@@ -14,6 +14,7 @@ Every command is an argv list, never a shell string, with `GIT_TERMINAL_PROMPT=0
 batch-mode ssh, so nothing ever waits for a password.
 """
 
+from .marks import ExecMarks
 from .orphans import stop_orphan_git_execs
 from .rules import BRANCH_PATTERN, check_branch, check_path
 from .runners import (
@@ -37,6 +38,7 @@ __all__ = [
     "GIT_ENV",
     "SITE_USER",
     "ContainerRunner",
+    "ExecMarks",
     "Git",
     "HostRunner",
     "Runner",

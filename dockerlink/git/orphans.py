@@ -6,6 +6,10 @@ stuck past its graceful timeout) a `git pull` hanging on a remote would run on u
 process group (`timeout` makes one, with git and ssh in it) is killed here. Only this
 service's execs (marked `-c dockerlink.instance=<instance>`): another dockerlink on the same
 engine keeps its own.
+
+Only the containers the workers marked (`marks.ExecMarks`: a mark while an exec runs, left
+behind by a worker that died) are inspected: the cost follows the git execs that may be
+running, not the number of sites.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import signal
 from collections.abc import Iterator
 
 from ..engine import Engine, EngineError, ExecInfo, NotFound, socket_path
-from ..ownership import LABEL
+from .marks import ExecMarks
 from .runners import is_git_exec
 
 __all__ = ["stop_orphan_git_execs"]
@@ -24,14 +28,15 @@ __all__ = ["stop_orphan_git_execs"]
 log = logging.getLogger("dockerlink.orphans")
 
 
-def stop_orphan_git_execs(engine: Engine, instance: str) -> int:
-    """Kill every running git exec this instance started in its containers; returns how many.
-    Nothing with a remote engine: its pids are not this host's."""
+def stop_orphan_git_execs(engine: Engine, instance: str, marks: ExecMarks) -> int:
+    """Kill every running git exec this instance started in the containers `marks` names;
+    returns how many; the marks go. Nothing with a remote engine: its pids are not this host's."""
     if socket_path(engine.address) is None:
+        marks.clear()
         return 0
     killed = 0
     try:
-        for container, info in _running_git_execs(engine, instance):
+        for container, info in _running_git_execs(engine, instance, marks.containers()):
             try:
                 os.killpg(info.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError) as exc:
@@ -40,18 +45,20 @@ def stop_orphan_git_execs(engine: Engine, instance: str) -> int:
                 killed += 1
     except EngineError as exc:
         log.warning("could not look for git execs left running: %s", exc)
+    else:
+        marks.clear()  # kept when the engine could not be asked: the next exit tries again
     if killed:
         log.info("stopped %d git command(s) left running in containers", killed)
     return killed
 
 
-def _running_git_execs(engine: Engine, instance: str) -> Iterator[tuple[str, ExecInfo]]:
-    """(container name, exec) of every running git exec of `instance` with a pid, in
-    dockerlink's running containers; an EngineError on the way is the caller's."""
-    for summary in engine.containers.list(all=False, filters={"label": [LABEL]}):
-        for info in _execs(engine, summary.id):
+def _running_git_execs(engine: Engine, instance: str, containers: set[str]) -> Iterator[tuple[str, ExecInfo]]:
+    """(container id, exec) of every running git exec of `instance` with a pid, in
+    `containers`; an EngineError on the way is the caller's."""
+    for container in sorted(containers):
+        for info in _execs(engine, container):
             if info.running and info.pid and is_git_exec(info.argv, instance):
-                yield summary.name, info
+                yield container[:12], info
 
 
 def _execs(engine: Engine, container_id: str) -> list[ExecInfo]:

@@ -33,6 +33,7 @@ from typing import Protocol
 from ..access.login import USER as SITE_USER
 from ..engine import KILL_AFTER, Engine, EngineError, ExecResult, ExecStalled, socket_path
 from ..errors import Forbidden, InvalidInput
+from .marks import ExecMarks
 
 __all__ = [
     "FORCED_OPTIONS",
@@ -112,8 +113,15 @@ class ContainerRunner:
     instance: str
     output_max: int
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    marks: ExecMarks | None = field(default=None, compare=False)  # where the exit looks for orphans
 
     def git(self, args: Sequence[str], cwd: str, env: Mapping[str, str] | None = None) -> ExecResult:
+        if self.marks is None:
+            return self._git(args, cwd, env)
+        with self.marks.held(self.container):
+            return self._git(args, cwd, env)
+
+    def _git(self, args: Sequence[str], cwd: str, env: Mapping[str, str] | None) -> ExecResult:
         start = self.clock()
         try:
             result = self.engine.execs.run(

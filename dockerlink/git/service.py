@@ -32,7 +32,9 @@ from ..errors import Conflicting, Forbidden, GitFailed, GitTimeout, InvalidInput
 from ..hosting import WORKDIR
 from ..ownership import require_owned
 from ..slots import Slots, default_size
+from ..statefiles import StateFiles
 from .heads import HeadCache, HostView, host_view
+from .marks import ExecMarks
 from .rules import check_branch, check_path
 from .runners import SITE_USER, ContainerRunner, HostRunner, Runner, cut_notice
 
@@ -132,6 +134,7 @@ class Git:
                 self.config.instance,
                 self.config.git_output_max,
                 self._clock,
+                ExecMarks(StateFiles.of(self.config).path("git_execs")),
             )
             where = path or details.working_dir or DEFAULT_PATH
             local = socket_path(self.engine.address) is not None  # mount sources are paths on this host

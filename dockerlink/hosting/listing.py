@@ -20,6 +20,9 @@ What keeps it true:
 - an entry older than `ttl` is inspected again, whatever happened (a safety net for an
   event lost on a connection that died silently, or a remote engine's clock).
 Single-id gets never use it: they inspect, exactly.
+
+The same stream feeds the worker's book of port areas (`areas.AreaBook`), which also reads
+volume `create` events: the barrier a create waits for.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from ..engine import ContainerDetails, ContainerSummary, EngineError, EngineEvent
+from .areas import AreaBook
 
 __all__ = ["DetailsCache", "CHANGES", "TTL"]
 
@@ -94,6 +98,7 @@ class DetailsCache:
         self._following = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.areas = AreaBook()  # fed by the same stream
 
     # -- the listing's side ------------------------------------------------------------------
 
@@ -143,6 +148,9 @@ class DetailsCache:
     # -- the follower's side -------------------------------------------------------------------
 
     def changed(self, event: EngineEvent) -> None:
+        self.areas.changed(event)
+        if event.type == "volume":  # the area book's barrier; no container's details change
+            return
         container = event.attributes.get("container", "") if event.type == "network" else event.actor_id
         with self._lock:
             self._seq += 1
@@ -159,6 +167,7 @@ class DetailsCache:
             self._entries.clear()
             self._changed.clear()
             self._following = following
+        self.areas.reset(following)
 
     def follow_once(self) -> None:
         """Empty the cache, then follow the stream (from before the emptying) until it
@@ -166,7 +175,7 @@ class DetailsCache:
         since = self._wall() - OVERLAP
         self._reset(following=True)
         try:
-            filters = {"type": ["container", "network"], "event": [*CHANGES, *NETWORK_CHANGES]}
+            filters = {"type": ["container", "network", "volume"], "event": [*CHANGES, *NETWORK_CHANGES]}
             for event in self._events.follow(since, filters=filters):
                 self.changed(event)
                 if self._stop.is_set():

@@ -37,6 +37,7 @@ from ..isolation import ensure_site_network, is_isolated
 from ..ownership import LABEL, LEGACY_PORTS_LABEL, ROOT_LABEL, is_owned, require_owned
 from ..statefiles import StateFiles, locked
 from ..timings import step
+from .areas import AreaBook
 from .commands import start_script
 from .limits import CPU_PERIOD, NO_CPU_LIMIT, UNLIMITED, cpu_warning, host_protection, memory_warning
 from .listing import DetailsCache
@@ -226,12 +227,19 @@ class Hosting:
             network = self._site_network()
             warning = cpu_warning(req.cpu_quota, self.host.cpus)
         with self._exclusive():
-            with step("area check"):
-                self._check_area(req.host_port_root)
+            book = self._details_cache().areas
+            mark = book.mark()
             with step("volume"):
                 volume_existed = self._volume_exists(volume_name(req.name))
                 volume_labels = {LABEL: __version__, "dockerlink.container": req.name}
                 self.engine.volumes.create(volume_name(req.name), labels=volume_labels)
+            try:
+                with step("area check"):
+                    self._check_area(req.host_port_root, book, volume_name(req.name), mark)
+            except Exception:
+                if not volume_existed:  # what this request made goes with it; a kept volume stays
+                    self._remove_quietly(volume_name(req.name))
+                raise
             spec = ContainerSpec(
                 image=req.image,
                 entrypoint=("/bin/sh", "-c", start_script(req.commands), "dockerlink-start"),
@@ -344,9 +352,18 @@ class Hosting:
             raise InvalidInput("image", f"{image} has no command to keep the container running")
         return argv
 
-    def _check_area(self, root: int) -> None:
+    def _check_area(self, root: int, book: AreaBook, volume: str, mark: int) -> None:
+        """No other dockerlink container's port area overlaps `root`'s. The worker's book
+        answers when it vouches for being as true as a list made now (its stream delivered
+        the event of `volume`, created after `mark`: see `areas`); otherwise, or to confirm
+        a conflict it found, one list of every dockerlink container, which seeds the book."""
         size = self.config.port_area_size
-        for summary in self.engine.containers.list(all=True, filters={"label": [LABEL]}):
+        if book.vouches(volume, mark) and book.overlapping(root, size) is None:
+            return
+        mark = book.mark()
+        listed = self.engine.containers.list(all=True, filters={"label": [LABEL]})
+        book.seed(listed, mark)
+        for summary in listed:
             other = port_root(summary.labels)
             if other is not None and overlaps(root, other, size):
                 raise Conflicting(

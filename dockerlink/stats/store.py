@@ -440,8 +440,10 @@ class StatsStore:
         # once nothing refers to it.
         cid = self._lookup(db, container_id)
         if cid is not None:
-            for table in ("recent", "points"):
-                db.execute(f"DELETE FROM {table} WHERE cid = ?", (cid,))
+            # `recent` is clustered by time: a seek of (ts, cid) per round, as its readers do,
+            # not a scan of every site's samples (4 h of 1000 sites: 2.9 M rows, ~0.8 s).
+            db.execute("DELETE FROM recent WHERE cid = ? AND ts IN (SELECT ts FROM rounds)", (cid,))
+            db.execute("DELETE FROM points WHERE cid = ?", (cid,))
 
     # --- the readers' side -------------------------------------------------------------
 

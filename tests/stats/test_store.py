@@ -209,6 +209,24 @@ def test_forget_drops_the_whole_history_and_previous_reading(store):
     assert len(store.history(B)) == 5
 
 
+def test_forget_seeks_the_containers_rows_and_scans_no_table(store):
+    for i in range(3):
+        store.record_round(ts(i), [entry(A, sample(i)), entry(B, sample(i))])
+    db = store._db()
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    try:
+        store.forget(A, now=ts(3))
+    finally:
+        db.set_trace_callback(None)
+    deletes = [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    assert any("recent" in s for s in deletes) and any("points" in s for s in deletes)
+    for statement in deletes:  # traced with the values bound: the plan of exactly what ran
+        plan = " | ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        assert "SCAN recent" not in plan and "SCAN points" not in plan, (statement, plan)
+    assert store.history(A) == [] and len(store.history(B)) == 3
+
+
 def test_a_round_sampled_before_the_delete_does_not_bring_the_history_back(store):
     store.record_round(ts(0), [entry(A, sample(0))])
     store.forget(A, now=ts(1))
