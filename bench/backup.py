@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--restic", action="store_true", help="the restic rows only")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-restic", action="store_true", help="without the restic rows")
     args = parser.parse_args()
     if args.restic:
         return bench_restic(args.mb)
@@ -135,7 +136,8 @@ def main() -> None:
                 _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
             )
     med = statistics.median
-    print(f"\nsite: {mb:.0f} MB in /var/www; dockerlink's archive {rec['size'] / 1e6:.0f} MB (zstd-{LEVEL})")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+    print(f"site: {mb:.0f} MB in /var/www; dockerlink's archive {rec['size'] / 1e6:.0f} MB (zstd-{LEVEL})")
     print(f"medians of {args.repeat} runs")
     head = f"{'operation':<10} {'dockerlink MB/s':>16} {'host tar MB/s':>14} {'docker cp MB/s':>15}"
     head += f" {'vs tar':>7} {'vs cp':>7}"
@@ -154,7 +156,8 @@ def main() -> None:
             ms = med(r["steps"][i][2] for r in restores if len(r["steps"]) == len(restores[-1]["steps"]))
             print(f"  {'  ' * depth}{step:<30} {ms:>9.1f}")
     shutil.rmtree(timings.parent, ignore_errors=True)
-    bench_restic(args.mb)
+    if not args.no_restic:
+        bench_restic(args.mb)
 
 
 # -- restic ------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ The tree belongs to the tenant, who may plant a symbolic link anywhere in it (`w
 directory and file is opened relative to its parent's descriptor with O_NOFOLLOW (a
 component swapped for a link between listing and opening fails to open and is left out),
 and each member's header is made from the opened file's own fstat. A symbolic link is
-stored as a link; sockets are left out (as the engine does).
+stored as a link; sockets are left out (as the engine does), and so are a restore's
+staging and set-aside directories at the top (hostrestore.reserved).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tarfile
 from collections.abc import Iterator
 
 from ..engine import Engine, NotFound, socket_path
+from .hostrestore import reserved
 from .members import ROOT
 
 __all__ = ["LocalVolumes", "TooDeep", "tar_of"]
@@ -96,6 +98,8 @@ class _Walk:
         self.out += _header(name, os.fstat(fd), tarfile.DIRTYPE)
         with os.scandir(fd) as entries:
             for entry in entries:
+                if depth == 0 and reserved(entry.name):  # a restore's, not the site's
+                    continue
                 yield from self.entry(fd, entry.name, f"{name}/{entry.name}", depth)
                 if len(self.out) >= CHUNK:
                     yield self.flush()

@@ -11,6 +11,12 @@ a link the tenant planted — is left to the script), and every path below it is
 component by component from its descriptor with O_NOFOLLOW; the members themselves passed
 members.py's rules (no escaping name, nothing below an archive's link, no device; owner
 the site user, setuid dropped) before they get here.
+
+Once the new tree is in, the staging directory (the old tree in it) is renamed
+`SET_ASIDE<hex>` and removed after the restore has answered (`set_aside`, `remove`): a
+restore waits for creating the new tree, not for deleting the old one. Both names are
+dockerlink's, root's 0700 directories: `reserved` says which top-level names a backup
+leaves out.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import os
 import shutil
 import stat
 import tarfile
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -27,9 +34,11 @@ from typing import BinaryIO
 from ..errors import BackupFailed
 from ..timings import step
 
-__all__ = ["STAGING", "HostRestore"]
+__all__ = ["SET_ASIDE", "STAGING", "HostRestore", "aside_name", "reserved"]
 
 STAGING = ".dockerlink-restore"
+#: The staging directory once the swap is done, renamed, while the old tree in it is removed.
+SET_ASIDE = STAGING + "-old-"
 CHUNK = 1 << 20
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -37,6 +46,20 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 OPEN_DIRS = 32
 #: Directories whose time is set once their members are in (as the engine does).
 MAX_DIR_TIMES = 100_000
+#: Files at least this big have their writeback started as they are closed, so the synced
+#: commit marker waits for little; smaller ones are left to that one syncfs (a call each
+#: cost more than their writing: bench/backup.py).
+WRITEBACK_FROM = 1 << 20
+
+
+def aside_name() -> str:
+    """A fresh name for a staging directory set aside."""
+    return SET_ASIDE + uuid.uuid4().hex[:12]
+
+
+def reserved(name: str) -> bool:
+    """Whether a top-level name of the volume is a restore's staging or set-aside directory."""
+    return name == STAGING or name.startswith(SET_ASIDE)
 
 
 class _Tree:
@@ -161,7 +184,8 @@ class HostRestore:
                 os.fchown(fd, *owner)
                 os.fchmod(fd, mode)
                 os.utime(fd, (mtime, mtime))
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # start writing it out now
+                if info.size >= WRITEBACK_FROM:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # start writing it out now
             finally:
                 os.close(fd)
         elif info.issym():
@@ -241,6 +265,42 @@ class HostRestore:
         root = self._open_root()
         try:
             shutil.rmtree(STAGING, dir_fd=root)
+        finally:
+            os.close(root)
+
+    def set_aside(self, name: str) -> int:
+        """Rename the committed staging directory (the old tree in it) to `name` (a fresh
+        `aside_name`), synced; an open descriptor of it for `remove`, which follows the
+        directory wherever a later restore's swap moves it."""
+        root = self._open_root()
+        try:
+            os.rename(STAGING, name, src_dir_fd=root, dst_dir_fd=root)
+            os.fsync(root)
+            return os.open(name, _DIR, dir_fd=root)
+        finally:
+            os.close(root)
+
+    def remove(self, name: str, fd: int | None = None) -> None:
+        """Delete set-aside directory `name` (through `fd` when given: then closed), never
+        through a link; one already gone is fine."""
+        root = self._open_root()
+        try:
+            if fd is None:
+                try:
+                    fd = os.open(name, _DIR, dir_fd=root)
+                except (FileNotFoundError, NotADirectoryError):
+                    return
+            try:
+                for entry in os.listdir(fd):
+                    _clear(fd, entry)
+                inode = os.fstat(fd).st_ino
+            finally:
+                os.close(fd)
+            try:  # the empty directory, if the name is still it (a later swap may have moved it)
+                if os.stat(name, dir_fd=root, follow_symlinks=False).st_ino == inode:
+                    os.rmdir(name, dir_fd=root)
+            except FileNotFoundError:
+                pass
         finally:
             os.close(root)
 

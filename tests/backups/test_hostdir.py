@@ -144,6 +144,72 @@ def test_a_staging_name_the_tenant_took_with_a_link_is_never_written_through(tmp
     assert os.listdir(host_secret) == ["shadow"]
 
 
+def test_the_old_tree_is_set_aside_out_of_any_backup_then_removed_without_following_links(
+    tmp_path, volume, host_secret
+):
+    """Issue 27: the old tree is deleted after the restore answers. Until then it waits
+    under a reserved name that no backup holds; removing it follows none of its links."""
+    plain = b"".join(tar_of(str(volume)))
+    before = _tree(volume)
+    (volume / "html" / "index.html").write_text("changed")
+    (volume / "only-in-the-old-tree").write_text("old")
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    host.commit()
+    fd = host.set_aside(".dockerlink-restore-old-0123456789ab")
+    aside = volume / ".dockerlink-restore-old-0123456789ab"
+    assert (aside / "old" / "only-in-the-old-tree").read_text() == "old"
+    assert os.readlink(aside / "old" / "html" / "x") == str(host_secret)
+    names = set(_members(b"".join(tar_of(str(volume)))))
+    assert names == {"www", *(f"www/{n}" for n in before)}  # the set-aside tree in no backup
+    host.remove(aside.name, fd)
+    assert _tree(volume) == before
+    assert os.listdir(host_secret) == ["shadow"] and (host_secret / "shadow").read_text() == "root:secret\n"
+
+
+class _Dead:
+    """A thread of a worker killed before it ran."""
+
+    def __init__(self, **kw) -> None:  # noqa: ANN003
+        pass
+
+    def start(self) -> None:
+        pass
+
+
+def test_an_old_tree_left_by_a_worker_killed_after_the_answer_is_removed_at_the_next_start(
+    tmp_path, volume, monkeypatch
+):
+    from dockerlink.backups import Catalog, Restorer
+    from dockerlink.backups import restore as restore_module
+    from dockerlink.config import Config
+    from tests.fakes import FakeEngine
+
+    plain = b"".join(tar_of(str(volume)))
+    before = _tree(volume)
+    (volume / "only-in-the-old-tree").write_text("old")
+    cid = "1" * 64
+    restorer = Restorer(FakeEngine(), Catalog(tmp_path / "backups"), Config(stats_db=str(tmp_path / "s.sqlite3")))
+    monkeypatch.setattr(restorer.volumes, "directory", lambda v: str(volume) if v == "vol" else None)
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    host.commit()
+    entry = {"container": cid, "name": "site1", "volume": "vol", "image": "i", "running": False, "backup": "b"}
+    restorer._journal(entry)
+    monkeypatch.setattr(restore_module.threading, "Thread", _Dead)
+    restorer._finish(entry, host)  # the answer goes; the worker dies before removing the old tree
+    [aside] = [n for n in os.listdir(volume) if n.startswith(".dockerlink-restore-old-")]
+    assert (volume / aside / "old" / "only-in-the-old-tree").exists()
+    assert [p.name for p in restorer.journal.iterdir()] == [f"drop-{cid}-{aside[-12:]}.json"]
+    fresh = Restorer(FakeEngine(), Catalog(tmp_path / "backups"), Config(stats_db=str(tmp_path / "s.sqlite3")))
+    monkeypatch.setattr(fresh.volumes, "directory", lambda v: str(volume) if v == "vol" else None)
+    fresh.recover()
+    assert _tree(volume) == before
+    assert list(fresh.journal.iterdir()) == []
+
+
 class _Engine:
     """What LocalVolumes asks: the address, the engine's info, a volume's inspect."""
 
