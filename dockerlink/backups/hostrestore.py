@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 from ..errors import BackupFailed
 from ..timings import step
+from .background import Failed, Writes
 
 __all__ = ["SET_ASIDE", "STAGING", "HostRestore", "aside_name", "reserved"]
 
@@ -50,6 +51,8 @@ MAX_DIR_TIMES = 100_000
 #: commit marker waits for little; smaller ones are left to that one syncfs (a call each
 #: cost more than their writing: bench/backup.py).
 WRITEBACK_FROM = 1 << 20
+#: Files up to this size are read whole and written by `Writes` threads.
+SMALL = 256 << 10
 
 
 def aside_name() -> str:
@@ -107,6 +110,31 @@ def _clear(parent: int, name: str) -> None:
         os.unlink(name, dir_fd=parent)
 
 
+def _create(parent: int, base: str) -> int:
+    """A new file `base` (root's, 0600 until its owner and mode are set), never through a link."""
+    try:
+        return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+    except FileExistsError:
+        _clear(parent, base)
+        return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+
+
+def _small_file(parent: int, base: str, data: bytes, owner: tuple[int, int], mode: int, mtime: int) -> None:
+    """Write a small file whole (on a `Writes` thread); closes `parent`, a dup of its directory's."""
+    try:
+        fd = _create(parent, base)
+        try:
+            if data:
+                _write_all(fd, data)
+            os.fchown(fd, *owner)
+            os.fchmod(fd, mode)
+            os.utime(fd, (mtime, mtime))
+        finally:
+            os.close(fd)
+    finally:
+        os.close(parent)
+
+
 class HostRestore:
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -135,23 +163,35 @@ class HostRestore:
         finally:
             os.close(root)
         tree = _Tree(staging)
+        writes = Writes()
         dir_times: list[tuple[tuple[str, ...], int]] = []
         name = ""
         try:
             for info, data in members:
                 name = info.name
                 parts = tuple(name.split("/"))
+                if info.islnk() or writes.busy(parts):  # a name (or its target) still being written
+                    writes.drain()
                 owner = (info.uid, info.gid)
                 parent = tree.dir(parts[:-1], owner)
+                if info.isreg() and info.size <= SMALL:
+                    content = data.read() if info.size else b""  # type: ignore[union-attr]
+                    args = (os.dup(parent), parts[-1], content, owner, info.mode & 0o777, int(info.mtime))
+                    writes.add(parts, info.size, _small_file, *args)
+                    continue
                 self._member(tree, parent, parts, info, data, owner)
                 if info.isdir() and len(dir_times) < MAX_DIR_TIMES:
                     dir_times.append((parts, int(info.mtime)))
+            writes.drain()
             for parts, mtime in reversed(dir_times):
                 parent = tree.dir(parts[:-1], (0, 0))
                 os.utime(parts[-1], (mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        except Failed as exc:
+            raise BackupFailed(f"cannot write {exc.name[:200]!r} into the staging directory: {exc.strerror}") from None
         except OSError as exc:
             raise BackupFailed(f"cannot write {name[:200]!r} into the staging directory: {exc.strerror}") from None
         finally:
+            writes.close()
             tree.close()
             os.close(staging)
 
@@ -177,7 +217,7 @@ class HostRestore:
             os.fchmod(fd, mode)
             tree.keep(parts, fd)
         elif info.isreg():
-            fd = self._create(parent, base)
+            fd = _create(parent, base)
             try:
                 while chunk := data.read(CHUNK):  # type: ignore[union-attr]
                     _write_all(fd, chunk)
@@ -206,14 +246,6 @@ class HostRestore:
             os.chmod(base, mode, dir_fd=parent)  # our own new FIFO, in root's 0700 staging directory
         else:  # members.py lets no other type through
             raise BackupFailed(f"member of an unsupported type: {info.name[:200]!r}")
-
-    @staticmethod
-    def _create(parent: int, base: str) -> int:
-        try:
-            return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
-        except FileExistsError:
-            _clear(parent, base)
-            return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
 
     @staticmethod
     def _replacing(parent: int, base: str, make) -> None:  # noqa: ANN001 - a no-argument callable

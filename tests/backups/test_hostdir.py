@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import tarfile
+import time
 
 import pytest
 import zstandard
@@ -166,6 +167,58 @@ def test_the_old_tree_is_set_aside_out_of_any_backup_then_removed_without_follow
     host.remove(aside.name, fd)
     assert _tree(volume) == before
     assert os.listdir(host_secret) == ["shadow"] and (host_secret / "shadow").read_text() == "root:secret\n"
+
+
+def _plain(*members: tuple[str, bytes | str | None]) -> bytes:
+    """A tar of (name, content): bytes a file, None a directory, "->x" a hard link to x."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif isinstance(content, str):
+                info.type, info.linkname = tarfile.LNKTYPE, content[2:]
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o644
+                tar.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+def test_small_files_written_by_threads_keep_the_archives_order(tmp_path, monkeypatch):
+    """Issue 27: small files are written by threads while the next members are read; a
+    later member of the same name (or below it, or a hard link to it) still comes after."""
+    from dockerlink.backups import hostrestore
+
+    written = hostrestore._small_file
+
+    def slow_writer(*args):  # noqa: ANN002, ANN202 - a loaded disk: the reader runs ahead
+        time.sleep(0.05)
+        written(*args)
+
+    monkeypatch.setattr(hostrestore, "_small_file", slow_writer)
+    plain = _plain(
+        ("www", None),
+        ("www/f", b"one"),
+        ("www/f", b"two"),
+        ("www/h", "->www/f"),
+        ("www/d", b"a file first"),
+        ("www/d", None),
+        ("www/d/inner", b"in"),
+        *((f"www/many/{i}", str(i).encode()) for i in range(20)),
+    )
+    v = tmp_path / "v"
+    v.mkdir()
+    host = HostRestore(str(v))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    host.commit()
+    host.drop()
+    assert (v / "f").read_bytes() == b"two" and os.path.samefile(v / "f", v / "h")
+    assert (v / "d").is_dir() and (v / "d" / "inner").read_bytes() == b"in"
+    assert {p.name: p.read_bytes() for p in (v / "many").iterdir()} == {str(i): str(i).encode() for i in range(20)}
 
 
 class _Dead:
