@@ -18,8 +18,8 @@ __all__ = ["Failed", "Writes"]
 
 #: Threads writing; each write mostly waits in the kernel.
 THREADS = 2
-MAX_PENDING = 64
-MAX_PENDING_BYTES = 8 << 20
+MAX_PENDING = 32
+MAX_PENDING_BYTES = 4 << 20
 
 
 class Failed(Exception):
