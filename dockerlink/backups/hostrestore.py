@@ -323,8 +323,15 @@ class HostRestore:
                 except (FileNotFoundError, NotADirectoryError):
                     return
             try:
-                for entry in os.listdir(fd):
-                    _clear(fd, entry)
+                for entry in os.listdir(fd):  # a later restore may be removing it too (its old tree)
+                    try:
+                        st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+                        if stat.S_ISDIR(st.st_mode):
+                            shutil.rmtree(entry, dir_fd=fd, onerror=_unless_gone)
+                        else:
+                            os.unlink(entry, dir_fd=fd)
+                    except FileNotFoundError:
+                        pass
                 inode = os.fstat(fd).st_ino
             finally:
                 os.close(fd)
@@ -335,6 +342,11 @@ class HostRestore:
                 pass
         finally:
             os.close(root)
+
+
+def _unless_gone(function, path, exc_info) -> None:  # noqa: ANN001 - shutil.rmtree's onerror
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
 
 
 def _mark(directory: int, name: str) -> None:
