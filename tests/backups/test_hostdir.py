@@ -97,6 +97,33 @@ def test_a_tree_deeper_than_the_limit_is_left_to_the_engine(tmp_path, monkeypatc
         b"".join(tar_of(str(tmp_path / "v")))
 
 
+@pytest.mark.parametrize(
+    ("name", "kind", "size", "link", "uid", "mtime"),
+    [
+        ("www/html/index.php", tarfile.REGTYPE, 12345, "", 1000, 1_700_000_000),
+        ("www/html", tarfile.DIRTYPE, 0, "", 0, 0),
+        ("www/" + "d" * 95, tarfile.DIRTYPE, 0, "", 1000, 1),  # 100 with its slash
+        ("www/" + "d" * 96, tarfile.DIRTYPE, 0, "", 1000, 1),  # 101: a pax record
+        ("www/" + "f" * 96, tarfile.REGTYPE, 1, "", 1000, 1),
+        ("www/" + "f" * 97, tarfile.REGTYPE, 1, "", 1000, 1),
+        ("www/l", tarfile.SYMTYPE, 0, "/etc/" + "x" * 95, 1000, 5),
+        ("www/l", tarfile.SYMTYPE, 0, "/etc/" + "x" * 96, 1000, 5),
+        ("www/h", tarfile.LNKTYPE, 0, "www/html/index.php", 1000, 5),
+        ("www/p", tarfile.FIFOTYPE, 0, "", 1000, 5),
+        ("www/café", tarfile.REGTYPE, 3, "", 1000, 5),
+        ("www/big", tarfile.REGTYPE, 9 << 30, "", 1000, 5),  # past 8 GiB: a pax record
+        ("www/uid", tarfile.REGTYPE, 3, "", 3_000_000, 5),
+        ("www/old", tarfile.REGTYPE, 3, "", 1000, -5),
+    ],
+)
+def test_a_members_header_is_the_one_tarfile_writes(name, kind, size, link, uid, mtime):
+    st = os.stat_result((stat.S_IFREG | 0o4755, 1, 1, 1, uid, uid + 1, size, mtime, mtime, mtime))
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = kind, size, link
+    info.mode, info.uid, info.gid, info.mtime = 0o4755, uid, uid + 1, mtime
+    assert hostdir._header(name, st, kind, size, link) == info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
 def _archive(tmp_path, plain: bytes) -> str:
     path = tmp_path / "b.tar.zst"
     path.write_bytes(zstandard.ZstdCompressor().compress(plain))
