@@ -265,7 +265,8 @@ class HostRestore:
             try:
                 new = os.open("www", _DIR, dir_fd=staging)
                 try:
-                    with step("commit marker, synced"):
+                    with step("new tree synced, then the commit marker"):
+                        _sync(staging)  # every restored byte and name on disk before the marker can be
                         _mark(staging, "commit")
                     with step("old tree aside, synced"):
                         os.mkdir("old", 0o700, dir_fd=staging)

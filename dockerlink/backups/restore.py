@@ -59,7 +59,7 @@ SWAP_SCRIPT = r"""
 set -eu
 cd /var/www
 S=.dockerlink-restore
-if [ -d "$S" ] && [ "$1" = commit ] && [ -d "$S/www" ]; then : > "$S/commit"; sync; fi
+if [ -d "$S" ] && [ "$1" = commit ] && [ -d "$S/www" ]; then sync; : > "$S/commit"; sync; fi
 if [ -f "$S/commit" ]; then
   if [ ! -f "$S/moved" ]; then
     mkdir -p "$S/old"

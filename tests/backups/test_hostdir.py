@@ -248,6 +248,22 @@ def test_small_files_written_by_threads_keep_the_archives_order(tmp_path, monkey
     assert {p.name: p.read_bytes() for p in (v / "many").iterdir()} == {str(i): str(i).encode() for i in range(20)}
 
 
+def test_the_new_tree_is_on_disk_before_the_commit_marker_can_be(tmp_path, volume, monkeypatch):
+    """The marker makes a crash roll forward (the old tree then goes): it must never reach
+    the disk before every restored byte has, so a sync comes before it is made."""
+    from dockerlink.backups import hostrestore
+
+    plain = b"".join(tar_of(str(volume)))
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    marker = volume / ".dockerlink-restore" / "commit"
+    synced_with_marker: list[bool] = []
+    monkeypatch.setattr(hostrestore, "_sync", lambda fd: synced_with_marker.append(marker.exists()))
+    host.commit()
+    assert synced_with_marker[:2] == [False, True]
+
+
 class _Dead:
     """A thread of a worker killed before it ran."""
 
