@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 from ..errors import BackupFailed
 from ..timings import step
+from .archive import WRITEBACK
 from .background import Failed, Writes
 
 __all__ = ["SET_ASIDE", "STAGING", "HostRestore", "aside_name", "reserved"]
@@ -219,13 +220,18 @@ class HostRestore:
         elif info.isreg():
             fd = _create(parent, base)
             try:
+                written = started = 0
                 while chunk := data.read(CHUNK):  # type: ignore[union-attr]
                     _write_all(fd, chunk)
+                    written += len(chunk)
+                    if written - started >= WRITEBACK:  # as a backup does: the disk writes while we read
+                        os.posix_fadvise(fd, started, written - started, os.POSIX_FADV_DONTNEED)
+                        started = written
                 os.fchown(fd, *owner)
                 os.fchmod(fd, mode)
                 os.utime(fd, (mtime, mtime))
                 if info.size >= WRITEBACK_FROM:
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # start writing it out now
+                    os.posix_fadvise(fd, started, 0, os.POSIX_FADV_DONTNEED)  # the rest written out now
             finally:
                 os.close(fd)
         elif info.issym():
