@@ -12,7 +12,9 @@
     restic.py    restic started safely (no secret in argv, its cache, a lock per repository)
     targets.py   the restic target: take, write out as a zstd tar, forget
     hostdir.py   a local volume's directory on this host, read as a backup's tar (no link followed)
-    hostrestore.py  a restore's staging, extraction and swap on that directory
+    hostrestore.py  a restore's staging, extraction and swap on that directory; the old
+                 tree set aside and removed after the answer
+    background.py   small files of a host restore written by threads, in the archive's order
 
 With a local engine a backup reads, and a restore writes, the volume's directory on this
 host (several times faster than the engine's archive stream); with a remote one, all goes

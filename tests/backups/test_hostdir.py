@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import tarfile
+import time
 
 import pytest
 import zstandard
@@ -96,6 +97,33 @@ def test_a_tree_deeper_than_the_limit_is_left_to_the_engine(tmp_path, monkeypatc
         b"".join(tar_of(str(tmp_path / "v")))
 
 
+@pytest.mark.parametrize(
+    ("name", "kind", "size", "link", "uid", "mtime"),
+    [
+        ("www/html/index.php", tarfile.REGTYPE, 12345, "", 1000, 1_700_000_000),
+        ("www/html", tarfile.DIRTYPE, 0, "", 0, 0),
+        ("www/" + "d" * 95, tarfile.DIRTYPE, 0, "", 1000, 1),  # 100 with its slash
+        ("www/" + "d" * 96, tarfile.DIRTYPE, 0, "", 1000, 1),  # 101: a pax record
+        ("www/" + "f" * 96, tarfile.REGTYPE, 1, "", 1000, 1),
+        ("www/" + "f" * 97, tarfile.REGTYPE, 1, "", 1000, 1),
+        ("www/l", tarfile.SYMTYPE, 0, "/etc/" + "x" * 95, 1000, 5),
+        ("www/l", tarfile.SYMTYPE, 0, "/etc/" + "x" * 96, 1000, 5),
+        ("www/h", tarfile.LNKTYPE, 0, "www/html/index.php", 1000, 5),
+        ("www/p", tarfile.FIFOTYPE, 0, "", 1000, 5),
+        ("www/café", tarfile.REGTYPE, 3, "", 1000, 5),
+        ("www/big", tarfile.REGTYPE, 9 << 30, "", 1000, 5),  # past 8 GiB: a pax record
+        ("www/uid", tarfile.REGTYPE, 3, "", 3_000_000, 5),
+        ("www/old", tarfile.REGTYPE, 3, "", 1000, -5),
+    ],
+)
+def test_a_members_header_is_the_one_tarfile_writes(name, kind, size, link, uid, mtime):
+    st = os.stat_result((stat.S_IFREG | 0o4755, 1, 1, 1, uid, uid + 1, size, mtime, mtime, mtime))
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = kind, size, link
+    info.mode, info.uid, info.gid, info.mtime = 0o4755, uid, uid + 1, mtime
+    assert hostdir._header(name, st, kind, size, link) == info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
 def _archive(tmp_path, plain: bytes) -> str:
     path = tmp_path / "b.tar.zst"
     path.write_bytes(zstandard.ZstdCompressor().compress(plain))
@@ -142,6 +170,140 @@ def test_a_staging_name_the_tenant_took_with_a_link_is_never_written_through(tmp
     with pytest.raises(OSError):  # and extracting never goes through it
         host.extract(iter(()))
     assert os.listdir(host_secret) == ["shadow"]
+
+
+def test_the_old_tree_is_set_aside_out_of_any_backup_then_removed_without_following_links(
+    tmp_path, volume, host_secret
+):
+    """Issue 27: the old tree is deleted after the restore answers. Until then it waits
+    under a reserved name that no backup holds; removing it follows none of its links."""
+    plain = b"".join(tar_of(str(volume)))
+    before = _tree(volume)
+    (volume / "html" / "index.html").write_text("changed")
+    (volume / "only-in-the-old-tree").write_text("old")
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    host.commit()
+    fd = host.set_aside(".dockerlink-restore-old-0123456789ab")
+    aside = volume / ".dockerlink-restore-old-0123456789ab"
+    assert (aside / "old" / "only-in-the-old-tree").read_text() == "old"
+    assert os.readlink(aside / "old" / "html" / "x") == str(host_secret)
+    names = set(_members(b"".join(tar_of(str(volume)))))
+    assert names == {"www", *(f"www/{n}" for n in before)}  # the set-aside tree in no backup
+    host.remove(aside.name, fd)
+    assert _tree(volume) == before
+    assert os.listdir(host_secret) == ["shadow"] and (host_secret / "shadow").read_text() == "root:secret\n"
+
+
+def _plain(*members: tuple[str, bytes | str | None]) -> bytes:
+    """A tar of (name, content): bytes a file, None a directory, "->x" a hard link to x."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif isinstance(content, str):
+                info.type, info.linkname = tarfile.LNKTYPE, content[2:]
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o644
+                tar.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+def test_small_files_written_by_threads_keep_the_archives_order(tmp_path, monkeypatch):
+    """Issue 27: small files are written by threads while the next members are read; a
+    later member of the same name (or below it, or a hard link to it) still comes after."""
+    from dockerlink.backups import hostrestore
+
+    written = hostrestore._small_file
+
+    def slow_writer(*args):  # noqa: ANN002, ANN202 - a loaded disk: the reader runs ahead
+        time.sleep(0.05)
+        written(*args)
+
+    monkeypatch.setattr(hostrestore, "_small_file", slow_writer)
+    plain = _plain(
+        ("www", None),
+        ("www/f", b"one"),
+        ("www/f", b"two"),
+        ("www/h", "->www/f"),
+        ("www/d", b"a file first"),
+        ("www/d", None),
+        ("www/d/inner", b"in"),
+        *((f"www/many/{i}", str(i).encode()) for i in range(20)),
+    )
+    v = tmp_path / "v"
+    v.mkdir()
+    host = HostRestore(str(v))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    host.commit()
+    host.drop()
+    assert (v / "f").read_bytes() == b"two" and os.path.samefile(v / "f", v / "h")
+    assert (v / "d").is_dir() and (v / "d" / "inner").read_bytes() == b"in"
+    assert {p.name: p.read_bytes() for p in (v / "many").iterdir()} == {str(i): str(i).encode() for i in range(20)}
+
+
+def test_the_new_tree_is_on_disk_before_the_commit_marker_can_be(tmp_path, volume, monkeypatch):
+    """The marker makes a crash roll forward (the old tree then goes): it must never reach
+    the disk before every restored byte has, so a sync comes before it is made."""
+    from dockerlink.backups import hostrestore
+
+    plain = b"".join(tar_of(str(volume)))
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    marker = volume / ".dockerlink-restore" / "commit"
+    synced_with_marker: list[bool] = []
+    monkeypatch.setattr(hostrestore, "_sync", lambda fd: synced_with_marker.append(marker.exists()))
+    host.commit()
+    assert synced_with_marker[:2] == [False, True]
+
+
+class _Dead:
+    """A thread of a worker killed before it ran."""
+
+    def __init__(self, **kw) -> None:  # noqa: ANN003
+        pass
+
+    def start(self) -> None:
+        pass
+
+
+def test_an_old_tree_left_by_a_worker_killed_after_the_answer_is_removed_at_the_next_start(
+    tmp_path, volume, monkeypatch
+):
+    from dockerlink.backups import Catalog, Restorer
+    from dockerlink.backups import restore as restore_module
+    from dockerlink.config import Config
+    from tests.fakes import FakeEngine
+
+    plain = b"".join(tar_of(str(volume)))
+    before = _tree(volume)
+    (volume / "only-in-the-old-tree").write_text("old")
+    cid = "1" * 64
+    restorer = Restorer(FakeEngine(), Catalog(tmp_path / "backups"), Config(stats_db=str(tmp_path / "s.sqlite3")))
+    monkeypatch.setattr(restorer.volumes, "directory", lambda v: str(volume) if v == "vol" else None)
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    host.extract(restored_members(_archive(tmp_path, plain), None, Owner(os.getuid(), os.getgid()), 1 << 30))
+    host.commit()
+    entry = {"container": cid, "name": "site1", "volume": "vol", "image": "i", "running": False, "backup": "b"}
+    restorer._journal(entry)
+    monkeypatch.setattr(restore_module.threading, "Thread", _Dead)
+    restorer._finish(entry, host)  # the answer goes; the worker dies before removing the old tree
+    [aside] = [n for n in os.listdir(volume) if n.startswith(".dockerlink-restore-old-")]
+    assert (volume / aside / "old" / "only-in-the-old-tree").exists()
+    assert [p.name for p in restorer.journal.iterdir()] == [f"drop-{cid}-{aside[-12:]}.json"]
+    fresh = Restorer(FakeEngine(), Catalog(tmp_path / "backups"), Config(stats_db=str(tmp_path / "s.sqlite3")))
+    monkeypatch.setattr(fresh.volumes, "directory", lambda v: str(volume) if v == "vol" else None)
+    fresh.recover()
+    assert _tree(volume) == before
+    assert list(fresh.journal.iterdir()) == []
 
 
 class _Engine:
