@@ -315,10 +315,11 @@ def main() -> int:
                     row("GET /v1/metrics", f"{scrape:.1f} ms", f"<= {METRICS_MS:g} ms", scrape <= METRICS_MS)
 
                 def round_rows() -> None:
-                    cgroup = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers))
+                    changes = followed()  # as the service's follower: the list and the limits kept between rounds
+                    cgroup = Sampler(EngineSource(NoEngine()), CgroupSource(engine.containers, changes=changes))
                     with tempfile.TemporaryDirectory() as stmp:
                         store = StatsStore(os.path.join(stmp, "stats.sqlite3"))
-                        collector = Collector(Only(engine, ids), cgroup, store, changes=followed())
+                        collector = Collector(Only(engine, ids), cgroup, store, changes=changes)
                         took = median_ms(collector.collect_once, repeat * 2, warmup=2)
                         store.close()
                     cgroup.close()

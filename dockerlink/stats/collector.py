@@ -19,6 +19,8 @@ __all__ = ["Collector", "Listing", "ContainerChanges", "RoundReport", "CHANGES"]
 
 #: Container events after which the list of containers to sample is fetched again.
 CHANGES = ("create", "start", "die", "destroy", "pause", "unpause")
+#: The container event after which its limits are read again (`docker update`).
+UPDATE = "update"
 
 
 class ContainerLister(Protocol):
@@ -26,23 +28,34 @@ class ContainerLister(Protocol):
 
 
 class ContainerChanges:
-    """What the listing learns from the collector's event follower (a consumer of
-    `events.follower.Follower`, the one reader of the engine's events): when a container
-    last changed, and since when the stream has been followed without a gap. Thread-safe:
-    the follower's thread writes, the rounds' thread reads."""
+    """What the listing and the cgroup source learn from the collector's event follower (a
+    consumer of `events.follower.Follower`, the one reader of the engine's events): when a
+    container last changed, when each was last updated (its limits), and since when the
+    stream has been followed without a gap. Thread-safe: the follower's thread writes, the
+    rounds' thread reads."""
 
     #: The engine actions it reads.
-    actions = CHANGES
+    actions = (*CHANGES, UPDATE)
+    #: Updates kept (id -> when) before the old ones are dropped: an update older than the
+    #: cgroup source's `limits_every` no longer matters, every container has re-read since.
+    KEEP_UPDATES = 1024
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._latest = -math.inf  # the engine time of the latest change seen
         self._since: float | None = None  # followed without a gap since then (None: not followed)
+        self._updated: dict[str, float] = {}  # container id -> the engine time of its latest update
 
     def handle(self, ev: EngineEvent, replayed: bool) -> None:
         with self._lock:
-            self._latest = max(self._latest, ev.time)
+            if ev.action != UPDATE:
+                self._latest = max(self._latest, ev.time)
+                return
+            self._updated[ev.actor_id] = max(self._updated.get(ev.actor_id, -math.inf), ev.time)
+            if len(self._updated) > self.KEEP_UPDATES:
+                old = ev.time - 3600.0
+                self._updated = {cid: at for cid, at in self._updated.items() if at >= old}
 
     def following(self, yes: bool) -> None:
         with self._lock:
@@ -56,6 +69,13 @@ class ContainerChanges:
         unless the stream was followed all along since before `at`."""
         with self._lock:
             return self._since is not None and self._since <= at and self._latest < at
+
+    def limits_unchanged_since(self, container_id: str, at: float) -> bool:
+        """Whether the container's limits did not change at or after `at`, as far as can be
+        known: False unless the stream was followed all along since before `at`."""
+        with self._lock:
+            followed = self._since is not None and self._since <= at
+            return followed and self._updated.get(container_id, -math.inf) < at
 
 
 class HostInfo(Protocol):

@@ -111,7 +111,7 @@ def rounds_job(
     changed."""
     store = StatsStore(config.stats_db, handoff=handoff)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
-    sampler = build_sampler(engine)
+    sampler = build_sampler(engine, changes=changes)
     collector = Collector(engine.containers, sampler, store, changes=changes, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)

@@ -185,8 +185,31 @@ def test_the_list_is_kept_while_no_container_event_happens():
     assert listing.lists == 1
 
 
-def test_the_changes_read_the_actions_that_change_the_list():
-    assert sorted(ContainerChanges.actions) == ["create", "destroy", "die", "pause", "start", "unpause"]
+def test_the_changes_read_the_actions_that_change_the_list_and_the_limits():
+    assert sorted(ContainerChanges.actions) == ["create", "destroy", "die", "pause", "start", "unpause", "update"]
+
+
+def test_an_update_changes_the_limits_not_the_list():
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
+    listing.current()
+    changes.handle(EngineEvent("container", "update", V1_ID, 1005.0, {}), replayed=False)
+    clock.now += 10
+    listing.current()
+    assert listing.lists == 1
+    assert not changes.limits_unchanged_since(V1_ID, 1005.0)
+    assert changes.limits_unchanged_since(V1_ID, 1005.1)
+    assert changes.limits_unchanged_since("c" * 64, 1000.0)
+
+
+def test_limits_are_unknown_before_the_stream_was_followed():
+    clock = Clock(1000.0)
+    changes = ContainerChanges(clock)
+    assert not changes.limits_unchanged_since(V1_ID, 1000.0)
+    changes.following(True)
+    assert not changes.limits_unchanged_since(V1_ID, 999.0)  # before it was followed
+    assert changes.limits_unchanged_since(V1_ID, 1000.0)
 
 
 def test_a_container_event_makes_the_next_round_list_again():
