@@ -109,7 +109,7 @@ def rounds_job(
     the workers asked through `handoff` (histories their deletes could not drop); the list
     of containers kept between rounds while `changes` (fed by the event follower) says none
     changed."""
-    store = StatsStore(config.stats_db, handoff=handoff)
+    store = StatsStore(config.stats_db, handoff=handoff, mmap_bytes=0)  # the writer: RSS flat (store.MMAP_BYTES)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
     sampler = build_sampler(engine, changes=changes)
     collector = Collector(engine.containers, sampler, store, changes=changes, host=engine.system)
