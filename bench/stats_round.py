@@ -231,9 +231,9 @@ def bench_rounds(engine: Engine, n: int, rounds: int) -> dict[str, Measure]:
 
 
 def report(n: int, results: dict[str, Measure]) -> None:
-    print(f"{'method':32} {'wall/round':>12} {'collector CPU/ctr':>18} {'daemon CPU/ctr':>15}")
+    print(f"{'method':36} {'wall/round':>12} {'collector CPU/ctr':>18} {'daemon CPU/ctr':>15}")
     for name, m in results.items():
-        print(f"{name:32} {m.wall * 1000:10.1f}ms {m.cpu / n * 1e3:15.3f} ms {m.daemon / n * 1e3:12.2f} ms")
+        print(f"{name:36} {m.wall * 1000:10.1f}ms {m.cpu / n * 1e3:15.3f} ms {m.daemon / n * 1e3:12.2f} ms")
     cli = results["docker stats --no-stream"]
     ratio = results[WOKEN].wall / results[RAW_WOKEN].wall
     print(f"  API fallback: wall ×{ratio:.2f} the raw socket's (the floor: dockerd reads the containers")
