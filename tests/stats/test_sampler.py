@@ -121,8 +121,7 @@ def followed_v1(tmp_path, fake, clock):
     changes = ContainerChanges(clock)
     changes.following(True)
     source = CgroupSource(fake, root=str(root), clock=clock, changes=changes, limits_every=60.0)
-    first = source.read(V1_ID)
-    assert (first.memory_limit, first.cpu_quota, first.cpu_period) == (67_108_864, 50000, 100000)
+    assert limits_after(source, clock, 0) == AS_RECORDED
     return root, changes, source
 
 
@@ -133,14 +132,22 @@ def resize_v1(root) -> None:
     write(root / V1_CPU / "cpu.cfs_period_us", "50000\n")
 
 
+RESIZED = (134_217_728, 12500, 50000)
+AS_RECORDED = (67_108_864, 50000, 100000)
+
+
+def limits_after(source: CgroupSource, clock: Clock, seconds: float) -> tuple:
+    clock.now += seconds
+    r = source.read(V1_ID)
+    return r.memory_limit, r.cpu_quota, r.cpu_period
+
+
 def test_an_update_of_the_container_shows_its_new_limits_in_the_next_round(tmp_path, fake):
     clock = Clock(1000.0)
     root, changes, source = followed_v1(tmp_path, fake, clock)
     resize_v1(root)
     changes.handle(updated(V1_ID, 1003.0), replayed=False)
-    clock.now += 10
-    r = source.read(V1_ID)
-    assert (r.memory_limit, r.cpu_quota, r.cpu_period) == (134_217_728, 12500, 50000)
+    assert limits_after(source, clock, 10) == RESIZED
 
 
 def test_limits_are_not_read_again_each_round_while_nothing_updated_the_container(tmp_path, fake):
@@ -148,20 +155,17 @@ def test_limits_are_not_read_again_each_round_while_nothing_updated_the_containe
     root, changes, source = followed_v1(tmp_path, fake, clock)
     resize_v1(root)  # behind the engine's back: no event
     changes.handle(updated("c" * 64, 1003.0), replayed=False)  # another container's update
-    clock.now += 29  # before the earliest point they are due again (half of limits_every)
     write(root / V1_CPUACCT / "cpuacct.usage", "554908027\n")
-    r = source.read(V1_ID)
-    assert r.cpu_ns == 554_908_027  # the counters are read every round
-    assert (r.memory_limit, r.cpu_quota, r.cpu_period) == (67_108_864, 50000, 100000)
+    # 29 s: before the earliest point they are due again (half of limits_every)
+    assert limits_after(source, clock, 29) == AS_RECORDED
+    assert source.read(V1_ID).cpu_ns == 554_908_027  # the counters are read every round
 
 
 def test_limits_are_read_again_within_limits_every_without_any_event(tmp_path, fake):
     clock = Clock(1000.0)
     root, changes, source = followed_v1(tmp_path, fake, clock)
     resize_v1(root)
-    clock.now += 60
-    r = source.read(V1_ID)
-    assert (r.memory_limit, r.cpu_quota, r.cpu_period) == (134_217_728, 12500, 50000)
+    assert limits_after(source, clock, 60) == RESIZED
 
 
 def test_a_break_in_the_event_stream_reads_the_limits_every_round(tmp_path, fake):
@@ -169,19 +173,17 @@ def test_a_break_in_the_event_stream_reads_the_limits_every_round(tmp_path, fake
     root, changes, source = followed_v1(tmp_path, fake, clock)
     changes.following(False)  # an update may be missed from now on
     resize_v1(root)
-    clock.now += 10
-    r = source.read(V1_ID)
-    assert (r.memory_limit, r.cpu_quota, r.cpu_period) == (134_217_728, 12500, 50000)
+    assert limits_after(source, clock, 10) == RESIZED
 
 
 def test_without_the_follower_limits_are_read_every_round(tmp_path, fake):
     root = copy_v1(tmp_path)
     fake.details[V1_ID] = details(V1_ID, V1_PID)
-    source = CgroupSource(fake, root=str(root))
-    source.read(V1_ID)
+    clock = Clock(1000.0)
+    source = CgroupSource(fake, root=str(root), clock=clock)
+    assert limits_after(source, clock, 0) == AS_RECORDED
     resize_v1(root)
-    r = source.read(V1_ID)
-    assert (r.memory_limit, r.cpu_quota, r.cpu_period) == (134_217_728, 12500, 50000)
+    assert limits_after(source, clock, 1) == RESIZED
 
 
 def test_v2_an_update_shows_its_new_limits_in_the_next_round(tmp_path, fake):
