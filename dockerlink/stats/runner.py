@@ -109,9 +109,9 @@ def rounds_job(
     the workers asked through `handoff` (histories their deletes could not drop); the list
     of containers kept between rounds while `changes` (fed by the event follower) says none
     changed."""
-    store = StatsStore(config.stats_db, handoff=handoff)
+    store = StatsStore(config.stats_db, handoff=handoff, mmap_bytes=0)  # the writer: RSS flat (store.MMAP_BYTES)
     store.check()  # a corrupt file is moved aside now, not found piecemeal by the queries
-    sampler = build_sampler(engine)
+    sampler = build_sampler(engine, changes=changes)
     collector = Collector(engine.containers, sampler, store, changes=changes, host=engine.system)
     source = "cgroup files, engine API as fallback" if sampler.cgroup_source else "engine API"
     log.info("collecting every %g s into %s (%s)", config.stats_interval, config.stats_db, source)

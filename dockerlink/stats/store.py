@@ -84,6 +84,10 @@ _SCHEMA_V1 = (
     "CREATE TABLE IF NOT EXISTS resets (at REAL PRIMARY KEY, moved_to TEXT NOT NULL) WITHOUT ROWID",
 )
 _BUSY_MS = 10000
+#: How much of the file a reader maps. Every mapped page it touches counts in its RSS: the
+#: collector, which reads each round's rows again for the roll-ups, maps none (at 1000
+#: sites an hour of rounds left it 123 MiB of RSS mapped, 36 MiB without; as fast).
+MMAP_BYTES = 256 << 20
 #: How long a delete waits on a locked database before leaving the history to the collector.
 _FORGET_BUSY_MS = 2000
 _T = TypeVar("_T")
@@ -183,8 +187,11 @@ class StatsStore:
     """History of every sampled container. Safe to share between threads: each thread
     gets its own connection; WAL lets readers run while the collector writes."""
 
-    def __init__(self, path: str, *, prune_budget: int = 20000, handoff: HandOff | None = None) -> None:
+    def __init__(
+        self, path: str, *, prune_budget: int = 20000, handoff: HandOff | None = None, mmap_bytes: int = MMAP_BYTES
+    ) -> None:
         self.path = path
+        self.mmap_bytes = mmap_bytes
         self.handoff = handoff  # where a worker asks the collector to drop what it could not
         self.prune_budget = prune_budget  # rows per tier and call, at most (about)
         self._local = threading.local()
@@ -220,7 +227,7 @@ class StatsStore:
             with self._lock:
                 self._connections.append(db)
             self._local.db = db
-            db.execute("PRAGMA mmap_size=268435456")  # reads through the page cache, not a pread each
+            db.execute(f"PRAGMA mmap_size={self.mmap_bytes:d}")  # reads through the page cache, not a pread each
             migrate(db, MIGRATIONS)
             self._local.inode = self._inode()
         return db

@@ -185,11 +185,34 @@ def test_the_list_is_kept_while_no_container_event_happens():
     assert listing.lists == 1
 
 
-def test_the_changes_read_the_actions_that_change_the_list():
-    assert sorted(ContainerChanges.actions) == ["create", "destroy", "die", "pause", "start", "unpause"]
+def test_the_changes_read_the_actions_that_change_the_list_and_the_limits():
+    assert sorted(ContainerChanges.actions) == ["create", "destroy", "die", "pause", "start", "unpause", "update"]
 
 
-def test_a_container_event_makes_the_next_round_list_again():
+def test_an_update_changes_the_limits_not_the_list():
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
+    listing.current()
+    changes.handle(EngineEvent("container", "update", V1_ID, 1005.0, {}), replayed=False)
+    clock.now += 10
+    listing.current()
+    assert listing.lists == 1
+    assert not changes.limits_unchanged_since(V1_ID, 1005.0)
+    assert changes.limits_unchanged_since(V1_ID, 1005.1)
+    assert changes.limits_unchanged_since("c" * 64, 1000.0)
+
+
+def test_limits_are_unknown_before_the_stream_was_followed():
+    clock = Clock(1000.0)
+    changes = ContainerChanges(clock)
+    assert not changes.limits_unchanged_since(V1_ID, 1000.0)
+    changes.following(True)
+    assert not changes.limits_unchanged_since(V1_ID, 999.0)  # before it was followed
+    assert changes.limits_unchanged_since(V1_ID, 1000.0)
+
+
+def test_a_container_event_makes_the_next_round_ask_for_that_container():
     fake, clock = FakeContainers(), Clock(1000.0)
     changes = followed(clock)
     listing = Listing(fake, changes, clock=clock)
@@ -198,7 +221,68 @@ def test_a_container_event_makes_the_next_round_list_again():
     changes.handle(started(V1_ID, 1005.0), replayed=False)
     clock.now += 10
     assert [c.id for c in listing.current()] == [V1_ID]
-    assert listing.lists == 2
+    assert (listing.lists, listing.patches) == (1, 1)
+    assert fake.list_filters[-1] == {"label": ["dockerlink"], "id": [V1_ID]}
+
+
+OTHER = "c" * 64
+
+
+def event(action: str, cid: str, at: float) -> EngineEvent:
+    return EngineEvent("container", action, cid, at, {"dockerlink": "0.1.0"})
+
+
+def test_patches_follow_each_change_and_leave_the_unchanged_containers_as_listed():
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
+    fake.listing = [summary(OTHER), summary(V1_ID)]
+    listing.current()
+    fake.listing = [summary(OTHER, "exited"), summary(V1_ID)]  # OTHER as the engine has it now
+    changes.handle(event("die", V1_ID, 1002.0), replayed=False)  # an event of V1_ID only
+    fake.listing = [summary(OTHER, "exited"), summary(V1_ID, "exited")]
+    clock.now += 10
+    assert {c.id: c.state for c in listing.current()} == {OTHER: "running", V1_ID: "exited"}
+    clock.now += 10
+    listing.current()  # nothing new heard: the engine is not asked
+    assert len(fake.list_filters) == 2
+    fake.listing = [summary(OTHER, "exited"), summary(V1_ID)]
+    changes.handle(event("start", V1_ID, 1015.0), replayed=False)  # the same container again
+    clock.now += 10
+    assert {c.id: c.state for c in listing.current()} == {OTHER: "running", V1_ID: "running"}
+    fake.listing = [summary(OTHER, "exited")]
+    changes.handle(event("destroy", V1_ID, 1025.0), replayed=False)
+    clock.now += 10
+    assert [c.id for c in listing.current()] == [OTHER]
+    assert (listing.lists, listing.patches) == (1, 3)
+
+
+def test_an_event_that_arrives_late_is_still_patched_in():
+    # Its engine time is before the last patch, but after the whole list.
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock)
+    listing.current()
+    fake.listing = [summary(V1_ID), summary(OTHER)]
+    changes.handle(started(V1_ID, 1005.0), replayed=False)
+    clock.now += 10
+    assert [c.id for c in listing.current()] == [V1_ID]
+    changes.handle(started(OTHER, 1006.0), replayed=False)  # heard after the patch at 1010
+    clock.now += 10
+    assert sorted(c.id for c in listing.current()) == sorted([V1_ID, OTHER])
+
+
+def test_more_changes_than_the_patch_limit_list_the_whole_list():
+    fake, clock = FakeContainers(), Clock(1000.0)
+    changes = followed(clock)
+    listing = Listing(fake, changes, clock=clock, patch_limit=2)
+    listing.current()
+    for i in range(3):
+        changes.handle(started(f"{i:064x}", 1005.0), replayed=False)
+    clock.now += 10
+    listing.current()
+    assert (listing.lists, listing.patches) == (2, 0)
+    assert fake.list_filters[-1] == {"label": ["dockerlink"]}
 
 
 def test_an_event_from_before_the_last_list_does_not_list_again():

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dockerlink.engine import EngineUnavailable
+from dockerlink.config import Config
+from dockerlink.engine import Engine, EngineUnavailable
+from dockerlink.stats import runner
 from dockerlink.stats.runner import Loop, backoff_delay, next_tick
 from tests.waiting import until
 
@@ -192,3 +194,19 @@ def test_no_prepare_when_the_round_is_already_closer_than_its_lead():
 def test_a_lead_that_does_not_fit_the_interval_is_refused():
     with pytest.raises(ValueError, match="prepare_ahead"):
         Loop(lambda ts: None, 1.0, wait=lambda s: True, prepare=lambda: None, prepare_ahead=1.0)
+
+
+def test_the_collectors_store_maps_none_of_the_file(tmp_path, monkeypatch):
+    made = []
+
+    class Recorded(runner.StatsStore):
+        def __init__(self, *args, **kw) -> None:
+            made.append(kw)
+            super().__init__(*args, **kw)
+
+    monkeypatch.setattr(runner, "StatsStore", Recorded)
+    engine = Engine("tcp://127.0.0.1:9")  # never called: a remote engine, no cgroup source
+    job = runner.rounds_job(Config(stats_db=str(tmp_path / "stats.sqlite3")), engine)
+    job.close()
+    engine.close()
+    assert [kw.get("mmap_bytes") for kw in made] == [0]

@@ -3,12 +3,15 @@ import threading
 
 import pytest
 
-from dockerlink.engine import ContainerDetails, EngineUnavailable, ServerError, StatsSnapshot
+from dockerlink.engine import ContainerDetails, EngineEvent, EngineUnavailable, ServerError, StatsSnapshot
+from dockerlink.stats.collector import ContainerChanges
 from dockerlink.stats.sampler import CgroupSource, CgroupUnavailable, EngineSource, Sampler
 
 from .trees import (
+    V1_CPU,
     V1_CPUACCT,
     V1_ID,
+    V1_MEMORY,
     V1_PID,
     FakeContainers,
     copy_v1,
@@ -102,6 +105,105 @@ def test_later_rounds_reread_open_files_without_asking_the_engine_again(tmp_path
     assert r.cpu_ns == 554_908_027
     assert (r.net_rx, r.net_tx) == (10_000, 20_000)
     assert fake.inspected == [V1_ID]
+
+
+# --- the limits: read when due, and at once after the engine's `update` ------------------
+
+
+def updated(cid: str, at: float) -> EngineEvent:
+    return EngineEvent("container", "update", cid, at, {"dockerlink": "0.1.0"})
+
+
+def followed_v1(tmp_path, fake, clock):
+    """A v1 container read once through a source that hears the follower (followed since now)."""
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    changes = ContainerChanges(clock)
+    changes.following(True)
+    source = CgroupSource(fake, root=str(root), clock=clock, changes=changes, limits_every=60.0)
+    assert limits_after(source, clock, 0) == AS_RECORDED
+    return root, changes, source
+
+
+def resize_v1(root) -> None:
+    """What `docker update --memory 128m --cpus 0.25 --cpu-period 50000` writes."""
+    write(root / V1_MEMORY / "memory.limit_in_bytes", "134217728\n")
+    write(root / V1_CPU / "cpu.cfs_quota_us", "12500\n")
+    write(root / V1_CPU / "cpu.cfs_period_us", "50000\n")
+
+
+RESIZED = (134_217_728, 12500, 50000)
+AS_RECORDED = (67_108_864, 50000, 100000)
+
+
+def limits_after(source: CgroupSource, clock: Clock, seconds: float) -> tuple:
+    clock.now += seconds
+    r = source.read(V1_ID)
+    return r.memory_limit, r.cpu_quota, r.cpu_period
+
+
+def test_an_update_of_the_container_shows_its_new_limits_in_the_next_round(tmp_path, fake):
+    clock = Clock(1000.0)
+    root, changes, source = followed_v1(tmp_path, fake, clock)
+    resize_v1(root)
+    changes.handle(updated(V1_ID, 1003.0), replayed=False)
+    assert limits_after(source, clock, 10) == RESIZED
+
+
+def test_limits_are_not_read_again_each_round_while_nothing_updated_the_container(tmp_path, fake):
+    clock = Clock(1000.0)
+    root, changes, source = followed_v1(tmp_path, fake, clock)
+    resize_v1(root)  # behind the engine's back: no event
+    changes.handle(updated("c" * 64, 1003.0), replayed=False)  # another container's update
+    write(root / V1_CPUACCT / "cpuacct.usage", "554908027\n")
+    # 29 s: before the earliest point they are due again (half of limits_every)
+    assert limits_after(source, clock, 29) == AS_RECORDED
+    assert source.read(V1_ID).cpu_ns == 554_908_027  # the counters are read every round
+
+
+def test_limits_are_read_again_within_limits_every_without_any_event(tmp_path, fake):
+    clock = Clock(1000.0)
+    root, changes, source = followed_v1(tmp_path, fake, clock)
+    resize_v1(root)
+    assert limits_after(source, clock, 60) == RESIZED
+
+
+def test_a_break_in_the_event_stream_reads_the_limits_every_round(tmp_path, fake):
+    clock = Clock(1000.0)
+    root, changes, source = followed_v1(tmp_path, fake, clock)
+    changes.following(False)  # an update may be missed from now on
+    resize_v1(root)
+    assert limits_after(source, clock, 10) == RESIZED
+
+
+def test_without_the_follower_limits_are_read_every_round(tmp_path, fake):
+    root = copy_v1(tmp_path)
+    fake.details[V1_ID] = details(V1_ID, V1_PID)
+    clock = Clock(1000.0)
+    source = CgroupSource(fake, root=str(root), clock=clock)
+    assert limits_after(source, clock, 0) == AS_RECORDED
+    resize_v1(root)
+    assert limits_after(source, clock, 1) == RESIZED
+
+
+def test_v2_an_update_shows_its_new_limits_in_the_next_round(tmp_path, fake):
+    clock = Clock(1000.0)
+    root = tmp_path / "host"
+    scope = make_v2(root, ID2, 4242, memory_max="268435456", cpu_max="max 100000")
+    fake.details[ID2] = details(ID2, 4242)
+    changes = ContainerChanges(clock)
+    changes.following(True)
+    source = CgroupSource(fake, root=str(root), clock=clock, changes=changes)
+    assert (source.read(ID2).memory_limit, source.read(ID2).cpu_quota) == (268_435_456, None)
+    write(scope / "memory.max", "536870912\n")
+    write(scope / "cpu.max", "50000 100000\n")
+    clock.now += 10
+    kept = source.read(ID2)
+    assert (kept.memory_limit, kept.cpu_quota) == (268_435_456, None)  # no update heard yet
+    changes.handle(updated(ID2, 1012.0), replayed=False)
+    clock.now += 10
+    r = source.read(ID2)
+    assert (r.memory_limit, r.cpu_quota, r.cpu_period) == (536_870_912, 50000, 100000)
 
 
 def invalidate(source: CgroupSource, container_id: str, tmp_path) -> None:

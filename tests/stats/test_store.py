@@ -261,3 +261,13 @@ def test_the_json_answer_holds_the_same_points_in_the_same_order(week, scale):
     extras = ("pids", "oom_kills")
     answer = {k: {f: v for f, v in body.items() if f not in extras} for k, body in answer.items()}
     assert answer == {format_ts(p.ts): sample_body(p) for p in filled}
+
+
+def test_a_reader_maps_the_file_and_the_collector_maps_none(tmp_path):
+    # Every mapped page the collector's roll-ups touch would stay in its RSS (docs/benchmarks.md).
+    reader = StatsStore(str(tmp_path / "stats.sqlite3"))
+    writer = StatsStore(str(tmp_path / "stats.sqlite3"), mmap_bytes=0)
+    assert reader._db().execute("PRAGMA mmap_size").fetchone() == (256 * 1024 * 1024,)
+    assert writer._db().execute("PRAGMA mmap_size").fetchone() == (0,)
+    reader.close()
+    writer.close()

@@ -156,7 +156,8 @@ class FakeContainers:
 
     def list(self, all: bool = True, filters: dict | None = None) -> list[ContainerSummary]:
         self.list_filters.append(filters)
-        return list(self.listing)
+        ids = (filters or {}).get("id")  # the engine's id filter (full ids here)
+        return [c for c in self.listing if ids is None or c.id in ids]
 
 
 def _result(method, ref: str):  # noqa: ANN001, ANN202
