@@ -117,9 +117,11 @@ def remove_fleet(engine: Engine) -> None:
     print(f"removed the kept fleet: {len(fleet)} containers")
 
 
-def remove_everything(engine: Engine) -> None:
-    """Every container (with its volumes) and network the bench made, by name prefix."""
-    mine = [c.id for c in engine.containers.list(all=True) if c.name.startswith(PREFIX)]
+def remove_everything(engine: Engine, run: str) -> None:
+    """Every container (with its volumes) this run made, by its name prefix (another run's
+    on the same engine are left alone), and the network unless another run still uses it."""
+    prefix = f"{PREFIX}{run}-"
+    mine = [c.id for c in engine.containers.list(all=True) if c.name.startswith(prefix)]
 
     def rm(cid: str) -> None:
         try:
@@ -130,7 +132,7 @@ def remove_everything(engine: Engine) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(rm, mine))
     for v in engine.transport.request("GET", ["volumes"]).json().get("Volumes") or []:
-        if v["Name"].startswith(f"dockerlink-{PREFIX}"):
+        if v["Name"].startswith(f"dockerlink-{prefix}"):
             try:
                 engine.volumes.remove(v["Name"], force=True)
             except EngineError:
@@ -494,7 +496,7 @@ def main() -> int:
                 http.close()
     finally:
         raw.close()
-        remove_everything(engine)
+        remove_everything(engine, run)
         engine.close()
     if args.ui:
         ui = Path(__file__).with_name("ui_requests.py")
