@@ -76,7 +76,10 @@ def main(n: int, seconds: float, interval: float) -> None:
 
             mark = len(browser.requests())
             browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-            browser.wait_for(VISIBLE_DRAWN, timeout=60)
+            # The rows at the bottom are the ones never on screen yet (no figures: they
+            # sort last); each refresh fills the rows on screen, which then sort up and
+            # bring the next unseen ones down: all N take about N / rows-on-screen refreshes.
+            browser.wait_for(VISIBLE_DRAWN, timeout=max(60.0, 2 * interval * n / max(1, visible)))
             browser.pump(1)
             scrolled = count(browser.requests()[mark:])
             print(f"scrolled to the bottom: {dict(scrolled)} (unseen rows come on screen as seen ones sort up)")
