@@ -191,6 +191,7 @@ class DiskMeter:
         previous = read_usage(self.config)
         df: dict[str, int] | None = None
         results: dict[str, dict[str, Any]] = {}
+        crossings: list[tuple[Any, str, dict[str, Any]]] = []
         for summary in self.engine.containers.list(all=True, filters={"label": [LABEL]}):
             try:
                 c = self.engine.containers.inspect(summary.id)
@@ -213,20 +214,30 @@ class DiskMeter:
                 continue
             entry["at"] = int(now or time.time())
             results[c.id] = entry
-            self._check_quota(c, entry, previous.get(c.id, {}))
+            if crossed := self._crossing(c, entry, previous.get(c.id, {})):
+                crossings.append((c, *crossed))
+        # The figures first, then the events: a panel that hears disk_over and reads the
+        # listing sees the use that raised it.
         _write_json(usage_path(self.config), results)
+        for c, kind, details in crossings:
+            self.notify(kind, c.id, details)
+            if kind == "disk_over" and self.config.disk_enforce == "stop" and c.running:
+                self.engine.containers.stop(c.id, t=10)
         return results
 
-    def _check_quota(self, c: Any, entry: dict[str, Any], before: dict[str, Any]) -> None:  # noqa: ANN401
+    def _crossing(
+        self,
+        c: Any,  # noqa: ANN401
+        entry: dict[str, Any],
+        before: dict[str, Any],
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Marks the entry over its quota or not; the event a crossing raises, if any."""
         quota = self.quotas.all().get(c.id)
         over = bool(quota) and entry["used"] > quota
         entry["over"] = over
-        if over and not before.get("over"):
-            self.notify("disk_over", c.id, {"name": c.name, "used": entry["used"], "quota": quota})
-            if self.config.disk_enforce == "stop" and c.running:
-                self.engine.containers.stop(c.id, t=10)
-        elif not over and before.get("over"):
-            self.notify("disk_ok", c.id, {"name": c.name, "used": entry["used"], "quota": quota})
+        if over != bool(before.get("over")):
+            return ("disk_over" if over else "disk_ok"), {"name": c.name, "used": entry["used"], "quota": quota}
+        return None
 
 
 def _log_event(kind: str, container_id: str, details: dict) -> None:

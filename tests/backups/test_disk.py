@@ -63,6 +63,25 @@ def test_crossing_a_quota_raises_disk_over_then_disk_ok_and_can_stop_the_site(tm
     assert events == [("disk_over", c.id), ("disk_ok", c.id)]
 
 
+def test_a_quota_event_comes_after_the_use_that_raised_it_is_recorded(tmp_path):
+    """A panel that hears disk_over and reads the listing at once sees the use over quota."""
+    engine = FakeEngine()
+    c = engine.containers.add("site1", labels=LABELS, volumes={"/var/www": "dockerlink-site1-www"})
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    engine.volumes.create("dockerlink-site1-www")
+    engine.volumes.inspect = lambda name: type("V", (), {"mountpoint": str(volume)})()
+    config = Config(stats_db=str(tmp_path / "s.sqlite3"))
+    recorded = []
+    meter = DiskMeter(engine, config, notify=lambda kind, cid, d: recorded.append((kind, read_usage(config)[cid])))
+    Quotas(config).set(c.id, 0.001)  # ~1 MiB
+    meter.measure_all()
+    (volume / "big").write_bytes(os.urandom(2 << 20))
+    meter.measure_all()
+    [(kind, usage)] = recorded
+    assert kind == "disk_over" and usage["used"] > 0.001 and usage["over"] is True
+
+
 def test_the_listing_and_the_latest_stats_sample_show_the_last_disk_measure():
     measured = {"used": 1.5, "files": 12, "at": 1_800_000_000, "over": False}
     listing = disk.with_disk({"error": {}, "success": {"site1": {"id": "abc"}, "b": {"id": "def"}}}, {"abc": measured})
