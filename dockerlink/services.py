@@ -1,6 +1,5 @@
 """The collaborators resources are built from: one engine, one stats store, one events
-journal (injected into what reads or hands off to it), one events-kept listing cache (one
-event stream a worker, whichever resources list or create), the config, the scoped tokens'
+journal (injected into what reads or hands off to it), the config, the scoped tokens'
 issuer, and the worker's slots for long requests."""
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from . import timings
 from .config import Config
 from .engine import Engine
 from .events.journal import Journal
-from .hosting.listing import DetailsCache
 from .metrics import ServiceMetrics, engine_operation
 from .slots import Slots, default_size
 from .stats.store import StatsStore
@@ -30,7 +28,6 @@ class Services:
     metrics: ServiceMetrics | None = None
     journal: Journal | None = None  # the events journal, one per worker: read here, the collector writes it
     slots: Slots = field(default_factory=lambda: Slots(default_size()))  # event waits and git, together
-    details: DetailsCache | None = None  # the worker's listing cache (and area book): None, each Hosting its own
 
     @classmethod
     def build(
@@ -48,7 +45,4 @@ class Services:
         if transport is not None:
             transport.observer = timings.observing(metrics.observe_engine_call, engine_operation)
             transport.stream_observer = timings.observing(None, engine_operation)
-        details = DetailsCache(engine.system)  # follows the events from the first listing on
-        return cls(
-            config=config, engine=engine, store=store, tokens=tokens, metrics=metrics, journal=journal, details=details
-        )
+        return cls(config=config, engine=engine, store=store, tokens=tokens, metrics=metrics, journal=journal)

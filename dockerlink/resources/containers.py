@@ -84,7 +84,6 @@ def routes(services: Services) -> list[tuple[str, object]]:
         final_backup(services.engine, services.config, backup_events(services.journal)),
         quotas=Quotas(services.config, services.journal),
         journal=services.journal,
-        cache=services.details,
     )
     return [
         ("/v1/container", ContainerCollection(hosting)),

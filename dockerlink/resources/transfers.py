@@ -92,7 +92,6 @@ def routes(services: Services) -> list[tuple[str, object]]:
         services.store,
         quotas=Quotas(services.config, services.journal),
         journal=services.journal,
-        cache=services.details,
     )
     receiver = Receiver(services.engine, services.config, hosting)
     return [

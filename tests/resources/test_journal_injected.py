@@ -28,18 +28,3 @@ def test_the_workers_stats_store_hands_off_through_the_workers_journal(config):
 
     services = Services.build(config, engine=FakeEngine())
     assert services.store.handoff is services.journal
-
-
-def test_the_containers_and_the_transfers_share_the_workers_one_listing_cache(config):
-    """One event stream a worker: the transfers' hosting (its creates, its area checks)
-    reads the cache the containers' listing keeps, not one of its own."""
-    from dockerlink.resources import containers, transfers
-    from dockerlink.services import Services
-    from tests.fakes import FakeEngine
-
-    services = Services.build(config, engine=FakeEngine())
-    listing = dict(containers.routes(services))["/v1/container"]
-    transfer = dict(transfers.routes(services))["/v1/container/transfer"]
-    assert listing._hosting._details_cache() is services.details
-    assert transfer._sender.hosting._details_cache() is services.details
-    services.details.close()
