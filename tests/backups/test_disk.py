@@ -38,13 +38,19 @@ def test_a_walk_over_its_budget_stops_and_says_so(tmp_path, monkeypatch):
     assert not w.complete and w.files < 50
 
 
-def test_crossing_a_quota_raises_disk_over_then_disk_ok_and_can_stop_the_site(tmp_path):
+def _site_on_a_volume(tmp_path):  # noqa: ANN001, ANN202
+    """A site whose /var/www volume is the directory `tmp_path/vol` on this host."""
     engine = FakeEngine()
     c = engine.containers.add("site1", labels=LABELS, volumes={"/var/www": "dockerlink-site1-www"})
     volume = tmp_path / "vol"
     volume.mkdir()
     engine.volumes.create("dockerlink-site1-www")
     engine.volumes.inspect = lambda name: type("V", (), {"mountpoint": str(volume)})()
+    return engine, c, volume
+
+
+def test_crossing_a_quota_raises_disk_over_then_disk_ok_and_can_stop_the_site(tmp_path):
+    engine, c, volume = _site_on_a_volume(tmp_path)
     config = Config(stats_db=str(tmp_path / "s.sqlite3"), disk_enforce="stop")
     events = []
     meter = DiskMeter(engine, config, notify=lambda kind, cid, details: events.append((kind, cid)))
@@ -65,12 +71,7 @@ def test_crossing_a_quota_raises_disk_over_then_disk_ok_and_can_stop_the_site(tm
 
 def test_a_quota_event_comes_after_the_use_that_raised_it_is_recorded(tmp_path):
     """A panel that hears disk_over and reads the listing at once sees the use over quota."""
-    engine = FakeEngine()
-    c = engine.containers.add("site1", labels=LABELS, volumes={"/var/www": "dockerlink-site1-www"})
-    volume = tmp_path / "vol"
-    volume.mkdir()
-    engine.volumes.create("dockerlink-site1-www")
-    engine.volumes.inspect = lambda name: type("V", (), {"mountpoint": str(volume)})()
+    engine, c, volume = _site_on_a_volume(tmp_path)
     config = Config(stats_db=str(tmp_path / "s.sqlite3"))
     recorded = []
     meter = DiskMeter(engine, config, notify=lambda kind, cid, d: recorded.append((kind, read_usage(config)[cid])))
