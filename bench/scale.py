@@ -341,14 +341,21 @@ def main() -> int:
                 site = Site(svc, run)
                 site.create_ms()  # warm-up: the site network, the worker's first engine calls
                 site.create_ms()  # and the other worker's
-                timings.write_text("")
-                site.delete_ms.clear()
-                before = engine_seconds(svc)
-                first = statistics.median(site.create_ms() for _ in range(repeat))
-                first_delete = statistics.median(site.delete_ms)
-                first_ops = per_create(before, engine_seconds(svc), repeat)
-                first_steps = steps_by_name(timings)
-                raw_first = statistics.median(raw_create_ms(raw, run, k) for k in range(repeat))
+
+                def creates(raw_from: int) -> tuple[float, float, dict[str, float], dict[str, dict[str, float]], float]:
+                    """`repeat` creates and deletes through the service (medians, engine ms
+                    by operation, the worker's steps) and as many raw creates."""
+                    timings.write_text("")
+                    site.delete_ms.clear()
+                    before = engine_seconds(svc)
+                    made = statistics.median(site.create_ms() for _ in range(repeat))
+                    removed = statistics.median(site.delete_ms)
+                    ops = per_create(before, engine_seconds(svc), repeat)
+                    steps = steps_by_name(timings)
+                    raw_ms = statistics.median(raw_create_ms(raw, run, raw_from + k) for k in range(repeat))
+                    return made, removed, ops, steps, raw_ms
+
+                first, first_delete, first_ops, first_steps, raw_first = creates(0)
 
                 t0 = time.perf_counter()
                 ids = make_sites(engine, n, FLEET if args.keep else f"{PREFIX}{run}-")
@@ -433,14 +440,7 @@ def main() -> int:
                         row(f"RSS {name}", f"{now:.0f} MiB (peak {peak:.0f})", f"<= {RSS_MIB:g} MiB", peak <= RSS_MIB)
 
                 def create_rows() -> None:
-                    timings.write_text("")
-                    site.delete_ms.clear()
-                    before = engine_seconds(svc)
-                    created = statistics.median(site.create_ms() for _ in range(repeat))
-                    deleted = statistics.median(site.delete_ms)
-                    created_ops = per_create(before, engine_seconds(svc), repeat)
-                    created_steps = steps_by_name(timings)
-                    raw_created = statistics.median(raw_create_ms(raw, run, repeat + k) for k in range(repeat))
+                    created, deleted, created_ops, created_steps, raw_created = creates(repeat)
                     row(
                         f"create a site: with {n} vs none",
                         f"{created:.0f} ms vs {first:.0f} ms = {created / first:.2f}x",
