@@ -4,7 +4,7 @@
     sha512crypt.py  the `$6$` hash written into the container's /etc/shadow
     login.py        password hash and authorized_keys into a container (archive API, no exec)
     sessions.py     ending the live SSH and terminal logins once a credential is taken away
-    sites.py        nginx server files: render, write atomically, check, reload, remove
+    sites.py        nginx: each site's route (or server file), written atomically, checked, reloaded
     tls.py          certbot in the background; per-site state pending | ok | failed: …
 
 `Access` is the one entry point hosting and the resources use.
@@ -23,7 +23,7 @@ from ..timings import step
 from .credentials import Credentials, parse_credentials
 from .login import Login, MissingUser, key_ids, site_account
 from .sessions import Sessions
-from .sites import DNS_LABEL, SiteFiles, is_dns_label, server_file
+from .sites import DNS_LABEL, Route, SiteFiles, is_dns_label
 from .tls import Certificates
 
 __all__ = [
@@ -60,7 +60,13 @@ class Access:
         self.config = config
         self.login = Login(engine)
         self.sessions = Sessions(engine)
-        self.sites = sites or SiteFiles(Path(config.nginx_dir), config.nginx_check, config.nginx_reload)
+        self.sites = sites or SiteFiles(
+            Path(config.nginx_dir),
+            config.nginx_check,
+            config.nginx_reload,
+            listen=config.nginx_listen,
+            own_servers=config.site_tls == "certbot",
+        )
         state_dir = Path(StateFiles.of(config).path("tls"))
         self.certificates = certificates or Certificates(config.certbot_cmd, state_dir)
 
@@ -93,8 +99,7 @@ class Access:
         if not domain:
             return
         check_site_name(name, self.config)
-        text = server_file(name, domain, self.config.nginx_listen, self._upstream_ip(), root + SITE_PORT, root + 0)
-        self.sites.add(name, text)
+        self.sites.add(Route(name, domain, self._upstream_ip(), root + SITE_PORT, root + 0))
         if self.config.site_tls == "certbot":
             self.certificates.request(name, self.hostnames(name))
 

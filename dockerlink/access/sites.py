@@ -1,6 +1,19 @@
-"""One nginx server file per site: `<name>.<domain>` → the site's port 80, `ssh.<name>.<domain>`
-→ its web terminal. Written atomically, checked with `nginx -t` before any reload, and
-never over a file dockerlink did not write (its first line says who wrote it).
+"""Each site's two names in nginx: `<name>.<domain>` → the site's port 80, `ssh.<name>.<domain>`
+→ its web terminal. Written atomically, checked with `nginx -t` before any reload, and never
+over a file dockerlink did not write (its first line says who wrote it).
+
+Two layouts (docs/operations.md, "Domains"):
+
+- routes (the default): one shared file, `nginx_dir/dockerlink.conf`, holds a site server and
+  a terminal server for every site (their names: any `<label>.<domain>`, any
+  `ssh.<label>.<domain>`), and a map from each site's two names to its upstreams, which
+  includes one small file per site, `<name>.map` in the routes directory beside
+  `nginx_dir`. Why: nginx's check and reload parse every server block, and their cost grows
+  faster than the number of blocks (docs/benchmarks.md: 124 ms for 1000 sites' server
+  files, 0.41 s for 2000); with the shared servers a site costs nginx two map entries and
+  one file to open, and a create's check and reload stay at a few ms.
+- own servers (`tls = certbot`): one server file per site, `nginx_dir/dockerlink-<name>.conf`,
+  because `certbot --nginx` installs each site's certificate into its own server block.
 """
 
 from __future__ import annotations
@@ -15,7 +28,7 @@ from pathlib import Path
 from ..errors import Conflicting, ProxyError
 from ..storage import write_atomically
 
-__all__ = ["HEADER", "DNS_LABEL", "SiteFiles", "server_file", "is_dns_label"]
+__all__ = ["HEADER", "DNS_LABEL", "Route", "SiteFiles", "server_file", "shared_file", "is_dns_label"]
 
 log = logging.getLogger("dockerlink.access")
 
@@ -25,6 +38,9 @@ _LABEL = re.compile(DNS_LABEL)
 COMMAND_TIMEOUT = 60
 #: The complaint shown in a 502 is nginx's own, cut to this many characters.
 MAX_COMPLAINT = 400
+#: The routes directory's name, beside `nginx_dir` (never inside it: an `include
+#: sites-enabled/*` would try to read a directory there as a file).
+ROUTES_DIR = "dockerlink-routes"
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
@@ -37,6 +53,38 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
 
 
+@dataclass(frozen=True)
+class Route:
+    """A site's names and where nginx reaches them. Every input is validated before it gets
+    here (the name as a DNS label, the domain by Config, the ports as integers)."""
+
+    name: str
+    domain: str
+    upstream_ip: str
+    site_port: int
+    terminal_port: int
+
+    def __post_init__(self) -> None:
+        if not is_dns_label(self.name):
+            raise ValueError(f"not a DNS label: {self.name!r}")
+
+    @property
+    def site_host(self) -> str:
+        return f"{self.name}.{self.domain}"
+
+    @property
+    def terminal_host(self) -> str:
+        return f"ssh.{self.name}.{self.domain}"
+
+    def map_file(self) -> str:
+        """The route: the site's two entries in the shared servers' map."""
+        return (
+            f"{HEADER} for {self.name}: written by dockerlink, removed when the site is deleted.\n"
+            f"{self.site_host} {self.upstream_ip}:{self.site_port};\n"
+            f"{self.terminal_host} {self.upstream_ip}:{self.terminal_port};\n"
+        )
+
+
 #: What both locations (the site, its terminal) tell the upstream about the request.
 _PROXY_HEADERS = """\
         proxy_http_version 1.1;
@@ -46,36 +94,71 @@ _PROXY_HEADERS = """\
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header Upgrade $http_upgrade;"""
 
-
-def server_file(name: str, domain: str, listen: str, upstream_ip: str, site_port: int, terminal_port: int) -> str:
-    """The server file's text. Every input is validated before it gets here (the name as a
-    DNS label, the domain and listen address by Config, the ports as integers)."""
-    if not is_dns_label(name):
-        raise ValueError(f"not a DNS label: {name!r}")
-    return f"""{HEADER} for {name}: written by dockerlink, removed when the site is deleted.
-# Do not edit: a change is lost when the site is made again.
-server {{
-    listen {listen};
-    server_name {name}.{domain};
-    location / {{
-        proxy_pass http://{upstream_ip}:{site_port};
-{_PROXY_HEADERS}
-        proxy_set_header Connection $http_connection;
-    }}
-}}
-server {{
-    listen {listen};
-    server_name ssh.{name}.{domain};
-    location / {{
-        # The terminal long-polls (shellinabox) or upgrades (websocket terminals): no
-        # buffering, and an idle session may wait an hour.
-        proxy_pass http://{upstream_ip}:{terminal_port};
-{_PROXY_HEADERS}
+#: The terminal long-polls (shellinabox) or upgrades (websocket terminals): no buffering,
+#: and an idle session may wait an hour.
+_TERMINAL = f"""{_PROXY_HEADERS}
         proxy_set_header Connection "upgrade";
         proxy_buffering off;
         proxy_cache off;
         proxy_read_timeout 3600s;
-        proxy_send_timeout 3600s;
+        proxy_send_timeout 3600s;"""
+
+_SITE = f"""{_PROXY_HEADERS}
+        proxy_set_header Connection $http_connection;"""
+
+
+def server_file(route: Route, listen: str) -> str:
+    """A site's own server file (the own-servers layout)."""
+    return f"""{HEADER} for {route.name}: written by dockerlink, removed when the site is deleted.
+# Do not edit: a change is lost when the site is made again.
+server {{
+    listen {listen};
+    server_name {route.site_host};
+    location / {{
+        proxy_pass http://{route.upstream_ip}:{route.site_port};
+{_SITE}
+    }}
+}}
+server {{
+    listen {listen};
+    server_name {route.terminal_host};
+    location / {{
+        proxy_pass http://{route.upstream_ip}:{route.terminal_port};
+{_TERMINAL}
+    }}
+}}
+"""
+
+
+def shared_file(domain: str, listen: str, routes: Path) -> str:
+    """The shared servers of the routes layout. Their names are regular expressions, so a
+    server of the operator's with an exact or wildcard name under the domain comes first
+    (nginx's order); a name without a route answers 404, never another site. `domain` is
+    validated by Config (labels of `[a-z0-9-]`): only its dots need escaping."""
+    escaped = domain.replace(".", r"\.")
+    return f"""{HEADER}: the servers of every site, one route per site in {routes}/.
+# Written by dockerlink, again when its settings change: do not edit.
+map $host $dockerlink_upstream {{
+    hostnames;
+    default "";
+    include {routes}/*.map;
+}}
+server {{
+    listen {listen};
+    server_name "~^[a-z0-9-]+\\.{escaped}$";
+    location / {{
+        if ($dockerlink_upstream = "") {{ return 404; }}
+        proxy_pass http://$dockerlink_upstream;
+{_SITE}
+    }}
+}}
+server {{
+    listen {listen};
+    server_name "~^ssh\\.[a-z0-9-]+\\.{escaped}$";
+    location / {{
+        if ($dockerlink_upstream = "") {{ return 404; }}
+        proxy_pass http://$dockerlink_upstream;
+{_TERMINAL}
     }}
 }}
 """
@@ -83,48 +166,95 @@ server {{
 
 @dataclass(frozen=True)
 class SiteFiles:
-    """The site files in `directory`, the commands that check and reload nginx."""
+    """The site files under `directory` (and its routes directory beside it), and the
+    commands that check and reload nginx."""
 
     directory: Path
     check_cmd: tuple[str, ...]
     reload_cmd: tuple[str, ...]
+    listen: str = "80"
+    #: One server file per site (`tls = certbot`) instead of routes in the shared servers.
+    own_servers: bool = False
     run: Runner = _run
 
+    @property
+    def routes(self) -> Path:
+        return self.directory.parent / ROUTES_DIR
+
+    @property
+    def shared(self) -> Path:
+        return self.directory / "dockerlink.conf"
+
     def path(self, name: str) -> Path:
+        """The site's own server file (the own-servers layout, and every site made before the
+        routes layout)."""
         return self.directory / f"dockerlink-{name}.conf"
 
-    def ours(self, name: str) -> bool:
-        """The site's file exists and dockerlink wrote it."""
-        try:
-            with open(self.path(name), encoding="utf-8", errors="replace") as f:
-                return f.readline().startswith(HEADER)
-        except FileNotFoundError:
-            return False
+    def route_path(self, name: str) -> Path:
+        return self.routes / f"{name}.map"
 
-    def add(self, name: str, text: str) -> None:
-        """Write, check, reload. A failed check or reload removes the file again: ProxyError."""
-        path = self.path(name)
-        if path.exists() and not self.ours(name):
-            raise Conflicting(f"{path} exists and was not written by dockerlink: not overwriting it")
-        write_atomically(path, text)
+    def ours(self, name: str) -> bool:
+        """The site has a route or a server file, and dockerlink wrote it."""
+        return _ours(self.route_path(name)) or _ours(self.path(name))
+
+    def add(self, route: Route) -> None:
+        """Write, check, reload. A failed check or reload removes what this call wrote: ProxyError."""
+        own, mapped = self.path(route.name), self.route_path(route.name)
+        for p in (own, mapped):
+            if p.exists() and not _ours(p):
+                raise Conflicting(f"{p} exists and was not written by dockerlink: not overwriting it")
+        written: list[Path] = []
+        shared_before: str | None = None
+        if self.own_servers:
+            write_atomically(own, server_file(route, self.listen))
+            written.append(own)
+            replaced = [mapped]
+        else:
+            shared_before = self._write_shared(route.domain)
+            self.routes.mkdir(exist_ok=True)
+            write_atomically(mapped, route.map_file())
+            written.append(mapped)
+            replaced = [own]  # its exact names would come before the route's
         try:
             self._nginx(self.check_cmd, "check")
+            _unlink(replaced)  # the other layout's files of this site: its names would clash
             self._nginx(self.reload_cmd, "reload")
         except ProxyError:
-            path.unlink(missing_ok=True)
+            _unlink(written)
+            if shared_before == "":
+                self.shared.unlink(missing_ok=True)
+            elif shared_before is not None:
+                write_atomically(self.shared, shared_before)
             raise
 
+    def _write_shared(self, domain: str) -> str | None:
+        """Write the shared file when it is missing ("" returned) or not what these settings
+        make (its old text returned); None when it was already right."""
+        text = shared_file(domain, self.listen, self.routes)
+        try:
+            current = self.shared.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            current = ""
+        if current and not current.startswith(HEADER):
+            raise Conflicting(f"{self.shared} exists and was not written by dockerlink: not overwriting it")
+        if current == text:
+            return None
+        write_atomically(self.shared, text)
+        return current
+
     def remove(self, name: str) -> bool:
-        """Remove the site's file (only ours) and reload; False when there was none."""
-        if not self.ours(name):
-            if self.path(name).exists():
-                log.warning("site file %s was not written by dockerlink: left in place", self.path(name))
+        """Remove the site's route and server file (only ours) and reload; False when there was none."""
+        mine = [p for p in (self.route_path(name), self.path(name)) if _ours(p)]
+        for p in (self.route_path(name), self.path(name)):
+            if p.exists() and p not in mine:
+                log.warning("site file %s was not written by dockerlink: left in place", p)
+        if not mine:
             return False
-        self.path(name).unlink(missing_ok=True)
+        _unlink(mine)
         try:
             self._nginx(self.reload_cmd, "reload")
         except ProxyError as exc:
-            log.warning("after removing the site file of %s: %s", name, exc)
+            log.warning("after removing the site files of %s: %s", name, exc)
         return True
 
     def _nginx(self, argv: Sequence[str], what: str) -> None:
@@ -135,3 +265,16 @@ class SiteFiles:
         if r.returncode != 0:
             complaint = " ".join((r.stderr or r.stdout or "").split())[:MAX_COMPLAINT]
             raise ProxyError(f"nginx {what} failed: {complaint or f'exit code {r.returncode}'}")
+
+
+def _ours(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline().startswith(HEADER)
+    except FileNotFoundError:
+        return False
+
+
+def _unlink(paths: Sequence[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)

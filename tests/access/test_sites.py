@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from dockerlink.access.sites import HEADER, SiteFiles, server_file
+from dockerlink.access.sites import HEADER, Route, SiteFiles, server_file, shared_file
 from dockerlink.access.tls import Certificates
 from dockerlink.errors import Conflicting, ProxyError
 
@@ -30,62 +31,145 @@ def nginx() -> FakeNginx:
 
 
 @pytest.fixture
-def sites(tmp_path, nginx) -> SiteFiles:
-    return SiteFiles(tmp_path, ("nginx", "-t"), ("nginx", "-s", "reload"), run=nginx)
+def conf_d(tmp_path) -> Path:
+    (tmp_path / "conf.d").mkdir()
+    return tmp_path / "conf.d"
 
 
-def text(name: str = "site1") -> str:
-    return server_file(name, "example.org", "80", "127.0.0.1", 10080, 10000)
+@pytest.fixture
+def sites(conf_d, nginx) -> SiteFiles:
+    return SiteFiles(conf_d, ("nginx", "-t"), ("nginx", "-s", "reload"), listen="127.0.0.1:8080", run=nginx)
 
 
-def test_server_file_proxies_both_names_with_terminal_timeouts():
-    t = text()
+def route(name: str = "site1") -> Route:
+    return Route(name, "example.org", "127.0.0.1", 10080, 10000)
+
+
+def files(tmp_path: Path) -> list[str]:
+    """Every file under tmp_path, relative to it, hidden ones (a temporary file left) too."""
+    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+
+
+ROUTE_FILES = ["dockerlink-routes/site1.map"]
+
+
+def test_a_route_maps_both_names_to_their_ports():
+    t = route().map_file()
+    assert t.startswith(HEADER)
+    assert t.splitlines()[1:] == ["site1.example.org 127.0.0.1:10080;", "ssh.site1.example.org 127.0.0.1:10000;"]
+
+
+def test_the_shared_servers_take_the_domain_s_names_and_proxy_through_the_map(tmp_path):
+    t = shared_file("sites.example.org", "127.0.0.1:8080", tmp_path / "r")
+    assert t.startswith(HEADER)
+    assert f"include {tmp_path}/r/*.map;" in t and t.count("listen 127.0.0.1:8080;") == 2
+    assert 'server_name "~^[a-z0-9-]+\\.sites\\.example\\.org$";' in t
+    assert 'server_name "~^ssh\\.[a-z0-9-]+\\.sites\\.example\\.org$";' in t
+    assert t.count("proxy_pass http://$dockerlink_upstream;") == 2 and t.count('= "") { return 404; }') == 2
+    site, terminal = t.split('server_name "~^ssh')
+    assert "proxy_read_timeout 3600s;" in terminal and "proxy_buffering off;" in terminal
+    assert "proxy_buffering" not in site
+
+
+def test_a_server_file_proxies_both_names_with_terminal_timeouts():
+    t = server_file(route(), "80")
     assert t.startswith(HEADER)
     assert "server_name site1.example.org;" in t and "proxy_pass http://127.0.0.1:10080;" in t
     assert "server_name ssh.site1.example.org;" in t and "proxy_pass http://127.0.0.1:10000;" in t
     assert "proxy_read_timeout 3600s;" in t and "proxy_buffering off;" in t
 
 
-@pytest.mark.parametrize("name", ["_", "Site", "a" * 64, "a;b", "-a", "a\nb"])
-def test_server_file_refuses_a_name_that_is_not_a_dns_label(name):
+@pytest.mark.parametrize("name", ["_", "Site", "a" * 64, "a;b", "-a", "a\nb", "a b", "*"])
+def test_a_route_refuses_a_name_that_is_not_a_dns_label(name):
     with pytest.raises(ValueError):
-        server_file(name, "example.org", "80", "127.0.0.1", 10080, 10000)
+        Route(name, "example.org", "127.0.0.1", 10080, 10000)
 
 
-def test_add_writes_checks_then_reloads(sites, nginx, tmp_path):
-    sites.add("site1", text())
-    assert (tmp_path / "dockerlink-site1.conf").read_text() == text()
+def test_add_writes_the_shared_file_and_the_route_then_checks_then_reloads(sites, nginx, tmp_path):
+    sites.add(route())
+    assert files(tmp_path) == ["conf.d/dockerlink.conf", *ROUTE_FILES]  # no temporary file left
+    shared = shared_file("example.org", "127.0.0.1:8080", tmp_path / "dockerlink-routes")
+    assert (tmp_path / "conf.d/dockerlink.conf").read_text() == shared
+    assert (tmp_path / "dockerlink-routes/site1.map").read_text() == route().map_file()
     assert nginx.calls == [["nginx", "-t"], ["nginx", "-s", "reload"]]
-    assert [p.name for p in tmp_path.iterdir()] == ["dockerlink-site1.conf"]  # no temp file left
+    assert sites.ours("site1")
 
 
-def test_a_failed_check_removes_the_file_and_names_nginx_complaint_without_reloading(sites, nginx, tmp_path):
+def test_a_second_site_adds_its_route_and_leaves_the_shared_file_alone(sites, nginx, tmp_path):
+    sites.add(route())
+    before = (tmp_path / "conf.d/dockerlink.conf").stat().st_mtime_ns
+    sites.add(route("site2"))
+    assert (tmp_path / "conf.d/dockerlink.conf").stat().st_mtime_ns == before
+    assert len(files(tmp_path)) == 3
+
+
+def test_a_failed_check_removes_what_it_wrote_and_names_nginx_complaint_without_reloading(sites, nginx, tmp_path):
     nginx.check_fails = True
     with pytest.raises(ProxyError, match='unknown directive "bogus"'):
-        sites.add("site1", text())
-    assert list(tmp_path.iterdir()) == []
+        sites.add(route())
+    assert files(tmp_path) == []
     assert nginx.calls == [["nginx", "-t"]]
 
 
-def test_a_file_dockerlink_did_not_write_is_never_overwritten_nor_removed(sites, nginx, tmp_path):
-    theirs = tmp_path / "dockerlink-site1.conf"
-    theirs.write_text("server { listen 80; }  # the operator's\n")
+def test_a_failed_check_after_a_settings_change_puts_the_old_shared_file_back(sites, nginx, conf_d, tmp_path):
+    sites.add(route())
+    old = (conf_d / "dockerlink.conf").read_text()
+    moved = dataclasses.replace(sites, listen="127.0.0.1:9090")
+    nginx.check_fails = True
+    with pytest.raises(ProxyError):
+        moved.add(route("site2"))
+    assert (conf_d / "dockerlink.conf").read_text() == old
+    assert files(tmp_path) == ["conf.d/dockerlink.conf", *ROUTE_FILES]
+    nginx.check_fails = False
+    moved.add(route("site2"))
+    assert "listen 127.0.0.1:9090;" in (conf_d / "dockerlink.conf").read_text()
+
+
+@pytest.mark.parametrize(
+    "theirs", ["conf.d/dockerlink-site1.conf", "dockerlink-routes/site1.map", "conf.d/dockerlink.conf"]
+)
+def test_a_file_dockerlink_did_not_write_is_never_overwritten_nor_removed(sites, nginx, tmp_path, theirs):
+    path = tmp_path / theirs
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("server { listen 80; }  # the operator's\n")
     with pytest.raises(Conflicting, match="not written by dockerlink"):
-        sites.add("site1", text())
+        sites.add(route())
     assert sites.remove("site1") is False
-    assert theirs.read_text() == "server { listen 80; }  # the operator's\n" and nginx.calls == []
+    assert path.read_text() == "server { listen 80; }  # the operator's\n" and nginx.calls == []
+    assert files(tmp_path) == [theirs]
 
 
-def test_remove_deletes_our_file_and_reloads(sites, nginx, tmp_path):
-    sites.add("site1", text())
+def test_remove_deletes_the_route_and_reloads(sites, nginx, tmp_path):
+    sites.add(route())
+    sites.add(route("site2"))
     assert sites.remove("site1") is True
-    assert list(tmp_path.iterdir()) == [] and nginx.calls[-1] == ["nginx", "-s", "reload"]
+    assert not sites.ours("site1") and sites.ours("site2")
+    assert "dockerlink-routes/site1.map" not in files(tmp_path) and nginx.calls[-1] == ["nginx", "-s", "reload"]
+    assert sites.remove("site1") is False
 
 
-def test_a_missing_nginx_is_a_proxy_error(tmp_path):
-    sites = SiteFiles(tmp_path, (str(tmp_path / "no-nginx"), "-t"), ("true",))
+def test_a_site_server_file_from_before_the_routes_is_replaced_by_its_route(sites, nginx, conf_d, tmp_path):
+    (conf_d / "dockerlink-site1.conf").write_text(server_file(route(), "80"))
+    assert sites.ours("site1")
+    sites.add(route())
+    assert files(tmp_path) == ["conf.d/dockerlink.conf", *ROUTE_FILES]
+
+
+def test_with_own_servers_a_site_gets_its_server_file_and_loses_its_route(sites, nginx, conf_d, tmp_path):
+    sites.add(route())
+    own = dataclasses.replace(sites, own_servers=True)
+    own.add(route())
+    assert (conf_d / "dockerlink-site1.conf").read_text() == server_file(route(), "127.0.0.1:8080")
+    assert files(tmp_path) == ["conf.d/dockerlink-site1.conf", "conf.d/dockerlink.conf"]
+    assert own.ours("site1") and own.remove("site1") is True
+    assert files(tmp_path) == ["conf.d/dockerlink.conf"]
+
+
+def test_a_missing_nginx_is_a_proxy_error(conf_d):
+    sites = SiteFiles(conf_d, (str(conf_d / "no-nginx"), "-t"), ("true",))
     with pytest.raises(ProxyError, match="could not run"):
-        sites.add("site1", text())
+        sites.add(route())
+    assert list(conf_d.iterdir()) == []
 
 
 def _stand_in(tmp_path: Path, body: str) -> str:

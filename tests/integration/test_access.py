@@ -4,15 +4,19 @@ gunicorn with site_domain set."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from dockerlink.access.sites import Route, SiteFiles, server_file
 
 from .live import free_port, live_service
 from .test_containers import wait_for_ssh_banner
@@ -281,8 +285,8 @@ def test_delete_removes_the_site_file_and_nginx_forgets_the_names(access_service
         json={"name": unique_name, "host_port_root": ROOT + 5000, "memory": 0.25, "cpulimit": 0.5},
     )
     assert r.status_code == 200, r.text
-    site_file = nginx.conf_d / f"dockerlink-{unique_name}.conf"
-    assert site_file.exists()
+    site_file = nginx.root / "dockerlink-routes" / f"{unique_name}.map"
+    assert site_file.exists() and (nginx.conf_d / "dockerlink.conf").exists()
     assert (
         access_service.request("DELETE", "/v1/container", params={"id": unique_name, "volumes": "true"}).status_code
         == 204
@@ -313,7 +317,7 @@ def test_a_config_nginx_refuses_undoes_the_create(access_service, nginx, engine,
     assert unique_name not in names
     volumes = json.loads(engine.transport.request("GET", ["volumes"]).content)["Volumes"] or []
     assert f"dockerlink-{unique_name}-www" not in [v["Name"] for v in volumes]
-    assert not (nginx.conf_d / f"dockerlink-{unique_name}.conf").exists()
+    assert not list((nginx.root / "dockerlink-routes").glob(f"{unique_name}.*"))
 
 
 def test_the_terminal_comes_back_after_a_crash(site, engine, nginx):
@@ -337,3 +341,63 @@ def test_the_container_stops_when_sshd_dies_whatever_the_terminal_does(engine, b
     while engine.containers.inspect(cid).running and time.monotonic() < end:
         time.sleep(0.2)
     assert not engine.containers.inspect(cid).running
+
+
+class _Upstream:
+    """A loopback HTTP server that answers every GET with its own `tag`."""
+
+    def __init__(self, tag: str) -> None:
+        body = tag.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _settled(ask, want, deadline_s: float = 30):  # noqa: ANN001, ANN202
+    """What `ask()` answers once it answers `want` (or at the deadline). A reload only signals
+    nginx's master: for a moment an old worker may still answer with the old config."""
+    end = time.monotonic() + deadline_s
+    while (got := ask()) != want and time.monotonic() < end:
+        time.sleep(0.1)
+    return got
+
+
+def test_a_server_file_from_before_the_routes_gives_way_to_the_route(nginx, unique_name):
+    """A site made before the routes layout has its own server file; made again, its route
+    replaces the file and nginx sends both names to the new upstreams (no container needed:
+    loopback servers stand in for the site's ports). Removed, its names are nginx's default's."""
+    old, site, terminal = _Upstream("old"), _Upstream("site"), _Upstream("terminal")
+    sites = SiteFiles(
+        nginx.conf_d,
+        tuple(nginx.argv("-t", "-q")),
+        tuple(nginx.argv("-s", "reload")),
+        listen=f"127.0.0.1:{nginx.port}",
+    )
+    host, terminal_host = f"{unique_name}.{DOMAIN}", f"ssh.{unique_name}.{DOMAIN}"
+    legacy = server_file(Route(unique_name, DOMAIN, "127.0.0.1", old.port, old.port), f"127.0.0.1:{nginx.port}")
+    sites.path(unique_name).write_text(legacy)
+    subprocess.run(nginx.argv("-s", "reload"), check=True, timeout=30)
+    try:
+        assert _settled(lambda: nginx.get(terminal_host).text, "old") == "old"
+        sites.add(Route(unique_name, DOMAIN, "127.0.0.1", site.port, terminal.port))
+        assert not sites.path(unique_name).exists()
+        assert _settled(lambda: nginx.get(host).text, "site") == "site"
+        assert _settled(lambda: nginx.get(terminal_host).text, "terminal") == "terminal"
+    finally:
+        sites.remove(unique_name)
+        sites.path(unique_name).unlink(missing_ok=True)
+    assert _settled(lambda: nginx.get(host).status_code, 404) == 404
+    assert _settled(lambda: nginx.get(terminal_host).status_code, 404) == 404
+    for server in (old, site, terminal):
+        server.server.shutdown()

@@ -76,8 +76,8 @@ def test_with_site_domain_create_writes_the_site_file_and_delete_removes_it(
     client = app(domain_config, fake_engine, fake_store)
     r = client.simulate_put("/v1/container", json=VALID)
     assert r.status_code == 200
-    site_file = tmp_path / "conf.d" / "dockerlink-site1.conf"
-    assert "server_name ssh.site1.example.org;" in site_file.read_text()
+    site_file = tmp_path / "dockerlink-routes" / "site1.map"
+    assert "ssh.site1.example.org 127.0.0.1:10000;" in site_file.read_text()
     entry = client.simulate_get("/v1/container", params={"id": "site1"}).json["success"]["site1"]
     assert entry["urls"] == {"site": "http://site1.example.org/", "terminal": "http://ssh.site1.example.org/wetty"}
     assert entry["tls"] == "none"
@@ -98,7 +98,7 @@ def test_a_refused_nginx_check_undoes_the_create_with_a_502_naming_the_complaint
     r = client.simulate_put("/v1/container", json=VALID, params={"start": "true"})
     assert r.status_code == 502 and 'unknown directive "oops"' in r.text
     assert fake_engine.containers.by_id == {} and fake_engine.volumes.names == {}
-    assert list((tmp_path / "conf.d").iterdir()) == []
+    assert list((tmp_path / "conf.d").iterdir()) == [] and list((tmp_path / "dockerlink-routes").iterdir()) == []
 
 
 def test_a_refused_nginx_check_keeps_a_volume_the_create_found(domain_config, fake_engine, fake_store):
