@@ -19,6 +19,7 @@ benches=(
   "git_calls|"
   "stats_round|200"
   "metrics_scrape|1000"
+  "oom_check|1000"
   "events|--cycles 40"
   "load|--seconds 20"
   "backup-200|--mb 200"

@@ -74,9 +74,13 @@ EVENT, REQUEST = "event", "request"
 _COLUMNS = "seq, time, id, name, type, detail"
 
 
+#: The start of every cgroup OOM-kill counter's name in `counters`.
+OOM_COUNTER = "oom_kills@"
+
+
 def oom_counter(started_at: int | None) -> str:
     """The `counters` name of a container's cgroup OOM-kill count in one life (start)."""
-    return f"oom_kills@{started_at}"
+    return f"{OOM_COUNTER}{started_at}"
 
 
 @dataclass(frozen=True)
@@ -173,10 +177,23 @@ class Journal:
         return None if row is None else int(row[0])
 
     def set_counter(self, container_id: str, counter: str, value: int) -> None:
+        self.set_counters([(container_id, counter, value)])
+
+    def counters(self, prefix: str) -> dict[tuple[str, str], int]:
+        """Every container's counters whose name starts with `prefix`, by (id, name): one
+        query for a job that reads them all each time."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, counter, value FROM counters WHERE substr(counter, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {(cid, name): int(value) for cid, name, value in rows}
+
+    def set_counters(self, rows: Sequence[tuple[str, str, int]]) -> None:
+        """(id, counter, value) rows, in one transaction."""
+        if not rows:
+            return
         with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO counters (id, counter, value) VALUES (?, ?, ?)", (container_id, counter, value)
-            )
+            self._db.executemany("INSERT OR REPLACE INTO counters (id, counter, value) VALUES (?, ?, ?)", rows)
 
     def forget_counters(self, container_id: str) -> None:
         with self._lock, self._db:

@@ -151,6 +151,36 @@ def test_the_cgroup_counter_adds_the_kills_the_engine_did_not_report(journal):
     assert [e.detail["kills"] for e in counter.check()] == [1]
 
 
+class WritesSeen(Journal):
+    """The journal, with each `set_counters` call's rows kept."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.writes: list[list[tuple[str, str, int]]] = []
+
+    def set_counters(self, rows) -> None:  # noqa: ANN001
+        self.writes.append(list(rows))
+        super().set_counters(rows)
+
+
+def test_the_cgroup_counter_writes_back_only_the_counters_that_changed_in_one_transaction(tmp_path):
+    journal = WritesSeen(str(tmp_path / "events.sqlite3"))
+    counts = Counts()
+    counter = OomCounter(counts, journal)
+    other = "b" * 64
+    counts.now = [OomCount(ID, "site1", 100, 0), OomCount(other, "site2", 100, 0)]
+    counter.check()
+    assert journal.writes == [[(ID, "oom_kills@100", 0), (other, "oom_kills@100", 0)]]  # the baselines
+    journal.writes.clear()
+    counter.check()
+    assert journal.writes in ([], [[]])  # nothing changed: nothing written
+    counts.now = [OomCount(ID, "site1", 100, 0), OomCount(other, "site2", 100, 3)]
+    assert [e.detail["kills"] for e in counter.check()] == [3]
+    assert journal.writes[-1] == [(other, "oom_kills@100", 3)]
+    # a fresh counter (the job restarted) reads them back: no kill counted twice
+    assert OomCounter(counts, journal).check() == []
+
+
 def test_an_engine_oom_read_again_after_a_restart_hides_no_later_kill(journal):
     counts = Counts()
     counter = OomCounter(counts, journal)
