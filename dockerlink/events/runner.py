@@ -53,7 +53,8 @@ def event_jobs(
     oom_job = None
     if readable_here(engine.address):
         oom_engine = engines()
-        oom = OomCounter(OomWatch(oom_engine.containers).counts, journal, every=window)
+        watch = OomWatch(oom_engine.containers)
+        oom = OomCounter(watch.counts, journal, every=window, running=watch.running)
         consumers = [*consumers, oom]
         oom_job = Job("oom", oom.run, engine=oom_engine)
     follower = Follower(

@@ -362,3 +362,73 @@ def test_the_oom_watch_reads_each_running_sites_counter_from_its_cgroup(tmp_path
     (scope / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\n")
     counts = OomWatch(engine.containers, root=str(tmp_path / "host")).counts()
     assert [(c.container_id, c.count) for c in counts] == [(site.id, 2)]
+
+
+class Listed:
+    """The fake engine's containers, with each listing counted."""
+
+    def __init__(self, containers) -> None:  # noqa: ANN001
+        self._containers = containers
+        self.lists = 0
+
+    def list(self, all=True, filters=None):  # noqa: A002, ANN001, ANN201
+        self.lists += 1
+        return self._containers.list(all=all, filters=filters)
+
+    def inspect(self, ref):  # noqa: ANN001, ANN201
+        return self._containers.inspect(ref)
+
+
+def _running_site(tmp_path, engine, name: str, pid: int, kills: int) -> str:  # noqa: ANN001
+    from tests.stats.trees import make_v2
+
+    c = engine.containers.add(name, labels={"dockerlink": "0.1.0"})
+    engine.containers.by_id[c.id] = replace(c, pid=pid, running=True, state="running")
+    scope = make_v2(tmp_path / "host", c.id, pid)
+    (scope / "memory.events").write_text(f"low 0\nhigh 0\nmax 0\noom 0\noom_kill {kills}\n")
+    return c.id
+
+
+def test_the_oom_watch_lists_once_then_follows_starts_and_deaths_from_the_events(tmp_path):
+    from dockerlink.events.oom import OomWatch, RunningSites
+
+    engine = FakeEngine()
+    now = [0.0]
+    first = _running_site(tmp_path, engine, "site1", 4242, 1)
+    containers = Listed(engine.containers)
+    watch = OomWatch(containers, root=str(tmp_path / "host"), running=RunningSites(relist=600, clock=lambda: now[0]))
+    counter = OomCounter(watch.counts, Journal(str(tmp_path / "events.sqlite3")), running=watch.running)
+    counter.following(True)
+    assert [(c.container_id, c.count) for c in watch.counts()] == [(first, 1)] and containers.lists == 1
+    counter.following(True)  # the follower's next window: still following
+    assert len(watch.counts()) == 1 and containers.lists == 1  # no event, no listing
+    second = _running_site(tmp_path, engine, "site2", 4343, 5)
+    counter.handle(ev("start", 1, second), replayed=False)
+    assert sorted(c.count for c in watch.counts()) == [1, 5] and containers.lists == 1
+    counter.handle(ev("die", 2, first), replayed=False)
+    assert [c.container_id for c in watch.counts()] == [second] and containers.lists == 1
+    counter.following(False)  # the stream broke: a start or die may be missed
+    watch.counts()
+    assert containers.lists == 2
+    counter.following(True)
+    watch.counts()
+    watch.counts()
+    assert containers.lists == 3
+    now[0] = 600.0  # the safety net
+    watch.counts()
+    assert containers.lists == 4
+
+
+def test_an_event_heard_while_listing_is_applied_on_top_of_the_listing():
+    from dockerlink.events.oom import RunningSites
+
+    running = RunningSites()
+    running.following(True)
+
+    def listing() -> set[str]:
+        running.heard(ev("die", 1, "a"))  # died after the engine answered the list
+        running.heard(ev("start", 2, "c"))  # started after it
+        return {"a", "b"}
+
+    assert running.listing(listing) == {"b", "c"}
+    assert running.ids() == {"b", "c"}

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from dockerlink.engine import ContainerSpec, Engine, EngineError, EngineEvent
-from dockerlink.events.oom import OomWatch
+from dockerlink.events.follower import Follower, Translator
+from dockerlink.events.journal import Journal
+from dockerlink.events.oom import OomCounter, OomWatch
 from dockerlink.events.webhooks import verify
 
 from .dockerd import dockerd_pid, ensure_dockerd, stop_dockerd
@@ -171,6 +173,43 @@ def test_a_child_killed_by_the_oom_killer_is_an_event_and_shows_in_the_listing(
     assert counts.get(cid, 0) >= 1
     # The counter is a job of its own, with its own health line.
     assert events_service.get("/v1/health").json()["jobs"]["oom"]["state"] == "running"
+
+
+class _Listed:
+    """The engine's containers, with each listing counted."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._containers = engine.containers
+        self.lists = 0
+
+    def list(self, all: bool = True, filters=None):  # noqa: A002, ANN001, ANN201
+        self.lists += 1
+        return self._containers.list(all=all, filters=filters)
+
+    def inspect(self, ref: str):  # noqa: ANN201
+        return self._containers.inspect(ref)
+
+
+def test_the_oom_counter_learns_of_a_started_site_from_the_engines_events_not_a_listing(
+    engine, unique_name, base_image, tmp_path
+):
+    """The real engine's `start` and `die` reach the OOM counter through the follower: after
+    one listing, a site started later is read and a stopped one dropped, with no listing."""
+    journal = Journal(str(tmp_path / "events.sqlite3"))
+    containers = _Listed(engine)
+    watch = OomWatch(containers)
+    counter = OomCounter(watch.counts, journal, running=watch.running)
+    follower = Follower(engine.system, Translator(journal, engine.containers), journal, consumers=[counter], window=1)
+    follower.window_once()  # following
+    watch.counts()
+    assert containers.lists == 1
+    cid = labelled(engine, unique_name, base_image, entrypoint=("sleep", "infinity"))
+    engine.containers.start(cid)
+    until(lambda: follower.window_once() >= 0 and cid in {c.container_id for c in watch.counts()}, 30, "started")
+    engine.containers.stop(cid, t=1)
+    until(lambda: follower.window_once() >= 0 and cid not in {c.container_id for c in watch.counts()}, 30, "died")
+    assert containers.lists == 1
+    journal.close()
 
 
 def test_a_main_process_exiting_3_is_a_crash_then_a_restart_by_policy(events_service, engine, unique_name, base_image):
