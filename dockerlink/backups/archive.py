@@ -56,6 +56,9 @@ CHUNK = 1 << 20
 BLOCK = tarfile.BLOCKSIZE
 #: tarfile's read size on the plain stream; what it holds ahead of a member is below this.
 TAR_BUFFER = 64 << 10
+#: The same for a plain tar read from a pipe (`restored_stream`): bigger reads, far fewer
+#: system calls and copies (restic's dump of 1 GB: 8.7 s → 6.8 s of reading, bench/backup.py).
+STREAM_BUFFER = 1 << 20
 
 
 class Oversized(ValueError):
@@ -133,15 +136,16 @@ class _Plain:
     counted against `limit`. The last bytes handed out are kept (a little more than tarfile
     holds ahead) for `check_end`."""
 
-    def __init__(self, reader: BinaryIO, limit: int) -> None:
+    def __init__(self, reader: BinaryIO, limit: int, bufsize: int = TAR_BUFFER) -> None:
         self._reader = reader
         self.limit = limit
+        self.bufsize = bufsize
         self.size = 0
         self._recent: deque[bytes] = deque()
         self._recent_size = 0
 
     def read(self, n: int = CHUNK) -> bytes:
-        n = min(n if n and n > 0 else CHUNK, CHUNK)
+        n = min(n if n and n > 0 else CHUNK, max(CHUNK, self.bufsize))
         parts, got = [], 0
         while got < n and (data := self._reader.read(n - got)):
             parts.append(data)
@@ -153,7 +157,7 @@ class _Plain:
         if data:
             self._recent.append(data)
             self._recent_size += len(data)
-            while self._recent_size - len(self._recent[0]) >= 2 * TAR_BUFFER:
+            while self._recent_size - len(self._recent[0]) >= 2 * self.bufsize:
                 self._recent_size -= len(self._recent.popleft())
         return data
 
@@ -185,7 +189,7 @@ Rename = Callable[[tarfile.TarInfo], bool]
 def _walk(plain: _Plain, rename: Rename | None = None) -> Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]]:
     """Each member with its checked name, in order; then the tar's end is checked."""
     rules = Rules()
-    with tarfile.open(fileobj=plain, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=plain, mode="r|", bufsize=plain.bufsize) as tar:  # type: ignore[call-overload]
         while (member := tar.next()) is not None:
             tar.members.clear()  # kept for random access, which a stream has not: memory would grow
             if rename is not None and not rename(member):
@@ -290,7 +294,7 @@ def restored_stream(
     member first `rename`d (or left out) when given; the same checks, no sha256 (whoever
     writes the stream vouches for it: restic's exit status)."""
     with _corrupt_if_unreadable(TAR):
-        yield from _rewritten(_walk(_Plain(tar, limit), rename), owner, TAR)
+        yield from _rewritten(_walk(_Plain(tar, limit, STREAM_BUFFER), rename), owner, TAR)
 
 
 def _rewritten(

@@ -17,6 +17,7 @@ repository of our own, output read as `--json`, a failure as one line.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -41,6 +42,9 @@ __all__ = ["Output", "Restic", "ResticError", "ResticBusy", "Source", "Summary"]
 LOCK_WAIT = 120.0
 #: Restic's way of saying another process holds a lock it needs.
 _LOCKED = "repository is already locked"
+#: Bytes a `dump`'s pipe holds (F_SETPIPE_SZ; Linux's own constant, which Python 3.11's fcntl lacks).
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
 #: Seconds a `dump` that closed its output is given to exit, so that its reason is the one told.
 _EXIT_WAIT = 10.0
 #: What restic may read of dockerlink's own environment besides the backend's variables.
@@ -185,6 +189,7 @@ class Restic:
         (`Output.failure` tells it to a reader that fails elsewhere)."""
         with self.locked(exclusive=False), tempfile.TemporaryFile() as err:
             proc = self._start(args, subprocess.DEVNULL, subprocess.PIPE, err)
+            _widen(proc.stdout)  # type: ignore[arg-type]
             out = Output(proc.stdout, lambda: self._failure(proc, err))  # type: ignore[arg-type]
             try:
                 yield out  # type: ignore[misc]
@@ -299,6 +304,15 @@ class Restic:
 
 def _tag_args(tags: Sequence[str]) -> list[str]:
     return [a for t in tags for a in ("--tag", t)]
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """A pipe of PIPE_SIZE: restic writes ahead while the reader works, and each read takes
+    more (the default 64 KiB made a restore's reads several times as many; bench/backup.py)."""
+    try:
+        fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:  # over /proc/sys/fs/pipe-max-size for an unprivileged process: the default
+        pass
 
 
 class Output:
