@@ -308,20 +308,25 @@ def test_a_restic_killed_mid_backup_leaves_a_repository_that_checks_and_the_next
     rservice.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "true"})
 
 
-def test_the_retention_policy_forgets_per_site(engine, unique_name, local_repo, password_file, tmp_path):
-    """`ResticTarget.forget`, as the schedule calls it, in this process against the real
-    repository: each site keeps its newest daily backup; the others' snapshots and records go."""
+def _in_process(engine, repo: str, password_file: Path, tmp_path: Path, instance: str) -> Backups:  # noqa: ANN001
+    """The backups of a service in this process, restic the target, its state in `tmp_path`."""
     config = Config.from_mapping(
         {
-            "restic_repository": local_repo,
+            "restic_repository": repo,
             "restic_password_file": str(password_file),
             "backup_target": "restic",
             "backup_dir": str(tmp_path / "backups"),
             "stats_db": str(tmp_path / "stats.sqlite3"),
-            "instance_id": f"retention-{unique_name}",
+            "instance_id": instance,
         }
     )
-    backups = Backups(engine, config, notify=lambda *_: None)
+    return Backups(engine, config, notify=lambda *_: None)
+
+
+def test_the_retention_policy_forgets_per_site(engine, unique_name, local_repo, password_file, tmp_path):
+    """`ResticTarget.forget`, as the schedule calls it, in this process against the real
+    repository: each site keeps its newest daily backup; the others' snapshots and records go."""
+    backups = _in_process(engine, local_repo, password_file, tmp_path, f"retention-{unique_name}")
     sites = []
     for n in ("a", "b"):
         name = f"{unique_name}-{n}"
@@ -456,18 +461,8 @@ def test_a_restic_restore_streams_the_dump_and_a_dump_failing_midway_leaves_the_
 
     repo = str(tmp_path / "repo")
     assert _restic(repo, password_file, "init").returncode == 0
-    config = Config.from_mapping(
-        {
-            "restic_repository": repo,
-            "restic_password_file": str(password_file),
-            "backup_target": "restic",
-            "backup_dir": str(tmp_path / "backups"),
-            "stats_db": str(tmp_path / "stats.sqlite3"),
-            "instance_id": f"dump-{unique_name}",
-        }
-    )
-    backups = Backups(engine, config, notify=lambda *_: None)
-    restorer = Restorer(engine, backups.catalog, config)
+    backups = _in_process(engine, repo, password_file, tmp_path, f"dump-{unique_name}")
+    restorer = Restorer(engine, backups.catalog, backups.config)
     volume = f"{unique_name}-www"
     engine.volumes.create(volume)
     stops = ("sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait")  # at once: a restore stops the site
