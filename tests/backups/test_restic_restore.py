@@ -231,3 +231,25 @@ def test_through_the_engine_the_swap_runs_only_after_restic_exited_0(site, how, 
         names = tar.getnames()
         assert tar.getmember("www/html/big.bin").uid == ADMIN[0]
     assert names == ["www", "www/html", "www/html/index.html", "www/html/big.bin"]
+
+
+def test_a_dump_expanding_past_the_limit_is_refused_midway_and_changes_nothing(site):
+    """A snapshot whose size the record does not know (an adopted one's may not): the
+    limit is counted on the dump as it comes (here its first read already passes it, before
+    the site is stopped), restic stopped, the site as it was."""
+    from dockerlink.errors import TooLarge
+
+    engine, restorer, c, volume, play, calls, stops, tmp_path = site
+    record = restorer.catalog.get("site1", BACKUP)
+    record.read = 0
+    restorer.catalog.save(record)
+    restorer._limit = lambda c: (300_000, "restore_max_expanded")
+    play("ok")
+    with pytest.raises(TooLarge) as refused:
+        restorer.restore(c, BACKUP)
+    assert str(refused.value) == (
+        f"restore of site1 from {BACKUP} refused, the site is unchanged: "
+        "the archive expands past 300000 bytes (restore_max_expanded)"
+    )
+    assert stops == []
+    _unchanged(engine, c, volume, tmp_path)
