@@ -277,7 +277,9 @@ def bench_restic(mb: int, repeat: int = 3) -> None:
             _print_restic_rows(size, files, changed, rows)
             last = next(b for b in s.get("/v1/container/backups", params={"id": cid}).json()["backups"])
             restored = _restic_restores(s, cid, last["backup"], by_hand, mountpoint, rt, tmpd, repeat)
+            rss = _workers_peak_rss_mib(s.process.pid)
         _print_restic_restores(size, restored, timings)
+        print(f"  worker peak RSS through the restic backups and restores: {rss:.0f} MiB")
 
 
 def _restic_restores(s, cid: str, backup: str, by_hand: _Repo, mountpoint: str, rt: Path, tmpd: Path, repeat: int):  # noqa: ANN001, ANN202
