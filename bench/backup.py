@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--no-restic", action="store_true", help="without the restic rows")
     args = parser.parse_args()
     if args.restic:
-        return bench_restic(args.mb)
+        return bench_restic(args.mb, args.repeat)
     timings = Path(tempfile.mkdtemp(prefix="dltest-bench-timings-")) / "timings.jsonl"
     with site_in_service(PREFIX, 54000, DOCKERLINK_TIMINGS=str(timings)) as (s, cid, name, tmpd):
         docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
@@ -165,7 +165,7 @@ def main() -> None:
             print(f"  {'  ' * depth}{step:<30} {ms:>9.1f}")
     shutil.rmtree(timings.parent, ignore_errors=True)
     if not args.no_restic:
-        bench_restic(args.mb)
+        bench_restic(args.mb, args.repeat)
 
 
 # -- restic ------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def _print_restic_rows(size: float, files: int, changed: int, rows: dict[str, li
         )
 
 
-def bench_restic(mb: int) -> None:
+def bench_restic(mb: int, repeat: int = 3) -> None:
     """dockerlink's restic target (the volume's files, on this host) beside restic run by
     hand on the volume's host path, restic reading the engine's stream (`docker cp` into
     `backup --stdin`) and `docker cp`: first backup, second of the unchanged site, after 1 %
@@ -231,7 +231,12 @@ def bench_restic(mb: int) -> None:
         password.write_text(uuid.uuid4().hex)
         password.chmod(0o600)
         ours = _Repo(rt / "ours", password, rt / "cache")
-        settings = {"restic_repository": str(rt / "ours"), "restic_password_file": str(password)}
+        timings = rt / "timings.jsonl"
+        settings = {
+            "restic_repository": str(rt / "ours"),
+            "restic_password_file": str(password),
+            "DOCKERLINK_TIMINGS": str(timings),
+        }
         with site_in_service(PREFIX + "r-", 54500, **settings) as (s, cid, name, tmpd):
             docker("exec", cid, "sh", "-c", "mkdir -p /var/www/html && cp -a /usr /var/www/html/")
             used = int(docker("exec", cid, "du", "-sb", "/var/www").split()[0])
@@ -271,20 +276,67 @@ def bench_restic(mb: int) -> None:
                     rows[label].append((t, (repo.raw() - raw0) if repo else (tmpd / "cp.tar").stat().st_size))
             _print_restic_rows(size, files, changed, rows)
             last = next(b for b in s.get("/v1/container/backups", params={"id": cid}).json()["backups"])
-            t_restore = _timed(
+            restored = _restic_restores(s, cid, last["backup"], by_hand, mountpoint, rt, tmpd, repeat)
+            rss = _workers_peak_rss_mib(s.process.pid)
+        _print_restic_restores(size, restored, timings)
+        print(f"  worker peak RSS through the restic backups and restores: {rss:.0f} MiB")
+
+
+def _restic_restores(s, cid: str, backup: str, by_hand: _Repo, mountpoint: str, rt: Path, tmpd: Path, repeat: int):  # noqa: ANN001, ANN202
+    """`repeat` times each: dockerlink's restore of the restic backup in place; `restic
+    dump` of the same tree by hand into /dev/null (what the restore reads); `restic
+    restore` by hand into an empty directory; `docker cp -` of the site's tar in."""
+    times: dict[str, list[float]] = {k: [] for k in ("ours", "dump", "hand", "cp")}
+    docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
+    cp_out = tmpd / "cp.tar"
+    parent = os.path.dirname(mountpoint)
+    for i in range(repeat):
+        times["ours"].append(
+            _timed(
                 lambda: s.request(
-                    "POST", "/v1/container/restore", params={"id": cid, "backup": last["backup"]}, timeout=3600
+                    "POST", "/v1/container/restore", params={"id": cid, "backup": backup}, timeout=3600
                 ).raise_for_status()
             )
-            (rt / "restored").mkdir()
-            t_hand_restore = _timed(lambda: by_hand.run("restore", "latest", "--target", str(rt / "restored")))
-            docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
-            cp_out = tmpd / "cp.tar"
-            t_cp_in = _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
-    print(
-        f"restore: dockerlink restic {t_restore:.2f} s (in place, checked), restic restore by hand "
-        f"{t_hand_restore:.2f} s, docker cp in {t_cp_in:.2f} s; dockerlink vs docker cp {t_cp_in / t_restore:.2f}x"
+        )
+        _old_tree_removed(mountpoint)
+        with open(os.devnull, "wb") as null:
+            dump = ["restic", "--cache-dir", by_hand.cache, "dump", "--archive", "tar", "latest", parent]
+            times["dump"].append(_timed(lambda: subprocess.run(dump, env=by_hand.env, stdout=null, check=True)))  # noqa: B023
+        target = rt / f"restored{i}"
+        target.mkdir()
+        times["hand"].append(_timed(lambda: by_hand.run("restore", "latest", "--target", str(target))))  # noqa: B023
+        shutil.rmtree(target)
+        docker("exec", cid, "sh", "-c", "rm -rf /tmp/cpin && mkdir -p /tmp/cpin")
+        times["cp"].append(
+            _timed(lambda: subprocess.run(f"docker cp - {cid}:/tmp/cpin < {cp_out}", shell=True, check=True))
+        )
+    docker("exec", cid, "rm", "-rf", "/tmp/cpin")
+    return times
+
+
+def _print_restic_restores(size: float, times: dict[str, list[float]], timings: Path) -> None:
+    med = statistics.median
+    ours, dump, hand, cp = (med(times[k]) for k in ("ours", "dump", "hand", "cp"))
+    load = os.getloadavg()[0]
+    print(f"\nrestic restore of the {size:.0f} MB site, medians of {len(times['ours'])} runs, load average {load:.1f}")
+    for label, t in (
+        ("dockerlink restic (checked, stop, staged, synced swap, start)", ours),
+        ("restic dump by hand into /dev/null (what it reads)", dump),
+        ("restic restore by hand into an empty directory", hand),
+        ("docker cp - in", cp),
+    ):
+        print(f"  {label:<64} {t:6.2f} s {size / t:6.1f} MB/s")
+    print(f"  dockerlink vs docker cp - {cp / ours:.2f}x; vs restic restore {hand / ours:.2f}x")
+    restores = (
+        [json.loads(line) for line in timings.read_text().splitlines() if "/restore" in line]
+        if timings.exists()
+        else []
     )
+    if restores:
+        print("  where the milliseconds go (medians):")
+        for i, (depth, step, _) in enumerate(restores[-1]["steps"]):
+            ms = med(r["steps"][i][2] for r in restores if len(r["steps"]) == len(restores[-1]["steps"]))
+            print(f"    {'  ' * depth}{step:<40} {ms:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ FILES: dict[str, StateFile] = {
     ),
     "restic_spool": StateFile(
         "backup_dir/<name>/.<backup>.<random>.tar.zst.restic",
-        "a restic backup written out as a zstd tar for a restore or a download, removed after",
+        "a restic backup written out as a zstd tar for a download, removed after (a restore streams restic dump)",
     ),
     "restores": StateFile("backup_dir/.restores/", "a restore's progress, to finish or undo it after a crash"),
     "transfer_out": StateFile(

@@ -39,6 +39,8 @@ __all__ = [
     "write_compressed",
     "read_plain",
     "restored_members",
+    "restored_stream",
+    "sent_tar",
     "check_members",
     "emit_member",
     "ROOT",
@@ -54,6 +56,9 @@ CHUNK = 1 << 20
 BLOCK = tarfile.BLOCKSIZE
 #: tarfile's read size on the plain stream; what it holds ahead of a member is below this.
 TAR_BUFFER = 64 << 10
+#: The same for a plain tar read from a pipe (`restored_stream`): bigger reads, far fewer
+#: system calls and copies (restic's dump of 1 GB: 8.7 s → 6.8 s of reading, bench/backup.py).
+STREAM_BUFFER = 1 << 20
 
 
 class Oversized(ValueError):
@@ -126,19 +131,21 @@ def _write_back(out: BinaryIO, start: int) -> int:
 
 
 class _Plain:
-    """The plain bytes of a zstd stream, read `n` at most at a time (so memory holds a step,
-    whatever the ratio), counted against `limit`. The last bytes handed out are kept (a
-    little more than tarfile holds ahead) for `check_end`."""
+    """The plain bytes of a tar (a zstd stream's, decompressed, or a plain one's, as a pipe
+    gives it), read `n` at most at a time (so memory holds a step, whatever the ratio),
+    counted against `limit`. The last bytes handed out are kept (a little more than tarfile
+    holds ahead) for `check_end`."""
 
-    def __init__(self, compressed: BinaryIO, limit: int) -> None:
-        self._reader = zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)
+    def __init__(self, reader: BinaryIO, limit: int, bufsize: int = TAR_BUFFER) -> None:
+        self._reader = reader
         self.limit = limit
+        self.bufsize = bufsize
         self.size = 0
         self._recent: deque[bytes] = deque()
         self._recent_size = 0
 
     def read(self, n: int = CHUNK) -> bytes:
-        n = min(n if n and n > 0 else CHUNK, CHUNK)
+        n = min(n if n and n > 0 else CHUNK, max(CHUNK, self.bufsize))
         parts, got = [], 0
         while got < n and (data := self._reader.read(n - got)):
             parts.append(data)
@@ -150,7 +157,7 @@ class _Plain:
         if data:
             self._recent.append(data)
             self._recent_size += len(data)
-            while self._recent_size - len(self._recent[0]) >= 2 * TAR_BUFFER:
+            while self._recent_size - len(self._recent[0]) >= 2 * self.bufsize:
                 self._recent_size -= len(self._recent.popleft())
         return data
 
@@ -170,30 +177,56 @@ class _Plain:
             raise CorruptArchive("the archive is truncated (no end-of-archive block)")
 
 
-def _walk(plain: _Plain) -> Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]]:
+def _unzstd(compressed: BinaryIO) -> BinaryIO:
+    return zstandard.ZstdDecompressor().stream_reader(compressed, read_across_frames=True)  # type: ignore[return-value]
+
+
+#: Renames a member in place before it is checked (restic's tar of a host path into
+#: `www/…`); False: the member is left out.
+Rename = Callable[[tarfile.TarInfo], bool]
+
+
+def _walk(plain: _Plain, rename: Rename | None = None) -> Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]]:
     """Each member with its checked name, in order; then the tar's end is checked."""
     rules = Rules()
-    with tarfile.open(fileobj=plain, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=plain, mode="r|", bufsize=plain.bufsize) as tar:  # type: ignore[call-overload]
         while (member := tar.next()) is not None:
             tar.members.clear()  # kept for random access, which a stream has not: memory would grow
+            if rename is not None and not rename(member):
+                continue
             yield member, rules.check(member), tar
         if rules.count == 0:
             raise CorruptArchive("the archive is empty")
         plain.check_end(tar.offset)
 
 
+ZSTD_TAR, TAR = "a zstd-compressed tar", "a tar"
+
+
 @contextmanager
-def _corrupt_if_unreadable() -> Iterator[None]:
+def _corrupt_if_unreadable(what: str = ZSTD_TAR) -> Iterator[None]:
     try:
         yield
     except (zstandard.ZstdError, tarfile.TarError, EOFError) as exc:
-        raise CorruptArchive(f"not a zstd-compressed tar: {exc}") from None
+        raise CorruptArchive(f"not {what}: {exc}") from None
+
+
+class _Data:
+    """A member's data as the restore reads it: an archive cut short in it is CorruptArchive
+    there too (the reader is read outside the walk)."""
+
+    def __init__(self, f: BinaryIO, what: str) -> None:
+        self._f, self._what = f, what
+
+    def read(self, n: int = -1) -> bytes:
+        with _corrupt_if_unreadable(self._what):
+            return self._f.read(n)
 
 
 def check_members(compressed: BinaryIO, limit: int) -> Checked:
     """Read a compressed archive to its end, refusing what a restore would (members.py);
     CorruptArchive, or Oversized past `limit` plain bytes."""
-    plain = _Plain(compressed, limit)
+    plain = _Plain(_unzstd(compressed), limit)
     count = 0
     with _corrupt_if_unreadable():
         for _ in _walk(plain):
@@ -246,8 +279,7 @@ def restored_members(
         with open(path, "rb") as f:
             hashed = _Hashed(f)
             with _corrupt_if_unreadable():
-                for member, name, tar in _walk(_Plain(hashed, limit)):
-                    yield rewritten(member, name, owner), tar.extractfile(member) if member.isreg() else None
+                yield from _rewritten(_walk(_Plain(_unzstd(hashed), limit)), owner, ZSTD_TAR)  # type: ignore[arg-type]
             hashed.drain()
     except OSError as exc:
         raise CorruptArchive(str(exc)) from None
@@ -255,20 +287,45 @@ def restored_members(
         raise CorruptArchive("the archive's sha256 is not the one recorded when it was written")
 
 
+def restored_stream(
+    tar: BinaryIO, owner: Owner, limit: int, rename: Rename | None = None
+) -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
+    """`restored_members` of a plain tar read as it comes (a pipe: restic's dump), each
+    member first `rename`d (or left out) when given; the same checks, no sha256 (whoever
+    writes the stream vouches for it: restic's exit status)."""
+    with _corrupt_if_unreadable(TAR):
+        yield from _rewritten(_walk(_Plain(tar, limit, STREAM_BUFFER), rename), owner, TAR)
+
+
+def _rewritten(
+    walked: Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]], owner: Owner, what: str
+) -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
+    for member, name, tar in walked:
+        data = _Data(tar.extractfile(member), what) if member.isreg() else None  # type: ignore[arg-type]
+        yield rewritten(member, name, owner), data  # type: ignore[misc]
+
+
 def read_plain(
     path: str, expected_sha256: str | None, errors: list[Exception], owner: Owner, limit: int
 ) -> Iterator[bytes]:
-    """The tar a restore sends the engine's PUT archive, in pieces of about a chunk: the
-    `restored_members` of the backup file.
+    """The tar a restore sends the engine's PUT archive: `sent_tar` of the backup file's
+    `restored_members`."""
+    return sent_tar(restored_members(path, expected_sha256, owner, limit), errors)
 
-    A failure (damaged file, a refused member, Oversized, sha256 not the recorded one) is
-    appended to `errors` instead of raised, and the stream just ends: the caller sends this
-    as a request body, where an exception would surface as a connection error, and must
-    check `errors` before trusting what the engine extracted."""
+
+def sent_tar(members: Iterable[tuple[tarfile.TarInfo, BinaryIO | None]], errors: list[Exception]) -> Iterator[bytes]:
+    """The tar of `members` (checked and rewritten ones) in pieces of about a chunk, for the
+    engine's PUT archive.
+
+    A failure reading them (damaged file, a refused member, Oversized, sha256 not the
+    recorded one, the restic dump that fed them failing) is appended to `errors` instead of
+    raised, and the stream just ends: the caller sends this as a request body, where an
+    exception would surface as a connection error, and must check `errors` before trusting
+    what the engine extracted."""
     out = bytearray()
     try:
-        for info, data in restored_members(path, expected_sha256, owner, limit):
+        for info, data in members:
             yield from emit_member(out, info, data)
         yield bytes(out) + bytes(2 * BLOCK)
-    except (CorruptArchive, Oversized) as exc:
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
         errors.append(exc)

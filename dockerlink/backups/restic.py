@@ -17,6 +17,7 @@ repository of our own, output read as `--json`, a failure as one line.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -35,12 +36,17 @@ from ..statefiles import StateFiles, acquire
 
 log = logging.getLogger("dockerlink.backups")
 
-__all__ = ["Restic", "ResticError", "ResticBusy", "Source", "Summary"]
+__all__ = ["Output", "Restic", "ResticError", "ResticBusy", "Source", "Summary"]
 
 #: Seconds a command waits for dockerlink's lock on the repository before giving up.
 LOCK_WAIT = 120.0
 #: Restic's way of saying another process holds a lock it needs.
 _LOCKED = "repository is already locked"
+#: Bytes a `dump`'s pipe holds (F_SETPIPE_SZ; Linux's own constant, which Python 3.11's fcntl lacks).
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
+#: Seconds a `dump` that closed its output is given to exit, so that its reason is the one told.
+_EXIT_WAIT = 10.0
 #: What restic may read of dockerlink's own environment besides the backend's variables.
 _BASE_ENV = ("PATH", "TMPDIR", "LANG")
 
@@ -175,23 +181,46 @@ class Restic:
             return _json_lines(out.read())
 
     @contextmanager
-    def reading(self, *args: str) -> Iterator[IO[bytes]]:
+    def reading(self, *args: str) -> Iterator[Output]:
         """A command whose stdout is data (`dump`), under a shared lock: its stdout, read by
-        the caller; ResticError on leaving if restic failed."""
+        the caller; ResticError on leaving if restic failed. When reading it failed after
+        the stream had ended (restic stopped writing: a tar cut short), restic's own
+        failure, if it failed, is raised instead: its reason, not what the cut made of it
+        (`Output.failure` tells it to a reader that fails elsewhere)."""
         with self.locked(exclusive=False), tempfile.TemporaryFile() as err:
             proc = self._start(args, subprocess.DEVNULL, subprocess.PIPE, err)
+            _widen(proc.stdout)  # type: ignore[arg-type]
+            out = Output(proc.stdout, lambda: self._failure(proc, err))  # type: ignore[arg-type]
             try:
-                yield proc.stdout  # type: ignore[misc]
-                while proc.stdout.read(1 << 20):  # type: ignore[union-attr]
+                yield out  # type: ignore[misc]
+                while out.read(1 << 20):
                     pass
                 code = proc.wait()
+            except Exception:
+                failed = out.failure()
+                proc.kill()
+                proc.wait()
+                if failed is not None:
+                    raise failed from None
+                raise
             except BaseException:
                 proc.kill()
                 proc.wait()
                 raise
             finally:
-                proc.stdout.close()  # type: ignore[union-attr]
+                out.close()
             self._check(code, err)
+
+    def _failure(self, proc: subprocess.Popen, err: IO[bytes]) -> ResticError | None:
+        """restic's failure once it has closed its output (None: it exited 0, or is not
+        done within a few seconds)."""
+        try:
+            self._check(proc.wait(timeout=_EXIT_WAIT), err)
+        except subprocess.TimeoutExpired:
+            return None
+        except ResticError as exc:
+            return exc
+        return None
 
     def _start(self, args: Sequence[str], stdin: Any, stdout: Any, err: IO[bytes]) -> subprocess.Popen:  # noqa: ANN401
         try:
@@ -275,6 +304,37 @@ class Restic:
 
 def _tag_args(tags: Sequence[str]) -> list[str]:
     return [a for t in tags for a in ("--tag", t)]
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """A pipe of PIPE_SIZE: restic writes ahead while the reader works, and each read takes
+    more (the default 64 KiB made a restore's reads several times as many; bench/backup.py)."""
+    try:
+        fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:  # over /proc/sys/fs/pipe-max-size for an unprivileged process: the default
+        pass
+
+
+class Output:
+    """restic's stdout, noting whether its end was read (restic stopped writing)."""
+
+    def __init__(self, f: IO[bytes], failure: Callable[[], ResticError | None]) -> None:
+        self._f = f
+        self._failure = failure
+        self.ended = False
+
+    def failure(self) -> ResticError | None:
+        """Once the end was read: restic's failure, if it failed (None: not known to)."""
+        return self._failure() if self.ended else None
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        if not data and n != 0:
+            self.ended = True
+        return data
+
+    def close(self) -> None:
+        self._f.close()
 
 
 def _feed(pipe: IO[bytes], chunks: Iterable[bytes], progress: Progress | None) -> None:

@@ -18,17 +18,27 @@ With a local engine (`hostdir.LocalVolumes`), the staging directory, the extract
 the swap are done on the volume's directory on this host instead (hostrestore.py: the same
 steps and on-disk states, nothing followed through a link), without the engine's archive
 endpoint or a helper container: the script still finishes or rolls back after a crash.
+
+A restic backup's members come straight from `restic dump` (targets.py `restored`: one
+pass, no file written out first) into the same checks and extraction. restic is started
+and its first member read while the site still runs (an unreachable repository or a
+missing snapshot changes nothing); its exit status, in place of the sha256, is known once
+the last member is taken, before the swap: a dump that fails or is cut leaves the site's
+files as they were.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tarfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 from ..access import site_account
 from ..config import Config
@@ -38,18 +48,22 @@ from ..jobs import Job
 from ..statefiles import StateFiles
 from ..storage import write_atomically
 from ..timings import step
-from .archive import CorruptArchive, Oversized, read_plain, restored_members
+from .archive import CorruptArchive, Oversized, restored_members, sent_tar
 from .catalog import Catalog, Record
 from .disk import GIB, Quotas
 from .hostdir import LocalVolumes
 from .hostrestore import SET_ASIDE, STAGING, HostRestore, aside_name
 from .members import Owner
+from .restic import ResticError
 from .service import WWW, restic_failures
 from .targets import restic_target
 
 __all__ = ["Restorer", "SWAP_SCRIPT", "HELPER_LABEL", "recovery_job", "run_on_volume"]
 
 log = logging.getLogger("dockerlink.backups")
+
+#: A restore's members, checked and rewritten, each with a reader of a file's data.
+Members = Iterable[tuple[tarfile.TarInfo, BinaryIO | None]]
 
 HELPER_LABEL = "dockerlink.restore"
 #: One script, three phases: `prepare` (finish any earlier restore, then a fresh staging
@@ -97,7 +111,8 @@ class Restorer:
         owner, (limit, which) = self._owner(c), self._limit(c)
         if record.read > limit:  # known beforehand: refused before the site is stopped
             raise TooLarge(f"restore of {c.name} from {backup} refused: {Oversized(limit)} ({which})")
-        with self.catalog.locked(c.name), self._archive(record) as (archive, sha256):
+        what = f"restore of {c.name} from {backup}"
+        with self.catalog.locked(c.name), self._members(record, owner, limit, what, which) as members:
             entry = {
                 "container": c.id,
                 "name": c.name,
@@ -120,11 +135,11 @@ class Restorer:
                         self._helper(entry, "prepare")
                 entry["phase"] = "extracting"
                 self._journal(entry)
-                with step("extract"):
+                with step("extract"):  # every member taken: the sha256 or restic's exit 0 checked
                     if host is not None:
-                        host.extract(restored_members(archive, sha256, owner, limit))
+                        host.extract(members)
                     else:
-                        self._extract(c, archive, sha256, owner, limit)
+                        self._extract(c, members)
                 entry["phase"] = "swapping"
                 self._journal(entry)
                 with step("swap"):
@@ -132,14 +147,12 @@ class Restorer:
                         host.commit()
                     else:
                         self._helper(entry, "commit")
-            except Oversized as exc:
+            except Exception as exc:
+                refused = _refused(exc, what, which)
+                if refused is None:
+                    raise
                 self._abandon(entry)
-                raise TooLarge(
-                    f"restore of {c.name} from {backup} refused, the site is unchanged: {exc} ({which})"
-                ) from None
-            except (EngineError, CorruptArchive, BackupFailed) as exc:
-                self._abandon(entry)
-                raise BackupFailed(f"restore of {c.name} from {backup} failed, the site is unchanged: {exc}") from None
+                raise refused from None
             with step("start"):
                 self._finish(entry, host)
         return c.running
@@ -208,27 +221,32 @@ class Restorer:
         return self.config.restore_max_expanded, "restore_max_expanded"
 
     @contextmanager
-    def _archive(self, record: Record) -> Iterator[tuple[str, str | None]]:
-        """The backup's zstd tar and its sha256: a local one's file; a restic one's written
-        out from the repository first (while the site still runs: an unreachable repository
-        changes nothing), then checked member by member like any other."""
+    def _members(self, record: Record, owner: Owner, limit: int, what: str, which: str) -> Iterator[Members]:
+        """The backup's members as the restore writes them: a local one's file read and
+        checked (its sha256 at the end); a restic one's straight from `restic dump`, whose
+        first member is read here, while the site still runs (restic reached the repository
+        and found the snapshot), and whose exit status is checked after the last."""
         if record.target != "restic":
-            yield str(self.catalog.archive_path(record.name, record.backup)), record.sha256
+            path = str(self.catalog.archive_path(record.name, record.backup))
+            yield restored_members(path, record.sha256, owner, limit)
             return
-        with ExitStack() as stack:
-            with restic_failures(f"restore of {record.name} from {record.backup}"):
-                restic = restic_target(self.engine, self.config, self.catalog)  # 409 where not set up
-                m = stack.enter_context(restic.materialized(record))
-            yield str(m.path), m.sha256
+        source = f"restore of {record.name} from {record.backup}"
+        with restic_failures(source):
+            restic = restic_target(self.engine, self.config, self.catalog)  # 409 where not set up
+        with closing(restic.restored(record, owner, limit)) as members:  # closed early: restic killed
+            try:
+                with step("restic dump started"), restic_failures(source):
+                    first = next(members)
+            except (CorruptArchive, Oversized) as exc:
+                raise _refused(exc, what, which) from None
+            yield chain([first], members)
 
-    def _extract(self, c: ContainerDetails, archive: str, sha256: str | None, owner: Owner, limit: int) -> None:
-        """The archive, checked and rewritten, into the staging directory; what went wrong
-        reading it wins over what the engine made of the stream cut short."""
+    def _extract(self, c: ContainerDetails, members: Members) -> None:
+        """The members into the staging directory through the engine; what went wrong
+        reading them wins over what the engine made of the stream cut short."""
         errors: list[Exception] = []
         try:
-            self.engine.containers.put_archive(
-                c.id, f"{WWW}/{STAGING}", read_plain(archive, sha256, errors, owner, limit)
-            )
+            self.engine.containers.put_archive(c.id, f"{WWW}/{STAGING}", sent_tar(members, errors))
         except EngineError:
             if not errors:
                 raise
@@ -293,6 +311,18 @@ class Restorer:
     def _remove_helpers(self, entry: dict) -> None:
         for s in self.engine.containers.list(all=True, filters={"label": [f"{HELPER_LABEL}={entry['container']}"]}):
             self.engine.containers.remove(s.id, force=True)
+
+
+def _refused(exc: Exception, what: str, which: str) -> Exception | None:
+    """The answer to a restore that failed with `exc` and left the site unchanged (None: not
+    a failure of the archive, the engine or restic; raised as it is)."""
+    if isinstance(exc, Oversized):
+        return TooLarge(f"{what} refused, the site is unchanged: {exc} ({which})")
+    if isinstance(exc, ResticError):
+        return BackupFailed(f"{what} failed, the site is unchanged: restic: {exc}")
+    if isinstance(exc, (EngineError, CorruptArchive, BackupFailed)):
+        return BackupFailed(f"{what} failed, the site is unchanged: {exc}")
+    return None
 
 
 def run_on_volume(

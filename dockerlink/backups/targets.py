@@ -1,6 +1,8 @@
-"""The restic target: a site's /var/www into the restic repository, and back out as the
-same zstd tar a local backup is (for a restore, whose checks it then goes through, and
-for a download, which any host can upload).
+"""The restic target: a site's /var/www into the restic repository, and back out: for a
+restore, straight from `restic dump` into the same checks and extraction a local backup's
+members go through (`restored`, one pass, nothing written out); for a download (which any
+host can upload), as the same zstd tar a local backup is (`materialized`: a download's
+length and sha256 are known before its first byte).
 
 What is backed up (chosen by measurement, docs/benchmarks.md "restic"): on the engine's
 host, the volume's files through its mountpoint (`source: files`): restic skips the files
@@ -36,12 +38,21 @@ import zstandard
 from ..config import Config
 from ..engine import ContainerDetails, Engine
 from ..errors import Conflicting, InvalidInput, NoSuchBackup
-from .archive import CHUNK, EXTENSION, LEVEL
+from .archive import CHUNK, EXTENSION, LEVEL, CorruptArchive, Rename, restored_stream
 from .catalog import Catalog, Record, check_backup_id, check_site_name
-from .members import ROOT, WWW
-from .restic import Progress, Restic, Source
+from .members import ROOT, WWW, Owner
+from .restic import Output, Progress, Restic, Source
 
-__all__ = ["ResticTarget", "Materialized", "TAG", "KINDS", "adopted_record", "as_www", "restic_target"]
+__all__ = [
+    "ResticTarget",
+    "Materialized",
+    "TAG",
+    "KINDS",
+    "adopted_record",
+    "as_www",
+    "restic_target",
+    "www_renamer",
+]
 
 TAG = "dockerlink"
 #: The kinds a record keeps when adopted; a snapshot without one (taken before the tag
@@ -145,6 +156,17 @@ class ResticTarget:
         finally:
             path.unlink(missing_ok=True)
 
+    def restored(self, record: Record, owner: Owner, limit: int) -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
+        """What a restore writes, straight from `restic dump` (archive.restored_stream: the
+        local restore's checks and rewriting, at most `limit` plain bytes). The last member
+        taken, restic's exit status is known before the generator ends: ResticError if it
+        failed. restic authenticates every blob it reads, so a dump that exits 0 gave the
+        whole tree as it was backed up."""
+        args, rename = self._dump(record)
+        with self.restic.reading(*args) as tar:
+            for info, data in restored_stream(tar, owner, limit, rename):
+                yield info, _Told(data, tar) if data is not None else None
+
     def open(self, record: Record) -> tuple[BinaryIO, Materialized]:
         """The materialized file, opened and already unlinked (for a download's stream)."""
         with self.materialized(record) as m:
@@ -154,13 +176,22 @@ class ResticTarget:
         return self.catalog.site_dir(record.name, create=True)
 
     def _write_tar(self, record: Record, out: IO[bytes]) -> None:
-        if record.source == "stream":
-            with self.restic.reading("dump", "--", record.snapshot, record.path) as tar:
+        args, rename = self._dump(record)
+        with self.restic.reading(*args) as tar:
+            if rename is None:
                 shutil.copyfileobj(tar, out, CHUNK)
-            return
+            else:
+                as_www(tar, rename, out)
+
+    @staticmethod
+    def _dump(record: Record) -> tuple[tuple[str, ...], Rename | None]:
+        """The `restic dump` of the backup, and how its members are renamed into `www/…`: a
+        stream backup's file is the engine's tar as it was; a host path's parent is dumped
+        as a tar of absolute names (`www_renamer`)."""
+        if record.source == "stream":
+            return ("dump", "--", record.snapshot, record.path), None
         parent = os.path.dirname(record.path.rstrip("/")) or "/"
-        with self.restic.reading("dump", "--archive", "tar", "--", record.snapshot, parent) as tar:
-            as_www(tar, record.path, out)
+        return ("dump", "--archive", "tar", "--", record.snapshot, parent), www_renamer(record.path)
 
     # -- removing ------------------------------------------------------------------------------
 
@@ -238,11 +269,29 @@ def _restic_time(value: object) -> float | None:
     return whole + float(match[7] or 0)
 
 
-def as_www(tar: IO[bytes], root: str, out: IO[bytes]) -> None:
-    """Rewrite restic's tar of `root`'s parent (members named by their absolute path
+def www_renamer(root: str) -> Rename:
+    """Renames a member of restic's tar of `root`'s parent (named by its absolute path
     without its `/`) into the engine's shape: `root` becomes `www`, what is under it
-    `www/…`, and nothing else is kept."""
+    `www/…`; anything else is left out (False)."""
     prefix = root.strip("/")
+
+    def rename(m: tarfile.TarInfo) -> bool:
+        name = _renamed(m.name, prefix)
+        if name is None:
+            return False
+        m.name = name
+        if m.islnk():
+            m.linkname = _renamed(m.linkname, prefix) or m.linkname
+        # A PAX header's path (a long or non-ASCII name) would win over the new name.
+        m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("path", "linkpath")}
+        return True
+
+    return rename
+
+
+def as_www(tar: IO[bytes], rename: Rename, out: IO[bytes]) -> None:
+    """Rewrite restic's tar of a host path into `out` as the engine's tar of www/
+    (`www_renamer`'s members only)."""
     with (
         tarfile.open(fileobj=tar, mode="r|") as src,
         tarfile.open(  # type: ignore[call-overload]
@@ -250,15 +299,8 @@ def as_www(tar: IO[bytes], root: str, out: IO[bytes]) -> None:
         ) as dst,
     ):
         for m in src:
-            name = _renamed(m.name, prefix)
-            if name is None:
-                continue
-            m.name = name
-            if m.islnk():
-                m.linkname = _renamed(m.linkname, prefix) or m.linkname
-            # A PAX header's path (a long or non-ASCII name) would win over the new name.
-            m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("path", "linkpath")}
-            dst.addfile(m, src.extractfile(m) if m.isreg() else None)
+            if rename(m):
+                dst.addfile(m, src.extractfile(m) if m.isreg() else None)
             src.members.clear()  # kept for random access, which a stream has not: memory would grow
 
 
@@ -269,6 +311,23 @@ def _renamed(name: str, prefix: str) -> str | None:
     if name.startswith(prefix + "/"):
         return f"{ROOT}/{name[len(prefix) + 1 :]}"
     return None
+
+
+class _Told:
+    """A member's data read from restic's dump: when the tar was cut short because restic
+    failed, restic's failure (its reason) is raised, not the cut."""
+
+    def __init__(self, data: BinaryIO, dump: Output) -> None:
+        self._data, self._dump = data, dump
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._data.read(n)
+        except CorruptArchive:
+            failed = self._dump.failure()
+            if failed is None:
+                raise
+            raise failed from None
 
 
 class _Hashing:

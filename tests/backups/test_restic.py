@@ -17,7 +17,7 @@ import pytest
 
 from dockerlink.backups.members import Rules
 from dockerlink.backups.restic import Restic, ResticError
-from dockerlink.backups.targets import as_www
+from dockerlink.backups.targets import as_www, www_renamer
 from dockerlink.config import Config, ConfigError
 
 PASSWORD = "fake-password-1b2c3d"
@@ -177,7 +177,7 @@ def _restic_dump(root: str) -> bytes:
 def test_restics_tar_is_rewritten_as_the_engines_www_tree():
     root = "var/lib/docker/volumes/dockerlink-s1-www/_data"
     out = io.BytesIO()
-    as_www(io.BytesIO(_restic_dump(root)), "/" + root, out)
+    as_www(io.BytesIO(_restic_dump(root)), www_renamer("/" + root), out)
     out.seek(0)
     with tarfile.open(fileobj=out) as tar:
         members = [(m.name, m.linkname) for m in tar.getmembers()]

@@ -308,20 +308,25 @@ def test_a_restic_killed_mid_backup_leaves_a_repository_that_checks_and_the_next
     rservice.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "true"})
 
 
-def test_the_retention_policy_forgets_per_site(engine, unique_name, local_repo, password_file, tmp_path):
-    """`ResticTarget.forget`, as the schedule calls it, in this process against the real
-    repository: each site keeps its newest daily backup; the others' snapshots and records go."""
+def _in_process(engine, repo: str, password_file: Path, tmp_path: Path, instance: str) -> Backups:  # noqa: ANN001
+    """The backups of a service in this process, restic the target, its state in `tmp_path`."""
     config = Config.from_mapping(
         {
-            "restic_repository": local_repo,
+            "restic_repository": repo,
             "restic_password_file": str(password_file),
             "backup_target": "restic",
             "backup_dir": str(tmp_path / "backups"),
             "stats_db": str(tmp_path / "stats.sqlite3"),
-            "instance_id": f"retention-{unique_name}",
+            "instance_id": instance,
         }
     )
-    backups = Backups(engine, config, notify=lambda *_: None)
+    return Backups(engine, config, notify=lambda *_: None)
+
+
+def test_the_retention_policy_forgets_per_site(engine, unique_name, local_repo, password_file, tmp_path):
+    """`ResticTarget.forget`, as the schedule calls it, in this process against the real
+    repository: each site keeps its newest daily backup; the others' snapshots and records go."""
+    backups = _in_process(engine, local_repo, password_file, tmp_path, f"retention-{unique_name}")
     sites = []
     for n in ("a", "b"):
         name = f"{unique_name}-{n}"
@@ -421,3 +426,84 @@ def test_a_remote_repository_served_by_rclone(engine, tmp_path, unique_name, rcl
         r = s.request("POST", "/v1/container/backup", params={"id": cid, "target": "tape"})
         assert r.status_code == 400 and r.text.startswith("target: "), r.text
         s.request("DELETE", "/v1/container", params={"id": cid, "deletevolume": "true"})
+
+
+def _damage_big_data_blobs(repo: str, password_file: Path, least: int) -> int:
+    """Flip a byte in the middle of every data blob of at least `least` bytes, in the pack
+    files themselves; how many."""
+    damaged = 0
+    for index in _restic(repo, password_file, "list", "index").stdout.split():
+        for pack in json.loads(_restic(repo, password_file, "cat", "index", index).stdout)["packs"]:
+            path = Path(repo) / "data" / pack["id"][:2] / pack["id"]
+            for b in pack["blobs"]:
+                if b["type"] == "data" and b["length"] >= least:
+                    path.chmod(0o600)
+                    with open(path, "r+b") as f:
+                        f.seek(b["offset"] + b["length"] // 2)
+                        byte = f.read(1)
+                        f.seek(-1, os.SEEK_CUR)
+                        f.write(bytes([byte[0] ^ 0xFF]))
+                    damaged += 1
+    return damaged
+
+
+def test_a_restic_restore_streams_the_dump_and_a_dump_failing_midway_leaves_the_site_as_it_was(
+    engine, unique_name, password_file, tmp_path
+):
+    """Issue 27: a restore reads `restic dump` straight into the staging directory, and
+    swaps only once restic exited 0. In this process against a repository of its own: the
+    remote engine's way (a `stream` backup, restored through the engine's archive endpoint
+    and the helper containers) gives the site back; then one data blob of the site's last
+    file is damaged in the repository (restic authenticates every blob it reads): the dump
+    fails after the files before it were written, and the site keeps its files, running."""
+    from dockerlink.backups import Restorer
+    from dockerlink.errors import BackupFailed
+
+    repo = str(tmp_path / "repo")
+    assert _restic(repo, password_file, "init").returncode == 0
+    backups = _in_process(engine, repo, password_file, tmp_path, f"dump-{unique_name}")
+    restorer = Restorer(engine, backups.catalog, backups.config)
+    volume = f"{unique_name}-www"
+    engine.volumes.create(volume)
+    stops = ("sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait")  # at once: a restore stops the site
+    spec = ContainerSpec(image="dockerlink/base:latest", cmd=stops, volumes={volume: "/var/www"})
+    cid, _ = engine.containers.create(spec, name=unique_name)
+    try:
+        engine.containers.start(cid)
+        _sh(engine, cid, "mkdir -p /var/www/html && printf v1 > /var/www/html/index.html")
+        _sh(engine, cid, "head -c 3000000 /dev/urandom > /var/www/html/zz.bin && ln -s index.html /var/www/html/l")
+        before = _sh(engine, cid, MANIFEST)
+        c = engine.containers.inspect(cid)
+
+        # The remote engine's way, end to end.
+        backups.restic.local = False
+        streamed = backups.take_now(c, "manual")
+        assert streamed.source == "stream"
+        _sh(engine, cid, "cd /var/www/html && printf changed > index.html && rm zz.bin && printf new > added.txt")
+        restorer.volumes.directory = lambda name: None  # as with a remote engine: no host path
+        assert restorer.restore(c, streamed.backup) is True
+        assert _sh(engine, cid, MANIFEST) == _as_site_user(before)
+        assert not list((tmp_path / "backups" / unique_name).glob(".*restic"))  # nothing written out
+
+        # A host path's backup, one blob of its last file damaged: the dump fails midway.
+        backups.restic.local = True
+        del restorer.volumes.directory
+        files = backups.take_now(c, "manual")
+        assert files.source == "files"
+        assert _damage_big_data_blobs(repo, password_file, 100_000) >= 1  # zz.bin's: only it is that big
+        _sh(engine, cid, "printf v2 > /var/www/html/index.html")
+        changed = _sh(engine, cid, MANIFEST)
+        with pytest.raises(BackupFailed) as failed:
+            restorer.restore(c, files.backup)
+        message = str(failed.value)
+        assert message.startswith(
+            f"restore of {unique_name} from {files.backup} failed, the site is unchanged: restic: "
+        )
+        assert "\n" not in message and repo not in message, message
+        assert engine.containers.inspect(cid).running
+        assert _sh(engine, cid, MANIFEST) == changed
+        assert _sh(engine, cid, "ls -A /var/www") == b"html\n"  # no staging directory left
+        assert not list((tmp_path / "backups" / ".restores").glob("*.json"))
+    finally:
+        engine.containers.remove(cid, force=True)
+        engine.volumes.remove(volume)
