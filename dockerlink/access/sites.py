@@ -198,33 +198,37 @@ class SiteFiles:
         return _ours(self.route_path(name)) or _ours(self.path(name))
 
     def add(self, route: Route) -> None:
-        """Write, check, reload. A failed check or reload removes what this call wrote: ProxyError."""
+        """Write, check, reload. A file that cannot be written, a failed check or a failed
+        reload removes what this call wrote: ProxyError."""
         own, mapped = self.path(route.name), self.route_path(route.name)
         for p in (own, mapped):
             if p.exists() and not _ours(p):
                 raise Conflicting(f"{p} exists and was not written by dockerlink: not overwriting it")
         written: list[Path] = []
         shared_before: str | None = None
-        if self.own_servers:
-            write_atomically(own, server_file(route, self.listen))
-            written.append(own)
-            replaced = [mapped]
-        else:
-            shared_before = self._write_shared(route.domain)
-            self.routes.mkdir(exist_ok=True)
-            write_atomically(mapped, route.map_file())
-            written.append(mapped)
-            replaced = [own]  # its exact names would come before the route's
         try:
+            if self.own_servers:
+                write_atomically(own, server_file(route, self.listen))
+                written.append(own)
+                replaced = [mapped]
+            else:
+                shared_before = self._write_shared(route.domain)
+                self.routes.mkdir(exist_ok=True)
+                write_atomically(mapped, route.map_file())
+                written.append(mapped)
+                replaced = [own]  # its exact names would come before the route's
             self._nginx(self.check_cmd, "check")
             _unlink(replaced)  # the other layout's files of this site: its names would clash
             self._nginx(self.reload_cmd, "reload")
-        except ProxyError:
+        except (ProxyError, OSError) as exc:
             _unlink(written)
             if shared_before == "":
                 self.shared.unlink(missing_ok=True)
             elif shared_before is not None:
                 write_atomically(self.shared, shared_before)
+            if isinstance(exc, OSError):  # e.g. a read-only /etc (docs/operations.md, "Turning domains on")
+                where = f" {exc.filename}" if exc.filename else ""
+                raise ProxyError(f"could not write the site's nginx files:{where}: {exc.strerror or exc}") from None
             raise
 
     def _write_shared(self, domain: str) -> str | None:

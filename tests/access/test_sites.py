@@ -165,6 +165,16 @@ def test_with_own_servers_a_site_gets_its_server_file_and_loses_its_route(sites,
     assert files(tmp_path) == ["conf.d/dockerlink.conf"]
 
 
+@pytest.mark.parametrize("own_servers", [False, True])
+def test_a_directory_that_cannot_be_written_is_a_proxy_error_naming_it(tmp_path, nginx, own_servers):
+    (tmp_path / "a-file").write_text("not a directory\n")
+    conf_d = tmp_path / "a-file" / "conf.d"  # as a read-only /etc would: every write fails
+    sites = SiteFiles(conf_d, ("nginx", "-t"), ("nginx", "-s", "reload"), own_servers=own_servers, run=nginx)
+    with pytest.raises(ProxyError, match=r"^could not write the site's nginx files: .*a-file.*: Not a directory$"):
+        sites.add(route())
+    assert nginx.calls == [] and files(tmp_path) == ["a-file"]
+
+
 def test_a_missing_nginx_is_a_proxy_error(conf_d):
     sites = SiteFiles(conf_d, (str(conf_d / "no-nginx"), "-t"), ("true",))
     with pytest.raises(ProxyError, match="could not run"):

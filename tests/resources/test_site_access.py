@@ -101,6 +101,17 @@ def test_a_refused_nginx_check_undoes_the_create_with_a_502_naming_the_complaint
     assert list((tmp_path / "conf.d").iterdir()) == [] and list((tmp_path / "dockerlink-routes").iterdir()) == []
 
 
+def test_nginx_files_that_cannot_be_written_undo_the_create_with_a_one_line_502(
+    domain_config, fake_engine, fake_store, tmp_path
+):
+    (tmp_path / "a-file").write_text("not a directory\n")
+    config = dataclasses.replace(domain_config, nginx_dir=str(tmp_path / "a-file" / "conf.d"))
+    r = app(config, fake_engine, fake_store).simulate_put("/v1/container", json=VALID)
+    assert r.status_code == 502 and r.text.startswith("could not write the site's nginx files: ")
+    assert "\n" not in r.text.strip() and "Traceback" not in r.text
+    assert fake_engine.containers.by_id == {} and fake_engine.volumes.names == {}
+
+
 def test_a_refused_nginx_check_keeps_a_volume_the_create_found(domain_config, fake_engine, fake_store):
     fake_engine.volumes.create("dockerlink-site1-www")
     client = app(dataclasses.replace(domain_config, nginx_check=REFUSE), fake_engine, fake_store)
