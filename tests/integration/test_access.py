@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from dockerlink.access.sites import Route, SiteFiles, server_file
+from tests.waiting import until
 
 from .live import free_port, live_service
 from .test_containers import wait_for_ssh_banner
@@ -364,15 +365,6 @@ class _Upstream:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def _settled(ask, want, deadline_s: float = 30):  # noqa: ANN001, ANN202
-    """What `ask()` answers once it answers `want` (or at the deadline). A reload only signals
-    nginx's master: for a moment an old worker may still answer with the old config."""
-    end = time.monotonic() + deadline_s
-    while (got := ask()) != want and time.monotonic() < end:
-        time.sleep(0.1)
-    return got
-
-
 def test_a_server_file_from_before_the_routes_gives_way_to_the_route(nginx, unique_name):
     """A site made before the routes layout has its own server file; made again, its route
     replaces the file and nginx sends both names to the new upstreams (no container needed:
@@ -389,15 +381,19 @@ def test_a_server_file_from_before_the_routes_gives_way_to_the_route(nginx, uniq
     sites.path(unique_name).write_text(legacy)
     subprocess.run(nginx.argv("-s", "reload"), check=True, timeout=30)
     try:
-        assert _settled(lambda: nginx.get(terminal_host).text, "old") == "old"
+        until(lambda: nginx.get(terminal_host).text == "old", "the old server file answers", 30)
         sites.add(Route(unique_name, DOMAIN, "127.0.0.1", site.port, terminal.port))
         assert not sites.path(unique_name).exists()
-        assert _settled(lambda: nginx.get(host).text, "site") == "site"
-        assert _settled(lambda: nginx.get(terminal_host).text, "terminal") == "terminal"
+        until(lambda: nginx.get(host).text == "site", "the route sends the site's name to its upstream", 30)
+        until(
+            lambda: nginx.get(terminal_host).text == "terminal",
+            "the route sends the terminal's name to its upstream",
+            30,
+        )
     finally:
         sites.remove(unique_name)
         sites.path(unique_name).unlink(missing_ok=True)
-    assert _settled(lambda: nginx.get(host).status_code, 404) == 404
-    assert _settled(lambda: nginx.get(terminal_host).status_code, 404) == 404
+    until(lambda: nginx.get(host).status_code == 404, "the removed site's name answers 404", 30)
+    until(lambda: nginx.get(terminal_host).status_code == 404, "the removed terminal's name answers 404", 30)
     for server in (old, site, terminal):
         server.server.shutdown()
