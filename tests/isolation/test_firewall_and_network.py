@@ -179,7 +179,9 @@ def test_the_keeper_with_the_followers_changes_lists_the_sites_once_and_then_onl
     changes = ContainerChanges()  # the engine's event times and the keeper's list: time.time
     changes.following(True)
     keeper = Keeper(engine, Config(), Iptables(run=run), changes=changes)  # type: ignore[arg-type]
-    engine.containers.add("site1", labels={"dockerlink": "0.1.0"}, port_bindings=(PortBinding(22, "tcp", "0.0.0.0", 10022),))
+    engine.containers.add(
+        "site1", labels={"dockerlink": "0.1.0"}, port_bindings=(PortBinding(22, "tcp", "0.0.0.0", 10022),)
+    )
     assert keeper.check_once() is True
     assert keeper.check_once() is False
     assert asked == ["whole"]
