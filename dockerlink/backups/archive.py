@@ -9,7 +9,9 @@ to, and a host can read the file with the stock `zstd` tool (`zstd -dc x.tar.zst
 
 Reading back, the plain tar is read in steps of at most a chunk (zstd's stream reader),
 counted against a limit on the expanded size, walked member by member through `Rules`
-(members.py) and, for a restore, written out again with each member `rewritten`. The tar's
+(members.py) and, for a restore, written out again with each member `rewritten`. tarfile
+parses the headers only; a member's data is handed on in the pieces the stream was read
+in, never copied through tarfile's buffers (a restic restore's CPU: bench/backup.py). The tar's
 end is checked too: at least one zero block, nothing but zeros after it (tarfile alone would
 take a damaged header half-way, or a cut at a member's end, for the end of the archive).
 """
