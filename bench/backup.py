@@ -85,6 +85,42 @@ def take_backup(s, cid: str, target: str | None = None) -> dict:  # noqa: ANN001
         time.sleep(0.05)
 
 
+def _worker(master: int) -> int:
+    """The pid of `master`'s one gunicorn worker (the collector left out)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == master and b"dockerlink.collector" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    raise RuntimeError(f"no worker of {master}")
+
+
+def _cpu(pid: int) -> tuple[float, ...]:
+    """CPU seconds of `pid` so far: its user and system time, then its reaped children's
+    (restic: the worker waits for it before the restore answers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return tuple(int(f) / os.sysconf("SC_CLK_TCK") for f in fields[11:15])
+
+
+def _timed_cpu(fn, pid: int, cpu: list[tuple[float, ...]]) -> float:  # noqa: ANN001
+    """`_timed(fn)`, appending to `cpu` what `pid` (and its reaped children) spent meanwhile."""
+    before = _cpu(pid)
+    t = _timed(fn)
+    cpu.append(tuple(b - a for a, b in zip(before, _cpu(pid), strict=True)))
+    return t
+
+
+def _print_cpu(cpu: list[tuple[float, ...]], indent: str = "") -> None:
+    med = statistics.median
+    user, system, cuser, csystem = (med(c[i] for c in cpu) for i in range(4))
+    line = f"{indent}worker CPU per restore (medians): user {user:.2f} s, sys {system:.2f} s"
+    if cuser or csystem:
+        line += f"; restic (its child): user {cuser:.2f} s, sys {csystem:.2f} s"
+    print(line)
+
+
 def _old_tree_removed(mountpoint: str) -> None:
     """Wait until the restore's set-aside old tree, removed after its answer, is gone."""
     while any(n.startswith(".dockerlink-restore") for n in os.listdir(mountpoint)):
@@ -111,15 +147,18 @@ def main() -> None:
         rss_before = _workers_peak_rss_mib(s.process.pid)
 
         mountpoint = json.loads(docker("volume", "inspect", f"dockerlink-{name}-www"))[0]["Mountpoint"]
-        t_backup, t_restore, t_drop, rec = [], [], [], {}
+        t_backup, t_restore, t_drop, rec, cpu = [], [], [], {}, []
+        worker = _worker(s.process.pid)
         for _ in range(args.repeat):
             t_backup.append(_timed(lambda: rec.update(take_backup(s, cid))))
             assert rec["state"] == "done", rec
             t_restore.append(
-                _timed(
+                _timed_cpu(
                     lambda: s.request(
                         "POST", "/v1/container/restore", params={"id": cid, "backup": rec["backup"]}
-                    ).raise_for_status()
+                    ).raise_for_status(),
+                    worker,
+                    cpu,
                 )
             )
             t_drop.append(_timed(lambda: _old_tree_removed(mountpoint)))
@@ -157,6 +196,7 @@ def main() -> None:
         print(f"{op:<10} {mb / ours:>16.1f} {mb / tar:>14.1f} {mb / cp:>15.1f} {tar / ours:>6.2f}x {cp / ours:>6.2f}x")
     print(f"worker peak RSS: {rss_before:.0f} MiB before, {rss_after:.0f} MiB after backups and restores")
     print(f"old tree removed {med(t_drop):.2f} s after the restore's answer (waited for, out of every figure)")
+    _print_cpu(cpu)
     restores = [json.loads(line) for line in timings.read_text().splitlines() if "/restore" in line]
     if restores:
         print("restore, where the milliseconds go (medians):")
@@ -276,26 +316,42 @@ def bench_restic(mb: int, repeat: int = 3) -> None:
                     rows[label].append((t, (repo.raw() - raw0) if repo else (tmpd / "cp.tar").stat().st_size))
             _print_restic_rows(size, files, changed, rows)
             last = next(b for b in s.get("/v1/container/backups", params={"id": cid}).json()["backups"])
-            restored = _restic_restores(s, cid, last["backup"], by_hand, mountpoint, rt, tmpd, repeat)
+            cpu: list[tuple[float, ...]] = []
+            restored = _restic_restores(s, cid, last["backup"], by_hand, mountpoint, rt, tmpd, repeat, cpu)
             rss = _workers_peak_rss_mib(s.process.pid)
         _print_restic_restores(size, restored, timings)
+        _print_cpu(cpu, "  ")
         print(f"  worker peak RSS through the restic backups and restores: {rss:.0f} MiB")
 
 
-def _restic_restores(s, cid: str, backup: str, by_hand: _Repo, mountpoint: str, rt: Path, tmpd: Path, repeat: int):  # noqa: ANN001, ANN202
-    """`repeat` times each: dockerlink's restore of the restic backup in place; `restic
-    dump` of the same tree by hand into /dev/null (what the restore reads); `restic
-    restore` by hand into an empty directory; `docker cp -` of the site's tar in."""
+def _restic_restores(  # noqa: ANN202
+    s,  # noqa: ANN001
+    cid: str,
+    backup: str,
+    by_hand: _Repo,
+    mountpoint: str,
+    rt: Path,
+    tmpd: Path,
+    repeat: int,
+    cpu: list[tuple[float, ...]],
+):
+    """`repeat` times each: dockerlink's restore of the restic backup in place (the
+    worker's CPU and restic's appended to `cpu`); `restic dump` of the same tree by hand
+    into /dev/null (what the restore reads); `restic restore` by hand into an empty
+    directory; `docker cp -` of the site's tar in."""
     times: dict[str, list[float]] = {k: [] for k in ("ours", "dump", "hand", "cp")}
     docker("exec", cid, "mkdir", "-p", "/tmp/cpin")
     cp_out = tmpd / "cp.tar"
     parent = os.path.dirname(mountpoint)
+    worker = _worker(s.process.pid)
     for i in range(repeat):
         times["ours"].append(
-            _timed(
+            _timed_cpu(
                 lambda: s.request(
                     "POST", "/v1/container/restore", params={"id": cid, "backup": backup}, timeout=3600
-                ).raise_for_status()
+                ).raise_for_status(),
+                worker,
+                cpu,
             )
         )
         _old_tree_removed(mountpoint)

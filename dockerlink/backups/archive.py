@@ -9,7 +9,9 @@ to, and a host can read the file with the stock `zstd` tool (`zstd -dc x.tar.zst
 
 Reading back, the plain tar is read in steps of at most a chunk (zstd's stream reader),
 counted against a limit on the expanded size, walked member by member through `Rules`
-(members.py) and, for a restore, written out again with each member `rewritten`. The tar's
+(members.py) and, for a restore, written out again with each member `rewritten`. tarfile
+parses the headers only; a member's data is handed on in the pieces the stream was read
+in, never copied through tarfile's buffers (a restic restore's CPU: bench/backup.py). The tar's
 end is checked too: at least one zero block, nothing but zeros after it (tarfile alone would
 take a damaged header half-way, or a cut at a member's end, for the end of the archive).
 """
@@ -59,6 +61,8 @@ TAR_BUFFER = 64 << 10
 #: The same for a plain tar read from a pipe (`restored_stream`): bigger reads, far fewer
 #: system calls and copies (restic's dump of 1 GB: 8.7 s → 6.8 s of reading, bench/backup.py).
 STREAM_BUFFER = 1 << 20
+#: The most tarfile reads at once from the plain stream (`_Plain.read`).
+MAX_READ = CHUNK
 
 
 class Oversized(ValueError):
@@ -132,28 +136,69 @@ def _write_back(out: BinaryIO, start: int) -> int:
 
 class _Plain:
     """The plain bytes of a tar (a zstd stream's, decompressed, or a plain one's, as a pipe
-    gives it), read `n` at most at a time (so memory holds a step, whatever the ratio),
-    counted against `limit`. The last bytes handed out are kept (a little more than tarfile
-    holds ahead) for `check_end`."""
+    gives it), read `bufsize` at a time (so memory holds a step, whatever the ratio),
+    counted against `limit`. Read forward only: tarfile walks it as a file (`read`, and
+    `seek`, which skips forward), and a member's data is taken straight from it (`read1`:
+    no copy through tarfile's buffers). The last bytes handed out are kept (a little more
+    than a step) for `check_end`."""
 
     def __init__(self, reader: BinaryIO, limit: int, bufsize: int = TAR_BUFFER) -> None:
         self._reader = reader
         self.limit = limit
         self.bufsize = bufsize
-        self.size = 0
+        self.size = 0  # bytes taken from the reader
+        self._buf = b""  # read ahead of `tell`, from `_at` on
+        self._at = 0
         self._recent: deque[bytes] = deque()
         self._recent_size = 0
 
-    def read(self, n: int = CHUNK) -> bytes:
-        n = min(n if n and n > 0 else CHUNK, max(CHUNK, self.bufsize))
-        parts, got = [], 0
-        while got < n and (data := self._reader.read(n - got)):
-            parts.append(data)
-            got += len(data)
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
+    def tell(self) -> int:
+        return self.size - len(self._buf) + self._at
+
+    def seekable(self) -> bool:
+        return True  # forward only: what tarfile's walk and a sparse member's reader need
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        skip = offset - self.tell() if whence == os.SEEK_SET else offset
+        if whence not in (os.SEEK_SET, os.SEEK_CUR) or skip < 0:
+            raise CorruptArchive("the archive's members are out of order")  # a stream is not read back
+        while skip > 0 and (data := self.read1(min(skip, CHUNK))):
+            skip -= len(data)
+        return self.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        """`n` bytes (fewer at the end), as tarfile reads them: a header (a pax one with its
+        records), or a step of a sparse member's data."""
+        if n is None or n < 0 or n > MAX_READ:
+            raise CorruptArchive(f"a member header bigger than {MAX_READ} bytes")
+        data = self.read1(n)
+        if 0 < len(data) < n:
+            parts, got = [data], len(data)
+            while got < n and (more := self.read1(n - got)):
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        return data
+
+    def read1(self, n: int) -> bytes:
+        """At most `n` bytes, at least one before the end: what was read ahead first, then
+        a read of `n` straight from the reader when that is a step or more."""
+        if self._at == len(self._buf):
+            if n >= self.bufsize:
+                return self._taken(self._fetch(n))
+            self._buf, self._at = self._fetch(self.bufsize), 0
+        start, end = self._at, min(self._at + n, len(self._buf))
+        self._at = end
+        return self._taken(self._buf if start == 0 and end == len(self._buf) else self._buf[start:end])
+
+    def _fetch(self, n: int) -> bytes:
+        data = self._reader.read(n)
         self.size += len(data)
         if self.size > self.limit:
             raise Oversized(self.limit)
+        return data
+
+    def _taken(self, data: bytes) -> bytes:
         if data:
             self._recent.append(data)
             self._recent_size += len(data)
@@ -164,7 +209,7 @@ class _Plain:
     def check_end(self, offset: int) -> None:
         """The tar's members ended at `offset`: a zero block must follow, then only zeros."""
         recent = b"".join(self._recent)
-        start = self.size - len(recent)
+        start = self.tell() - len(recent)
         if offset < start:
             raise CorruptArchive("the archive's end cannot be read")
         rest, total = recent[offset - start :], 0
@@ -172,7 +217,7 @@ class _Plain:
             if rest.count(0) != len(rest):
                 raise CorruptArchive("data after the archive's end (a damaged member header?)")
             total += len(rest)
-            rest = self.read(CHUNK)
+            rest = self.read1(CHUNK)
         if total < BLOCK:
             raise CorruptArchive("the archive is truncated (no end-of-archive block)")
 
@@ -186,15 +231,25 @@ def _unzstd(compressed: BinaryIO) -> BinaryIO:
 Rename = Callable[[tarfile.TarInfo], bool]
 
 
-def _walk(plain: _Plain, rename: Rename | None = None) -> Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]]:
-    """Each member with its checked name, in order; then the tar's end is checked."""
+def _walk(
+    plain: _Plain, what: str, rename: Rename | None = None
+) -> Iterator[tuple[tarfile.TarInfo, str, BinaryIO | None]]:
+    """Each member with its checked name and, for a regular file, a reader of its data (to
+    read before asking for the next), in order; then the tar's end is checked. tarfile
+    reads the headers from `plain` as from a file (`r:`): nothing is read ahead of them."""
     rules = Rules()
-    with tarfile.open(fileobj=plain, mode="r|", bufsize=plain.bufsize) as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=plain, mode="r:") as tar:  # type: ignore[call-overload]
         while (member := tar.next()) is not None:
             tar.members.clear()  # kept for random access, which a stream has not: memory would grow
             if rename is not None and not rename(member):
                 continue
-            yield member, rules.check(member), tar
+            name = rules.check(member)
+            if not member.isreg():
+                yield member, name, None
+            elif member.sparse is not None:  # its holes filled in by tarfile
+                yield member, name, _Data(tar.extractfile(member), what)  # type: ignore[arg-type]
+            else:
+                yield member, name, _Member(plain, member, what)
         if rules.count == 0:
             raise CorruptArchive("the archive is empty")
         plain.check_end(tar.offset)
@@ -223,13 +278,41 @@ class _Data:
             return self._f.read(n)
 
 
+class _Member:
+    """A regular member's data read straight from the plain stream: `read(n)` gives at most
+    `n` bytes (the pieces the stream was read in, not copied again), b"" at the member's
+    end; `read()` the rest whole. An archive cut short in it is CorruptArchive."""
+
+    def __init__(self, plain: _Plain, member: tarfile.TarInfo, what: str) -> None:
+        self._plain, self._what = plain, what
+        self._at, self._end = member.offset_data, member.offset_data + member.size
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while data := self.read(self._end - self._at):
+                parts.append(data)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        n = min(n, self._end - self._at)
+        if n <= 0:
+            return b""
+        if self._plain.tell() != self._at:
+            raise ValueError("a member's data is read before the next member is asked for")
+        with _corrupt_if_unreadable(self._what):
+            data = self._plain.read1(n)
+        if not data:
+            raise CorruptArchive(f"not {self._what}: unexpected end of data")
+        self._at += len(data)
+        return data
+
+
 def check_members(compressed: BinaryIO, limit: int) -> Checked:
     """Read a compressed archive to its end, refusing what a restore would (members.py);
     CorruptArchive, or Oversized past `limit` plain bytes."""
     plain = _Plain(_unzstd(compressed), limit)
     count = 0
     with _corrupt_if_unreadable():
-        for _ in _walk(plain):
+        for _ in _walk(plain, ZSTD_TAR):
             count += 1
     return Checked(count, plain.size)
 
@@ -279,7 +362,7 @@ def restored_members(
         with open(path, "rb") as f:
             hashed = _Hashed(f)
             with _corrupt_if_unreadable():
-                yield from _rewritten(_walk(_Plain(_unzstd(hashed), limit)), owner, ZSTD_TAR)  # type: ignore[arg-type]
+                yield from _rewritten(_walk(_Plain(_unzstd(hashed), limit), ZSTD_TAR), owner)  # type: ignore[arg-type]
             hashed.drain()
     except OSError as exc:
         raise CorruptArchive(str(exc)) from None
@@ -294,15 +377,14 @@ def restored_stream(
     member first `rename`d (or left out) when given; the same checks, no sha256 (whoever
     writes the stream vouches for it: restic's exit status)."""
     with _corrupt_if_unreadable(TAR):
-        yield from _rewritten(_walk(_Plain(tar, limit, STREAM_BUFFER), rename), owner, TAR)
+        yield from _rewritten(_walk(_Plain(tar, limit, STREAM_BUFFER), TAR, rename), owner)
 
 
 def _rewritten(
-    walked: Iterator[tuple[tarfile.TarInfo, str, tarfile.TarFile]], owner: Owner, what: str
+    walked: Iterator[tuple[tarfile.TarInfo, str, BinaryIO | None]], owner: Owner
 ) -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
-    for member, name, tar in walked:
-        data = _Data(tar.extractfile(member), what) if member.isreg() else None  # type: ignore[arg-type]
-        yield rewritten(member, name, owner), data  # type: ignore[misc]
+    for member, name, data in walked:
+        yield rewritten(member, name, owner), data
 
 
 def read_plain(

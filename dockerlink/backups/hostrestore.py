@@ -155,27 +155,28 @@ class HostRestore:
         finally:
             os.close(root)
 
-    def extract(self, members: Iterable[tuple[tarfile.TarInfo, BinaryIO | None]]) -> None:
+    def extract(self, members: Iterable[tuple[tarfile.TarInfo, BinaryIO | None]], writers: bool = True) -> None:
         """Write `members` (archive.restored_members) under the staging directory, as
-        `<staging>/www/...`. BackupFailed when the file system refuses one."""
+        `<staging>/www/...`; small files by `Writes` threads when `writers`, else all in this
+        thread. BackupFailed when the file system refuses one."""
         root = self._open_root()
         try:
             staging = os.open(STAGING, _DIR, dir_fd=root)
         finally:
             os.close(root)
         tree = _Tree(staging)
-        writes = Writes()
+        writes = Writes() if writers else None
         dir_times: list[tuple[tuple[str, ...], int]] = []
         name = ""
         try:
             for info, data in members:
                 name = info.name
                 parts = tuple(name.split("/"))
-                if info.islnk() or writes.busy(parts):  # a name (or its target) still being written
-                    writes.drain()
+                if writes is not None and (info.islnk() or writes.busy(parts)):
+                    writes.drain()  # a name (or its target) still being written
                 owner = (info.uid, info.gid)
                 parent = tree.dir(parts[:-1], owner)
-                if info.isreg() and info.size <= SMALL:
+                if writes is not None and info.isreg() and info.size <= SMALL:
                     content = data.read() if info.size else b""  # type: ignore[union-attr]
                     args = (os.dup(parent), parts[-1], content, owner, info.mode & 0o777, int(info.mtime))
                     writes.add(parts, info.size, _small_file, *args)
@@ -183,7 +184,8 @@ class HostRestore:
                 self._member(tree, parent, parts, info, data, owner)
                 if info.isdir() and len(dir_times) < MAX_DIR_TIMES:
                     dir_times.append((parts, int(info.mtime)))
-            writes.drain()
+            if writes is not None:
+                writes.drain()
             for parts, mtime in reversed(dir_times):
                 parent = tree.dir(parts[:-1], (0, 0))
                 os.utime(parts[-1], (mtime, mtime), dir_fd=parent, follow_symlinks=False)
@@ -192,7 +194,8 @@ class HostRestore:
         except OSError as exc:
             raise BackupFailed(f"cannot write {name[:200]!r} into the staging directory: {exc.strerror}") from None
         finally:
-            writes.close()
+            if writes is not None:
+                writes.close()
             tree.close()
             os.close(staging)
 

@@ -137,7 +137,7 @@ class Restorer:
                 self._journal(entry)
                 with step("extract"):  # every member taken: the sha256 or restic's exit 0 checked
                     if host is not None:
-                        host.extract(members)
+                        host.extract(members, writers=record.target != "restic")
                     else:
                         self._extract(c, members)
                 entry["phase"] = "swapping"

@@ -8,13 +8,22 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
 import tarfile
 import tracemalloc
 
 import pytest
 import zstandard
 
-from dockerlink.backups.archive import CorruptArchive, Oversized, check_members, read_plain
+from dockerlink.backups.archive import (
+    CorruptArchive,
+    Oversized,
+    check_members,
+    read_plain,
+    restored_members,
+    restored_stream,
+)
+from dockerlink.backups.hostrestore import STAGING, HostRestore
 from dockerlink.backups.members import Owner
 
 SITE = Owner(1000, 1000)
@@ -226,3 +235,94 @@ def test_a_restore_reads_only_an_archive_whose_sha256_is_the_recorded_one(tmp_pa
 
     _, errors = _restore_stream(tmp_path, compressed, hashlib.sha256(b"another archive").hexdigest())
     assert len(errors) == 1 and "sha256" in str(errors[0])
+
+
+#: Sizes around the reads' steps: a tar block, the zstd file's 64 KiB, a pipe's 1 MiB.
+SIZES = [0, 1, 511, 512, 513, 64 * 1024 - 1, 64 * 1024 + 1, MIB - 1, MIB, MIB + 1, 3 * MIB + 7]
+
+
+class _Dribble:
+    """A pipe that gives fewer bytes than asked, in uneven pieces (restic writing as it goes)."""
+
+    PIECES = (1, 700, 70_000, 5, MIB + 3, 300_000)
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._at, self._i = data, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        n = min(n, self.PIECES[self._i % len(self.PIECES)])
+        self._i += 1
+        data = self._data[self._at : self._at + n]
+        self._at += len(data)
+        return data
+
+
+def _site() -> tuple[bytes, dict[str, bytes]]:
+    files = {f"www/f{size}": os.urandom(size) for size in SIZES}
+    files["www/" + "long-" * 40 + "name"] = b"a pax header's path"
+    return _plain(D("www"), *(F(name, data) for name, data in files.items()), H("www/hard", "www/f1")), files
+
+
+@pytest.mark.parametrize("how", ["zstd file", "plain pipe"])
+@pytest.mark.parametrize("writers", [True, False], ids=["writer threads", "one thread"])
+def test_a_restored_files_bytes_are_the_originals_whatever_the_read_steps(tmp_path, how, writers):
+    plain, files = _site()
+    path = tmp_path / "b.tar.zst"
+    path.write_bytes(_zst(plain))
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    host = HostRestore(str(volume))
+    assert host.prepare()
+    if how == "zstd file":
+        members = restored_members(str(path), None, Owner(os.getuid(), os.getgid()), GIB)
+    else:
+        members = restored_stream(_Dribble(plain), Owner(os.getuid(), os.getgid()), GIB)  # type: ignore[arg-type]
+    host.extract(members, writers=writers)
+    staged = volume / STAGING
+    for name, data in files.items():
+        assert (staged / name).read_bytes() == data, name
+    assert (staged / "www/hard").read_bytes() == files["www/f1"]
+    assert check_members(io.BytesIO(_zst(plain)), GIB).members == len(files) + 2
+
+
+def test_a_members_data_is_read_before_the_next_member_or_not_at_all(tmp_path):
+    """Read straight from the stream: a reader kept past the next member would give that
+    member's bytes, so it refuses; one left unread is skipped."""
+    plain, files = _site()
+    members = restored_stream(io.BytesIO(plain), SITE, GIB)
+    assert [next(members)[0].name for _ in range(2)] == ["www", "www/f0"]
+    _, first = next(members)  # www/f1, left unread
+    _, second = next(members)
+    with pytest.raises(ValueError):
+        first.read(1)
+    assert second.read() == files["www/f511"]
+    assert [info.name for info, _ in members][-1] == "www/hard"
+
+
+def test_a_pipe_cut_inside_a_big_member_is_a_corrupt_archive(tmp_path):
+    plain, _ = _site()
+    cut = plain[: plain.index(b"www/f1048577") + 512 + MIB // 2]
+    members = restored_stream(_Dribble(cut), SITE, GIB)  # type: ignore[arg-type]
+    with pytest.raises(CorruptArchive, match="unexpected end of data"):
+        for _, data in members:
+            while data is not None and data.read(MIB):
+                pass
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "pax"])
+def test_a_sparse_member_is_restored_with_its_holes(tmp_path, fmt):
+    """GNU tar's sparse members (an upload may hold them): the holes come back as zeros."""
+    src = tmp_path / "src" / "www"
+    src.mkdir(parents=True)
+    with open(src / "sparse.bin", "wb") as f:
+        f.truncate(3 * MIB)
+        f.seek(MIB + 5)
+        f.write(b"data in the middle")
+    expected = (src / "sparse.bin").read_bytes()
+    plain = subprocess.run(
+        ["tar", "--sparse", f"--format={fmt}", "-C", str(tmp_path / "src"), "-cf", "-", "www"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    members = {info.name: data.read() if data else None for info, data in restored_stream(io.BytesIO(plain), SITE, GIB)}
+    assert members == {"www": None, "www/sparse.bin": expected}
