@@ -94,7 +94,7 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     jobs = [rounds_job(config, engines(), journal, changes)]
     jobs += event_jobs(config, engines, journal, [changes])  # follower, OOM counter, webhooks: their own threads
     jobs.append(meter_job(config, engines(), disk_events(journal)))  # disk use: its own rate, never in the round
-    keeper = keeper_job(config, engines(), changes)  # the site network's firewall: installed now, checked again and again
+    keeper = keeper_job(config, engines(), changes)  # the site network's firewall: installed, checked again and again
     if keeper is not None:
         jobs.append(keeper)
     jobs.append(recovery_job(config, engines()))  # a restore the service left half-way: finished or rolled back
