@@ -266,7 +266,13 @@ def _is_loopback(host: str) -> bool:
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 _LISTEN = re.compile(r"(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?\d{1,5}")
-TLS_MODES = ("none", "certbot")
+TLS_MODES = ("none", "certbot", "certbot-routes")
+#: certbot's command when `certbot_cmd` is not set: `certbot-routes` asks for the
+#: certificate only, through the shared servers' webroot (docs/operations.md, "TLS").
+CERTBOT_CMDS = {
+    "certbot": ("certbot", "--nginx", "--non-interactive", "--agree-tos"),
+    "certbot-routes": ("certbot", "certonly", "--webroot", "--non-interactive", "--agree-tos"),
+}
 
 
 def _argv(name: str, raw: str) -> tuple[str, ...]:
@@ -334,7 +340,9 @@ class Config:
     nginx_check: tuple[str, ...] = ("nginx", "-t")
     nginx_reload: tuple[str, ...] = ("nginx", "-s", "reload")
     site_tls: str = "none"  # setting `tls` (`tls` is the engine connection's TLSConfig)
-    certbot_cmd: tuple[str, ...] = ("certbot", "--nginx", "--non-interactive", "--agree-tos")
+    certbot_cmd: tuple[str, ...] = CERTBOT_CMDS["certbot"]
+    nginx_tls_listen: str = "443"
+    certbot_dir: str = "/etc/letsencrypt"
     events_db: str | None = None  # default: dockerlink-events.sqlite3 beside stats_db
     events_days: float = 30.0
     webhook_url: str | None = None
@@ -453,6 +461,14 @@ class Config:
             if not _LISTEN.fullmatch(raw):
                 raise ConfigError(f"nginx_listen: expected [ip:]port, got {raw!r}")
             kw["nginx_listen"] = raw
+        if (raw := get("nginx_tls_listen")) is not None:
+            if not _LISTEN.fullmatch(raw):
+                raise ConfigError(f"nginx_tls_listen: expected [ip:]port, got {raw!r}")
+            kw["nginx_tls_listen"] = raw
+        if (raw := get("certbot_dir")) is not None:
+            if not Path(raw).is_absolute():
+                raise ConfigError(f"certbot_dir: must be an absolute path, got {raw!r}")
+            kw["certbot_dir"] = raw
         for name in ("nginx_check", "nginx_reload", "certbot_cmd"):
             if (raw := get(name)) is not None:
                 kw[name] = _argv(name, raw)
@@ -460,6 +476,8 @@ class Config:
             if raw not in TLS_MODES:
                 raise ConfigError(f"tls: expected one of {', '.join(TLS_MODES)}, got {raw!r}")
             kw["site_tls"] = raw
+            if "certbot_cmd" not in kw and raw in CERTBOT_CMDS:
+                kw["certbot_cmd"] = CERTBOT_CMDS[raw]
         kw.update(_events_settings(get))
         if (raw := get("git_output_max")) is not None:
             kw["git_output_max"] = _int("git_output_max", raw, 4096, 1 << 30)

@@ -124,9 +124,25 @@ def test_site_access_settings_are_read_and_checked():
         ({"nginx_listen": "80; include /etc/passwd"}, "nginx_listen"),
         ({"nginx_dir": "conf.d"}, "nginx_dir"),
         ({"certbot_cmd": "'unclosed"}, "certbot_cmd"),
+        ({"nginx_tls_listen": "443 ssl; include /etc/passwd"}, "nginx_tls_listen"),
+        ({"certbot_dir": "letsencrypt"}, "certbot_dir"),
     ):
         with pytest.raises(ConfigError, match=f"^{field}: "):
             Config.from_mapping(bad)
+
+
+def test_certbot_routes_asks_certbot_for_the_certificate_only_unless_told_otherwise():
+    c = Config.from_mapping({"tls": "certbot-routes", "nginx_tls_listen": "127.0.0.1:8443"})
+    assert c.certbot_cmd == ("certbot", "certonly", "--webroot", "--non-interactive", "--agree-tos")
+    assert (c.nginx_tls_listen, c.certbot_dir) == ("127.0.0.1:8443", "/etc/letsencrypt")
+    assert Config.from_mapping({"tls": "certbot"}).certbot_cmd == (
+        "certbot",
+        "--nginx",
+        "--non-interactive",
+        "--agree-tos",
+    )
+    own = Config.from_mapping({"tls": "certbot-routes", "certbot_cmd": "/opt/certbot certonly --webroot -q"})
+    assert own.certbot_cmd == ("/opt/certbot", "certonly", "--webroot", "-q")
 
 
 @pytest.mark.parametrize(

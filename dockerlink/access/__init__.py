@@ -6,6 +6,7 @@
     sessions.py     ending the live SSH and terminal logins once a credential is taken away
     sites.py        nginx: each site's route (or server file), written atomically, checked, reloaded
     tls.py          certbot in the background; per-site state pending | ok | failed: …
+    keycopies.py    each site's certificate as the shared TLS servers load it (certbot-routes)
 
 `Access` is the one entry point hosting and the resources use.
 """
@@ -21,9 +22,10 @@ from ..errors import InvalidInput
 from ..statefiles import StateFiles
 from ..timings import step
 from .credentials import Credentials, parse_credentials
+from .keycopies import CERTS_DIR, KeyCopies
 from .login import Login, MissingUser, key_ids, site_account
 from .sessions import Sessions
-from .sites import DNS_LABEL, Route, SiteFiles, is_dns_label
+from .sites import DNS_LABEL, WEBROOT_DIR, Route, SharedTLS, SiteFiles, is_dns_label
 from .tls import Certificates
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "TERMINAL_PORT",
     "TERMINAL_IP",
     "check_site_name",
+    "shared_tls",
     "parse_credentials",
     "site_account",
 ]
@@ -49,6 +52,16 @@ def check_site_name(name: str, config: Config) -> None:
         raise InvalidInput("name", f"must be a DNS label ({DNS_LABEL}) while site_domain is set")
 
 
+def shared_tls(config: Config) -> SharedTLS | None:
+    """The shared servers' TLS with `tls = certbot-routes`: copies and webroot beside
+    `nginx_dir` (with the routes), the lineages under `certbot_dir`."""
+    if config.site_tls != "certbot-routes":
+        return None
+    beside = Path(config.nginx_dir).parent
+    copies = KeyCopies(beside / CERTS_DIR, Path(config.certbot_dir))
+    return SharedTLS(config.nginx_tls_listen, copies, beside / WEBROOT_DIR)
+
+
 class Access:
     def __init__(
         self,
@@ -58,6 +71,7 @@ class Access:
         certificates: Certificates | None = None,
     ) -> None:
         self.config = config
+        self.shared_tls = shared_tls(config)
         self.login = Login(engine)
         self.sessions = Sessions(engine)
         self.sites = sites or SiteFiles(
@@ -66,9 +80,10 @@ class Access:
             config.nginx_reload,
             listen=config.nginx_listen,
             own_servers=config.site_tls == "certbot",
+            tls=self.shared_tls,
         )
         state_dir = Path(StateFiles.of(config).path("tls"))
-        self.certificates = certificates or Certificates(config.certbot_cmd, state_dir)
+        self.certificates = certificates or Certificates(config.certbot_cmd, state_dir, self.shared_tls)
 
     # -- create ----------------------------------------------------------------------------
 
@@ -100,7 +115,7 @@ class Access:
             return
         check_site_name(name, self.config)
         self.sites.add(Route(name, domain, self._upstream_ip(), root + SITE_PORT, root + 0))
-        if self.config.site_tls == "certbot":
+        if self.config.site_tls != "none":
             self.certificates.request(name, self.hostnames(name))
 
     def _upstream_ip(self) -> str:
@@ -129,12 +144,14 @@ class Access:
     def remove_site(self, name: str) -> None:
         self.sites.remove(name)
         self.certificates.forget(name)
+        if self.shared_tls is not None:
+            self.shared_tls.copies.remove(name)
 
     def describe(self, name: str) -> dict[str, Any]:
         """`urls` and `tls` of a site that has a dockerlink site file; {} otherwise."""
         if not self.config.site_domain or not is_dns_label(name) or not self.sites.ours(name):
             return {}
-        tls = (self.certificates.status(name) or "none") if self.config.site_tls == "certbot" else "none"
+        tls = (self.certificates.status(name) or "none") if self.config.site_tls != "none" else "none"
         scheme = "https" if tls == "ok" else "http"
         site, terminal = self.hostnames(name)
         return {"urls": {"site": f"{scheme}://{site}/", "terminal": f"{scheme}://{terminal}/wetty"}, "tls": tls}

@@ -14,6 +14,11 @@ Two layouts (docs/operations.md, "Domains"):
   one file to open, and a create's check and reload stay at a few ms.
 - own servers (`tls = certbot`): one server file per site, `nginx_dir/dockerlink-<name>.conf`,
   because `certbot --nginx` installs each site's certificate into its own server block.
+- routes with TLS (`tls = certbot-routes`): the routes layout, whose two shared servers also
+  listen with TLS and load each site's certificate at the handshake from its copy
+  (`keycopies.py`), named through a second map (`<name>.tls` beside `<name>.map`), and
+  serve certbot's webroot challenges. A site is still two files of map lines, so a
+  create's check and reload do not grow with the number of sites, with TLS or without.
 """
 
 from __future__ import annotations
@@ -27,8 +32,19 @@ from pathlib import Path
 
 from ..errors import Conflicting, ProxyError
 from ..storage import write_atomically
+from .keycopies import KeyCopies
 
-__all__ = ["HEADER", "DNS_LABEL", "Route", "SiteFiles", "server_file", "shared_file", "is_dns_label"]
+__all__ = [
+    "HEADER",
+    "DNS_LABEL",
+    "Route",
+    "SharedTLS",
+    "SiteFiles",
+    "server_file",
+    "shared_file",
+    "is_dns_label",
+    "tls_names",
+]
 
 log = logging.getLogger("dockerlink.access")
 
@@ -41,6 +57,9 @@ MAX_COMPLAINT = 400
 #: The routes directory's name, beside `nginx_dir` (never inside it: an `include
 #: sites-enabled/*` would try to read a directory there as a file).
 ROUTES_DIR = "dockerlink-routes"
+#: certbot's webroot (`--webroot-path`), beside `nginx_dir` too: the shared servers serve
+#: its `/.well-known/acme-challenge/` for every site name.
+WEBROOT_DIR = "dockerlink-acme"
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
@@ -83,6 +102,24 @@ class Route:
             f"{self.site_host} {self.upstream_ip}:{self.site_port};\n"
             f"{self.terminal_host} {self.upstream_ip}:{self.terminal_port};\n"
         )
+
+    def tls_file(self) -> str:
+        """The site's two entries in the TLS map: both names to the site's certificate copy."""
+        return (
+            f"{HEADER} for {self.name}: written by dockerlink, removed when the site is deleted.\n"
+            f"{self.site_host} {self.name};\n"
+            f"{self.terminal_host} {self.name};\n"
+        )
+
+
+@dataclass(frozen=True)
+class SharedTLS:
+    """The shared servers' TLS (`tls = certbot-routes`): where they listen with it, the
+    certificate copies they load, and certbot's webroot."""
+
+    listen: str
+    copies: KeyCopies
+    webroot: Path
 
 
 #: What both locations (the site, its terminal) tell the upstream about the request.
@@ -130,12 +167,31 @@ server {{
 """
 
 
-def shared_file(domain: str, listen: str, routes: Path) -> str:
+def shared_file(domain: str, listen: str, routes: Path, tls: SharedTLS | None = None) -> str:
     """The shared servers of the routes layout. Their names are regular expressions, so a
     server of the operator's with an exact or wildcard name under the domain comes first
     (nginx's order); a name without a route answers 404, never another site. `domain` is
-    validated by Config (labels of `[a-z0-9-]`): only its dots need escaping."""
+    validated by Config (labels of `[a-z0-9-]`): only its dots need escaping.
+
+    With `tls`, both servers also listen with TLS; the certificate's file is named by the
+    TLS map only (a site's name, a DNS label), never by the client's own server name, which
+    nginx 1.22 does not check before it opens the file (a name such as `../x` was tried)."""
     escaped = domain.replace(".", r"\.")
+    tls_map = tls_lines = ""
+    if tls is not None:
+        pem = tls.copies.directory / "$dockerlink_tls.pem"
+        tls_map = f"""map $ssl_server_name $dockerlink_tls {{
+    hostnames;
+    default "";
+    include {routes}/*.tls;
+}}
+"""
+        tls_lines = f"""
+    listen {tls.listen} ssl;
+    ssl_certificate {pem};
+    ssl_certificate_key {pem};
+    ssl_password_file {tls.copies.password_file};
+    location ^~ /.well-known/acme-challenge/ {{ root {tls.webroot}; }}"""
     return f"""{HEADER}: the servers of every site, one route per site in {routes}/.
 # Written by dockerlink, again when its settings change: do not edit.
 map $host $dockerlink_upstream {{
@@ -143,8 +199,8 @@ map $host $dockerlink_upstream {{
     default "";
     include {routes}/*.map;
 }}
-server {{
-    listen {listen};
+{tls_map}server {{
+    listen {listen};{tls_lines}
     server_name "~^[a-z0-9-]+\\.{escaped}$";
     location / {{
         if ($dockerlink_upstream = "") {{ return 404; }}
@@ -153,7 +209,7 @@ server {{
     }}
 }}
 server {{
-    listen {listen};
+    listen {listen};{tls_lines}
     server_name "~^ssh\\.[a-z0-9-]+\\.{escaped}$";
     location / {{
         if ($dockerlink_upstream = "") {{ return 404; }}
@@ -175,6 +231,8 @@ class SiteFiles:
     listen: str = "80"
     #: One server file per site (`tls = certbot`) instead of routes in the shared servers.
     own_servers: bool = False
+    #: The shared servers' TLS (`tls = certbot-routes`; routes layout only).
+    tls: SharedTLS | None = None
     run: Runner = _run
 
     @property
@@ -193,6 +251,9 @@ class SiteFiles:
     def route_path(self, name: str) -> Path:
         return self.routes / f"{name}.map"
 
+    def tls_path(self, name: str) -> Path:
+        return self.routes / f"{name}.tls"
+
     def ours(self, name: str) -> bool:
         """The site has a route or a server file, and dockerlink wrote it."""
         return _ours(self.route_path(name)) or _ours(self.path(name))
@@ -200,8 +261,8 @@ class SiteFiles:
     def add(self, route: Route) -> None:
         """Write, check, reload. A file that cannot be written, a failed check or a failed
         reload removes what this call wrote: ProxyError."""
-        own, mapped = self.path(route.name), self.route_path(route.name)
-        for p in (own, mapped):
+        own, mapped, tls_mapped = self.path(route.name), self.route_path(route.name), self.tls_path(route.name)
+        for p in (own, mapped, tls_mapped):
             if p.exists() and not _ours(p):
                 raise Conflicting(f"{p} exists and was not written by dockerlink: not overwriting it")
         written: list[Path] = []
@@ -210,13 +271,21 @@ class SiteFiles:
             if self.own_servers:
                 write_atomically(own, server_file(route, self.listen))
                 written.append(own)
-                replaced = [mapped]
+                replaced = [mapped, tls_mapped]
             else:
+                if self.tls is not None:  # the passphrase's file, named by the shared servers
+                    self.tls.copies.prepare()
+                    self.tls.webroot.mkdir(mode=0o755, exist_ok=True)
                 shared_before = self._write_shared(route.domain)
                 self.routes.mkdir(exist_ok=True)
                 write_atomically(mapped, route.map_file())
                 written.append(mapped)
                 replaced = [own]  # its exact names would come before the route's
+                if self.tls is not None:
+                    write_atomically(tls_mapped, route.tls_file())
+                    written.append(tls_mapped)
+                else:
+                    replaced.append(tls_mapped)  # from when `tls` was certbot-routes
             self._nginx(self.check_cmd, "check")
             _unlink(replaced)  # the other layout's files of this site: its names would clash
             self._nginx(self.reload_cmd, "reload")
@@ -234,7 +303,7 @@ class SiteFiles:
     def _write_shared(self, domain: str) -> str | None:
         """Write the shared file when it is missing ("" returned) or not what these settings
         make (its old text returned); None when it was already right."""
-        text = shared_file(domain, self.listen, self.routes)
+        text = shared_file(domain, self.listen, self.routes, self.tls)
         try:
             current = self.shared.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
@@ -248,8 +317,9 @@ class SiteFiles:
 
     def remove(self, name: str) -> bool:
         """Remove the site's route and server file (only ours) and reload; False when there was none."""
-        mine = [p for p in (self.route_path(name), self.path(name)) if _ours(p)]
-        for p in (self.route_path(name), self.path(name)):
+        files = (self.route_path(name), self.tls_path(name), self.path(name))
+        mine = [p for p in files if _ours(p)]
+        for p in files:
             if p.exists() and p not in mine:
                 log.warning("site file %s was not written by dockerlink: left in place", p)
         if not mine:
@@ -269,6 +339,11 @@ class SiteFiles:
         if r.returncode != 0:
             complaint = " ".join((r.stderr or r.stdout or "").split())[:MAX_COMPLAINT]
             raise ProxyError(f"nginx {what} failed: {complaint or f'exit code {r.returncode}'}")
+
+
+def tls_names(routes: Path) -> list[str]:
+    """The sites with a TLS route (ours) in `routes`: those whose certificates nginx loads."""
+    return sorted(p.stem for p in routes.glob("*.tls") if is_dns_label(p.stem) and _ours(p))
 
 
 def _ours(path: Path) -> bool:

@@ -1,7 +1,10 @@
 """Certificates for a site's two names from certbot, in the background.
 
 A site's state is a small file (`pending`, `ok` or `failed: <reason>`) in `state_dir`, so
-every gunicorn worker's listing reads the same answer. Runs are serialised (certbot refuses
+every gunicorn worker's listing reads the same answer. With the shared servers' TLS
+(`tls = certbot-routes`), certbot only gets the certificate (its lineage named after the
+site, through the shared servers' webroot) and it is `ok` once its copy for nginx is
+written (keycopies.py). Runs are serialised (certbot refuses
 to run twice at once) by a lock file beside them. A run that a stopped worker abandoned
 stays `pending`: the next create of the site asks again.
 """
@@ -14,8 +17,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import ProxyError
 from ..statefiles import FILES, locked
 from ..storage import write_atomically
+from .keycopies import lineage_name
+from .sites import SharedTLS
 
 __all__ = ["Certificates", "PENDING", "OK"]
 
@@ -30,9 +36,10 @@ CERTBOT_LOCK = Path(FILES["certbot_lock"].name).name
 
 
 class Certificates:
-    def __init__(self, certbot_cmd: Sequence[str], state_dir: Path) -> None:
+    def __init__(self, certbot_cmd: Sequence[str], state_dir: Path, shared: SharedTLS | None = None) -> None:
         self.certbot_cmd = tuple(certbot_cmd)
         self.state_dir = state_dir
+        self.shared = shared
         self._lock = threading.Lock()
 
     def _state_file(self, name: str) -> Path:
@@ -56,17 +63,24 @@ class Certificates:
         return t
 
     def _run(self, name: str, hosts: tuple[str, ...]) -> None:
-        argv = [*self.certbot_cmd, *(a for h in hosts for a in ("-d", h))]
+        argv = [*self.certbot_cmd]
+        if self.shared is not None:
+            argv += ["--webroot-path", str(self.shared.webroot), "--cert-name", lineage_name(name)]
+        argv += [a for h in hosts for a in ("-d", h)]
         try:
             with self._lock, locked(self.state_dir / CERTBOT_LOCK):
                 r = subprocess.run(argv, capture_output=True, text=True, timeout=CERTBOT_TIMEOUT, check=False)
             if r.returncode == 0:
                 state = OK
+                if self.shared is not None:
+                    self.shared.copies.install(name)
             else:
                 lines = [line.strip() for line in (r.stderr or r.stdout or "").splitlines() if line.strip()]
                 state = "failed: " + (lines[-1] if lines else f"exit code {r.returncode}")[:MAX_REASON]
         except subprocess.TimeoutExpired:
             state = f"failed: certbot ran over {CERTBOT_TIMEOUT} s"
+        except ProxyError as exc:  # the certificate is there, but its copy for nginx is not
+            state = f"failed: {exc}"[:MAX_REASON]
         except OSError as exc:
             state = f"failed: certbot could not run: {exc}"
         if self._state_file(name).exists():  # not deleted meanwhile

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ..access.renewals import copies_job
 from ..backups.disk import meter_job
 from ..backups.restore import recovery_job
 from ..backups.schedule import retention_job, schedule_job
@@ -101,6 +102,9 @@ def build_jobs(config: Config, engines: Engines, journal: Journal) -> list[Job]:
     jobs.append(transfer_keeper(config, engines(), journal))  # a transfer whose worker died: finished or rolled back
     scheduled = (schedule_job(config, engines(), backup_events(journal)), retention_job(config, engine=engines()))
     jobs += [job for job in scheduled if job is not None]  # with backup_schedule or keep counts
+    tls_copies = copies_job(config)  # with tls = certbot-routes: renewed certificates copied for nginx
+    if tls_copies is not None:
+        jobs.append(tls_copies)
     return jobs
 
 

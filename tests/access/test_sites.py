@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from dockerlink.access.sites import HEADER, Route, SiteFiles, server_file, shared_file
+from dockerlink.access.keycopies import KeyCopies
+from dockerlink.access.sites import HEADER, Route, SharedTLS, SiteFiles, server_file, shared_file, tls_names
 from dockerlink.access.tls import Certificates
 from dockerlink.errors import Conflicting, ProxyError
+
+from .lineages import write_lineage
 
 
 class FakeNginx:
@@ -217,3 +220,98 @@ def test_a_missing_certbot_is_a_failure_not_a_crash(tmp_path):
     certs = Certificates((str(tmp_path / "nope"),), tmp_path / "state")
     certs.request("site1", ("site1.example.org",)).join(30)
     assert certs.status("site1").startswith("failed: certbot could not run")
+
+
+# -- the routes with TLS (tls = certbot-routes) -------------------------------------------
+
+
+def shared_tls(tmp_path: Path) -> SharedTLS:
+    return SharedTLS("127.0.0.1:8443", KeyCopies(tmp_path / "dockerlink-certs", tmp_path / "le"), tmp_path / "acme")
+
+
+def test_with_tls_both_shared_servers_listen_with_tls_and_load_the_certificate_the_tls_map_names(tmp_path):
+    t = shared_file("sites.example.org", "127.0.0.1:8080", tmp_path / "r", shared_tls(tmp_path))
+    assert 'map $ssl_server_name $dockerlink_tls {\n    hostnames;\n    default "";\n' in t
+    assert f"include {tmp_path}/r/*.tls;" in t
+    assert t.count("listen 127.0.0.1:8443 ssl;") == 2 and t.count("listen 127.0.0.1:8080;") == 2
+    pem = f"{tmp_path}/dockerlink-certs/$dockerlink_tls.pem;"
+    assert t.count(f"ssl_certificate {pem}") == 2 and t.count(f"ssl_certificate_key {pem}") == 2
+    assert t.count(f"ssl_password_file {tmp_path}/dockerlink-certs/.password;") == 2
+    assert t.count(f"location ^~ /.well-known/acme-challenge/ {{ root {tmp_path}/acme; }}") == 2
+    # The client's own name never reaches a path: only the map's value does.
+    assert t.count("$ssl_server_name") == 1
+    assert "ssl" not in shared_file("sites.example.org", "127.0.0.1:8080", tmp_path / "r")
+
+
+def test_a_tls_route_names_the_sites_certificate_for_both_its_names():
+    t = route().tls_file()
+    assert t.startswith(HEADER)
+    assert t.splitlines()[1:] == ["site1.example.org site1;", "ssh.site1.example.org site1;"]
+
+
+def test_with_tls_add_writes_the_passphrase_before_the_check_then_both_routes(conf_d, tmp_path):
+    tls = shared_tls(tmp_path)
+    at_check: list[bool] = []
+
+    def run(argv):  # noqa: ANN001
+        if argv[-1] == "-t":
+            at_check.append(tls.copies.password_file.is_file())
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    sites = SiteFiles(conf_d, ("nginx", "-t"), ("nginx", "-s", "reload"), listen="8080", tls=tls, run=run)
+    sites.add(route())
+    assert at_check == [True]
+    assert files(tmp_path) == [
+        "conf.d/dockerlink.conf",
+        "dockerlink-certs/.password",
+        "dockerlink-routes/site1.map",
+        "dockerlink-routes/site1.tls",
+    ]
+    assert (tmp_path / "dockerlink-routes/site1.tls").read_text() == route().tls_file()
+    assert (tmp_path / "acme").is_dir()
+    assert tls_names(tmp_path / "dockerlink-routes") == ["site1"]
+    assert sites.remove("site1")
+    assert files(tmp_path) == ["conf.d/dockerlink.conf", "dockerlink-certs/.password"]
+
+
+def test_a_tls_route_is_dropped_when_tls_is_turned_off_or_the_site_gets_its_own_server(conf_d, nginx, tmp_path):
+    with_tls = SiteFiles(conf_d, ("nginx", "-t"), ("nginx", "-s", "reload"), tls=shared_tls(tmp_path), run=nginx)
+    with_tls.add(route())
+    plain = dataclasses.replace(with_tls, tls=None)
+    plain.add(route())
+    assert not (tmp_path / "dockerlink-routes/site1.tls").exists()
+    assert "ssl" not in (conf_d / "dockerlink.conf").read_text()
+    with_tls.add(route())
+    dataclasses.replace(with_tls, tls=None, own_servers=True).add(route())
+    assert not (tmp_path / "dockerlink-routes/site1.tls").exists()
+    assert (conf_d / "dockerlink-site1.conf").exists()
+
+
+def test_with_tls_certbot_gets_the_certificate_through_the_webroot_and_it_is_copied_for_nginx(tmp_path):
+    args = tmp_path / "args"
+    tls = shared_tls(tmp_path)
+    write_lineage(tmp_path / "le", "dockerlink-site1", ["site1.example.org", "ssh.site1.example.org"])
+    exe = _stand_in(tmp_path, f'echo "$@" > {args}\n')
+    certs = Certificates((exe, "certonly"), tmp_path / "state", tls)
+    certs.request("site1", ("site1.example.org", "ssh.site1.example.org")).join(30)
+    assert args.read_text().split() == [
+        "certonly",
+        "--webroot-path",
+        str(tmp_path / "acme"),
+        "--cert-name",
+        "dockerlink-site1",
+        "-d",
+        "site1.example.org",
+        "-d",
+        "ssh.site1.example.org",
+    ]
+    assert certs.status("site1") == "ok"
+    assert tls.copies.path("site1").is_file()
+
+
+def test_with_tls_a_certificate_certbot_did_not_leave_where_expected_is_a_failure(tmp_path):
+    certs = Certificates((_stand_in(tmp_path, "exit 0\n"),), tmp_path / "state", shared_tls(tmp_path))
+    certs.request("site1", ("site1.example.org",)).join(30)
+    state = certs.status("site1")
+    assert state.startswith("failed: certificate of site1 not copied for nginx: ")
+    assert "dockerlink-site1" in state and "\n" not in state

@@ -1,0 +1,165 @@
+"""The sites' certificates as nginx's shared TLS servers load them (`tls = certbot-routes`).
+
+nginx 1.22 loads a certificate named by a variable (`ssl_certificate …/$dockerlink_tls.pem`)
+at each handshake, in a worker process: the workers run as `www-data` (or `nobody`) and
+cannot read certbot's private keys (root, 0600), and a key made readable to that user is
+readable to every other process of that user on the host. So each site gets one file here,
+`<name>.pem`: certbot's full chain, then the private key encrypted under one random
+passphrase. The file may be read by anyone; the passphrase is in `.password` (root, 0600),
+which nginx's master reads at each check and reload (`ssl_password_file`) and hands to its
+workers in memory, where static certificates' keys live anyway. The key is written in
+OpenSSL's traditional encrypted PEM (AES-256-CBC, one MD5 round to derive the key): a
+32-byte random passphrase needs no slow derivation, and each handshake decrypts the key.
+
+Chain and key are one file, replaced in one rename, so a handshake never pairs a new
+chain with an old key. Why copies and not certbot's files themselves: see above; why not
+static `ssl_certificate` lines: nginx parses every one at each check and reload, and that
+grows with the number of sites (docs/benchmarks.md, "nginx").
+
+certbot renews its lineage (`<certbot_dir>/live/dockerlink-<name>/`) by itself; the
+collector's `tls-copies` job copies a renewed one again (nginx reads it at the next
+handshake, with no reload).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ..errors import ProxyError
+from ..storage import write_atomically
+
+__all__ = ["KeyCopies", "lineage_name", "CERTS_DIR"]
+
+log = logging.getLogger("dockerlink.access")
+
+#: The copies' directory, beside `nginx_dir` (never inside it: nginx includes `*.conf` there).
+CERTS_DIR = "dockerlink-certs"
+PASSWORD = ".password"
+#: The largest lineage file read (a full chain is a few KiB).
+MAX_PEM = 64 * 1024
+_END = b"-----END CERTIFICATE-----"
+
+
+def lineage_name(name: str) -> str:
+    """certbot's `--cert-name` for a site: its lineage's directory under `live/`."""
+    return f"dockerlink-{name}"
+
+
+@dataclass(frozen=True)
+class KeyCopies:
+    directory: Path
+    certbot_dir: Path
+
+    @property
+    def password_file(self) -> Path:
+        return self.directory / PASSWORD
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{name}.pem"
+
+    def lineage(self, name: str) -> Path:
+        return self.certbot_dir / "live" / lineage_name(name)
+
+    def prepare(self) -> None:
+        """The directory and the passphrase, made once (before nginx's first check of the
+        shared servers, which name the passphrase's file). Two workers at once: the first
+        link wins and both use it."""
+        self.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if self.password_file.exists():
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".password.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:  # mkstemp: 0600
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, self.password_file)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+
+    def _password(self) -> bytes:
+        return self.password_file.read_bytes().strip()
+
+    def install(self, name: str) -> bool:
+        """Copy the site's lineage (chain and encrypted key) when it differs from the copy;
+        True when a new copy was written. ProxyError when the lineage cannot be read."""
+        lineage = self.lineage(name)
+        try:
+            chain = _read(lineage / "fullchain.pem").strip()
+            chain_text = chain.decode("ascii")
+            key = serialization.load_pem_private_key(_read(lineage / "privkey.pem"), password=None)
+            leaf = x509.load_pem_x509_certificates(chain)[0]
+            if leaf.public_key() != key.public_key():
+                raise ValueError("the key is not the certificate's")
+        except (OSError, ValueError, TypeError) as exc:
+            raise ProxyError(f"certificate of {name} not copied for nginx: {lineage}: {_reason(exc)}") from None
+        if self._chain_of(name) == chain:
+            return False
+        self.prepare()
+        try:
+            locked = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.BestAvailableEncryption(self._password()),
+            )
+        except ValueError:  # a key type without a traditional form (ed25519): PKCS#8
+            locked = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(self._password()),
+            )
+        text = chain_text + "\n" + locked.decode("ascii")
+        write_atomically(self.path(name), text, mode=0o644)
+        return True
+
+    def _chain_of(self, name: str) -> bytes | None:
+        """The chain part of the site's copy (what certbot's full chain was when copied)."""
+        try:
+            text = self.path(name).read_bytes()
+        except OSError:
+            return None
+        end = text.rfind(_END)
+        return text[: end + len(_END)].strip() if end >= 0 else None
+
+    def remove(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)
+
+    def refresh(self, names: Iterable[str]) -> list[str]:
+        """Copy again each site's lineage that certbot renewed; the sites copied. A site
+        whose lineage is not there yet (certbot still running, or it failed) is skipped."""
+        copied = []
+        for name in names:
+            if not self.lineage(name).exists():
+                continue
+            try:
+                if self.install(name):
+                    copied.append(name)
+            except (ProxyError, OSError) as exc:
+                log.warning("%s", exc)
+        return copied
+
+
+def _read(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(MAX_PEM + 1)
+    if len(data) > MAX_PEM:
+        raise ValueError(f"larger than {MAX_PEM} bytes")
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
