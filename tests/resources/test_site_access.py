@@ -12,6 +12,7 @@ from falcon.testing import TestClient
 
 from dockerlink.app import create_app
 from tests.access.keys import key_line
+from tests.access.lineages import write_lineage
 
 VALID = {"name": "site1", "host_port_root": 10000, "memory": 0.5, "cpulimit": 1.5}
 REFUSE = ("sh", "-c", "echo 'nginx: [emerg] unknown directive \"oops\" in site1.conf:3' >&2; exit 1")
@@ -136,3 +137,29 @@ def test_with_certbot_the_listing_shows_tls_state(domain_config, fake_engine, fa
 def test_env_reports_site_domain_and_tls(domain_config, fake_engine, fake_store):
     body = app(domain_config, fake_engine, fake_store).simulate_get("/v1/env").json
     assert (body["site_domain"], body["tls"]) == ("example.org", "none")
+
+
+def test_with_certbot_routes_the_listing_says_ok_once_the_copy_is_written_and_delete_removes_it(
+    domain_config, fake_engine, fake_store, tmp_path
+):
+    certbot = tmp_path / "certbot"
+    certbot.write_text("#!/bin/sh\nexit 0\n")  # the lineage is there already (below)
+    certbot.chmod(0o755)
+    config = dataclasses.replace(
+        domain_config, site_tls="certbot-routes", certbot_cmd=(str(certbot),), certbot_dir=str(tmp_path / "le")
+    )
+    write_lineage(tmp_path / "le", "dockerlink-site1", ["site1.example.org", "ssh.site1.example.org"])
+    client = app(config, fake_engine, fake_store)
+    assert client.simulate_put("/v1/container", json=VALID).status_code == 200
+    for thread in threading.enumerate():
+        if thread.name == "certbot-site1":
+            thread.join(30)
+    entry = client.simulate_get("/v1/container", params={"id": "site1"}).json["success"]["site1"]
+    assert entry["tls"] == "ok" and entry["urls"]["terminal"] == "https://ssh.site1.example.org/wetty"
+    assert (tmp_path / "dockerlink-routes/site1.tls").is_file()
+    assert (tmp_path / "dockerlink-certs/site1.pem").is_file()
+    assert "listen 443 ssl;" in (tmp_path / "conf.d/dockerlink.conf").read_text()
+    r = client.simulate_delete("/v1/container", params={"id": "site1", "volumes": "true"})
+    assert r.status_code == 204
+    assert sorted(p.name for p in (tmp_path / "dockerlink-certs").iterdir()) == [".password"]
+    assert list((tmp_path / "dockerlink-routes").iterdir()) == []
