@@ -14,6 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -58,8 +59,6 @@ def write_lineage(config_dir: Path, cert_name: str, names: list[str], kind: str 
 def _stand_in(argv: list[str]) -> int:
     """`certonly --webroot … --webroot-path W --cert-name C -d A -d B` against a private
     nginx on `--http` (host:port): each name's challenge must be served from W."""
-    import requests
-
     ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--config-dir", required=True)
     ap.add_argument("--http", required=True)
