@@ -33,6 +33,8 @@ if [ "${1:-}" = test ]; then
   command -v nsenter >/dev/null || missing="$missing util-linux"
   command -v restic >/dev/null || missing="$missing restic"       # the restic backup target
   command -v rclone >/dev/null || missing="$missing rclone"       # its remote repository in tests
+  command -v openssl >/dev/null || missing="$missing openssl"     # tls=certbot-routes' key copies
+  command -v curl >/dev/null || missing="$missing curl"           # their TLS test
   if [ -n "$missing" ]; then
     echo "bootstrap: installing$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null

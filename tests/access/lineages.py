@@ -1,5 +1,5 @@
-"""certbot's lineages made by hand: a self-signed certificate for some names and its key,
-where certbot keeps them (`<config>/live/<cert-name>/fullchain.pem`, `privkey.pem`).
+"""certbot's lineages made by hand with openssl: a self-signed certificate for some names and
+its key, where certbot keeps them (`<config>/live/<cert-name>/fullchain.pem`, `privkey.pem`).
 
 Also a stand-in for `certbot certonly --webroot` (`python -m tests.access.lineages …`),
 which answers the webroot's challenge the way an ACME server checks it (a GET of
@@ -9,49 +9,29 @@ lineage."""
 from __future__ import annotations
 
 import argparse
-import datetime
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+
+NEW_KEY = {"ec": ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"), "rsa": ("-newkey", "rsa:2048")}
 
 
-def make_key(kind: str = "ec"):  # noqa: ANN201 - a cryptography private key
-    return ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048)
+def openssl(*args: str | Path, stdin: bytes | None = None) -> bytes:
+    return subprocess.run(["openssl", *map(str, args)], input=stdin, capture_output=True, check=True, timeout=60).stdout
 
 
-def certificate(names: list[str], key, serial: int | None = None) -> bytes:  # noqa: ANN001
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(serial or x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def write_lineage(config_dir: Path, cert_name: str, names: list[str], kind: str = "ec", key=None) -> Path:  # noqa: ANN001
-    """The lineage's directory; its certificate PEM is `fullchain.pem` (self-signed: no chain)."""
-    key = key or make_key(kind)
+def write_lineage(config_dir: Path, cert_name: str, names: list[str], kind: str = "ec", same_key: bool = False) -> Path:
+    """The lineage's directory: a new certificate for `names` (self-signed, so it is its own
+    chain), with a new key of `kind`, or the lineage's key again (`same_key`: a renewal)."""
     live = config_dir / "live" / cert_name
     live.mkdir(parents=True, exist_ok=True)
-    (live / "fullchain.pem").write_bytes(certificate(names, key))
-    plain = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (live / "privkey.pem").write_bytes(plain)
+    key = ("-key", live / "privkey.pem") if same_key else (*NEW_KEY[kind], "-keyout", live / "privkey.pem")
+    san = "subjectAltName=" + ",".join(f"DNS:{n}" for n in names)
+    openssl("req", "-x509", *key, "-nodes", "-days", "2", "-subj", f"/CN={names[0]}", "-addext", san,
+            "-out", live / "fullchain.pem")  # fmt: skip
     (live / "privkey.pem").chmod(0o600)
     return live
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dockerlink.access.keycopies import KeyCopies
-from dockerlink.access.sites import Route, SharedTLS, SiteFiles, tls_names
+from dockerlink.access.sites import Route, SharedTLS, SiteFiles, shared_file, tls_names
 from dockerlink.access.tls import Certificates
 from tests.access.lineages import write_lineage
 from tests.waiting import until
@@ -40,7 +40,6 @@ def nginx():
     n.tls_port = n.port
     while n.tls_port == n.port:  # both picked before nginx binds either
         n.tls_port = free_port()
-    subprocess.run(n.argv(), check=True, timeout=30)
     yield n
     subprocess.run(n.argv("-s", "quit"), timeout=30, check=False)
     shutil.rmtree(root, ignore_errors=True)
@@ -54,8 +53,29 @@ def tls(nginx) -> SharedTLS:
 
 @pytest.fixture(scope="module")
 def sites(nginx, tls) -> SiteFiles:
+    """The shared servers are written before nginx starts, so it binds both ports at once
+    (a reload would bind the TLS port later, when another process may hold it)."""
     check, reload = tuple(nginx.argv("-t", "-q")), tuple(nginx.argv("-s", "reload"))
-    return SiteFiles(nginx.conf_d, check, reload, listen=f"127.0.0.1:{nginx.port}", tls=tls)
+    files = SiteFiles(nginx.conf_d, check, reload, listen=f"127.0.0.1:{nginx.port}", tls=tls)
+    tls.copies.prepare()
+    tls.webroot.mkdir()
+    files.routes.mkdir()
+    files.shared.write_text(shared_file(DOMAIN, files.listen, files.routes, tls))
+    subprocess.run(nginx.argv(), check=True, timeout=30)
+    return files
+
+
+def add(sites: SiteFiles, nginx, route: Route) -> None:  # noqa: ANN001
+    """`sites.add`, then wait for the reload's old workers to be gone (they serve the old
+    configuration until then)."""
+    old = _workers(nginx)
+    sites.add(route)
+    until(lambda: not old & _workers(nginx), "the old nginx workers are gone after the reload", 30)
+
+
+def _workers(nginx) -> set[str]:  # noqa: ANN001
+    r = subprocess.run(["ps", "-o", "pid=", "--ppid", _master(nginx)], capture_output=True, text=True, timeout=30)
+    return set(r.stdout.split())
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +102,7 @@ def test_a_sites_certificate_comes_through_the_webroot_and_both_names_answer_ove
     site, terminal = _Upstream("site"), _Upstream("terminal")
     name = unique_name.replace("_", "-")
     host, terminal_host = f"{name}.{DOMAIN}", f"ssh.{name}.{DOMAIN}"
-    sites.add(Route(name, DOMAIN, "127.0.0.1", site.port, terminal.port))
+    add(sites, nginx, Route(name, DOMAIN, "127.0.0.1", site.port, terminal.port))
     try:
         certificates.request(name, (host, terminal_host)).join(60)
         assert certificates.status(name) == "ok"  # the stand-in got both challenges through nginx
@@ -108,7 +128,7 @@ def test_a_renewed_lineage_is_served_after_its_copy_without_a_reload(nginx, tls,
     name = unique_name.replace("_", "-")
     host = f"{name}.{DOMAIN}"
     names = [host, f"ssh.{host}"]
-    sites.add(Route(name, DOMAIN, "127.0.0.1", site.port, site.port))
+    add(sites, nginx, Route(name, DOMAIN, "127.0.0.1", site.port, site.port))
     try:
         write_lineage(tls.copies.certbot_dir, f"dockerlink-{name}", names)
         tls.copies.install(name)
@@ -116,7 +136,7 @@ def test_a_renewed_lineage_is_served_after_its_copy_without_a_reload(nginx, tls,
         shutil.copy(lineage_of(tls, name), old)
         assert https(nginx, host, old).stdout == "renewed"
         pid = _master(nginx)
-        write_lineage(tls.copies.certbot_dir, f"dockerlink-{name}", names, kind="rsa")  # certbot renewed it
+        write_lineage(tls.copies.certbot_dir, f"dockerlink-{name}", names, same_key=True)  # certbot renewed it
         assert tls.copies.refresh(tls_names(sites.routes)) == [name]
         assert https(nginx, host, lineage_of(tls, name)).stdout == "renewed"
         assert https(nginx, host, old).returncode != 0  # the old certificate is no longer served
