@@ -98,6 +98,21 @@ class ScratchNginx:
             *args,
         )
 
+    def workers(self) -> set[str]:
+        master = (self.root / "nginx.pid").read_text().strip()
+        ps = subprocess.run(["ps", "-o", "pid=", "--ppid", master], capture_output=True, text=True, timeout=30)
+        return set(ps.stdout.split())
+
+    def settle(self) -> None:
+        """Reload, then wait until the workers of every earlier configuration are gone."""
+        old = self.workers()
+        self.run("-s", "reload")
+        deadline = time.monotonic() + 60
+        while old & self.workers():
+            if time.monotonic() > deadline:
+                raise RuntimeError("nginx's old workers did not exit within 60 s")
+            time.sleep(0.05)
+
     def run(self, *args: str) -> None:
         r = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=120, check=False)
         if r.returncode != 0:
@@ -179,6 +194,7 @@ def measure_layout(
         figures.setdefault("nginx -t by hand", []).append(median_ms(lambda: ngx.run("-t"), repeat))
         figures.setdefault("nginx -s reload by hand", []).append(median_ms(lambda: ngx.run("-s", "reload"), repeat))
     if (tls or certified) and n:
+        ngx.settle()
         shake = handshake_ms(ngx.tls_port, f"site{n // 2}.{DOMAIN}", repeat * 20)
         figures["TLS handshake, with N sites"] = [shake, shake]
     return {what: (a, b) for what, (a, b) in figures.items()}
