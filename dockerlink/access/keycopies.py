@@ -88,9 +88,6 @@ class KeyCopies:
         finally:
             os.unlink(tmp)
 
-    def _password(self) -> bytes:
-        return self.password_file.read_bytes().strip()
-
     def install(self, name: str) -> bool:
         """Copy the site's lineage (chain and encrypted key) when it differs from the copy;
         True when a new copy was written. ProxyError when the lineage cannot be read or its
@@ -107,7 +104,7 @@ class KeyCopies:
             if not chain.startswith(_BEGIN) or not chain.endswith(_END):
                 raise ValueError("fullchain.pem is not a chain of PEM certificates")
             chain_text = chain.decode("ascii")
-            if self._chain_of(name) == chain:
+            if self._current(name, chain):
                 return False
             if _openssl("x509", "-noout", "-pubkey", "-in", chain_file) != _openssl("pkey", "-pubout", "-in", key_file):
                 raise ValueError("the key is not the certificate's")
@@ -120,14 +117,18 @@ class KeyCopies:
         write_atomically(self.path(name), chain_text + "\n" + locked.decode("ascii"), mode=0o644)
         return True
 
-    def _chain_of(self, name: str) -> bytes | None:
-        """The chain part of the site's copy (what certbot's full chain was when copied)."""
+    def _current(self, name: str, chain: bytes) -> bool:
+        """The site's copy holds this chain, under the passphrase there now (a passphrase
+        made again, after its file was removed, needs every copy made again)."""
         try:
-            text = self.path(name).read_bytes()
+            copy = self.path(name)
+            if copy.stat().st_mtime_ns < self.password_file.stat().st_mtime_ns:
+                return False
+            text = copy.read_bytes()
         except OSError:
-            return None
+            return False
         end = text.rfind(_END)
-        return text[: end + len(_END)].strip() if end >= 0 else None
+        return end >= 0 and text[: end + len(_END)].strip() == chain
 
     def remove(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
@@ -157,7 +158,10 @@ def _read(path: Path) -> bytes:
 
 def _openssl(*args: str | Path) -> bytes:
     """openssl's output; ValueError with its last line when it fails."""
-    r = subprocess.run(["openssl", *map(str, args)], capture_output=True, timeout=OPENSSL_TIMEOUT, check=False)
+    try:
+        r = subprocess.run(["openssl", *map(str, args)], capture_output=True, timeout=OPENSSL_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"openssl {args[0]} ran over {OPENSSL_TIMEOUT} s") from None
     if r.returncode != 0:
         lines = [line for line in r.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
         raise ValueError(f"openssl {args[0]}: {lines[-1] if lines else f'exit code {r.returncode}'}")

@@ -136,3 +136,13 @@ def test_the_renewal_job_is_there_only_with_certbot_routes_and_copies_renewed_li
     certs = tmp_path / "nginx" / "dockerlink-certs"
     assert sorted(p.name for p in certs.iterdir()) == [".password", "site1.pem"]
     assert waits == [3600.0]
+
+
+def test_a_passphrase_made_again_has_every_copy_made_again(copies):
+    lineage(copies)
+    copies.install("site1")
+    copies.password_file.unlink()  # the operator removed it: the next prepare makes a new one
+    copies.prepare()
+    assert copies.refresh(["site1"]) == ["site1"]
+    _, key = split(copies.path("site1").read_bytes())
+    public_key(key, "-passin", f"file:{copies.password_file}")  # opens under the new passphrase
