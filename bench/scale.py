@@ -24,7 +24,7 @@ Figures, each beside its target (the issue's):
 - where a create's and a delete's milliseconds go, step by step, with N vs none (each
   step of the operations and the engine calls inside, medians): what grows with N;
 - a create's nginx step (what it adds when `site_domain` is set; the bench's service has
-  none) with N sites vs none, in both layouts (bench/nginx_sites.py: a scratch nginx), and
+  none) with N sites vs none, in each layout (bench/nginx_sites.py: a scratch nginx), and
   the first create plus that step, with N vs none, against the 1.2x;
 - with `--ui`, the operator page's requests per refresh (bench/ui_requests.py, N sites,
   chromium, the tests' fake engine).
