@@ -34,11 +34,17 @@ class RawEngine:
     ) -> bytes:
         """One request (a JSON `body`, or a `tar`); the body of the answer, or RuntimeError on
         an error status. A connection the engine closes (an exec start hijacks it) is
-        reopened on the next call."""
+        reopened on the next call, and so is one it closed while idle (minutes without a
+        call, as while a bench makes 1000 sites): the request was never read, so it is sent
+        again on a new connection."""
         data = tar if tar is not None else None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/x-tar" if tar is not None else "application/json"} if data else {}
         target = self._prefix + path + ("?" + urlencode(query) if query else "")
-        self._conn.request(method, target, body=data, headers=headers)
+        try:
+            self._conn.request(method, target, body=data, headers=headers)
+        except (BrokenPipeError, ConnectionResetError):
+            self._conn.close()
+            self._conn.request(method, target, body=data, headers=headers)
         r = self._conn.getresponse()
         content = r.read()
         if r.status >= 400:
