@@ -6,7 +6,7 @@
 #
 # Each bench's output goes to OUT_DIR/<bench>.txt, headed by the machine's load average
 # when it began; OUT_DIR/summary.txt lists each with its seconds and exit code. Takes about
-# 50 minutes on a quiet 2-core machine (1000 sites, twice, a 1 GB site, 60 s of load). Run it on
+# 40 minutes on a quiet 2-core machine (1000 sites three times, a 1 GB site, 20 s of load). Run it on
 # a quiet host: other work on the same cores inflates every figure.
 set -u
 cd "$(dirname "$0")/.."
@@ -28,6 +28,7 @@ benches=(
   "engine_growth|1000 --keep"
   "idle_calls|1000"
   "transfer|--mb 1000"
+  "ui_requests|1000 10 2"
 )
 echo "bench session $(date -u +%FT%TZ) on $(hostname), $(nproc) cores, $(git rev-parse --short HEAD)" | tee "$out/summary.txt"
 for entry in "${benches[@]}"; do

@@ -478,6 +478,13 @@ class Config:
             kw["site_tls"] = raw
             if "certbot_cmd" not in kw and raw in CERTBOT_CMDS:
                 kw["certbot_cmd"] = CERTBOT_CMDS[raw]
+        if kw.get("site_tls") == "certbot-routes":
+            plain, tls = (
+                str(kw.get("nginx_listen", cls.nginx_listen)),
+                str(kw.get("nginx_tls_listen", cls.nginx_tls_listen)),
+            )
+            if plain.rsplit(":", 1)[-1] == tls.rsplit(":", 1)[-1]:
+                raise ConfigError(f"nginx_tls_listen: must be another port than nginx_listen ({plain}), got {tls!r}")
         kw.update(_events_settings(get))
         if (raw := get("git_output_max")) is not None:
             kw["git_output_max"] = _int("git_output_max", raw, 4096, 1 << 30)

@@ -126,6 +126,8 @@ def test_site_access_settings_are_read_and_checked():
         ({"certbot_cmd": "'unclosed"}, "certbot_cmd"),
         ({"nginx_tls_listen": "443 ssl; include /etc/passwd"}, "nginx_tls_listen"),
         ({"certbot_dir": "letsencrypt"}, "certbot_dir"),
+        ({"tls": "certbot-routes", "nginx_listen": "127.0.0.1:8080", "nginx_tls_listen": "8080"}, "nginx_tls_listen"),
+        ({"tls": "certbot-routes", "nginx_tls_listen": "80"}, "nginx_tls_listen"),
     ):
         with pytest.raises(ConfigError, match=f"^{field}: "):
             Config.from_mapping(bad)
