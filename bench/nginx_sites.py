@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import ssl
 import statistics
@@ -98,6 +99,14 @@ class ScratchNginx:
             *args,
         )
 
+    def stop(self) -> None:
+        """Stop the master by its pid: `nginx -s quit` reads the configuration first, and a
+        configuration a failed measure left broken would keep nginx running."""
+        try:
+            os.kill(int((self.root / "nginx.pid").read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
     def workers(self) -> set[str]:
         master = (self.root / "nginx.pid").read_text().strip()
         ps = subprocess.run(["ps", "-o", "pid=", "--ppid", master], capture_output=True, text=True, timeout=30)
@@ -164,7 +173,7 @@ def measure(n: int, repeat: int) -> dict[str, dict[str, tuple[float, float]]]:
             try:
                 out[layout] = measure_layout(ngx, own, certified, tls, n, repeat)
             finally:
-                subprocess.run(ngx.argv("-s", "quit"), capture_output=True, timeout=60, check=False)
+                ngx.stop()
     return out
 
 
