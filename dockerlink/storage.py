@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,9 +31,25 @@ def connect(path: str, *, busy_ms: int = 10000, synchronous: str = "NORMAL") -> 
     survives a crash of the process; FULL also a loss of power, for what must never be lost."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     db = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
+    _set_wal(db, time.monotonic() + busy_ms / 1000)
     db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
     return db
+
+
+def _set_wal(db: sqlite3.Connection, deadline: float) -> None:
+    """WAL, waited for as any other lock is. Several processes opening a new file at once
+    (gunicorn's workers and the collector at the service's start) each switch it to WAL, and
+    SQLite answers the one that finds another switching "database is locked" at once,
+    without its busy handler: a worker that failed to boot on it took gunicorn down with it
+    (seen in CI; `tests/test_storage.py` opens one file from 4 processes at once)."""
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def migrate(db: sqlite3.Connection, migrations: Sequence[Migration]) -> int:

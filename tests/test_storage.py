@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
 import stat
 
 import pytest
@@ -46,3 +48,36 @@ def test_a_connection_is_wal_waits_for_a_writer_and_makes_its_directory(tmp_path
     db.execute("CREATE TABLE t (x)")  # autocommit: visible to another connection at once
     other = connect(str(tmp_path / "new" / "x.sqlite3"))
     assert other.execute("SELECT name FROM sqlite_master").fetchall() == [("t",)]
+
+
+def _open_at_once(path: str, barrier, errors) -> None:  # noqa: ANN001 - multiprocessing's
+    from dockerlink.storage import connect
+
+    barrier.wait()
+    try:
+        connect(path).close()
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        errors.put(repr(exc))
+
+
+def test_processes_opening_a_new_file_at_once_all_get_it_in_wal(tmp_path):
+    """gunicorn's workers and the collector open the journal together at the service's
+    start; SQLite answered one switching a new file to WAL while another did "database is
+    locked" at once (10 of 160 opens without the retry), and that worker failing to boot
+    stopped gunicorn."""
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for i in range(40):
+        path = str(tmp_path / f"{i}.sqlite3")
+        barrier = ctx.Barrier(4)
+        openers = [ctx.Process(target=_open_at_once, args=(path, barrier, errors)) for _ in range(4)]
+        for p in openers:
+            p.start()
+        for p in openers:
+            p.join(30)
+        assert [p.exitcode for p in openers] == [0, 0, 0, 0]
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    seen = []
+    while not errors.empty():
+        seen.append(errors.get())
+    assert seen == []
